@@ -1,0 +1,41 @@
+//! The `hrconnector` command line. `main.rs` only calls [`main`]; each subcommand lives in its
+//! own module and returns the process exit status.
+
+mod common;
+mod emulator;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use common::{ColumnArgs, OutputFormat};
+
+/// Exit status for usage and I/O errors (clap uses 2 for usage errors as well).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status for invalid data or a failed upload.
+pub const EXIT_FAILED: u8 = 1;
+
+#[derive(Debug, Parser)]
+#[command(name = "hrconnector", version, about = "Uploads HR resignation data to Microsoft Purview's HR connector")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Checks an HR CSV file without sending anything.
+    Validate(validate::ValidateArgs),
+    /// Serves the token and ingestion endpoints on loopback, for tests and demos.
+    Emulator(emulator::EmulatorArgs),
+}
+
+/// Parses the command line and runs the chosen subcommand.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Emulator(args) => emulator::run(args),
+    }
+}

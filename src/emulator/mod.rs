@@ -1,0 +1,1 @@
+//! Local token and ingestion endpoints that behave like the real services.

@@ -1,0 +1,12 @@
+//! hrconnector: uploads HR resignation data to Microsoft Purview's HR connector, from the command
+//! line or as a Kubernetes operator.
+//!
+//! The library is split by job: [`hrdata`] reads and validates the CSV and cuts it into
+//! record-exact chunks, [`upload`] talks to Entra ID and the ingestion service, [`emulator`] plays
+//! both services on loopback for tests and the demo, and [`cli`] is the command line.
+
+pub mod cli;
+pub mod cloud;
+pub mod emulator;
+pub mod hrdata;
+pub mod upload;

@@ -1,0 +1,1 @@
+//! Uploads to the Purview HR connector: token, chunks, retry, checkpoint.
