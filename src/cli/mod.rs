@@ -2,7 +2,12 @@
 //! own module and returns the process exit status.
 
 mod common;
+mod demo;
 mod emulator;
+mod logging;
+mod report;
+mod signals;
+mod upload;
 mod validate;
 
 use std::process::ExitCode;
@@ -17,7 +22,11 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_FAILED: u8 = 1;
 
 #[derive(Debug, Parser)]
-#[command(name = "hrconnector", version, about = "Uploads HR resignation data to Microsoft Purview's HR connector")]
+#[command(
+    name = "hrconnector",
+    version,
+    about = "Uploads HR resignation data to Microsoft Purview's HR connector"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,15 +36,22 @@ pub struct Cli {
 enum Command {
     /// Checks an HR CSV file without sending anything.
     Validate(validate::ValidateArgs),
+    /// Validates an HR CSV file and uploads it to the HR connector job.
+    Upload(Box<upload::UploadArgs>),
     /// Serves the token and ingestion endpoints on loopback, for tests and demos.
     Emulator(emulator::EmulatorArgs),
+    /// Runs a complete upload of the documentation's sample against an in-process emulator.
+    Demo(demo::DemoArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init();
     match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Upload(args) => upload::run(*args),
         Command::Emulator(args) => emulator::run(args),
+        Command::Demo(args) => demo::run(args),
     }
 }

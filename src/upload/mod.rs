@@ -1,1 +1,22 @@
 //! Uploads to the Purview HR connector: token, chunks, retry, checkpoint.
+//!
+//! [`Uploader::run`] is the whole job; the submodules are its parts, each with one job.
+
+pub mod assertion;
+pub mod checkpoint;
+pub mod credentials;
+mod error;
+mod http_error;
+pub mod ingest;
+pub mod retry;
+mod run;
+pub mod token;
+
+pub use checkpoint::{Checkpoint, CheckpointStore, FileCheckpointStore, NoCheckpoint};
+pub use credentials::{AppCredentials, CertificateCredential, ClientAuth};
+pub use error::{CredentialError, UploadError};
+pub use retry::{RetryPolicy, Sleeper, TokioSleeper};
+pub use run::{
+    DEFAULT_RECORDS_PER_CALL, DEFAULT_REQUEST_TIMEOUT, RunResult, UploadReport, UploadRequest,
+    Uploader, UploaderConfig, validate_blocking,
+};

@@ -1,0 +1,83 @@
+//! What can go wrong in an upload, worded for the person who has to fix it.
+//!
+//! No variant carries a secret, a token or a CSV value: these messages end up in logs, in
+//! Kubernetes status and in Events.
+
+use crate::hrdata::CsvError;
+
+/// Why an upload run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// The credentials could not be read or parsed (before anything was sent).
+    #[error("credentials: {0}")]
+    Credentials(#[from] CredentialError),
+
+    /// The file is unreadable or has the wrong shape.
+    #[error(transparent)]
+    Csv(#[from] CsvError),
+
+    /// `--invalid-rows reject` and some records failed validation: nothing was sent.
+    #[error("{rejected} invalid record(s), nothing was sent; first: {first}")]
+    InvalidRecords { rejected: u64, first: String },
+
+    /// Entra ID refused to issue a token (wrong secret, unknown app, wrong tenant, …).
+    #[error("authentication failed (HTTP {status}, {error}): {description}")]
+    Authentication {
+        status: u16,
+        error: String,
+        description: String,
+    },
+
+    /// The ingestion service refused the upload and retrying would not help.
+    #[error("upload rejected by the service (HTTP {status}): {message}")]
+    Rejected { status: u16, message: String },
+
+    /// The service stayed unavailable (or unreachable) for every attempt.
+    #[error("{what} unavailable after {attempts} attempt(s): {last}")]
+    Unavailable {
+        what: &'static str,
+        attempts: u32,
+        last: String,
+    },
+
+    /// The checkpoint could not be read or written.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+
+    /// The source changed between validation and upload.
+    #[error("the source changed while it was being uploaded; the next run sends the new content")]
+    SourceChanged,
+
+    /// The run was asked to stop (shutdown) after its last acknowledged chunk.
+    #[error("stopped before the upload completed; the next run resumes after the last acknowledged chunk")]
+    Cancelled,
+}
+
+impl UploadError {
+    /// A one-word CamelCase reason, for Kubernetes conditions and metrics labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            UploadError::Credentials(_) => "InvalidCredentials",
+            UploadError::Csv(e) if e.is_io() => "SourceUnreadable",
+            UploadError::Csv(_) | UploadError::InvalidRecords { .. } => "InvalidCsv",
+            UploadError::Authentication { .. } => "AuthenticationFailed",
+            UploadError::Rejected { .. } | UploadError::Unavailable { .. } => "UploadFailed",
+            UploadError::Checkpoint(_) => "CheckpointFailed",
+            UploadError::SourceChanged => "SourceChanged",
+            UploadError::Cancelled => "Interrupted",
+        }
+    }
+}
+
+/// The app credentials are unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("the certificate is not a PEM-encoded X.509 certificate: {0}")]
+    Certificate(String),
+    #[error("the private key is not a PEM-encoded RSA private key (PKCS#1 or PKCS#8): {0}")]
+    PrivateKey(String),
+    #[error("the client assertion could not be signed: {0}")]
+    Signing(String),
+    #[error("{0}")]
+    Missing(String),
+}

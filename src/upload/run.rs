@@ -1,0 +1,348 @@
+//! One upload run: validate the whole source, decide what still has to be sent, send it chunk by
+//! chunk, and checkpoint after every acknowledged chunk.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::checkpoint::{Checkpoint, CheckpointStore};
+use super::credentials::AppCredentials;
+use super::error::UploadError;
+use super::ingest::{AttemptOutcome, post_chunk};
+use super::retry::{RetryPolicy, Sleeper, TokioSleeper};
+use super::token::TokenClient;
+use crate::cloud::Endpoints;
+use crate::hrdata::{self, Chunk, ChunkReader, CsvError, CsvSource, InvalidRows, ValidationOptions, ValidationReport};
+
+/// The sample scripts' request timeout.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(400);
+/// Records per request since February 2026.
+pub const DEFAULT_RECORDS_PER_CALL: usize = 5000;
+
+/// Everything an [`Uploader`] needs that does not change between runs.
+pub struct UploaderConfig {
+    pub endpoints: Endpoints,
+    pub credentials: AppCredentials,
+    pub retry: RetryPolicy,
+    pub request_timeout: Duration,
+    pub sleeper: Arc<dyn Sleeper>,
+}
+
+impl UploaderConfig {
+    pub fn new(endpoints: Endpoints, credentials: AppCredentials) -> Self {
+        UploaderConfig {
+            endpoints,
+            credentials,
+            retry: RetryPolicy::default(),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            sleeper: Arc::new(TokioSleeper),
+        }
+    }
+}
+
+/// What one run is asked to do.
+#[derive(Clone)]
+pub struct UploadRequest {
+    pub source: Arc<dyn CsvSource>,
+    pub job_id: String,
+    pub validation: ValidationOptions,
+    pub records_per_call: usize,
+    /// Send everything again even if the checkpoint says the content was sent.
+    pub force: bool,
+    /// Validate and report; send nothing, not even a token request.
+    pub dry_run: bool,
+    /// Stops the run after the chunk in flight (shutdown, lost leadership).
+    pub cancel: CancellationToken,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RunResult {
+    Succeeded,
+    Unchanged,
+    DryRun,
+    Failed,
+}
+
+/// The outcome of one run, as printed by `upload --output json` and copied into status.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadReport {
+    pub result: RunResult,
+    /// Records of this content acknowledged by the service (earlier runs' included on resume).
+    pub records_saved: u64,
+    /// Records left out because they failed validation (`skip`) or that blocked the upload.
+    pub records_rejected: u64,
+    /// Chunks sent and acknowledged in this run.
+    pub chunks: u64,
+    /// Upload requests made in this run, retries included.
+    pub attempts: u64,
+    pub source_sha256: String,
+    /// One line for a person; never holds CSV values or secrets.
+    pub message: String,
+    /// A one-word reason when the run failed (`AuthenticationFailed`, `InvalidCsv`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
+/// Sends HR data for one app to one ingestion endpoint.
+pub struct Uploader {
+    http: reqwest::Client,
+    endpoints: Endpoints,
+    tokens: TokenClient,
+    retry: RetryPolicy,
+    sleeper: Arc<dyn Sleeper>,
+}
+
+impl Uploader {
+    pub fn new(config: UploaderConfig) -> Result<Self, UploadError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(Duration::from_secs(30))
+            .user_agent(concat!("hrconnector/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| UploadError::Unavailable {
+                what: "HTTP client",
+                attempts: 0,
+                last: e.to_string(),
+            })?;
+        let token_url = config.endpoints.token_url(&config.credentials.tenant_id);
+        let tokens = TokenClient::new(
+            http.clone(),
+            token_url,
+            config.endpoints.resource.clone(),
+            config.credentials,
+            config.retry.clone(),
+            config.sleeper.clone(),
+        );
+        Ok(Uploader {
+            http,
+            endpoints: config.endpoints,
+            tokens,
+            retry: config.retry,
+            sleeper: config.sleeper,
+        })
+    }
+
+    /// Runs one upload. Never panics on bad input: every failure becomes a `Failed` report.
+    pub async fn run<S: CheckpointStore>(&self, request: &UploadRequest, store: &S) -> UploadReport {
+        let mut progress = Progress::default();
+        match self.run_inner(request, store, &mut progress).await {
+            Ok(report) => report,
+            Err(error) => {
+                tracing::warn!(reason = error.reason(), error = %error, "upload failed");
+                UploadReport {
+                    result: RunResult::Failed,
+                    records_saved: progress.acknowledged,
+                    records_rejected: progress.rejected,
+                    chunks: progress.chunks,
+                    attempts: progress.attempts,
+                    source_sha256: progress.sha256,
+                    message: error.to_string(),
+                    reason: Some(error.reason()),
+                }
+            }
+        }
+    }
+
+    async fn run_inner<S: CheckpointStore>(
+        &self,
+        request: &UploadRequest,
+        store: &S,
+        progress: &mut Progress,
+    ) -> Result<UploadReport, UploadError> {
+        let report = validate_blocking(request).await?;
+        progress.sha256 = report.sha256.clone();
+        progress.rejected = report.rejected;
+        if request.validation.invalid_rows == InvalidRows::Reject && !report.is_valid() {
+            let first = report.errors.first().map(|e| e.to_string()).unwrap_or_default();
+            return Err(UploadError::InvalidRecords { rejected: report.rejected, first });
+        }
+        let total = report.accepted();
+        let records_per_call = request.records_per_call.max(1);
+
+        let previous = store.load().await.map_err(UploadError::Checkpoint)?;
+        let previous = previous.filter(|cp| {
+            !request.force && cp.job_id == request.job_id && cp.source_sha256 == report.sha256
+        });
+        if let Some(cp) = previous.as_ref().filter(|cp| cp.complete) {
+            return Ok(UploadReport {
+                result: RunResult::Unchanged,
+                records_saved: cp.records_acknowledged,
+                records_rejected: report.rejected,
+                chunks: 0,
+                attempts: 0,
+                source_sha256: report.sha256,
+                message: format!("content unchanged since its upload of {} records; nothing sent", cp.records_acknowledged),
+                reason: None,
+            });
+        }
+        let resume_from = previous.map(|cp| cp.records_acknowledged.min(total)).unwrap_or(0);
+        progress.acknowledged = resume_from;
+
+        if request.dry_run {
+            let remaining = total - resume_from;
+            let chunks = remaining.div_ceil(records_per_call as u64);
+            return Ok(UploadReport {
+                result: RunResult::DryRun,
+                records_saved: 0,
+                records_rejected: report.rejected,
+                chunks: 0,
+                attempts: 0,
+                source_sha256: report.sha256,
+                message: format!("dry run: would send {remaining} of {total} records in {chunks} chunk(s)"),
+                reason: None,
+            });
+        }
+
+        if resume_from > 0 {
+            tracing::info!(resume_from, total, "resuming after the last acknowledged chunk");
+        }
+        let upload_url = self.endpoints.upload_url(&request.job_id);
+        let file_name = upload_file_name(&request.source.name());
+        let (mut chunks, producer) = spawn_chunk_producer(request, records_per_call, resume_from);
+        let mut checkpoint = Checkpoint {
+            job_id: request.job_id.clone(),
+            source_sha256: report.sha256.clone(),
+            records_acknowledged: resume_from,
+            complete: false,
+        };
+        if total == 0 {
+            checkpoint.complete = true;
+            store.save(&checkpoint).await.map_err(UploadError::Checkpoint)?;
+        }
+        while let Some(item) = chunks.recv().await {
+            if request.cancel.is_cancelled() {
+                return Err(UploadError::Cancelled);
+            }
+            let chunk = item?;
+            self.send_with_retry(&upload_url, &file_name, &chunk, progress).await?;
+            progress.chunks += 1;
+            progress.acknowledged = chunk.first_record + chunk.records as u64;
+            checkpoint.records_acknowledged = progress.acknowledged;
+            checkpoint.complete = progress.acknowledged >= total;
+            store.save(&checkpoint).await.map_err(UploadError::Checkpoint)?;
+            tracing::info!(chunk = chunk.index + 1, records = chunk.records, acknowledged = progress.acknowledged, total, "chunk acknowledged");
+        }
+        let sha_after = producer.await.map_err(|e| UploadError::Checkpoint(e.to_string()))?;
+        if sha_after.as_deref() != Some(report.sha256.as_str()) || progress.acknowledged != total {
+            return Err(UploadError::SourceChanged);
+        }
+        Ok(UploadReport {
+            result: RunResult::Succeeded,
+            records_saved: progress.acknowledged,
+            records_rejected: report.rejected,
+            chunks: progress.chunks,
+            attempts: progress.attempts,
+            source_sha256: report.sha256,
+            message: format!(
+                "{} records saved in {} chunk(s){}",
+                progress.acknowledged,
+                progress.chunks,
+                if resume_from > 0 { format!(", resumed after record {resume_from}") } else { String::new() }
+            ),
+            reason: None,
+        })
+    }
+
+    /// Posts one chunk until it is acknowledged, refused, or the attempts run out.
+    async fn send_with_retry(
+        &self,
+        upload_url: &str,
+        file_name: &str,
+        chunk: &Chunk,
+        progress: &mut Progress,
+    ) -> Result<(), UploadError> {
+        let body = Bytes::from(chunk.body.clone());
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let bearer = self.tokens.bearer().await?;
+            progress.attempts += 1;
+            let (last, wait_hint) =
+                match post_chunk(&self.http, upload_url, &bearer, file_name, body.clone()).await {
+                    AttemptOutcome::Accepted => return Ok(()),
+                    AttemptOutcome::Refused { status, message } => {
+                        return Err(UploadError::Rejected { status, message });
+                    }
+                    AttemptOutcome::Transient { message, retry_after } => (message, retry_after),
+                };
+            if attempt >= self.retry.max_attempts {
+                return Err(UploadError::Unavailable {
+                    what: "ingestion service",
+                    attempts: attempt,
+                    last,
+                });
+            }
+            let wait = self.retry.delay(attempt, wait_hint);
+            tracing::warn!(chunk = chunk.index + 1, attempt, wait_ms = wait.as_millis() as u64, error = %last, "upload attempt failed, retrying");
+            self.sleeper.sleep(wait).await;
+        }
+    }
+}
+
+#[derive(Default)]
+struct Progress {
+    acknowledged: u64,
+    rejected: u64,
+    chunks: u64,
+    attempts: u64,
+    sha256: String,
+}
+
+/// Validates the whole source on a blocking thread (the CSV reader is synchronous).
+pub async fn validate_blocking(request: &UploadRequest) -> Result<ValidationReport, UploadError> {
+    let source = request.source.clone();
+    let options = request.validation.clone();
+    let report = tokio::task::spawn_blocking(move || hrdata::validate(source.as_ref(), &options))
+        .await
+        .map_err(|e| UploadError::Checkpoint(format!("validation task failed: {e}")))??;
+    Ok(report)
+}
+
+/// Reads chunks on a blocking thread, at most two ahead of the network, so that reading and
+/// sending overlap while memory stays bounded by a few chunks. The handle yields the source's
+/// SHA-256 as read during this pass, to catch a source that changed since validation.
+fn spawn_chunk_producer(
+    request: &UploadRequest,
+    records_per_call: usize,
+    skip: u64,
+) -> (mpsc::Receiver<Result<Chunk, CsvError>>, tokio::task::JoinHandle<Option<String>>) {
+    let (tx, rx) = mpsc::channel(2);
+    let source = request.source.clone();
+    let options = request.validation.clone();
+    let handle = tokio::task::spawn_blocking(move || {
+        let mut reader = match ChunkReader::open(source.as_ref(), &options, records_per_call, skip) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return None;
+            }
+        };
+        loop {
+            match reader.next_chunk() {
+                Ok(Some(chunk)) => {
+                    if tx.blocking_send(Ok(chunk)).is_err() {
+                        return None; // the run stopped; nothing more to read
+                    }
+                }
+                Ok(None) => return reader.sha256(),
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return None;
+                }
+            }
+        }
+    });
+    (rx, handle)
+}
+
+/// The file name the service sees: the source's base name, as the sample script sends it.
+fn upload_file_name(source_name: &str) -> String {
+    let base = source_name.rsplit(['/', '\\']).next().unwrap_or(source_name);
+    if base.is_empty() { "hrdata.csv".into() } else { base.to_string() }
+}

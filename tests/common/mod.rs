@@ -1,0 +1,130 @@
+//! Shared set-up for the integration tests: a real emulator on loopback and real uploads.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hrconnector::cloud::{Cloud, Endpoints};
+use hrconnector::emulator::{self, AppRegistration, EmulatorConfig, EmulatorHandle};
+use hrconnector::hrdata::{FileSource, ValidationOptions};
+use hrconnector::upload::{
+    AppCredentials, ClientAuth, RetryPolicy, Sleeper, UploadRequest, Uploader, UploaderConfig,
+};
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+pub const TENANT: &str = "6f1d9b2e-0c7a-4d43-9a59-2b7f3c1e5a10";
+pub const APP: &str = "a3c5e7f9-1b2d-4e6f-8a0b-c2d4e6f8a0b2";
+pub const CERT_APP: &str = "b4d6f8a0-2c3e-4f5a-9b1c-d3e5f7a9b1c3";
+pub const JOB: &str = "1e0c5a3b-7d9f-4b2a-8c6e-0f1a2b3c4d5e";
+/// Recognisable, so leak checks can search every output for it.
+pub const SECRET: &str = "S3cr3t-LEAKCHECK-7c1f0e";
+
+pub fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path)
+}
+
+/// An emulator that knows the secret app, the certificate app and the test job.
+pub async fn start_emulator() -> EmulatorHandle {
+    start_emulator_with_resource(hrconnector::cloud::CONNECTOR_RESOURCE).await
+}
+
+pub async fn start_emulator_with_resource(resource: &str) -> EmulatorHandle {
+    let cert = std::fs::read_to_string(fixture("certs/app.crt")).expect("test certificate");
+    let config = EmulatorConfig {
+        resource: resource.to_string(),
+        apps: vec![
+            AppRegistration {
+                tenant_id: TENANT.into(),
+                app_id: APP.into(),
+                secret: Some(SECRET.into()),
+                certificate_pem: None,
+            },
+            AppRegistration {
+                tenant_id: TENANT.into(),
+                app_id: CERT_APP.into(),
+                secret: None,
+                certificate_pem: Some(cert),
+            },
+        ],
+        jobs: vec![JOB.into()],
+        ..EmulatorConfig::default()
+    };
+    emulator::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("emulator starts")
+}
+
+pub fn endpoints_for(emu: &EmulatorHandle, cloud: Cloud) -> Endpoints {
+    cloud
+        .endpoints()
+        .with_overrides(Some(&emu.url()), Some(&emu.url()), None)
+}
+
+pub fn secret_credentials(secret: &str) -> AppCredentials {
+    AppCredentials {
+        tenant_id: TENANT.into(),
+        app_id: APP.into(),
+        auth: ClientAuth::Secret(SecretString::from(secret.to_string())),
+    }
+}
+
+/// Records every wait instead of sleeping: the injected clock of the retry tests.
+#[derive(Default, Clone)]
+pub struct RecordingSleeper(pub Arc<Mutex<Vec<Duration>>>);
+
+impl RecordingSleeper {
+    pub fn waits(&self) -> Vec<Duration> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl Sleeper for RecordingSleeper {
+    fn sleep(&self, d: Duration) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        self.0.lock().unwrap().push(d);
+        Box::pin(async {})
+    }
+}
+
+pub fn uploader(emu: &EmulatorHandle, credentials: AppCredentials, sleeper: &RecordingSleeper) -> Uploader {
+    let mut config = UploaderConfig::new(endpoints_for(emu, Cloud::Gcc), credentials);
+    config.sleeper = Arc::new(sleeper.clone());
+    config.retry = RetryPolicy { max_attempts: 4, ..RetryPolicy::default() };
+    config.request_timeout = Duration::from_secs(5);
+    Uploader::new(config).expect("uploader")
+}
+
+pub fn request(path: &Path, records_per_call: usize) -> UploadRequest {
+    UploadRequest {
+        source: Arc::new(FileSource { path: path.to_path_buf() }),
+        job_id: JOB.into(),
+        validation: ValidationOptions::default(),
+        records_per_call,
+        force: false,
+        dry_run: false,
+        cancel: CancellationToken::new(),
+    }
+}
+
+/// A valid CSV of `n` records; every tenth has a quoted multi-line, comma-holding extra column.
+pub fn write_csv(dir: &Path, name: &str, n: usize) -> (PathBuf, Vec<Vec<String>>) {
+    let mut text = String::from("EmailAddress,TerminationDate,LastWorkingDate,Note\n");
+    let mut records = Vec::new();
+    for i in 0..n {
+        let note = if i % 10 == 3 { format!("left, then\n\"came back\" #{i}") } else { format!("n{i}") };
+        let rec = vec![
+            format!("person{i}@contoso.com"),
+            "2026-03-01T09:00:00.1234567+05:30".to_string(),
+            "2026-03-15T17:00:00Z".to_string(),
+            note,
+        ];
+        let mut w = csv::WriterBuilder::new().from_writer(vec![]);
+        w.write_record(&rec).unwrap();
+        text.push_str(std::str::from_utf8(&w.into_inner().unwrap()).unwrap());
+        records.push(rec);
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    (path, records)
+}
