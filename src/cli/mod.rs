@@ -2,6 +2,7 @@
 //! own module and returns the process exit status.
 
 mod common;
+pub mod crd;
 mod emulator;
 mod validate;
 
@@ -17,7 +18,11 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_FAILED: u8 = 1;
 
 #[derive(Debug, Parser)]
-#[command(name = "hrconnector", version, about = "Uploads HR resignation data to Microsoft Purview's HR connector")]
+#[command(
+    name = "hrconnector",
+    version,
+    about = "Uploads HR resignation data to Microsoft Purview's HR connector"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,6 +32,8 @@ pub struct Cli {
 enum Command {
     /// Checks an HR CSV file without sending anything.
     Validate(validate::ValidateArgs),
+    /// Prints the HrConnectorJob CustomResourceDefinition (YAML).
+    Crd(crd::CrdArgs),
     /// Serves the token and ingestion endpoints on loopback, for tests and demos.
     Emulator(emulator::EmulatorArgs),
 }
@@ -37,5 +44,6 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Emulator(args) => emulator::run(args),
+        Command::Crd(args) => crd::run(args),
     }
 }
