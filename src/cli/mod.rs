@@ -18,11 +18,7 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_FAILED: u8 = 1;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "hrconnector",
-    version,
-    about = "Uploads HR resignation data to Microsoft Purview's HR connector"
-)]
+#[command(name = "hrconnector", version, about = "Uploads HR resignation data to Microsoft Purview's HR connector")]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
