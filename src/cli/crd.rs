@@ -29,7 +29,7 @@ pub fn run(_args: CrdArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: cannot write the CRD: {e}");
-            return ExitCode::from(super::EXIT_FAILED);
+            ExitCode::from(super::EXIT_FAILED)
         }
     }
 }

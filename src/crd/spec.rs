@@ -9,6 +9,8 @@ use crate::cloud::Cloud;
 
 /// Uploads HR resignation data from a ConfigMap, Secret or PersistentVolumeClaim to Microsoft
 /// Purview's HR connector on a cron schedule.
+// Clippy reads the repeated `type_ = "string"` of separate printcolumns as duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
 #[kube(
     group = "hrconnector.io",
