@@ -104,13 +104,13 @@ impl Schedule {
             .find_previous_occurrence(&end, true)
             .ok()
             .map(|z| z.timestamp())?;
-        // A backward search could land on the repeated pass of a fall-back hour, which the
-        // forward direction skips for fixed-time jobs; accept only times the forward search
-        // would also produce, so a job never fires twice for one wall-clock time.
+        // Accept only times the forward search would also produce, so a fixed-time job never
+        // fires twice for one wall-clock time in a fall-back hour. croner 4.0's backward search
+        // already agrees (see tests/schedule.rs); this guards against it ever not doing so.
         if latest > since && self.is_forward_fire(latest) {
             return Some(latest);
         }
-        // Rare (DST fold): walk forward from the first missed time, bounded.
+        // Defensive fallback: walk forward from the first missed time, bounded.
         let mut best = first;
         let mut cursor = first;
         for _ in 0..10_000 {
