@@ -7,6 +7,8 @@
 
 pub mod cli;
 pub mod cloud;
+pub mod crd;
 pub mod emulator;
 pub mod hrdata;
+pub mod schedule;
 pub mod upload;

@@ -3,6 +3,7 @@
 
 mod common;
 mod demo;
+pub mod crd;
 mod emulator;
 mod logging;
 mod report;
@@ -38,6 +39,8 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Validates an HR CSV file and uploads it to the HR connector job.
     Upload(Box<upload::UploadArgs>),
+    /// Prints the HrConnectorJob CustomResourceDefinition (YAML).
+    Crd(crd::CrdArgs),
     /// Serves the token and ingestion endpoints on loopback, for tests and demos.
     Emulator(emulator::EmulatorArgs),
     /// Runs a complete upload of the documentation's sample against an in-process emulator.
@@ -53,5 +56,6 @@ pub fn main() -> ExitCode {
         Command::Upload(args) => upload::run(*args),
         Command::Emulator(args) => emulator::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Crd(args) => crd::run(args),
     }
 }

@@ -1,0 +1,102 @@
+//! metav1.Condition helpers with the kstatus types (Ready, Reconciling, Stalled).
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+/// The resource did what its spec asks (last run succeeded or nothing was due).
+pub const READY: &str = "Ready";
+/// The controller is working towards the spec (e.g. a run is under way).
+pub const RECONCILING: &str = "Reconciling";
+/// The controller cannot make progress without a change (bad spec, missing Secret...).
+pub const STALLED: &str = "Stalled";
+
+/// Condition reasons (CamelCase, as metav1.Condition requires).
+pub mod reason {
+    pub const SUCCEEDED: &str = "Succeeded";
+    pub const UNCHANGED: &str = "Unchanged";
+    pub const DRY_RUN: &str = "DryRun";
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    pub const SOURCE_NOT_FOUND: &str = "SourceNotFound";
+    pub const INVALID_CSV: &str = "InvalidCsv";
+    pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
+    pub const UPLOAD_FAILED: &str = "UploadFailed";
+    pub const CREDENTIALS_NOT_FOUND: &str = "CredentialsNotFound";
+    pub const RUNNING: &str = "Running";
+    pub const SCHEDULED: &str = "Scheduled";
+    pub const SUSPENDED: &str = "Suspended";
+    pub const RESOLVED: &str = "Resolved";
+}
+
+/// Sets the condition `type_`, adding it when missing. `lastTransitionTime` only moves when the
+/// status flips, so watchers can tell how long a state has held.
+pub fn set_condition(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+    observed_generation: Option<i64>,
+    now: Timestamp,
+) {
+    let status = if status { "True" } else { "False" }.to_string();
+    match conditions.iter_mut().find(|c| c.type_ == type_) {
+        Some(c) => {
+            if c.status != status {
+                c.last_transition_time = Time(now);
+                c.status = status;
+            }
+            c.reason = reason.to_string();
+            c.message = message.to_string();
+            c.observed_generation = observed_generation;
+        }
+        None => conditions.push(Condition {
+            type_: type_.to_string(),
+            status,
+            reason: reason.to_string(),
+            message: message.to_string(),
+            observed_generation,
+            last_transition_time: Time(now),
+        }),
+    }
+}
+
+/// The condition of type `type_`, if present.
+pub fn find_condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
+}
+
+/// True when the condition `type_` is present with status "True".
+pub fn is_condition_true(conditions: &[Condition], type_: &str) -> bool {
+    find_condition(conditions, type_).is_some_and(|c| c.status == "True")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transition_time_moves_only_on_flip() {
+        let t0 = Timestamp::from_second(1_000).unwrap();
+        let t1 = Timestamp::from_second(2_000).unwrap();
+        let t2 = Timestamp::from_second(3_000).unwrap();
+        let mut cs = Vec::new();
+        set_condition(&mut cs, READY, true, reason::SUCCEEDED, "ok", Some(1), t0);
+        set_condition(&mut cs, READY, true, reason::UNCHANGED, "same", Some(2), t1);
+        assert_eq!(cs.len(), 1);
+        assert_eq!(cs[0].last_transition_time, Time(t0));
+        assert_eq!(cs[0].reason, reason::UNCHANGED);
+        assert_eq!(cs[0].observed_generation, Some(2));
+        set_condition(
+            &mut cs,
+            READY,
+            false,
+            reason::UPLOAD_FAILED,
+            "503",
+            Some(2),
+            t2,
+        );
+        assert_eq!(cs[0].last_transition_time, Time(t2));
+        assert_eq!(cs[0].status, "False");
+        assert!(!is_condition_true(&cs, READY));
+    }
+}

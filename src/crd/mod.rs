@@ -1,0 +1,28 @@
+//! The `HrConnectorJob` custom resource (`hrconnector.io/v1alpha1`): spec, status, condition
+//! helpers and the checks the controller runs before acting on a spec.
+//!
+//! `crds/hrconnector.io_hrconnectorjobs.yaml` is generated from these types with
+//! `cargo run -- crd > crds/hrconnector.io_hrconnectorjobs.yaml`; a test fails when it drifts.
+
+pub mod conditions;
+mod spec;
+mod status;
+mod validate;
+
+pub use spec::{
+    Columns, CrdCloud, Credentials, EndpointOverrides, HrConnectorJob, HrConnectorJobSpec,
+    InvalidRows, KeySelector, ONE_SOURCE_MESSAGE, ONE_SOURCE_RULE, PvcSource, SecretRef, Source,
+};
+pub use status::{
+    Checkpoint, HISTORY_LIMIT, HrConnectorJobStatus, RunRecord, RunResult, push_history,
+};
+pub use validate::{SpecError, SpecProblem};
+
+/// Annotation whose new value triggers one immediate run; `status.lastRunNow` records the value
+/// acted on, so the same value never triggers twice.
+pub const RUN_NOW_ANNOTATION: &str = "hrconnector.io/run-now";
+
+/// The group/version/kind strings, for code that must not depend on the Rust type.
+pub const GROUP: &str = "hrconnector.io";
+pub const VERSION: &str = "v1alpha1";
+pub const KIND: &str = "HrConnectorJob";

@@ -1,0 +1,108 @@
+//! The observed state of an `HrConnectorJob`, written only by the controller.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// How many past runs `status.history` keeps; bounded so the object stays small.
+pub const HISTORY_LIMIT: usize = 10;
+
+/// What the controller last observed and did.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HrConnectorJobStatus {
+    /// The metadata.generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Reconciling and Stalled conditions (kstatus-compatible).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Data rows the service acknowledged in the last run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_saved: Option<u64>,
+    /// Data rows rejected as invalid in the last run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_rejected: Option<u64>,
+    /// The scheduled time of the last run started by the schedule (not by run-now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_schedule_time: Option<Time>,
+    /// When the last run (scheduled or run-now) started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_time: Option<Time>,
+    /// When the last successful run finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_successful_time: Option<Time>,
+    /// The next time the schedule fires (unset while suspended or when it never fires again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_schedule_time: Option<Time>,
+    /// Details of the last run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<RunRecord>,
+    /// Progress through the current source file, updated after every acknowledged chunk so an
+    /// interrupted upload resumes instead of re-sending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Checkpoint>,
+    /// The most recent runs, newest first, at most 10.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<RunRecord>,
+    /// The value of the hrconnector.io/run-now annotation the controller last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_now: Option<String>,
+}
+
+/// One upload run.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    /// When the run started.
+    pub start_time: Time,
+    /// When the run finished; unset while it is running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<Time>,
+    /// Outcome: Succeeded, Unchanged (same file as already uploaded), DryRun or Failed.
+    // Plain enum schema: an Option<enum> would put `null` into the enum list, which is never
+    // sent anyway because None is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "RunResult")]
+    pub result: Option<RunResult>,
+    /// Data rows the service acknowledged.
+    #[serde(default)]
+    pub records_saved: u64,
+    /// Data rows rejected as invalid.
+    #[serde(default)]
+    pub records_rejected: u64,
+    /// Upload requests (chunks) acknowledged.
+    #[serde(default)]
+    pub chunks: u64,
+    /// SHA-256 (hex) of the source CSV this run read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_sha256: Option<String>,
+    /// Human-readable summary or error; never contains secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Outcome of a run: Succeeded, Unchanged, DryRun or Failed.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+pub enum RunResult {
+    Succeeded,
+    Unchanged,
+    DryRun,
+    Failed,
+}
+
+/// How far the upload of one source file got.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Checkpoint {
+    /// SHA-256 (hex) of the source CSV being uploaded.
+    pub source_sha256: String,
+    /// Data rows of that file the service has acknowledged so far.
+    pub records_acknowledged: u64,
+}
+
+/// Adds `run` as the newest history entry and drops the oldest beyond [`HISTORY_LIMIT`].
+pub fn push_history(history: &mut Vec<RunRecord>, run: RunRecord) {
+    history.insert(0, run);
+    history.truncate(HISTORY_LIMIT);
+}

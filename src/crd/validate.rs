@@ -1,0 +1,175 @@
+//! Checks of an `HrConnectorJobSpec` that the API server may not have done (CEL needs
+//! Kubernetes 1.25+, and some checks, like cron syntax, cannot live in the schema).
+
+use super::spec::{HrConnectorJobSpec, ONE_SOURCE_MESSAGE};
+use crate::schedule::{Schedule, ScheduleError};
+
+/// Everything wrong with a spec; `Display` joins the messages for `status.conditions`.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", join(.problems))]
+pub struct SpecError {
+    pub problems: Vec<SpecProblem>,
+}
+
+fn join(problems: &[SpecProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// One problem in a spec, worded for the person who wrote it.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecProblem {
+    #[error("spec.source: {ONE_SOURCE_MESSAGE} (found {count})")]
+    SourceCount { count: usize },
+    #[error("spec.jobId {0:?} is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)")]
+    JobId(String),
+    #[error("spec.schedule/spec.timeZone: {0}")]
+    Schedule(#[from] ScheduleError),
+    #[error(
+        "spec.source.persistentVolumeClaim.path {0:?} must be relative to the claim root (no leading '/')"
+    )]
+    AbsolutePath(String),
+    #[error("spec.source.persistentVolumeClaim.path {0:?} must not contain '..'")]
+    ParentDir(String),
+    #[error("{0} must not be empty")]
+    Empty(&'static str),
+    #[error("spec.recordsPerCall {0} must be between 1 and 1000000")]
+    RecordsPerCall(u32),
+    #[error("spec.startingDeadlineSeconds {0} must not be negative")]
+    NegativeDeadline(i64),
+}
+
+impl HrConnectorJobSpec {
+    /// Checks everything the controller relies on; the error lists every problem found.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let mut problems = Vec::new();
+
+        if !is_guid(&self.job_id) {
+            problems.push(SpecProblem::JobId(self.job_id.clone()));
+        }
+        if let Err(e) = Schedule::parse(&self.schedule, &self.time_zone) {
+            problems.push(e.into());
+        }
+        if !(1..=1_000_000).contains(&self.records_per_call) {
+            problems.push(SpecProblem::RecordsPerCall(self.records_per_call));
+        }
+        if let Some(d) = self.starting_deadline_seconds.filter(|d| *d < 0) {
+            problems.push(SpecProblem::NegativeDeadline(d));
+        }
+        if self.credentials.secret_ref.name.is_empty() {
+            problems.push(SpecProblem::Empty("spec.credentials.secretRef.name"));
+        }
+        self.check_source(&mut problems);
+
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(SpecError { problems })
+        }
+    }
+
+    fn check_source(&self, problems: &mut Vec<SpecProblem>) {
+        let s = &self.source;
+        let count = [
+            s.config_map.is_some(),
+            s.secret.is_some(),
+            s.persistent_volume_claim.is_some(),
+        ]
+        .into_iter()
+        .filter(|set| *set)
+        .count();
+        if count != 1 {
+            problems.push(SpecProblem::SourceCount { count });
+        }
+        for (sel, what) in [
+            (&s.config_map, "spec.source.configMap"),
+            (&s.secret, "spec.source.secret"),
+        ] {
+            if let Some(sel) = sel {
+                if sel.name.is_empty() {
+                    problems.push(SpecProblem::Empty(if what.ends_with("configMap") {
+                        "spec.source.configMap.name"
+                    } else {
+                        "spec.source.secret.name"
+                    }));
+                }
+                if sel.key.is_empty() {
+                    problems.push(SpecProblem::Empty(if what.ends_with("configMap") {
+                        "spec.source.configMap.key"
+                    } else {
+                        "spec.source.secret.key"
+                    }));
+                }
+            }
+        }
+        if let Some(pvc) = &s.persistent_volume_claim {
+            if pvc.claim_name.is_empty() {
+                problems.push(SpecProblem::Empty(
+                    "spec.source.persistentVolumeClaim.claimName",
+                ));
+            }
+            if let Err(p) = check_relative_path(&pvc.path) {
+                problems.push(p);
+            }
+        }
+    }
+}
+
+/// A path that stays inside the claim: relative, without `..`, not empty.
+fn check_relative_path(path: &str) -> Result<(), SpecProblem> {
+    if path.trim().is_empty() {
+        return Err(SpecProblem::Empty("spec.source.persistentVolumeClaim.path"));
+    }
+    if path.starts_with('/') || path.starts_with('\\') {
+        return Err(SpecProblem::AbsolutePath(path.to_string()));
+    }
+    if path.split(['/', '\\']).any(|part| part == "..") {
+        return Err(SpecProblem::ParentDir(path.to_string()));
+    }
+    Ok(())
+}
+
+/// `8-4-4-4-12` hex digits, the form the Purview portal shows.
+fn is_guid(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guid_shape() {
+        assert!(is_guid("0bd3f6a3-46b1-4c1e-9e1b-3f2c7c1a9d00"));
+        assert!(is_guid("0BD3F6A3-46B1-4C1E-9E1B-3F2C7C1A9D00"));
+        assert!(!is_guid("0bd3f6a346b14c1e9e1b3f2c7c1a9d00"));
+        assert!(!is_guid("{0bd3f6a3-46b1-4c1e-9e1b-3f2c7c1a9d00}"));
+        assert!(!is_guid("0bd3f6a3-46b1-4c1e-9e1b-3f2c7c1a9d0g"));
+    }
+
+    #[test]
+    fn relative_paths() {
+        assert!(check_relative_path("hr/data.csv").is_ok());
+        assert!(check_relative_path("./data.csv").is_ok());
+        assert!(matches!(
+            check_relative_path("/data.csv"),
+            Err(SpecProblem::AbsolutePath(_))
+        ));
+        assert!(matches!(
+            check_relative_path("a/../../etc/passwd"),
+            Err(SpecProblem::ParentDir(_))
+        ));
+        assert!(matches!(
+            check_relative_path(""),
+            Err(SpecProblem::Empty(_))
+        ));
+    }
+}

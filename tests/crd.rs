@@ -1,0 +1,379 @@
+//! The committed CRD matches the Rust types, the schema is documented and strict, and
+//! `validate()` catches what the schema cannot.
+
+use hrconnector::cloud::Cloud;
+use hrconnector::crd::{
+    CrdCloud, HISTORY_LIMIT, HrConnectorJob, HrConnectorJobSpec, InvalidRows, KeySelector,
+    ONE_SOURCE_RULE, PvcSource, RunRecord, SpecProblem, push_history,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::CustomResourceExt;
+use serde_json::Value;
+
+const CRD_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/crds/hrconnector.io_hrconnectorjobs.yaml"
+);
+
+const MINIMAL: &str = r#"
+cloud: GCCHigh
+jobId: 0bd3f6a3-46b1-4c1e-9e1b-3f2c7c1a9d00
+credentials:
+  secretRef:
+    name: hr-app
+source:
+  configMap:
+    name: hr-data
+    key: data.csv
+schedule: "0 3 * * *"
+"#;
+
+fn minimal() -> HrConnectorJobSpec {
+    serde_yaml::from_str(MINIMAL).expect("minimal spec")
+}
+
+fn problems(spec: &HrConnectorJobSpec) -> Vec<SpecProblem> {
+    spec.validate()
+        .err()
+        .map(|e| e.problems)
+        .unwrap_or_default()
+}
+
+#[test]
+fn committed_crd_matches_the_types() {
+    let generated = serde_yaml::to_string(&HrConnectorJob::crd()).expect("render CRD");
+    let committed = std::fs::read_to_string(CRD_FILE).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "crds/hrconnector.io_hrconnectorjobs.yaml is out of date; regenerate it with\n    \
+         cargo run -- crd > crds/hrconnector.io_hrconnectorjobs.yaml"
+    );
+}
+
+#[test]
+fn names_are_the_contract() {
+    let crd = HrConnectorJob::crd();
+    assert_eq!(
+        crd.metadata.name.as_deref(),
+        Some("hrconnectorjobs.hrconnector.io")
+    );
+    assert_eq!(crd.spec.group, "hrconnector.io");
+    assert_eq!(crd.spec.scope, "Namespaced");
+    assert_eq!(crd.spec.names.kind, "HrConnectorJob");
+    assert_eq!(crd.spec.names.plural, "hrconnectorjobs");
+    assert_eq!(crd.spec.names.short_names, Some(vec!["hrjob".to_string()]));
+    assert_eq!(
+        crd.spec.names.categories,
+        Some(vec!["hrconnector".to_string()])
+    );
+    let v = &crd.spec.versions[0];
+    assert_eq!(v.name, "v1alpha1");
+    assert!(
+        v.subresources
+            .as_ref()
+            .and_then(|s| s.status.as_ref())
+            .is_some()
+    );
+    let columns: Vec<_> = v
+        .additional_printer_columns
+        .iter()
+        .flatten()
+        .map(|c| (c.name.as_str(), c.type_.as_str(), c.json_path.as_str()))
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("Cloud", "string", ".spec.cloud"),
+            ("Schedule", "string", ".spec.schedule"),
+            ("Last Run", "date", ".status.lastRunTime"),
+            ("Records", "integer", ".status.recordsSaved"),
+            (
+                "Ready",
+                "string",
+                ".status.conditions[?(@.type==\"Ready\")].status"
+            ),
+            ("Age", "date", ".metadata.creationTimestamp"),
+        ]
+    );
+}
+
+fn schema() -> Value {
+    let crd = HrConnectorJob::crd();
+    let v = crd.spec.versions[0]
+        .schema
+        .as_ref()
+        .and_then(|s| s.open_api_v3_schema.as_ref())
+        .expect("schema");
+    serde_json::to_value(v).expect("schema as JSON")
+}
+
+/// Every property under spec and status, with its path.
+fn walk<'a>(path: String, node: &'a Value, out: &mut Vec<(String, &'a Value)>) {
+    if let Some(props) = node.get("properties").and_then(Value::as_object) {
+        for (name, child) in props {
+            let p = format!("{path}.{name}");
+            out.push((p.clone(), child));
+            walk(p, child, out);
+        }
+    }
+    if let Some(items) = node.get("items") {
+        walk(format!("{path}[]"), items, out);
+    }
+}
+
+#[test]
+fn every_property_has_a_description() {
+    let root = schema();
+    let mut props = Vec::new();
+    for top in ["spec", "status"] {
+        let node = &root["properties"][top];
+        assert!(node.is_object(), "{top} missing");
+        props.push((format!(".{top}"), node));
+        walk(format!(".{top}"), node, &mut props);
+    }
+    assert!(props.len() > 40, "walked only {} properties", props.len());
+    let missing: Vec<_> = props
+        .iter()
+        .filter(|(_, n)| {
+            n.get("description")
+                .and_then(Value::as_str)
+                .is_none_or(|d| d.trim().is_empty())
+        })
+        .map(|(p, _)| p.as_str())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "properties without a description: {missing:?}"
+    );
+}
+
+#[test]
+fn schema_is_structural() {
+    // The API server rejects $ref, and anyOf/oneOf may only carry validation, never types.
+    let text = serde_json::to_string(&schema()).expect("json");
+    assert!(!text.contains("$ref"), "schema has $ref");
+    assert!(!text.contains("anyOf"), "schema has anyOf");
+    assert!(!text.contains("oneOf"), "schema has oneOf");
+    assert!(!text.contains("\"const\""), "schema has const");
+    assert!(!text.contains("null]"), "an enum lists null");
+}
+
+#[test]
+fn schema_carries_the_server_side_checks() {
+    let root = schema();
+    let spec = &root["properties"]["spec"];
+    let required: Vec<_> = spec["required"]
+        .as_array()
+        .expect("required")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for field in ["cloud", "jobId", "credentials", "source", "schedule"] {
+        assert!(required.contains(&field), "{field} not required");
+    }
+    let p = &spec["properties"];
+    assert_eq!(
+        p["cloud"]["enum"],
+        serde_json::json!(["Commercial", "GCC", "GCCHigh", "DoD"])
+    );
+    assert!(
+        p["cloud"].get("default").is_none(),
+        "cloud must not default"
+    );
+    assert_eq!(
+        p["jobId"]["pattern"],
+        "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    );
+    assert_eq!(p["recordsPerCall"]["minimum"], 1.0);
+    assert_eq!(p["recordsPerCall"]["maximum"], 1_000_000.0);
+    assert_eq!(p["startingDeadlineSeconds"]["minimum"], 0.0);
+    assert_eq!(
+        p["invalidRows"]["enum"],
+        serde_json::json!(["Reject", "Skip"])
+    );
+    assert_eq!(
+        p["source"]["x-kubernetes-validations"][0]["rule"],
+        ONE_SOURCE_RULE
+    );
+    assert!(
+        p["source"]["x-kubernetes-validations"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("exactly one"))
+    );
+}
+
+#[test]
+fn minimal_spec_gets_the_defaults() {
+    let spec = minimal();
+    assert_eq!(spec.cloud, CrdCloud::GccHigh);
+    assert_eq!(Cloud::from(spec.cloud), Cloud::GccHigh);
+    assert_eq!(spec.time_zone, "UTC");
+    assert!(!spec.suspend);
+    assert!(!spec.dry_run);
+    assert_eq!(spec.starting_deadline_seconds, None);
+    assert_eq!(spec.records_per_call, 5000);
+    assert_eq!(spec.invalid_rows, InvalidRows::Reject);
+    assert_eq!(spec.columns.email_address, "EmailAddress");
+    assert_eq!(spec.columns.termination_date, "TerminationDate");
+    assert_eq!(spec.columns.last_working_date, "LastWorkingDate");
+    let c = &spec.credentials;
+    assert_eq!(c.secret_ref.name, "hr-app");
+    assert_eq!(
+        [
+            c.tenant_id_key.as_str(),
+            c.app_id_key.as_str(),
+            c.app_secret_key.as_str(),
+            c.certificate_key.as_str(),
+            c.private_key_key.as_str()
+        ],
+        ["tenantId", "appId", "appSecret", "tls.crt", "tls.key"]
+    );
+    assert!(spec.endpoints.is_none());
+    assert_eq!(spec.endpoints(), Cloud::GccHigh.endpoints());
+    spec.validate().expect("minimal spec is valid");
+}
+
+#[test]
+fn cloud_spellings_map_to_the_four_clouds() {
+    for (yaml, cloud) in [
+        ("Commercial", Cloud::Commercial),
+        ("GCC", Cloud::Gcc),
+        ("GCCHigh", Cloud::GccHigh),
+        ("DoD", Cloud::Dod),
+    ] {
+        let c: CrdCloud = serde_yaml::from_str(yaml).expect(yaml);
+        assert_eq!(Cloud::from(c), cloud);
+    }
+    assert!(serde_yaml::from_str::<CrdCloud>("gcc-high").is_err());
+}
+
+#[test]
+fn endpoint_overrides_apply_on_top_of_the_cloud() {
+    let mut spec = minimal();
+    spec.endpoints = serde_yaml::from_str("ingestionUrl: http://127.0.0.1:8080").expect("yaml");
+    let e = spec.endpoints();
+    assert_eq!(e.ingestion_url, "http://127.0.0.1:8080");
+    assert_eq!(e.authority_url, Cloud::GccHigh.endpoints().authority_url);
+}
+
+#[test]
+fn validate_rejects_a_non_guid_job_id() {
+    let mut spec = minimal();
+    spec.job_id = "not-a-guid".into();
+    let p = problems(&spec);
+    assert!(matches!(p.as_slice(), [SpecProblem::JobId(_)]), "{p:?}");
+    assert!(p[0].to_string().contains("not-a-guid"));
+}
+
+#[test]
+fn validate_wants_exactly_one_source() {
+    let mut spec = minimal();
+    spec.source.config_map = None;
+    let p = problems(&spec);
+    assert!(
+        matches!(p.as_slice(), [SpecProblem::SourceCount { count: 0 }]),
+        "{p:?}"
+    );
+
+    let mut spec = minimal();
+    spec.source.secret = Some(KeySelector {
+        name: "hr".into(),
+        key: "data.csv".into(),
+    });
+    let err = spec.validate().expect_err("two sources");
+    assert!(
+        matches!(
+            err.problems.as_slice(),
+            [SpecProblem::SourceCount { count: 2 }]
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("exactly one of configMap, secret or persistentVolumeClaim")
+    );
+}
+
+#[test]
+fn validate_rejects_bad_cron_and_time_zone() {
+    let mut spec = minimal();
+    spec.schedule = "0 3 * *".into();
+    let err = spec.validate().expect_err("bad cron");
+    assert!(err.to_string().contains("invalid cron schedule"), "{err}");
+
+    let mut spec = minimal();
+    spec.time_zone = "America/Gotham".into();
+    let err = spec.validate().expect_err("bad tz");
+    assert!(err.to_string().contains("America/Gotham"), "{err}");
+
+    let mut spec = minimal();
+    spec.time_zone = "Europe/Amsterdam".into();
+    spec.validate().expect("real zone");
+}
+
+#[test]
+fn validate_checks_the_pvc_path() {
+    let pvc = |path: &str| {
+        let mut spec = minimal();
+        spec.source.config_map = None;
+        spec.source.persistent_volume_claim = Some(PvcSource {
+            claim_name: "hr".into(),
+            path: path.into(),
+        });
+        problems(&spec)
+    };
+    assert!(pvc("exports/hr.csv").is_empty());
+    assert!(matches!(
+        pvc("/etc/passwd").as_slice(),
+        [SpecProblem::AbsolutePath(_)]
+    ));
+    assert!(matches!(
+        pvc("exports/../../secret").as_slice(),
+        [SpecProblem::ParentDir(_)]
+    ));
+}
+
+#[test]
+fn validate_reports_every_problem_at_once() {
+    let mut spec = minimal();
+    spec.job_id = "x".into();
+    spec.records_per_call = 0;
+    spec.starting_deadline_seconds = Some(-1);
+    spec.source.config_map = None;
+    let err = spec.validate().expect_err("invalid");
+    assert_eq!(err.problems.len(), 4, "{err}");
+    assert_eq!(err.to_string().matches("; ").count(), 3);
+}
+
+#[test]
+fn history_keeps_the_newest() {
+    let run = |s: i64| RunRecord {
+        start_time: Time(jiff::Timestamp::from_second(s).expect("ts")),
+        completion_time: None,
+        result: None,
+        records_saved: 0,
+        records_rejected: 0,
+        chunks: 0,
+        source_sha256: None,
+        message: None,
+    };
+    let mut h = Vec::new();
+    for s in 0..(HISTORY_LIMIT as i64 + 5) {
+        push_history(&mut h, run(s));
+    }
+    assert_eq!(h.len(), HISTORY_LIMIT);
+    assert_eq!(h[0].start_time, run(HISTORY_LIMIT as i64 + 4).start_time);
+    assert_eq!(h[HISTORY_LIMIT - 1].start_time, run(5).start_time);
+}
+
+#[test]
+fn status_serializes_camel_case_without_nulls() {
+    let mut job = HrConnectorJob::new("hr", minimal());
+    job.status = Some(Default::default());
+    let v = serde_json::to_value(&job).expect("json");
+    assert_eq!(v["apiVersion"], "hrconnector.io/v1alpha1");
+    assert_eq!(v["kind"], "HrConnectorJob");
+    assert_eq!(v["status"], serde_json::json!({}));
+    assert!(v["spec"].get("startingDeadlineSeconds").is_none());
+    assert_eq!(v["spec"]["jobId"], "0bd3f6a3-46b1-4c1e-9e1b-3f2c7c1a9d00");
+}
