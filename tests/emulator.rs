@@ -614,6 +614,50 @@ async fn any_job_is_accepted_when_none_are_configured() {
     emu.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_uploads_never_interleave_records() {
+    let emu = start(config()).await;
+    let token = get_token(&emu).await;
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let csv = {
+            let mut csv = String::from("EmailAddress,TerminationDate,LastWorkingDate\n");
+            for i in 0..500 {
+                csv.push_str(&format!(
+                    "u{n}-{i}@contoso.com,2024-01-02T00:00:00Z,2024-01-01T00:00:00Z\n"
+                ));
+            }
+            csv
+        };
+        let url = upload_url(&emu, JOB);
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            client()
+                .post(url)
+                .bearer_auth(token)
+                .multipart(file_form(&csv, &format!("part{n}.csv")))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let records = emu.received_records(JOB);
+    assert_eq!(records.len(), 4000);
+    assert_eq!(emu.log(JOB).len(), 8);
+    // Each upload's 500 records arrive as one contiguous run, in order.
+    for run in records.chunks(500) {
+        let prefix = run[0][0].split('-').next().unwrap().to_string();
+        for (i, r) in run.iter().enumerate() {
+            assert_eq!(r[0], format!("{prefix}-{i}@contoso.com"));
+        }
+    }
+    emu.shutdown().await;
+}
+
 // ---------------------------------------------------------------- faults
 
 #[tokio::test]
@@ -694,8 +738,22 @@ async fn token_faults_apply_to_the_token_endpoint_only() {
         .send()
         .await;
     assert!(r.is_err(), "expected a connection error");
+    // The token is issued but its answer is lost.
+    emu.inject(Fault {
+        target: FaultTarget::Token,
+        count: 1,
+        action: FaultAction::DropResponse,
+    });
+    let r = client()
+        .post(token_url(&emu, TENANT))
+        .form(&secret_form())
+        .send()
+        .await;
+    assert!(r.is_err(), "expected a connection error");
+    assert_eq!(emu.requests().last().unwrap().status, 0);
+
     let token = get_token(&emu).await;
-    assert_eq!(emu.token_requests(), 3);
+    assert_eq!(emu.token_requests(), 4);
     assert_eq!(upload(&emu, &token, CSV).await.unwrap().status(), 200);
     emu.shutdown().await;
 }

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
 /// An Entra ID app registration: the tenant it lives in, its id, and its credentials.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `Debug` leaves the secret out.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppRegistration {
     pub tenant_id: String,
     pub app_id: String,
@@ -18,6 +19,20 @@ pub struct AppRegistration {
     pub secret: Option<String>,
     /// PEM of the X.509 certificate uploaded to the app, if it uses certificate auth.
     pub certificate_pem: Option<String>,
+}
+
+impl std::fmt::Debug for AppRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppRegistration")
+            .field("tenant_id", &self.tenant_id)
+            .field("app_id", &self.app_id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "certificate_pem",
+                &self.certificate_pem.as_ref().map(|_| "<pem>"),
+            )
+            .finish()
+    }
 }
 
 /// How the emulator behaves. `Default` registers no apps and accepts any job id.
@@ -153,4 +168,24 @@ fn parse_certificate(reg: &AppRegistration, pem_text: &str) -> Result<Registered
 /// The `x5t` value a client puts in its assertion header for this certificate.
 pub fn x5t_of_der(der: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha1::digest(der))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let app = AppRegistration {
+            tenant_id: "t".into(),
+            app_id: "a".into(),
+            secret: Some("hunter2".into()),
+            certificate_pem: None,
+        };
+        let text = format!("{app:?}");
+        assert!(
+            !text.contains("hunter2") && text.contains("<redacted>"),
+            "{text}"
+        );
+    }
 }

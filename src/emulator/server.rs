@@ -124,6 +124,14 @@ pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> io::Result<Emu
     })
 }
 
+impl std::fmt::Debug for EmulatorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorHandle")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
 impl EmulatorHandle {
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -134,11 +142,15 @@ impl EmulatorHandle {
         format!("http://{}", self.addr)
     }
 
+    /// Queues a fault behind any already queued for the same target.
     pub fn inject(&self, fault: Fault) {
         self.state.faults.push(fault);
     }
 
-    /// Slows every later upload down by `d` (zero turns it off).
+    /// Slows every later upload down by `d` (zero turns it off). The pause comes after the
+    /// bearer/job checks and before the body is read and stored, so a client killed during it
+    /// may or may not have its records stored, depending on whether its whole body had already
+    /// reached the emulator's socket — the uncertainty a real client faces too.
     pub fn set_upload_delay(&self, d: Duration) {
         self.state.set_upload_delay(d);
     }
