@@ -518,6 +518,9 @@ async fn upload_refusals() {
     assert_ingest_error(r, 401).await;
     let r = upload(&emu, "made-up-token", CSV).await.unwrap();
     assert_ingest_error(r, 401).await;
+    // A big body is drained first, so the client reads the 401 instead of a reset.
+    let r = upload(&emu, "made-up-token", &big_csv(100_000)).await.unwrap();
+    assert_ingest_error(r, 401).await;
 
     // No jobid, unregistered job.
     let r = c
@@ -590,7 +593,7 @@ async fn upload_refusals() {
 
     assert!(emu.received_records(JOB).is_empty());
     assert!(emu.log(JOB).is_empty());
-    assert_eq!(emu.upload_requests(), 11);
+    assert_eq!(emu.upload_requests(), 12);
     emu.shutdown().await;
 }
 
