@@ -519,7 +519,9 @@ async fn upload_refusals() {
     let r = upload(&emu, "made-up-token", CSV).await.unwrap();
     assert_ingest_error(r, 401).await;
     // A big body is drained first, so the client reads the 401 instead of a reset.
-    let r = upload(&emu, "made-up-token", &big_csv(100_000)).await.unwrap();
+    let r = upload(&emu, "made-up-token", &big_csv(100_000))
+        .await
+        .unwrap();
     assert_ingest_error(r, 401).await;
 
     // No jobid, unregistered job.
