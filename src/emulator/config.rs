@@ -1,0 +1,191 @@
+//! What the emulator knows: the resource it issues tokens for, the registered apps and the
+//! connector jobs that exist. Parsed once at start so requests never touch PEM text.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use base64::Engine as _;
+use jsonwebtoken::DecodingKey;
+use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
+
+/// An Entra ID app registration: the tenant it lives in, its id, and its credentials.
+/// `Debug` leaves the secret out.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppRegistration {
+    pub tenant_id: String,
+    pub app_id: String,
+    /// Client secret, if the app has one.
+    pub secret: Option<String>,
+    /// PEM of the X.509 certificate uploaded to the app, if it uses certificate auth.
+    pub certificate_pem: Option<String>,
+}
+
+impl std::fmt::Debug for AppRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppRegistration")
+            .field("tenant_id", &self.tenant_id)
+            .field("app_id", &self.app_id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "certificate_pem",
+                &self.certificate_pem.as_ref().map(|_| "<pem>"),
+            )
+            .finish()
+    }
+}
+
+/// How the emulator behaves. `Default` registers no apps and accepts any job id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmulatorConfig {
+    /// The only `resource` the token endpoint accepts.
+    pub resource: String,
+    pub apps: Vec<AppRegistration>,
+    /// Registered connector job ids; empty means any job id is accepted.
+    pub jobs: Vec<String>,
+    /// Lifetime of issued access tokens.
+    pub token_lifetime: Duration,
+    /// Keep every received record in memory (benchmarks turn this off).
+    pub keep_records: bool,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            resource: crate::cloud::CONNECTOR_RESOURCE.to_string(),
+            apps: Vec::new(),
+            jobs: Vec::new(),
+            token_lifetime: Duration::from_secs(3599),
+            keep_records: true,
+        }
+    }
+}
+
+/// A configuration the emulator cannot run with.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("app {app_id} in tenant {tenant_id}: certificate is not valid PEM: {reason}")]
+    CertificatePem {
+        tenant_id: String,
+        app_id: String,
+        reason: String,
+    },
+    #[error(
+        "app {app_id} in tenant {tenant_id}: certificate is not a valid X.509 RSA certificate: {reason}"
+    )]
+    Certificate {
+        tenant_id: String,
+        app_id: String,
+        reason: String,
+    },
+    #[error(
+        "app {app_id} in tenant {tenant_id}: registered with neither a secret nor a certificate"
+    )]
+    NoCredential { tenant_id: String, app_id: String },
+}
+
+impl From<ConfigError> for std::io::Error {
+    fn from(e: ConfigError) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
+    }
+}
+
+/// A registered certificate, reduced to what assertion checks need.
+#[derive(Clone)]
+pub(crate) struct RegisteredCert {
+    /// base64url (no padding) of SHA-1 over the certificate DER: the JWT `x5t` header.
+    pub x5t: String,
+    pub key: DecodingKey,
+}
+
+/// An app as the token endpoint sees it.
+#[derive(Clone)]
+pub(crate) struct App {
+    pub secret: Option<String>,
+    pub cert: Option<RegisteredCert>,
+}
+
+/// tenant id → app id → app. Ids are compared case-insensitively (GUIDs), so keys are lowercase.
+pub(crate) type Directory = HashMap<String, HashMap<String, App>>;
+
+pub(crate) fn build_directory(apps: &[AppRegistration]) -> Result<Directory, ConfigError> {
+    let mut dir = Directory::new();
+    for reg in apps {
+        if reg.secret.is_none() && reg.certificate_pem.is_none() {
+            return Err(ConfigError::NoCredential {
+                tenant_id: reg.tenant_id.clone(),
+                app_id: reg.app_id.clone(),
+            });
+        }
+        let cert = match &reg.certificate_pem {
+            Some(pem_text) => Some(parse_certificate(reg, pem_text)?),
+            None => None,
+        };
+        dir.entry(reg.tenant_id.to_ascii_lowercase())
+            .or_default()
+            .insert(
+                reg.app_id.to_ascii_lowercase(),
+                App {
+                    secret: reg.secret.clone(),
+                    cert,
+                },
+            );
+    }
+    Ok(dir)
+}
+
+fn parse_certificate(reg: &AppRegistration, pem_text: &str) -> Result<RegisteredCert, ConfigError> {
+    let cert_err = |reason: String| ConfigError::Certificate {
+        tenant_id: reg.tenant_id.clone(),
+        app_id: reg.app_id.clone(),
+        reason,
+    };
+    // A PEM file may hold a key and a chain; the first CERTIFICATE block is the app's.
+    let blocks = pem::parse_many(pem_text).map_err(|e| ConfigError::CertificatePem {
+        tenant_id: reg.tenant_id.clone(),
+        app_id: reg.app_id.clone(),
+        reason: e.to_string(),
+    })?;
+    let der = blocks
+        .iter()
+        .find(|b| b.tag() == "CERTIFICATE")
+        .map(|b| b.contents().to_vec())
+        .ok_or_else(|| cert_err("no CERTIFICATE block".to_string()))?;
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(&der).map_err(|e| cert_err(e.to_string()))?;
+    let spki = &cert.tbs_certificate.subject_pki;
+    // rsaEncryption; the BIT STRING then holds a PKCS#1 RSAPublicKey.
+    if spki.algorithm.algorithm.to_id_string() != "1.2.840.113549.1.1.1" {
+        return Err(cert_err("public key is not RSA".to_string()));
+    }
+    let key = DecodingKey::from_rsa_der(&spki.subject_public_key.data);
+    Ok(RegisteredCert {
+        x5t: x5t_of_der(&der),
+        key,
+    })
+}
+
+/// The `x5t` value a client puts in its assertion header for this certificate.
+pub fn x5t_of_der(der: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha1::digest(der))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let app = AppRegistration {
+            tenant_id: "t".into(),
+            app_id: "a".into(),
+            secret: Some("hunter2".into()),
+            certificate_pem: None,
+        };
+        let text = format!("{app:?}");
+        assert!(
+            !text.contains("hunter2") && text.contains("<redacted>"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! Injected failures: each target (token, upload) has its own FIFO queue; a fault applies to the
+//! next `count` requests of its target, then the next queued fault takes over.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Which endpoint a fault applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultTarget {
+    Token,
+    Upload,
+}
+
+/// What happens to a faulted request.
+///
+/// JSON form (control surface): `{"status":{"status":503,"retry_after":5,"body":null}}`,
+/// `{"delay":1500}` (milliseconds), `"reset_mid_body"`, `"drop_response"`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultAction {
+    /// Answer with this status (and `Retry-After` seconds, and this body; default a JSON error).
+    Status {
+        status: u16,
+        #[serde(default)]
+        retry_after: Option<u64>,
+        #[serde(default)]
+        body: Option<String>,
+    },
+    /// Sleep, then handle the request normally.
+    Delay(#[serde(with = "millis")] Duration),
+    /// Read part of the request body, then reset the connection; nothing is stored.
+    ResetMidBody,
+    /// Handle (and store) the request, then reset the connection instead of answering.
+    DropResponse,
+}
+
+/// A failure to inject into the next `count` requests of `target`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    pub target: FaultTarget,
+    #[serde(default = "one")]
+    pub count: u32,
+    pub action: FaultAction,
+}
+
+fn one() -> u32 {
+    1
+}
+
+mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+#[derive(Default, Debug)]
+pub(crate) struct FaultQueues {
+    token: Mutex<VecDeque<Fault>>,
+    upload: Mutex<VecDeque<Fault>>,
+}
+
+impl FaultQueues {
+    fn queue(&self, target: FaultTarget) -> &Mutex<VecDeque<Fault>> {
+        match target {
+            FaultTarget::Token => &self.token,
+            FaultTarget::Upload => &self.upload,
+        }
+    }
+
+    pub fn push(&self, fault: Fault) {
+        if fault.count == 0 {
+            return;
+        }
+        lock(self.queue(fault.target)).push_back(fault);
+    }
+
+    /// The action for the request that just arrived, consuming one use of the head fault.
+    pub fn take(&self, target: FaultTarget) -> Option<FaultAction> {
+        let mut q = lock(self.queue(target));
+        let head = q.front_mut()?;
+        let action = head.action.clone();
+        head.count -= 1;
+        if head.count == 0 {
+            q.pop_front();
+        }
+        Some(action)
+    }
+}
+
+/// Locks a mutex, ignoring poisoning: a panicking handler must not take the emulator down.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fifo_per_target_with_counts() {
+        let q = FaultQueues::default();
+        q.push(Fault {
+            target: FaultTarget::Upload,
+            count: 2,
+            action: FaultAction::ResetMidBody,
+        });
+        q.push(Fault {
+            target: FaultTarget::Upload,
+            count: 1,
+            action: FaultAction::DropResponse,
+        });
+        assert_eq!(q.take(FaultTarget::Token), None);
+        assert_eq!(q.take(FaultTarget::Upload), Some(FaultAction::ResetMidBody));
+        assert_eq!(q.take(FaultTarget::Upload), Some(FaultAction::ResetMidBody));
+        assert_eq!(q.take(FaultTarget::Upload), Some(FaultAction::DropResponse));
+        assert_eq!(q.take(FaultTarget::Upload), None);
+    }
+
+    #[test]
+    fn json_shape() {
+        let f: Fault = serde_json::from_str(
+            r#"{"target":"upload","action":{"status":{"status":503,"retry_after":7}}}"#,
+        )
+        .unwrap();
+        assert_eq!(f.count, 1);
+        assert_eq!(
+            f.action,
+            FaultAction::Status {
+                status: 503,
+                retry_after: Some(7),
+                body: None
+            }
+        );
+        let d: FaultAction = serde_json::from_str(r#"{"delay":1500}"#).unwrap();
+        assert_eq!(d, FaultAction::Delay(Duration::from_millis(1500)));
+        let r: FaultAction = serde_json::from_str(r#""reset_mid_body""#).unwrap();
+        assert_eq!(r, FaultAction::ResetMidBody);
+    }
+}

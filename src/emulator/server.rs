@@ -1,0 +1,327 @@
+//! The listener: our own accept loop (so a handler can reset its TCP connection), the router,
+//! and the handle tests hold.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::StreamExt;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tower::Service;
+
+use super::config::EmulatorConfig;
+use super::faults::Fault;
+use super::state::{LogEntry, RequestRecord, State};
+use super::{control, ingest, record, token};
+
+/// Largest request body accepted. The real service's limit is not published; this is generous
+/// enough for 50,000-row chunks of wide files.
+pub const MAX_BODY_BYTES: usize = 512 * 1024 * 1024;
+/// How long shutdown waits for open connections to finish their current request.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Fired by a handler to make its connection task drop the connection (a TCP reset).
+#[derive(Clone)]
+pub(crate) struct KillSwitch {
+    notify: Arc<Notify>,
+}
+
+/// Resets the connection this request came in on, without answering.
+pub(crate) async fn reset_connection(kill: &KillSwitch) -> Response {
+    kill.notify.notify_one();
+    // The connection task drops this future along with the connection. Should that not happen
+    // (an HTTP/2 stream runs on its own task), give up after a while instead of leaking.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+}
+
+/// Reads and discards the body, so an early error answer is not lost to a reset caused by
+/// closing a socket with unread data.
+pub(crate) async fn drain(body: Body) {
+    let _ = axum::body::to_bytes(body, MAX_BODY_BYTES).await;
+}
+
+/// Reads the first chunk of the body (part of it, for any body bigger than one frame).
+pub(crate) async fn read_some(body: Body) {
+    let _ = body.into_data_stream().next().await;
+}
+
+/// The answer for an injected `Status` fault.
+pub(crate) fn status_fault(
+    status: u16,
+    retry_after: Option<u64>,
+    body: Option<String>,
+    default: Response,
+) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let mut response = match body {
+        Some(text) => (code, text).into_response(),
+        None => {
+            let mut r = default;
+            *r.status_mut() = code;
+            r
+        }
+    };
+    if let Some(secs) = retry_after {
+        response
+            .headers_mut()
+            .insert("retry-after", HeaderValue::from(secs));
+    }
+    response
+}
+
+fn router(state: Arc<State>) -> Router {
+    Router::new()
+        .route("/{tenant}/oauth2/token", post(token::token))
+        .route("/api/signals", post(ingest::upload))
+        .route("/api/log", get(ingest::log))
+        .merge(control::routes())
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            record::record,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// A running emulator. Dropping it without [`EmulatorHandle::shutdown`] leaves it serving until
+/// the runtime ends.
+pub struct EmulatorHandle {
+    addr: SocketAddr,
+    state: Arc<State>,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the emulator on `listen` (port 0 picks a free port).
+pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> io::Result<EmulatorHandle> {
+    let state = Arc::new(State::new(config)?);
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, router(state.clone()), shutdown_rx));
+    tracing::info!(%addr, "emulator listening");
+    Ok(EmulatorHandle {
+        addr,
+        state,
+        shutdown,
+        task,
+    })
+}
+
+impl std::fmt::Debug for EmulatorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorHandle")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmulatorHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash); the IP is the one listened on.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queues a fault behind any already queued for the same target.
+    pub fn inject(&self, fault: Fault) {
+        self.state.faults.push(fault);
+    }
+
+    /// Slows every later upload down by `d` (zero turns it off). The pause comes after the
+    /// bearer/job checks and before the body is read and stored, so a client killed during it
+    /// may or may not have its records stored, depending on whether its whole body had already
+    /// reached the emulator's socket — the uncertainty a real client faces too.
+    pub fn set_upload_delay(&self, d: Duration) {
+        self.state.set_upload_delay(d);
+    }
+
+    pub fn log(&self, job_id: &str) -> Vec<LogEntry> {
+        self.state
+            .with_job(job_id, |j| j.log.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn received_records(&self, job_id: &str) -> Vec<Vec<String>> {
+        self.state
+            .with_job(job_id, |j| j.records.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn received_headers(&self, job_id: &str) -> Vec<Vec<String>> {
+        self.state
+            .with_job(job_id, |j| j.headers.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        super::faults::lock(&self.state.requests)
+            .iter()
+            .map(|r| super::faults::lock(r).clone())
+            .collect()
+    }
+
+    pub fn token_requests(&self) -> usize {
+        self.state.token_count()
+    }
+
+    pub fn upload_requests(&self) -> usize {
+        self.state.upload_count()
+    }
+
+    /// Stops accepting, lets open connections finish their request (up to 5 s), then returns.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn accept_loop(listener: TcpListener, router: Router, mut shutdown: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    connections.spawn(serve(stream, peer, router.clone(), shutdown.clone()));
+                }
+                Err(e) => {
+                    // Usually EMFILE; back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = shutdown.changed() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        connections.shutdown().await;
+    }
+}
+
+async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let kill = KillSwitch {
+        notify: Arc::new(Notify::new()),
+    };
+    let reset = Arc::new(AtomicBool::new(false));
+    let io = TokioIo::new(ResettableStream {
+        inner: stream,
+        reset: reset.clone(),
+    });
+    let handler_kill = kill.clone();
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(handler_kill.clone());
+            let mut router = router.clone();
+            async move { router.call(req.map(Body::new)).await }
+        });
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    let mut shutting_down = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = kill.notify.notified() => {
+                tracing::info!(%peer, "resetting connection (injected fault)");
+                reset.store(true, Ordering::SeqCst);
+                return; // drops `conn`, and with it the socket
+            }
+            _ = shutdown.changed(), if !shutting_down => {
+                shutting_down = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+/// A TCP stream that, when dropped after a kill, closes with `SO_LINGER` 0 so the peer sees a
+/// reset rather than an orderly close. Normal closes stay orderly, so no answer is ever cut off.
+struct ResettableStream {
+    inner: TcpStream,
+    reset: Arc<AtomicBool>,
+}
+
+impl Drop for ResettableStream {
+    fn drop(&mut self) {
+        if self.reset.load(Ordering::SeqCst)
+            && let Err(e) = self.inner.set_zero_linger()
+        {
+            tracing::warn!(error = %e, "could not set SO_LINGER 0");
+        }
+    }
+}
+
+impl AsyncRead for ResettableStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ResettableStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
