@@ -736,6 +736,7 @@ async fn token_faults_apply_to_the_token_endpoint_only() {
         target: FaultTarget::Token,
         count: 1,
         action: FaultAction::ResetMidBody,
+        after: 0,
     });
     let r = client()
         .post(token_url(&emu, TENANT))
@@ -748,6 +749,7 @@ async fn token_faults_apply_to_the_token_endpoint_only() {
         target: FaultTarget::Token,
         count: 1,
         action: FaultAction::DropResponse,
+        after: 0,
     });
     let r = client()
         .post(token_url(&emu, TENANT))
@@ -771,6 +773,7 @@ async fn delay_fault_and_upload_delay_slow_down_uploads() {
         target: FaultTarget::Upload,
         count: 1,
         action: FaultAction::Delay(Duration::from_millis(600)),
+        after: 0,
     });
     let t = Instant::now();
     assert_eq!(upload(&emu, &token, CSV).await.unwrap().status(), 200);
@@ -811,6 +814,7 @@ async fn reset_mid_body_is_a_connection_error_and_stores_nothing() {
         target: FaultTarget::Upload,
         count: 2,
         action: FaultAction::ResetMidBody,
+        after: 0,
     });
     // A body much bigger than one read, and a small one.
     for csv in [big_csv(40_000), CSV.to_string()] {
@@ -844,6 +848,7 @@ async fn drop_response_stores_the_upload_but_loses_the_answer() {
         target: FaultTarget::Upload,
         count: 1,
         action: FaultAction::DropResponse,
+        after: 0,
     });
     let err = upload(&emu, &token, CSV).await.unwrap_err();
     assert!(!err.is_timeout(), "{err}");

@@ -16,7 +16,7 @@ use hrconnector::upload::{
 };
 
 fn status_fault(target: FaultTarget, count: u32, status: u16, retry_after: Option<u64>) -> Fault {
-    Fault { target, count, action: FaultAction::Status { status, retry_after, body: None } }
+    Fault::new(target, count, FaultAction::Status { status, retry_after, body: None })
 }
 
 #[tokio::test]
@@ -232,7 +232,7 @@ async fn resumes_after_the_last_acknowledged_chunk_and_then_reports_unchanged() 
     let up = uploader(&emu, secret_credentials(SECRET), &sleeper);
 
     // Chunks 1 and 2 go through, chunk 3 is refused.
-    emu.inject(Fault { target: FaultTarget::Upload, count: 1, action: FaultAction::Status { status: 400, retry_after: None, body: None } }.after(2));
+    emu.inject(status_fault(FaultTarget::Upload, 1, 400, None).after(2));
     let first = up.run(&request(&csv, 5), &store).await;
     assert_eq!(first.result, RunResult::Failed);
     assert_eq!(first.records_saved, 10);
@@ -275,7 +275,7 @@ async fn dry_run_sends_nothing() {
 }
 
 fn cert_credentials(key_file: &str) -> AppCredentials {
-    let cert = std::fs::read(fixture("certs/app.crt")).unwrap();
+    let cert = std::fs::read(fixture("certs/test-app.crt")).unwrap();
     let key = std::fs::read(fixture(key_file)).unwrap();
     AppCredentials {
         tenant_id: TENANT.into(),
@@ -290,7 +290,7 @@ async fn certificate_authentication_is_accepted() {
     let (csv, records) = write_csv(dir.path(), "hr.csv", 3);
     let emu = start_emulator().await;
     let sleeper = RecordingSleeper::default();
-    let report = uploader(&emu, cert_credentials("certs/app.key"), &sleeper)
+    let report = uploader(&emu, cert_credentials("certs/test-app.key"), &sleeper)
         .run(&request(&csv, 5000), &NoCheckpoint)
         .await;
     assert_eq!(report.result, RunResult::Succeeded, "{}", report.message);

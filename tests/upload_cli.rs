@@ -150,14 +150,14 @@ async fn certificate_files_authenticate() {
     let emu = start_emulator().await;
     let url = emu.url();
     let csv = csv.to_string_lossy().into_owned();
-    let cert = fixture("certs/app.crt").to_string_lossy().into_owned();
-    let key = fixture("certs/app.key").to_string_lossy().into_owned();
+    let cert = fixture("certs/test-app.crt").to_string_lossy().into_owned();
+    let key = fixture("certs/test-app.key").to_string_lossy().into_owned();
     let mut args = upload_args(&url, &csv, &["--certificate-file", &cert, "--private-key-file", &key]);
     args[6] = CERT_APP;
     let run = hrconnector(&args, &[]).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(json(&run)["result"], "Succeeded");
-    let key_body = std::fs::read_to_string(fixture("certs/app.key")).unwrap();
+    let key_body = std::fs::read_to_string(fixture("certs/test-app.key")).unwrap();
     let key_line = key_body.lines().nth(1).unwrap();
     assert!(!run.stdout.contains(key_line) && !run.stderr.contains(key_line), "key material leaked");
 }

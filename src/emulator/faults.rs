@@ -38,13 +38,34 @@ pub enum FaultAction {
     DropResponse,
 }
 
-/// A failure to inject into the next `count` requests of `target`.
+/// A failure to inject into the next `count` requests of `target`, after letting `after`
+/// requests of that target pass untouched (e.g. "refuse chunk 3": after 2, count 1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fault {
     pub target: FaultTarget,
     #[serde(default = "one")]
     pub count: u32,
     pub action: FaultAction,
+    #[serde(default)]
+    pub after: u32,
+}
+
+impl Fault {
+    /// A fault for the next `count` requests of `target`.
+    pub fn new(target: FaultTarget, count: u32, action: FaultAction) -> Self {
+        Fault {
+            target,
+            count,
+            action,
+            after: 0,
+        }
+    }
+
+    /// Lets `n` requests of the target pass untouched before the fault applies.
+    pub fn after(mut self, n: u32) -> Self {
+        self.after = n;
+        self
+    }
 }
 
 fn one() -> u32 {
@@ -89,6 +110,10 @@ impl FaultQueues {
     pub fn take(&self, target: FaultTarget) -> Option<FaultAction> {
         let mut q = lock(self.queue(target));
         let head = q.front_mut()?;
+        if head.after > 0 {
+            head.after -= 1;
+            return None;
+        }
         let action = head.action.clone();
         head.count -= 1;
         if head.count == 0 {
@@ -114,11 +139,13 @@ mod tests {
             target: FaultTarget::Upload,
             count: 2,
             action: FaultAction::ResetMidBody,
+            after: 0,
         });
         q.push(Fault {
             target: FaultTarget::Upload,
             count: 1,
             action: FaultAction::DropResponse,
+            after: 0,
         });
         assert_eq!(q.take(FaultTarget::Token), None);
         assert_eq!(q.take(FaultTarget::Upload), Some(FaultAction::ResetMidBody));

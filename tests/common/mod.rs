@@ -31,7 +31,7 @@ pub async fn start_emulator() -> EmulatorHandle {
 }
 
 pub async fn start_emulator_with_resource(resource: &str) -> EmulatorHandle {
-    let cert = std::fs::read_to_string(fixture("certs/app.crt")).expect("test certificate");
+    let cert = std::fs::read_to_string(fixture("certs/test-app.crt")).expect("test certificate");
     let config = EmulatorConfig {
         resource: resource.to_string(),
         apps: vec![
