@@ -185,15 +185,15 @@ async fn bad_request_fails_at_once_with_the_service_text() {
     let dir = tempfile::tempdir().unwrap();
     let (csv, _) = write_csv(dir.path(), "hr.csv", 2);
     let emu = start_emulator().await;
-    emu.inject(Fault {
-        target: FaultTarget::Upload,
-        count: 1,
-        action: FaultAction::Status {
+    emu.inject(Fault::new(
+        FaultTarget::Upload,
+        1,
+        FaultAction::Status {
             status: 400,
             retry_after: None,
             body: Some(r#"{"error":"InvalidFile","message":"column mapping does not match"}"#.into()),
         },
-    });
+    ));
     let sleeper = RecordingSleeper::default();
     let report = uploader(&emu, secret_credentials(SECRET), &sleeper)
         .run(&request(&csv, 5000), &NoCheckpoint)
