@@ -4,6 +4,22 @@
 //! Errors carry the offending value separately from the message, so that the message can go into
 //! Kubernetes status and Events without leaking personal data.
 
+mod chunk;
+mod columns;
+pub mod datetime;
+pub mod email;
+mod encoding;
+mod error;
+mod record;
+mod source;
+mod stream;
+mod validate;
+
+pub use chunk::{Chunk, ChunkReader};
+pub use error::{CsvError, RecordError};
+pub use source::{BytesSource, CsvSource, FileSource};
+pub use validate::{ValidationReport, validate};
+
 // API CONTRACT (filled in by the hrdata work; other modules code against these names):
 //
 // pub enum InvalidRows { Reject (default), Skip }
