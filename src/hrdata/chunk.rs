@@ -4,9 +4,8 @@
 //! splits by CSV records and rewrites each chunk with a CSV writer, so every chunk is a complete
 //! CSV file: the header row, then whole records.
 
-use csv::ByteRecord;
-
-use super::stream::{CsvStream, line_of};
+use super::parse::Record;
+use super::stream::CsvStream;
 use super::{CsvError, CsvSource, InvalidRows, ValidationOptions};
 
 /// One upload's worth of records.
@@ -38,7 +37,7 @@ pub struct ChunkReader {
     /// Accepted records seen so far, including skipped ones.
     accepted: u64,
     next_index: u64,
-    record: ByteRecord,
+    record: Record,
     sha256: Option<String>,
 }
 
@@ -60,7 +59,7 @@ impl ChunkReader {
             records_read: 0,
             accepted: 0,
             next_index: skip_accepted / records_per_call as u64,
-            record: ByteRecord::new(),
+            record: Record::default(),
             sha256: None,
         })
     }
@@ -93,7 +92,7 @@ impl ChunkReader {
                 Some(w) => w,
                 None => writer.insert(self.start_chunk()?),
             };
-            w.write_byte_record(&self.record)
+            w.write_record(self.record.iter())
                 .map_err(|e| CsvError::from_csv(&self.stream.name, e))?;
             count += 1;
         }
@@ -143,7 +142,7 @@ impl ChunkReader {
                     self.stream.checker.record_error(
                         p,
                         self.records_read,
-                        line_of(&self.record),
+                        self.record.line(),
                         false,
                     )
                 });
@@ -151,7 +150,7 @@ impl ChunkReader {
                     source_name: self.stream.name.clone(),
                     error: error.unwrap_or_else(|| super::RecordError {
                         record: self.records_read,
-                        line: line_of(&self.record),
+                        line: self.record.line(),
                         column: None,
                         message: "is invalid".to_owned(),
                         value: None,
@@ -165,7 +164,7 @@ impl ChunkReader {
         let mut w = csv::WriterBuilder::new()
             .terminator(csv::Terminator::Any(b'\n'))
             .from_writer(Vec::with_capacity(64 * 1024));
-        w.write_byte_record(&self.stream.header)
+        w.write_record(self.stream.header.iter())
             .map_err(|e| CsvError::from_csv(&self.stream.name, e))?;
         Ok(w)
     }

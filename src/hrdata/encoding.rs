@@ -5,7 +5,7 @@
 //! its content is wrong.
 
 /// How many leading bytes are inspected for a byte-order mark and NUL bytes.
-pub(crate) const SNIFF_LEN: u64 = 1024;
+pub(crate) const SNIFF_LEN: usize = 1024;
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 

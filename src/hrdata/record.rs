@@ -1,12 +1,11 @@
 //! Checks of one data record, shared by validation and chunking so that both always agree on
 //! which records are valid.
 //!
-//! Works on the raw bytes of a reused `csv::ByteRecord`: no allocation unless a problem has to be
+//! Works on the raw bytes of a reused [`Record`]: no allocation unless a problem has to be
 //! reported with its value.
 
-use csv::ByteRecord;
-
 use super::columns::ColumnMap;
+use super::parse::Record;
 use super::{RecordError, datetime, email};
 
 /// One rule broken by one record.
@@ -74,7 +73,7 @@ impl RecordChecker {
     /// valid, or [`NotUtf8`] (fatal for the whole file).
     pub fn check<'r>(
         &self,
-        record: &'r ByteRecord,
+        record: &'r Record,
         mut report: impl FnMut(Problem<'r>),
     ) -> Result<bool, NotUtf8> {
         let text = utf8(record)?;
@@ -164,7 +163,7 @@ impl RecordChecker {
 /// The record as one string, if all its bytes are UTF-8 and every field starts on a character
 /// boundary. (The fields are stored back to back, so a character split by a delimiter in the
 /// file would otherwise look valid.)
-fn utf8(record: &ByteRecord) -> Result<&str, NotUtf8> {
+fn utf8(record: &Record) -> Result<&str, NotUtf8> {
     let bytes = record.as_slice();
     let newlines = |end: usize| {
         bytes
@@ -187,7 +186,7 @@ fn utf8(record: &ByteRecord) -> Result<&str, NotUtf8> {
 }
 
 /// Checks that every field of the header is UTF-8 and returns the fields as strings.
-pub(crate) fn header_fields(record: &ByteRecord) -> Result<Vec<&str>, NotUtf8> {
+pub(crate) fn header_fields(record: &Record) -> Result<Vec<&str>, NotUtf8> {
     let text = utf8(record)?;
     (0..record.len())
         .map(|i| {
@@ -215,7 +214,7 @@ mod tests {
     #[test]
     fn split_character_is_not_utf8() {
         // "é" is C3 A9; a delimiter between the two bytes makes both fields invalid.
-        let rec = ByteRecord::from(vec![&b"a\xC3"[..], &b"\xA9b"[..], &b"c"[..]]);
+        let rec = Record::from_fields(&[b"a\xC3", b"\xA9b", b"c"], 2);
         assert!(std::str::from_utf8(rec.as_slice()).is_ok());
         assert_eq!(
             checker().check(&rec, |_| {}),
@@ -225,7 +224,7 @@ mod tests {
 
     #[test]
     fn newlines_before_bad_byte() {
-        let rec = ByteRecord::from(vec![&b"a\nb"[..], &b"c\n\xE9"[..], &b"d"[..]]);
+        let rec = Record::from_fields(&[b"a\nb", b"c\n\xE9", b"d"], 2);
         assert_eq!(
             checker().check(&rec, |_| {}),
             Err(NotUtf8 { newlines_before: 2 })
@@ -234,7 +233,7 @@ mod tests {
 
     #[test]
     fn reports_every_problem() {
-        let rec = ByteRecord::from(vec!["not-an-email", "", "2019-04-29"]);
+        let rec = Record::from_fields(&[b"not-an-email", b"", b"2019-04-29"], 2);
         let mut problems = Vec::new();
         assert_eq!(checker().check(&rec, |p| problems.push(p)), Ok(false));
         assert_eq!(problems.len(), 3);
@@ -252,7 +251,7 @@ mod tests {
 
     #[test]
     fn field_count() {
-        let rec = ByteRecord::from(vec!["a@b.c", "x", "y", "z"]);
+        let rec = Record::from_fields(&[b"a@b.c", b"x", b"y", b"z"], 2);
         let mut problems = Vec::new();
         assert_eq!(checker().check(&rec, |p| problems.push(p)), Ok(false));
         assert_eq!(problems, [Problem::FieldCount { found: 4 }]);

@@ -1,18 +1,15 @@
 //! Opening a source as a stream of CSV records: hashing every raw byte, recognising the
 //! encoding, stripping a UTF-8 byte-order mark and mapping the header.
 
-use std::io::{self, Cursor, Read};
+use std::io::{self, Read};
 
-use csv::ByteRecord;
 use sha2::{Digest, Sha256};
 
 use super::columns::map_header;
 use super::encoding::{SNIFF_LEN, invalid_utf8_detail, sniff};
+use super::parse::{Record, RecordReader};
 use super::record::{NotUtf8, Problem, RecordChecker, header_fields};
 use super::{CsvError, CsvSource, ValidationOptions};
-
-/// Buffer of the CSV parser; larger than csv's 8 KiB default to make fewer `read` calls.
-const BUFFER: usize = 64 * 1024;
 
 /// Feeds every byte it reads into SHA-256, so the content hash needs no second pass.
 struct HashingReader {
@@ -28,15 +25,12 @@ impl Read for HashingReader {
     }
 }
 
-/// The already-sniffed first bytes, then the rest of the source.
-type Inner = io::Chain<Cursor<Vec<u8>>, HashingReader>;
-
 /// A source opened for reading records; used by both validation and chunking.
 pub(crate) struct CsvStream {
     pub name: String,
-    reader: csv::Reader<Inner>,
+    reader: RecordReader<HashingReader>,
     /// The header row as in the file (without a byte-order mark).
-    pub header: ByteRecord,
+    pub header: Record,
     pub checker: RecordChecker,
     pub warnings: Vec<String>,
 }
@@ -48,38 +42,27 @@ impl CsvStream {
             source_name: name.clone(),
             error,
         };
-        let mut hashing = HashingReader {
+        let hashing = HashingReader {
             inner: source.open().map_err(io_error)?,
             hasher: Sha256::new(),
         };
+        let mut reader = RecordReader::new(hashing);
 
-        let mut prefix = Vec::new();
-        (&mut hashing)
-            .take(SNIFF_LEN)
-            .read_to_end(&mut prefix)
-            .map_err(io_error)?;
-        let bom = sniff(&prefix).map_err(|detail| CsvError::Encoding {
+        let prefix = reader.peek(SNIFF_LEN).map_err(io_error)?;
+        let bom = sniff(prefix).map_err(|detail| CsvError::Encoding {
             source_name: name.clone(),
             line: None,
             detail,
         })?;
-        let mut head = Cursor::new(prefix);
-        head.set_position(bom as u64);
+        // The byte-order mark is hashed (it is part of the content) but not parsed, so that it
+        // does not become part of the first header name.
+        reader.consume(bom);
 
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .buffer_capacity(BUFFER)
-            .from_reader(head.chain(hashing));
-
-        let mut header = ByteRecord::new();
-        if !reader
-            .read_byte_record(&mut header)
-            .map_err(|e| CsvError::from_csv(&name, e))?
-        {
+        let mut header = Record::default();
+        if !reader.read(&mut header).map_err(io_error)? {
             return Err(CsvError::Empty { source_name: name });
         }
-        let header_line = line_of(&header);
+        let header_line = header.line();
         let fields = header_fields(&header).map_err(|e| encoding_error(&name, header_line, e))?;
         let (map, warnings) = map_header(&name, &fields, &opts.columns)?;
         let checker = RecordChecker::new(&fields, map);
@@ -94,34 +77,29 @@ impl CsvStream {
     }
 
     /// Reads the next record into `record`; false at the end of the source.
-    pub fn read(&mut self, record: &mut ByteRecord) -> Result<bool, CsvError> {
-        self.reader
-            .read_byte_record(record)
-            .map_err(|e| CsvError::from_csv(&self.name, e))
+    pub fn read(&mut self, record: &mut Record) -> Result<bool, CsvError> {
+        self.reader.read(record).map_err(|error| CsvError::Io {
+            source_name: self.name.clone(),
+            error,
+        })
     }
 
     /// Checks a record (see [`RecordChecker::check`]); bytes that are not UTF-8 end the stream
     /// with an encoding error.
     pub fn check<'r>(
         &self,
-        record: &'r ByteRecord,
+        record: &'r Record,
         report: impl FnMut(Problem<'r>),
     ) -> Result<bool, CsvError> {
         self.checker
             .check(record, report)
-            .map_err(|e| encoding_error(&self.name, line_of(record), e))
+            .map_err(|e| encoding_error(&self.name, record.line(), e))
     }
 
     /// Hex SHA-256 of every raw byte read so far (the whole source, once `read` returned false).
     pub fn sha256(&self) -> String {
-        let (_, hashing) = self.reader.get_ref().get_ref();
-        hex::encode(hashing.hasher.clone().finalize())
+        hex::encode(self.reader.get_ref().hasher.clone().finalize())
     }
-}
-
-/// Physical line where a record starts (1-based; the header is line 1).
-pub(crate) fn line_of(record: &ByteRecord) -> u64 {
-    record.position().map_or(0, |p| p.line())
 }
 
 fn encoding_error(name: &str, line: u64, e: NotUtf8) -> CsvError {

@@ -1,9 +1,9 @@
 //! Validating a whole source in one streaming pass.
 
-use csv::ByteRecord;
 use serde::Serialize;
 
-use super::stream::{CsvStream, line_of};
+use super::parse::Record;
+use super::stream::CsvStream;
 use super::{CsvError, CsvSource, RecordError, ValidationOptions};
 
 /// The outcome of [`validate`] for a source that could be read as CSV.
@@ -54,7 +54,7 @@ pub fn validate(
         sha256: String::new(),
     };
 
-    let mut record = ByteRecord::new();
+    let mut record = Record::default();
     while stream.read(&mut record)? {
         report.records += 1;
         let number = report.records;
@@ -63,7 +63,7 @@ pub fn validate(
         let valid = stream.check(&record, |problem| {
             *error_count += 1;
             if errors.len() < opts.max_errors {
-                errors.push(checker.record_error(problem, number, line_of(&record), true));
+                errors.push(checker.record_error(problem, number, record.line(), true));
             }
         })?;
         if !valid {
