@@ -76,7 +76,7 @@ impl ChunkReader {
 
         while count < self.records_per_call {
             if !self.stream.read(&mut self.record)? {
-                self.sha256 = Some(self.stream.sha256());
+                self.sha256 = Some(self.stream.sha256()?);
                 break;
             }
             self.records_read += 1;

@@ -10,6 +10,7 @@ pub mod datetime;
 pub mod email;
 mod encoding;
 mod error;
+mod hashing;
 mod parse;
 mod record;
 mod source;

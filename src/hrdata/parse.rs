@@ -5,11 +5,8 @@
 //! ends a record at the `\r`), so with CRLF files every line number after the header is one too
 //! low. Here those bytes are skipped, and counted, before the record starts.
 
-use std::io::{self, Read};
+use std::io::{self, BufRead};
 use std::ops::Range;
-
-/// Input buffer; larger than csv's 8 KiB default to make fewer `read` calls.
-const BUFFER: usize = 64 * 1024;
 
 /// One parsed record, reused from record to record to avoid allocation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,71 +70,37 @@ impl Record {
 
 /// Reads records from a byte stream (RFC 4180: `,` delimiter, `"` quotes, `""` escapes; records
 /// end at CRLF, LF or CR; records may have any number of fields).
+///
+/// Parses straight out of the input's own buffer (`BufRead`): csv-core keeps its state across
+/// buffer boundaries, so no bytes are copied into a buffer of ours.
 pub(crate) struct RecordReader<R> {
     input: R,
     core: csv_core::Reader,
-    buf: Vec<u8>,
-    pos: usize,
-    filled: usize,
-    eof: bool,
     /// Newlines skipped here rather than by `core` (which counts the ones it consumes).
     skipped_lines: u64,
 }
 
-impl<R: Read> RecordReader<R> {
+impl<R: BufRead> RecordReader<R> {
     pub fn new(input: R) -> Self {
         RecordReader {
             input,
             core: csv_core::Reader::new(),
-            buf: vec![0; BUFFER],
-            pos: 0,
-            filled: 0,
-            eof: false,
             skipped_lines: 0,
         }
     }
 
-    /// Buffers at least `n` bytes (fewer only at the end of the input) and returns them.
-    pub fn peek(&mut self, n: usize) -> io::Result<&[u8]> {
-        while self.filled - self.pos < n && !self.eof {
-            self.fill()?;
-        }
-        Ok(&self.buf[self.pos..self.filled])
+    /// The input's buffered bytes (filling the buffer if it is empty); empty at the end.
+    pub fn peek(&mut self) -> io::Result<&[u8]> {
+        self.input.fill_buf()
     }
 
     /// Drops `n` buffered bytes unparsed (a byte-order mark).
     pub fn consume(&mut self, n: usize) {
-        self.pos = (self.pos + n).min(self.filled);
+        self.input.consume(n);
     }
 
     pub fn get_ref(&self) -> &R {
         &self.input
-    }
-
-    /// Reads more input into the buffer, keeping the unparsed rest. Sets `eof` at the end.
-    fn fill(&mut self) -> io::Result<()> {
-        if self.pos > 0 {
-            self.buf.copy_within(self.pos..self.filled, 0);
-            self.filled -= self.pos;
-            self.pos = 0;
-        }
-        if self.filled == self.buf.len() {
-            self.buf.resize(self.buf.len() * 2, 0);
-        }
-        loop {
-            match self.input.read(&mut self.buf[self.filled..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    return Ok(());
-                }
-                Ok(n) => {
-                    self.filled += n;
-                    return Ok(());
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
     }
 
     /// Reads the next record into `record`; false at the end of the input.
@@ -147,19 +110,17 @@ impl<R: Read> RecordReader<R> {
         // Skip what precedes the record: blank lines, and the `\n` of a CRLF that ended the
         // previous record. csv-core would discard these bytes too, but after the record's start.
         loop {
-            if self.pos == self.filled {
-                if self.eof {
-                    break;
-                }
-                self.fill()?;
-                continue;
+            let buf = self.input.fill_buf()?;
+            let skip = buf
+                .iter()
+                .take_while(|&&b| b == b'\n' || b == b'\r')
+                .count();
+            self.skipped_lines += buf[..skip].iter().filter(|&&b| b == b'\n').count() as u64;
+            let more = skip == buf.len() && !buf.is_empty();
+            self.input.consume(skip);
+            if !more {
+                break;
             }
-            match self.buf[self.pos] {
-                b'\n' => self.skipped_lines += 1,
-                b'\r' => {}
-                _ => break,
-            }
-            self.pos += 1;
         }
         record.line = self.core.line() + self.skipped_lines;
 
@@ -171,15 +132,12 @@ impl<R: Read> RecordReader<R> {
         }
         let (mut out, mut nends) = (0, 0);
         loop {
-            if self.pos == self.filled && !self.eof {
-                self.fill()?;
-            }
-            // Empty input tells csv-core that the input has ended.
-            let input = &self.buf[self.pos..self.filled];
+            // An empty buffer means the input has ended, which is what csv-core expects then.
+            let input = self.input.fill_buf()?;
             let (result, nin, nout, nend) =
                 self.core
                     .read_record(input, &mut record.data[out..], &mut record.ends[nends..]);
-            self.pos += nin;
+            self.input.consume(nin);
             out += nout;
             nends += nend;
             match result {
@@ -209,7 +167,7 @@ impl<R: Read> RecordReader<R> {
 mod tests {
     use super::*;
 
-    fn parse(input: &[u8]) -> Vec<(u64, Vec<Vec<u8>>)> {
+    fn parse_with<R: BufRead>(input: R) -> Vec<(u64, Vec<Vec<u8>>)> {
         let mut r = RecordReader::new(input);
         let mut rec = Record::default();
         let mut out = Vec::new();
@@ -217,6 +175,16 @@ mod tests {
             out.push((rec.line(), rec.iter().map(<[u8]>::to_vec).collect()));
         }
         out
+    }
+
+    /// Parses in one buffer and in buffers of 1 to 3 bytes, which must agree.
+    fn parse(input: &[u8]) -> Vec<(u64, Vec<Vec<u8>>)> {
+        let whole = parse_with(input);
+        for capacity in 1..=3 {
+            let small = parse_with(std::io::BufReader::with_capacity(capacity, input));
+            assert_eq!(small, whole, "buffer of {capacity}");
+        }
+        whole
     }
 
     fn lines(input: &[u8]) -> Vec<u64> {
@@ -251,11 +219,12 @@ mod tests {
     #[test]
     fn large_fields_and_many_fields() {
         let big = vec![b'x'; 300_000];
+        // A small buffer, so that records and fields span many refills.
         let mut input = big.clone();
         input.extend_from_slice(b",");
         input.extend_from_slice(&[b','; 100]);
         input.extend_from_slice(b"\nnext");
-        let got = parse(&input);
+        let got = parse_with(std::io::BufReader::with_capacity(7, &input[..]));
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].1.len(), 102);
         assert_eq!(got[0].1[0], big);

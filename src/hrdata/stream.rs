@@ -1,29 +1,12 @@
 //! Opening a source as a stream of CSV records: hashing every raw byte, recognising the
 //! encoding, stripping a UTF-8 byte-order mark and mapping the header.
 
-use std::io::{self, Read};
-
-use sha2::{Digest, Sha256};
-
 use super::columns::map_header;
 use super::encoding::{SNIFF_LEN, invalid_utf8_detail, sniff};
+use super::hashing::HashingReader;
 use super::parse::{Record, RecordReader};
 use super::record::{NotUtf8, Problem, RecordChecker, header_fields};
 use super::{CsvError, CsvSource, ValidationOptions};
-
-/// Feeds every byte it reads into SHA-256, so the content hash needs no second pass.
-struct HashingReader {
-    inner: Box<dyn Read + Send>,
-    hasher: Sha256,
-}
-
-impl Read for HashingReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(buf.get(..n).unwrap_or_default());
-        Ok(n)
-    }
-}
 
 /// A source opened for reading records; used by both validation and chunking.
 pub(crate) struct CsvStream {
@@ -42,13 +25,12 @@ impl CsvStream {
             source_name: name.clone(),
             error,
         };
-        let hashing = HashingReader {
-            inner: source.open().map_err(io_error)?,
-            hasher: Sha256::new(),
-        };
+        let hashing = HashingReader::spawn(source.open().map_err(io_error)?).map_err(io_error)?;
         let mut reader = RecordReader::new(hashing);
 
-        let prefix = reader.peek(SNIFF_LEN).map_err(io_error)?;
+        // The hashing reader's first block holds at least SNIFF_LEN bytes (or the whole source).
+        let prefix = reader.peek().map_err(io_error)?;
+        let prefix = &prefix[..prefix.len().min(SNIFF_LEN)];
         let bom = sniff(prefix).map_err(|detail| CsvError::Encoding {
             source_name: name.clone(),
             line: None,
@@ -96,9 +78,16 @@ impl CsvStream {
             .map_err(|e| encoding_error(&self.name, record.line(), e))
     }
 
-    /// Hex SHA-256 of every raw byte read so far (the whole source, once `read` returned false).
-    pub fn sha256(&self) -> String {
-        hex::encode(self.reader.get_ref().hasher.clone().finalize())
+    /// Hex SHA-256 of the raw source, once `read` has returned false.
+    pub fn sha256(&self) -> Result<String, CsvError> {
+        // `read` returns false only after the hashing reader reached the end, so this is set.
+        match self.reader.get_ref().sha256() {
+            Some(hash) => Ok(hash.to_owned()),
+            None => Err(CsvError::Io {
+                source_name: self.name.clone(),
+                error: std::io::Error::other("the content hash is not available"),
+            }),
+        }
     }
 }
 

@@ -76,6 +76,6 @@ pub fn validate(
             .warnings
             .push(format!("{} has a header but no data records", stream.name));
     }
-    report.sha256 = stream.sha256();
+    report.sha256 = stream.sha256()?;
     Ok(report)
 }
