@@ -241,6 +241,22 @@ mod tests {
         }
 
         #[test]
+        fn fast_path_agrees_on_one_changed_byte(
+            base in prop_oneof![
+                Just("2019-04-23T15:18:02.4675041+05:30"),
+                Just("2020-02-29T23:59:59Z"),
+                Just("2019-04-29T15:18:02"),
+            ],
+            at in 0usize..33,
+            byte in any::<u8>(),
+        ) {
+            let mut v = base.as_bytes().to_vec();
+            let at = at % v.len();
+            v[at] = byte;
+            prop_assert_eq!(is_valid_fast(&v), classify(&v).is_ok(), "{:?}", v);
+        }
+
+        #[test]
         fn fast_path_agrees_on_any_bytes(v in proptest::collection::vec(any::<u8>(), 0..40)) {
             prop_assert_eq!(is_valid_fast(&v), classify(&v).is_ok());
         }
