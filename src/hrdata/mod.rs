@@ -4,6 +4,24 @@
 //! Errors carry the offending value separately from the message, so that the message can go into
 //! Kubernetes status and Events without leaking personal data.
 
+mod chunk;
+mod columns;
+pub mod datetime;
+pub mod email;
+mod encoding;
+mod error;
+mod hashing;
+mod parse;
+mod record;
+mod source;
+mod stream;
+mod validate;
+
+pub use chunk::{Chunk, ChunkReader};
+pub use error::{CsvError, RecordError};
+pub use source::{BytesSource, CsvSource, FileSource};
+pub use validate::{ValidationReport, validate};
+
 // API CONTRACT (filled in by the hrdata work; other modules code against these names):
 //
 // pub enum InvalidRows { Reject (default), Skip }
@@ -31,6 +49,13 @@
 // pub struct Chunk { pub index: u64, pub first_record: u64, pub records: usize, pub body: Vec<u8> }
 // pub enum CsvError { Io{..}, Encoding{..}, Empty{..}, MissingColumns{..}, InvalidRecord{..}, .. }
 //     fn is_io(&self) -> bool    // exit status 2 rather than 1
+//
+// Added by the hrdata work: ValidationReport::error_count (total problems, >= rejected);
+// CsvError::DuplicateColumn{source_name, column, count} and CsvError::Parse{source_name, detail};
+// ChunkReader::warnings(); FileSource::new(path), BytesSource::new(name, data);
+// `datetime::check` and `email::is_valid` for reuse. Encoding errors are invalid data (exit 1).
+// `validate` and `ChunkReader::open` start one short-lived thread that reads and hashes the
+// source ahead of the parser (see hashing.rs for why).
 
 /// What to do with records that fail validation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -1,0 +1,233 @@
+//! A streaming CSV record reader over `csv_core`, with exact physical line numbers.
+//!
+//! `csv::Reader` would do the parsing just as well, but the position it stamps on a record is
+//! taken *before* the blank lines and the `\n` of a `\r\n` that precede the record (csv-core
+//! ends a record at the `\r`), so with CRLF files every line number after the header is one too
+//! low. Here those bytes are skipped, and counted, before the record starts.
+
+use std::io::{self, BufRead};
+use std::ops::Range;
+
+/// One parsed record, reused from record to record to avoid allocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Record {
+    /// All fields, unescaped, back to back.
+    data: Vec<u8>,
+    /// End offset of each field in `data`.
+    ends: Vec<usize>,
+    /// Number of fields.
+    len: usize,
+    /// Physical line (1-based) of the record's first byte.
+    line: u64,
+}
+
+impl Record {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// The fields back to back.
+    pub fn as_slice(&self) -> &[u8] {
+        let end = self.len.checked_sub(1).map_or(0, |i| self.ends[i]);
+        &self.data[..end]
+    }
+
+    /// Where field `i` is in [`Record::as_slice`].
+    pub fn range(&self, i: usize) -> Option<Range<usize>> {
+        if i >= self.len {
+            return None;
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(start..self.ends[i])
+    }
+
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        self.range(i).map(|r| &self.data[r])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.len).filter_map(|i| self.get(i))
+    }
+
+    #[cfg(test)]
+    pub fn from_fields(fields: &[&[u8]], line: u64) -> Record {
+        let mut r = Record {
+            line,
+            ..Record::default()
+        };
+        for f in fields {
+            r.data.extend_from_slice(f);
+            r.ends.push(r.data.len());
+        }
+        r.len = fields.len();
+        r
+    }
+}
+
+/// Reads records from a byte stream (RFC 4180: `,` delimiter, `"` quotes, `""` escapes; records
+/// end at CRLF, LF or CR; records may have any number of fields).
+///
+/// Parses straight out of the input's own buffer (`BufRead`): csv-core keeps its state across
+/// buffer boundaries, so no bytes are copied into a buffer of ours.
+pub(crate) struct RecordReader<R> {
+    input: R,
+    core: csv_core::Reader,
+    /// Newlines skipped here rather than by `core` (which counts the ones it consumes).
+    skipped_lines: u64,
+}
+
+impl<R: BufRead> RecordReader<R> {
+    pub fn new(input: R) -> Self {
+        RecordReader {
+            input,
+            core: csv_core::Reader::new(),
+            skipped_lines: 0,
+        }
+    }
+
+    /// The input's buffered bytes (filling the buffer if it is empty); empty at the end.
+    pub fn peek(&mut self) -> io::Result<&[u8]> {
+        self.input.fill_buf()
+    }
+
+    /// Drops `n` buffered bytes unparsed (a byte-order mark).
+    pub fn consume(&mut self, n: usize) {
+        self.input.consume(n);
+    }
+
+    pub fn get_ref(&self) -> &R {
+        &self.input
+    }
+
+    /// Reads the next record into `record`; false at the end of the input.
+    pub fn read(&mut self, record: &mut Record) -> io::Result<bool> {
+        use csv_core::ReadRecordResult::*;
+
+        // Skip what precedes the record: blank lines, and the `\n` of a CRLF that ended the
+        // previous record. csv-core would discard these bytes too, but after the record's start.
+        loop {
+            let buf = self.input.fill_buf()?;
+            let skip = buf
+                .iter()
+                .take_while(|&&b| b == b'\n' || b == b'\r')
+                .count();
+            self.skipped_lines += buf[..skip].iter().filter(|&&b| b == b'\n').count() as u64;
+            let more = skip == buf.len() && !buf.is_empty();
+            self.input.consume(skip);
+            if !more {
+                break;
+            }
+        }
+        record.line = self.core.line() + self.skipped_lines;
+
+        if record.data.is_empty() {
+            record.data.resize(1024, 0);
+        }
+        if record.ends.is_empty() {
+            record.ends.resize(16, 0);
+        }
+        let (mut out, mut nends) = (0, 0);
+        loop {
+            // An empty buffer means the input has ended, which is what csv-core expects then.
+            let input = self.input.fill_buf()?;
+            let (result, nin, nout, nend) =
+                self.core
+                    .read_record(input, &mut record.data[out..], &mut record.ends[nends..]);
+            self.input.consume(nin);
+            out += nout;
+            nends += nend;
+            match result {
+                InputEmpty => {}
+                OutputFull => {
+                    let len = record.data.len();
+                    record.data.resize(len * 2, 0);
+                }
+                OutputEndsFull => {
+                    let len = record.ends.len();
+                    record.ends.resize(len * 2, 0);
+                }
+                Record => {
+                    record.len = nends;
+                    return Ok(true);
+                }
+                End => {
+                    record.len = 0;
+                    return Ok(false);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_with<R: BufRead>(input: R) -> Vec<(u64, Vec<Vec<u8>>)> {
+        let mut r = RecordReader::new(input);
+        let mut rec = Record::default();
+        let mut out = Vec::new();
+        while r.read(&mut rec).unwrap() {
+            out.push((rec.line(), rec.iter().map(<[u8]>::to_vec).collect()));
+        }
+        out
+    }
+
+    /// Parses in one buffer and in buffers of 1 to 3 bytes, which must agree.
+    fn parse(input: &[u8]) -> Vec<(u64, Vec<Vec<u8>>)> {
+        let whole = parse_with(input);
+        for capacity in 1..=3 {
+            let small = parse_with(std::io::BufReader::with_capacity(capacity, input));
+            assert_eq!(small, whole, "buffer of {capacity}");
+        }
+        whole
+    }
+
+    fn lines(input: &[u8]) -> Vec<u64> {
+        parse(input).into_iter().map(|(l, _)| l).collect()
+    }
+
+    #[test]
+    fn line_numbers() {
+        assert_eq!(lines(b"h\na\nb\n"), [1, 2, 3]);
+        assert_eq!(lines(b"h\r\na\r\nb\r\n"), [1, 2, 3]);
+        assert_eq!(lines(b"h\r\na\r\nb"), [1, 2, 3]);
+        assert_eq!(lines(b"h\n\n\na\r\n\r\nb\n\n"), [1, 4, 6]);
+        assert_eq!(lines(b"h\r\"x\r\ny\ny\",1\rb"), [1, 1, 3]);
+        assert_eq!(lines(b"h\r\n\"x\r\ny\",1\r\nb\r\n"), [1, 2, 4]);
+        assert_eq!(lines(b"\n\nh\n"), [3]);
+        assert_eq!(lines(b""), Vec::<u64>::new());
+        assert_eq!(lines(b"\r\n\r\n"), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn fields() {
+        let got = parse(b"a,\"b,\"\"c\"\"\nd\",\r\n,x");
+        assert_eq!(
+            got,
+            [
+                (1, vec![b"a".to_vec(), b"b,\"c\"\nd".to_vec(), vec![]]),
+                (3, vec![vec![], b"x".to_vec()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn large_fields_and_many_fields() {
+        let big = vec![b'x'; 300_000];
+        // A small buffer, so that records and fields span many refills.
+        let mut input = big.clone();
+        input.extend_from_slice(b",");
+        input.extend_from_slice(&[b','; 100]);
+        input.extend_from_slice(b"\nnext");
+        let got = parse_with(std::io::BufReader::with_capacity(7, &input[..]));
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].1.len(), 102);
+        assert_eq!(got[0].1[0], big);
+        assert_eq!(got[1], (2, vec![b"next".to_vec()]));
+    }
+}

@@ -1,0 +1,100 @@
+//! Opening a source as a stream of CSV records: hashing every raw byte, recognising the
+//! encoding, stripping a UTF-8 byte-order mark and mapping the header.
+
+use super::columns::map_header;
+use super::encoding::{SNIFF_LEN, invalid_utf8_detail, sniff};
+use super::hashing::HashingReader;
+use super::parse::{Record, RecordReader};
+use super::record::{NotUtf8, Problem, RecordChecker, header_fields};
+use super::{CsvError, CsvSource, ValidationOptions};
+
+/// A source opened for reading records; used by both validation and chunking.
+pub(crate) struct CsvStream {
+    pub name: String,
+    reader: RecordReader<HashingReader>,
+    /// The header row as in the file (without a byte-order mark).
+    pub header: Record,
+    pub checker: RecordChecker,
+    pub warnings: Vec<String>,
+}
+
+impl CsvStream {
+    pub fn open(source: &dyn CsvSource, opts: &ValidationOptions) -> Result<Self, CsvError> {
+        let name = source.name();
+        let io_error = |error| CsvError::Io {
+            source_name: name.clone(),
+            error,
+        };
+        let hashing = HashingReader::spawn(source.open().map_err(io_error)?).map_err(io_error)?;
+        let mut reader = RecordReader::new(hashing);
+
+        // The hashing reader's first block holds at least SNIFF_LEN bytes (or the whole source).
+        let prefix = reader.peek().map_err(io_error)?;
+        let prefix = &prefix[..prefix.len().min(SNIFF_LEN)];
+        let bom = sniff(prefix).map_err(|detail| CsvError::Encoding {
+            source_name: name.clone(),
+            line: None,
+            detail,
+        })?;
+        // The byte-order mark is hashed (it is part of the content) but not parsed, so that it
+        // does not become part of the first header name.
+        reader.consume(bom);
+
+        let mut header = Record::default();
+        if !reader.read(&mut header).map_err(io_error)? {
+            return Err(CsvError::Empty { source_name: name });
+        }
+        let header_line = header.line();
+        let fields = header_fields(&header).map_err(|e| encoding_error(&name, header_line, e))?;
+        let (map, warnings) = map_header(&name, &fields, &opts.columns)?;
+        let checker = RecordChecker::new(&fields, map);
+
+        Ok(CsvStream {
+            name,
+            reader,
+            header,
+            checker,
+            warnings,
+        })
+    }
+
+    /// Reads the next record into `record`; false at the end of the source.
+    pub fn read(&mut self, record: &mut Record) -> Result<bool, CsvError> {
+        self.reader.read(record).map_err(|error| CsvError::Io {
+            source_name: self.name.clone(),
+            error,
+        })
+    }
+
+    /// Checks a record (see [`RecordChecker::check`]); bytes that are not UTF-8 end the stream
+    /// with an encoding error.
+    pub fn check<'r>(
+        &self,
+        record: &'r Record,
+        report: impl FnMut(Problem<'r>),
+    ) -> Result<bool, CsvError> {
+        self.checker
+            .check(record, report)
+            .map_err(|e| encoding_error(&self.name, record.line(), e))
+    }
+
+    /// Hex SHA-256 of the raw source, once `read` has returned false.
+    pub fn sha256(&self) -> Result<String, CsvError> {
+        // `read` returns false only after the hashing reader reached the end, so this is set.
+        match self.reader.get_ref().sha256() {
+            Some(hash) => Ok(hash.to_owned()),
+            None => Err(CsvError::Io {
+                source_name: self.name.clone(),
+                error: std::io::Error::other("the content hash is not available"),
+            }),
+        }
+    }
+}
+
+fn encoding_error(name: &str, line: u64, e: NotUtf8) -> CsvError {
+    CsvError::Encoding {
+        source_name: name.to_owned(),
+        line: Some(line + e.newlines_before),
+        detail: invalid_utf8_detail(),
+    }
+}

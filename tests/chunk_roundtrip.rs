@@ -1,0 +1,203 @@
+//! Property tests: generated CSVs survive chunking unchanged, line numbers are exact, and
+//! arbitrary bytes never make validation or chunking panic.
+
+use hrconnector::hrdata::{BytesSource, ChunkReader, InvalidRows, ValidationOptions, validate};
+use proptest::prelude::*;
+
+/// A CSV file as generated: header, records, and the serialized bytes.
+#[derive(Debug, Clone)]
+struct Generated {
+    header: Vec<String>,
+    records: Vec<Vec<String>>,
+    bytes: Vec<u8>,
+    /// Physical line (1-based) where each record starts in `bytes`.
+    lines: Vec<u64>,
+}
+
+fn free_text() -> impl Strategy<Value = String> {
+    // Quotes, commas, both line ends, spaces, accents, CJK, emoji.
+    "[a-zA-Z0-9 ,\"\r\n\u{e9}\u{4e2d}\u{1F600}]{0,12}"
+}
+
+fn date() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("2019-04-24T09:15:49Z".to_owned()),
+        Just("2019-04-29T15:18:02.7117540".to_owned()),
+        Just("2019-04-23T15:18:02.4675041+05:30".to_owned()),
+        Just("2020-02-29T23:59:59-08:00".to_owned()),
+    ]
+}
+
+fn record(extras: usize) -> impl Strategy<Value = Vec<String>> {
+    (
+        "[a-z]{1,8}(\\.[a-z]{1,5})?@[a-z]{1,8}\\.(com|org)",
+        date(),
+        date(),
+        proptest::collection::vec(free_text(), extras),
+    )
+        .prop_map(|(email, t, l, extra)| {
+            let mut r = vec![email];
+            r.extend(extra);
+            r.push(t);
+            r.push(l);
+            r
+        })
+}
+
+fn generated() -> impl Strategy<Value = Generated> {
+    (0usize..3)
+        .prop_flat_map(|extras| {
+            (
+                Just(extras),
+                proptest::collection::vec(record(extras), 0..30),
+                any::<bool>(),                            // BOM
+                any::<bool>(),                            // CRLF
+                any::<bool>(),                            // quote every field
+                proptest::collection::vec(0usize..3, 30), // blank lines before each record
+                any::<bool>(),                            // final line end
+            )
+        })
+        .prop_map(
+            |(extras, records, bom, crlf, quote_all, blanks, final_eol)| {
+                let mut header = vec!["emailAddress".to_owned()];
+                header.extend((0..extras).map(|i| format!("Extra {i} é")));
+                header.push("TERMINATIONDATE".to_owned());
+                header.push("LastWorkingDate".to_owned());
+
+                let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+                let write = |fields: &[String]| {
+                    let mut w = csv::WriterBuilder::new()
+                        .quote_style(if quote_all {
+                            csv::QuoteStyle::Always
+                        } else {
+                            csv::QuoteStyle::Necessary
+                        })
+                        .terminator(if crlf {
+                            csv::Terminator::CRLF
+                        } else {
+                            csv::Terminator::Any(b'\n')
+                        })
+                        .from_writer(Vec::new());
+                    w.write_record(fields).expect("write");
+                    w.into_inner().expect("flush")
+                };
+                let mut bytes = Vec::new();
+                if bom {
+                    bytes.extend_from_slice(b"\xEF\xBB\xBF");
+                }
+                bytes.extend(write(&header));
+                let mut lines = Vec::new();
+                for (i, r) in records.iter().enumerate() {
+                    for _ in 0..blanks[i] {
+                        bytes.extend_from_slice(eol);
+                    }
+                    lines.push(1 + bytes.iter().filter(|&&b| b == b'\n').count() as u64);
+                    bytes.extend(write(r));
+                }
+                if !final_eol && bytes.ends_with(eol) {
+                    bytes.truncate(bytes.len() - eol.len());
+                }
+                Generated {
+                    header,
+                    records,
+                    bytes,
+                    lines,
+                }
+            },
+        )
+}
+
+fn parse_rows(body: &[u8]) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(body)
+        .records()
+        .map(|r| r.expect("chunk parses").iter().map(str::to_owned).collect())
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn chunks_reassemble_to_the_input(g in generated(), k in 1usize..8) {
+        let src = BytesSource::new("gen.csv", g.bytes.clone());
+        let report = validate(&src, &ValidationOptions::default()).expect("validate");
+        prop_assert_eq!(report.records, g.records.len() as u64);
+        prop_assert!(report.is_valid(), "{:?}", report.errors);
+
+        let mut reader = ChunkReader::open(&src, &ValidationOptions::default(), k, 0).expect("open");
+        let mut rows = Vec::new();
+        let mut chunks = 0;
+        while let Some(chunk) = reader.next_chunk().expect("chunk") {
+            let mut parsed = parse_rows(&chunk.body);
+            prop_assert_eq!(&parsed[0], &g.header);
+            parsed.remove(0);
+            prop_assert_eq!(parsed.len(), chunk.records);
+            prop_assert_eq!(chunk.first_record, rows.len() as u64);
+            rows.extend(parsed);
+            chunks += 1;
+        }
+        prop_assert_eq!(chunks, g.records.len().div_ceil(k));
+        prop_assert_eq!(&rows, &g.records);
+        prop_assert_eq!(reader.sha256(), Some(report.sha256));
+    }
+
+    #[test]
+    fn invalid_record_is_reported_at_its_line(g in generated(), pick in any::<prop::sample::Index>()) {
+        prop_assume!(!g.records.is_empty());
+        let i = pick.index(g.records.len());
+        // Replace the email of record i, the first field on the line where the record starts.
+        let text = String::from_utf8(g.bytes.clone()).expect("utf-8");
+        let line_start = text
+            .match_indices('\n')
+            .nth((g.lines[i] - 2) as usize)
+            .map(|(p, _)| p + 1)
+            .expect("line exists");
+        let rest = &text[line_start..];
+        let quoted = rest.starts_with('"');
+        let email_len = g.records[i][0].len() + if quoted { 2 } else { 0 };
+        let new_text = format!("{}no-at-sign{}", &text[..line_start], &rest[email_len..]);
+
+        let src = BytesSource::new("gen.csv", new_text);
+        let report = validate(&src, &ValidationOptions::default()).expect("validate");
+        prop_assert_eq!(report.rejected, 1);
+        prop_assert_eq!(report.errors.len(), 1);
+        prop_assert_eq!(report.errors[0].record, i as u64 + 1);
+        prop_assert_eq!(report.errors[0].line, g.lines[i]);
+        prop_assert_eq!(report.errors[0].column.as_deref(), Some("emailAddress"));
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+        exercise(data);
+    }
+
+    #[test]
+    fn arbitrary_records_never_panic(
+        tail in proptest::collection::vec(
+            prop_oneof![Just(b','), Just(b'"'), Just(b'\n'), Just(b'\r'), Just(0u8), Just(0xE9u8),
+                        Just(b'a'), Just(b'@'), Just(b'T'), Just(b'-'), Just(b':'), any::<u8>()],
+            0..600),
+    ) {
+        let mut data = b"EmailAddress,TerminationDate,LastWorkingDate\n".to_vec();
+        data.extend(tail);
+        exercise(data);
+    }
+}
+
+/// Runs validation and chunking in both modes; only panics matter.
+fn exercise(data: Vec<u8>) {
+    let src = BytesSource::new("any.csv", data);
+    for invalid_rows in [InvalidRows::Reject, InvalidRows::Skip] {
+        let opts = ValidationOptions {
+            invalid_rows,
+            ..ValidationOptions::default()
+        };
+        let _ = validate(&src, &opts);
+        if let Ok(mut reader) = ChunkReader::open(&src, &opts, 2, 1) {
+            while let Ok(Some(_)) = reader.next_chunk() {}
+        }
+    }
+}

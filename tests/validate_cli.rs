@@ -1,0 +1,450 @@
+//! `hrconnector validate` run as a real process over the fixtures in `tests/fixtures/csv`.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/csv")
+        .join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hrconnector"))
+        .arg("validate")
+        .args(args)
+        .output()
+        .expect("run hrconnector")
+}
+
+fn validate_text(name: &str, extra: &[&str]) -> (i32, String, String) {
+    let path = fixture(name);
+    let mut args = vec!["--csv-file-path", path.to_str().expect("utf-8 path")];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn validate_json(name: &str, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["--output", "json"];
+    args.extend_from_slice(extra);
+    let (code, stdout, _) = validate_text(name, &args);
+    let value: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {stdout}"));
+    (code, value)
+}
+
+/// (record, line, column, message) of every error in a JSON report.
+fn errors(report: &Value) -> Vec<(u64, u64, Option<String>, String)> {
+    report["errors"]
+        .as_array()
+        .expect("errors array")
+        .iter()
+        .map(|e| {
+            (
+                e["record"].as_u64().expect("record"),
+                e["line"].as_u64().expect("line"),
+                e["column"].as_str().map(str::to_owned),
+                e["message"].as_str().expect("message").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn documentation_sample_is_valid() {
+    let (code, stdout, _) = validate_text("sample.csv", &[]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("2 records, valid"), "{stdout}");
+
+    let (code, report) = validate_json("sample.csv", &[]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        report,
+        serde_json::json!({"valid": true, "records": 2, "rejected": 0, "errors": [],
+                           "warnings": []})
+    );
+}
+
+#[test]
+fn wrong_field_count() {
+    let (code, report) = validate_json("field_count.csv", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(report["rejected"], 2);
+    assert_eq!(
+        errors(&report),
+        [
+            (2, 3, None, "has 4 fields, header has 3".to_owned()),
+            (3, 4, None, "has 2 fields, header has 3".to_owned()),
+        ]
+    );
+    assert!(report["errors"][0]["column"].is_null());
+}
+
+#[test]
+fn bad_email_text_shows_value_json_does_not() {
+    let (code, report) = validate_json("bad_email.csv", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["records"], 3);
+    assert_eq!(report["rejected"], 2);
+    let col = Some("EmailAddress".to_owned());
+    let msg = "not a valid email address".to_owned();
+    assert_eq!(
+        errors(&report),
+        [(2, 3, col.clone(), msg.clone()), (3, 4, col, msg)]
+    );
+    let json_text = report.to_string();
+    assert!(
+        !json_text.contains("not-an-email"),
+        "value leaked: {json_text}"
+    );
+    assert!(!json_text.contains("sara d"), "value leaked: {json_text}");
+
+    let (code, stdout, _) = validate_text("bad_email.csv", &[]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("3 records, 2 rejected"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "error: record 2 (line 3), column EmailAddress: not a valid email address: \
+             \"not-an-email\""
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"sara d@contoso.com\""), "{stdout}");
+}
+
+#[test]
+fn empty_values() {
+    let (code, report) = validate_json("empty_value.csv", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        errors(&report),
+        [
+            (
+                2,
+                3,
+                Some("TerminationDate".to_owned()),
+                "is empty".to_owned()
+            ),
+            (3, 4, Some("EmailAddress".to_owned()), "is empty".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn bad_dates_of_each_kind() {
+    let (code, report) = validate_json("bad_dates.csv", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(report["records"], 9);
+    assert_eq!(report["rejected"], 9);
+    let errs = errors(&report);
+    assert_eq!(errs.len(), 9);
+    let expected = [
+        "a date without a time",                        // 2019-04-29
+        "month or day out of range",                    // month 13
+        "month or day out of range",                    // 29 February 2019
+        "fraction of a second must have 1 to 7 digits", // 8 digits
+        "UTC offset must be Z or ±hh:mm",               // +5:30
+        "must be separated by \"T\"",                   // space
+        "expected yyyy-mm-ddThh:mm:ss",                 // trailing junk
+        "hour, minute or second out of range",          // 24:00:00
+    ];
+    for (i, want) in expected.iter().enumerate() {
+        let (record, line, column, message) = &errs[i];
+        assert_eq!(*record, i as u64 + 1);
+        assert_eq!(*line, i as u64 + 2);
+        assert_eq!(column.as_deref(), Some("LastWorkingDate"));
+        assert!(
+            message.starts_with("not an ISO 8601 date-time"),
+            "{message}"
+        );
+        assert!(
+            message.contains(want),
+            "record {}: {message} lacks {want}",
+            i + 1
+        );
+    }
+    assert_eq!(
+        errs[8],
+        (
+            9,
+            10,
+            Some("TerminationDate".to_owned()),
+            "not an ISO 8601 date-time: month or day out of range (not a calendar date)".to_owned()
+        )
+    );
+}
+
+#[test]
+fn missing_column() {
+    let (code, report) = validate_json("missing_column.csv", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["records"], 0);
+    let error = report["error"].as_str().expect("error");
+    assert!(error.contains("\"LastWorkingDate\""), "{error}");
+    assert!(error.contains("\"LastWorkDate\""), "{error}");
+
+    let (code, _, stderr) = validate_text("missing_column.csv", &[]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("has no column \"LastWorkingDate\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn duplicate_required_column() {
+    let (code, report) = validate_json("duplicate_column.csv", &[]);
+    assert_eq!(code, 1);
+    let error = report["error"].as_str().expect("error");
+    assert!(error.contains("appears 2 times"), "{error}");
+}
+
+#[test]
+fn utf16_is_one_encoding_error() {
+    for (file, detail) in [
+        ("utf16le_bom.csv", "little-endian, with a byte-order mark"),
+        (
+            "utf16le_nobom.csv",
+            "little-endian, without a byte-order mark",
+        ),
+        ("utf16be_bom.csv", "big-endian, with a byte-order mark"),
+    ] {
+        let (code, report) = validate_json(file, &[]);
+        assert_eq!(code, 1, "{file}");
+        assert_eq!(report["errors"], serde_json::json!([]));
+        let error = report["error"].as_str().expect("error");
+        assert!(
+            error.contains(&format!("{file} is UTF-16 encoded")),
+            "{error}"
+        );
+        assert!(error.contains(detail), "{error}");
+        assert!(
+            error.contains("save it as \"CSV UTF-8 (Comma delimited)\""),
+            "{error}"
+        );
+
+        let (code, stdout, stderr) = validate_text(file, &[]);
+        assert_eq!(code, 1);
+        assert!(stdout.is_empty(), "{stdout}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}
+
+#[test]
+fn latin1_byte_names_the_line() {
+    let (code, report) = validate_json("latin1.csv", &[]);
+    assert_eq!(code, 1);
+    let error = report["error"].as_str().expect("error");
+    assert!(
+        error.ends_with(
+            "latin1.csv line 5 is not valid UTF-8 (it looks like Windows-1252/Latin-1); save it \
+             as \"CSV UTF-8 (Comma delimited)\" and try again"
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn headers_match_case_insensitively() {
+    let (code, report) = validate_json("case_insensitive.csv", &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["records"], 1);
+}
+
+#[test]
+fn custom_column_names() {
+    let (code, _) = validate_json("custom_columns.csv", &[]);
+    assert_eq!(code, 1);
+    let (code, report) = validate_json(
+        "custom_columns.csv",
+        &[
+            "--email-column",
+            "mail",
+            "--termination-date-column",
+            "TERMINATED",
+            "--last-working-date-column",
+            "LastDay",
+        ],
+    );
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["valid"], true);
+}
+
+#[test]
+fn header_with_spaces_warns() {
+    let (code, report) = validate_json("header_spaces.csv", &[]);
+    assert_eq!(code, 0);
+    assert_eq!(report["valid"], true);
+    let warnings = report["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 1);
+    let w = warnings[0].as_str().expect("string");
+    assert!(
+        w.contains("\"Employee Name\"") && w.contains("no spaces"),
+        "{w}"
+    );
+
+    let (_, stdout, _) = validate_text("header_spaces.csv", &[]);
+    assert!(
+        stdout.contains("warning: header \"Employee Name\""),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn bom_and_crlf() {
+    let (code, report) = validate_json("bom_crlf_valid.csv", &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["records"], 2);
+
+    // The BOM must not stick to the first header name, and lines count with CRLF.
+    let (code, report) = validate_json("bom_crlf.csv", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        errors(&report),
+        [(
+            3,
+            4,
+            Some("EmailAddress".to_owned()),
+            "not a valid email address".to_owned()
+        )]
+    );
+}
+
+#[test]
+fn line_numbers_count_newlines_inside_quotes() {
+    let (code, report) = validate_json("multiline_then_invalid.csv", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(report["records"], 3);
+    let errs = errors(&report);
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].0, 2);
+    assert_eq!(errs[0].1, 5, "record 1 spans lines 2-4");
+    assert_eq!(errs[0].2.as_deref(), Some("LastWorkingDate"));
+}
+
+#[test]
+fn errors_are_capped_at_100_with_total() {
+    let (code, report) = validate_json("many_errors.csv", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(report["records"], 150);
+    assert_eq!(report["rejected"], 150);
+    let errs = errors(&report);
+    assert_eq!(errs.len(), 100);
+    assert_eq!(errs[99].0, 100);
+    assert_eq!(errs[99].1, 101);
+
+    let (_, stdout, _) = validate_text("many_errors.csv", &[]);
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("error: ")).count(),
+        100
+    );
+    assert!(stdout.lines().any(|l| l == "... and 50 more"), "{stdout}");
+}
+
+#[test]
+fn json_output_is_exactly_one_object_with_the_documented_keys() {
+    let (_, stdout, _) = validate_text("bad_email.csv", &["--output", "json"]);
+    assert_eq!(stdout.trim().lines().count(), 1);
+    let report: Value = serde_json::from_str(stdout.trim()).expect("json");
+    let mut keys: Vec<_> = report
+        .as_object()
+        .expect("object")
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["errors", "records", "rejected", "valid", "warnings"]);
+    let mut error_keys: Vec<_> = report["errors"][0]
+        .as_object()
+        .expect("object")
+        .keys()
+        .cloned()
+        .collect();
+    error_keys.sort();
+    assert_eq!(error_keys, ["column", "line", "message", "record"]);
+
+    let (_, fatal) = validate_json("utf16le_bom.csv", &[]);
+    let mut keys: Vec<_> = fatal.as_object().expect("object").keys().cloned().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "error", "errors", "records", "rejected", "valid", "warnings"
+        ]
+    );
+}
+
+#[test]
+fn skip_mode_exits_zero() {
+    let (code, report) = validate_json("bad_email.csv", &["--invalid-rows", "skip"]);
+    assert_eq!(code, 0);
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["rejected"], 2);
+
+    let (code, stdout, _) = validate_text("bad_email.csv", &["--invalid-rows", "skip"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("2 rejected (skipped; 1 record would be sent)"),
+        "{stdout}"
+    );
+
+    // A file-level problem is still fatal in skip mode.
+    let (code, _) = validate_json("latin1.csv", &["--invalid-rows", "skip"]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn exit_codes_for_io_and_usage_errors() {
+    let (code, report) = validate_json("does-not-exist.csv", &[]);
+    assert_eq!(code, 2);
+    assert!(
+        report["error"]
+            .as_str()
+            .expect("error")
+            .contains("cannot read")
+    );
+
+    let (code, _, stderr) = validate_text("does-not-exist.csv", &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("does-not-exist.csv"), "{stderr}");
+
+    let out = run(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "missing --csv-file-path is a usage error"
+    );
+    let out = run(&["--csv-file-path", "x.csv", "--invalid-rows", "maybe"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn empty_and_header_only_files() {
+    let (code, report) = validate_json("empty.csv", &[]);
+    assert_eq!(code, 1);
+    assert!(
+        report["error"]
+            .as_str()
+            .expect("error")
+            .contains("is empty")
+    );
+
+    let (code, report) = validate_json("header_only.csv", &[]);
+    assert_eq!(code, 0);
+    assert_eq!(report["records"], 0);
+    assert!(
+        report["warnings"][0]
+            .as_str()
+            .expect("warning")
+            .contains("no data records")
+    );
+}
