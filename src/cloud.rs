@@ -142,9 +142,11 @@ mod tests {
 
     #[test]
     fn trailing_slashes_do_not_double() {
-        let e = Cloud::Gcc
-            .endpoints()
-            .with_overrides(Some("http://127.0.0.1:9/"), Some("http://127.0.0.1:8//"), None);
+        let e = Cloud::Gcc.endpoints().with_overrides(
+            Some("http://127.0.0.1:9/"),
+            Some("http://127.0.0.1:8//"),
+            None,
+        );
         assert_eq!(
             e.token_url("t"),
             "http://127.0.0.1:9/t/oauth2/token?api-version=1.0"

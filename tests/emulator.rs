@@ -677,6 +677,7 @@ async fn status_fault_sends_retry_after_then_clears() {
             retry_after: Some(7),
             body: None,
         },
+        after: 0,
     });
     emu.inject(Fault {
         target: FaultTarget::Upload,
@@ -686,6 +687,7 @@ async fn status_fault_sends_retry_after_then_clears() {
             retry_after: None,
             body: Some("custom".into()),
         },
+        after: 0,
     });
     for _ in 0..2 {
         let r = upload(&emu, &token, CSV).await.unwrap();
@@ -715,6 +717,7 @@ async fn token_faults_apply_to_the_token_endpoint_only() {
             retry_after: Some(3),
             body: None,
         },
+        after: 0,
     });
     let r = client()
         .post(token_url(&emu, TENANT))

@@ -12,11 +12,19 @@ use hrconnector::emulator::{Fault, FaultAction, FaultTarget, RequestKind};
 use hrconnector::hrdata::BytesSource;
 use hrconnector::upload::{
     AppCredentials, CertificateCredential, ClientAuth, FileCheckpointStore, NoCheckpoint,
-    RunResult, UploadRequest, Uploader, UploaderConfig,
+    RunResult, Uploader, UploaderConfig,
 };
 
 fn status_fault(target: FaultTarget, count: u32, status: u16, retry_after: Option<u64>) -> Fault {
-    Fault::new(target, count, FaultAction::Status { status, retry_after, body: None })
+    Fault::new(
+        target,
+        count,
+        FaultAction::Status {
+            status,
+            retry_after,
+            body: None,
+        },
+    )
 }
 
 #[tokio::test]
@@ -32,28 +40,59 @@ async fn request_shape_matches_the_protocol_for_every_cloud() {
             Some(&format!("{}/", emu.url())),
             None,
         );
-        let uploader = Uploader::new(UploaderConfig::new(endpoints, secret_credentials(SECRET))).unwrap();
+        let uploader =
+            Uploader::new(UploaderConfig::new(endpoints, secret_credentials(SECRET))).unwrap();
         let report = uploader.run(&request(&csv, 5000), &NoCheckpoint).await;
-        assert_eq!(report.result, RunResult::Succeeded, "{cloud}: {}", report.message);
+        assert_eq!(
+            report.result,
+            RunResult::Succeeded,
+            "{cloud}: {}",
+            report.message
+        );
 
         let requests = emu.requests();
-        let token = requests.iter().find(|r| r.kind == RequestKind::Token).expect("token request");
+        let token = requests
+            .iter()
+            .find(|r| r.kind == RequestKind::Token)
+            .expect("token request");
         assert_eq!(token.method, "POST");
         assert_eq!(token.path, format!("/{TENANT}/oauth2/token"));
         assert_eq!(token.query, "api-version=1.0");
-        assert_eq!(token.content_type.as_deref(), Some("application/x-www-form-urlencoded"));
-        let field = |name: &str| token.form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        assert_eq!(
+            token.content_type.as_deref(),
+            Some("application/x-www-form-urlencoded")
+        );
+        let field = |name: &str| {
+            token
+                .form
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(field("client_id"), Some(APP));
         assert_eq!(field("grant_type"), Some("client_credentials"));
-        assert_eq!(field("resource"), Some(defaults.resource.as_str()), "{cloud}");
+        assert_eq!(
+            field("resource"),
+            Some(defaults.resource.as_str()),
+            "{cloud}"
+        );
         assert_eq!(field("tenant_id"), Some(TENANT));
         assert_eq!(field("client_secret"), Some("<redacted>"));
 
-        let upload = requests.iter().find(|r| r.kind == RequestKind::Upload).expect("upload request");
+        let upload = requests
+            .iter()
+            .find(|r| r.kind == RequestKind::Upload)
+            .expect("upload request");
         assert_eq!(upload.method, "POST");
         assert_eq!(upload.path, "/api/signals");
         assert_eq!(upload.query, format!("jobid={JOB}"));
-        assert!(upload.content_type.as_deref().unwrap_or("").starts_with("multipart/form-data"));
+        assert!(
+            upload
+                .content_type
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("multipart/form-data")
+        );
         assert_eq!(upload.bearer_valid, Some(true));
         assert_eq!(upload.part_name.as_deref(), Some("file"));
         assert_eq!(upload.file_name.as_deref(), Some("hr.csv"));
@@ -78,7 +117,10 @@ async fn chunks_are_record_exact_with_the_header_in_each() {
     let headers = emu.received_headers(JOB);
     assert_eq!(headers.len(), 5);
     for h in &headers {
-        assert_eq!(h, &["EmailAddress", "TerminationDate", "LastWorkingDate", "Note"]);
+        assert_eq!(
+            h,
+            &["EmailAddress", "TerminationDate", "LastWorkingDate", "Note"]
+        );
     }
     // Quoted multi-line fields arrive intact, every record once, in order.
     assert_eq!(emu.received_records(JOB), records);
@@ -92,14 +134,23 @@ async fn bom_and_crlf_input_is_sent_clean() {
     let sleeper = RecordingSleeper::default();
     let body = "\u{feff}EmailAddress,TerminationDate,LastWorkingDate\r\na@contoso.com,2019-04-23T15:18:02.4675041+05:30,2019-04-29T15:18:02.4675041+05:30\r\nb@contoso.com,2019-04-24T09:15:49Z,2019-04-29T15:18:02.7117540\r\n";
     let mut req = request(std::path::Path::new("unused"), 1);
-    req.source = Arc::new(BytesSource { name: "bom.csv".into(), data: bytes::Bytes::from(body) });
-    let report = uploader(&emu, secret_credentials(SECRET), &sleeper).run(&req, &NoCheckpoint).await;
+    req.source = Arc::new(BytesSource {
+        name: "bom.csv".into(),
+        data: bytes::Bytes::from(body),
+    });
+    let report = uploader(&emu, secret_credentials(SECRET), &sleeper)
+        .run(&req, &NoCheckpoint)
+        .await;
     assert_eq!(report.result, RunResult::Succeeded, "{}", report.message);
     assert_eq!(report.chunks, 2);
     for h in emu.received_headers(JOB) {
         assert_eq!(h, ["EmailAddress", "TerminationDate", "LastWorkingDate"]);
     }
-    let emails: Vec<String> = emu.received_records(JOB).into_iter().map(|r| r[0].clone()).collect();
+    let emails: Vec<String> = emu
+        .received_records(JOB)
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
     assert_eq!(emails, ["a@contoso.com", "b@contoso.com"]);
 }
 
@@ -116,7 +167,11 @@ async fn retries_503_twice_then_succeeds() {
     assert_eq!(report.result, RunResult::Succeeded, "{}", report.message);
     assert_eq!(report.attempts, 3);
     assert_eq!(emu.upload_requests(), 3);
-    assert_eq!(sleeper.waits().len(), 2, "one backoff wait per failed attempt");
+    assert_eq!(
+        sleeper.waits().len(),
+        2,
+        "one backoff wait per failed attempt"
+    );
     assert_eq!(emu.received_records(JOB), records);
 }
 
@@ -146,7 +201,11 @@ async fn wrong_secret_fails_fast_with_the_aadsts_text_and_uploads_nothing() {
         .await;
     assert_eq!(report.result, RunResult::Failed);
     assert_eq!(report.reason, Some("AuthenticationFailed"));
-    assert!(report.message.contains("AADSTS7000215"), "{}", report.message);
+    assert!(
+        report.message.contains("AADSTS7000215"),
+        "{}",
+        report.message
+    );
     assert!(report.message.contains("401"), "{}", report.message);
     assert_eq!(emu.token_requests(), 1, "a wrong secret is not retried");
     assert_eq!(emu.upload_requests(), 0);
@@ -191,7 +250,9 @@ async fn bad_request_fails_at_once_with_the_service_text() {
         FaultAction::Status {
             status: 400,
             retry_after: None,
-            body: Some(r#"{"error":"InvalidFile","message":"column mapping does not match"}"#.into()),
+            body: Some(
+                r#"{"error":"InvalidFile","message":"column mapping does not match"}"#.into(),
+            ),
         },
     ));
     let sleeper = RecordingSleeper::default();
@@ -200,7 +261,11 @@ async fn bad_request_fails_at_once_with_the_service_text() {
         .await;
     assert_eq!(report.result, RunResult::Failed);
     assert_eq!(report.reason, Some("UploadFailed"));
-    assert!(report.message.contains("column mapping does not match"), "{}", report.message);
+    assert!(
+        report.message.contains("column mapping does not match"),
+        "{}",
+        report.message
+    );
     assert_eq!(emu.upload_requests(), 1);
 }
 
@@ -218,7 +283,10 @@ async fn invalid_file_sends_nothing_in_reject_mode() {
     assert_eq!(report.reason, Some("InvalidCsv"));
     assert_eq!(report.records_rejected, 1);
     assert!(report.message.contains("record 2"), "{}", report.message);
-    assert!(!report.message.contains("not-an-email"), "values stay out of messages");
+    assert!(
+        !report.message.contains("not-an-email"),
+        "values stay out of messages"
+    );
     assert_eq!(emu.token_requests() + emu.upload_requests(), 0);
 }
 
@@ -226,7 +294,9 @@ async fn invalid_file_sends_nothing_in_reject_mode() {
 async fn resumes_after_the_last_acknowledged_chunk_and_then_reports_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let (csv, records) = write_csv(dir.path(), "hr.csv", 25);
-    let store = FileCheckpointStore { path: dir.path().join("checkpoint.json") };
+    let store = FileCheckpointStore {
+        path: dir.path().join("checkpoint.json"),
+    };
     let emu = start_emulator().await;
     let sleeper = RecordingSleeper::default();
     let up = uploader(&emu, secret_credentials(SECRET), &sleeper);
@@ -246,13 +316,21 @@ async fn resumes_after_the_last_acknowledged_chunk_and_then_reports_unchanged() 
     assert_eq!(second.result, RunResult::Succeeded, "{}", second.message);
     assert_eq!(emu.upload_requests() - before, 3, "chunks 3 to 5 only");
     assert_eq!(second.records_saved, 25);
-    assert_eq!(emu.received_records(JOB), records, "every record exactly once, in order");
+    assert_eq!(
+        emu.received_records(JOB),
+        records,
+        "every record exactly once, in order"
+    );
 
     let before = emu.upload_requests() + emu.token_requests();
     let third = up.run(&request(&csv, 5), &store).await;
     assert_eq!(third.result, RunResult::Unchanged);
     assert_eq!(third.records_saved, 25);
-    assert_eq!(emu.upload_requests() + emu.token_requests(), before, "nothing sent");
+    assert_eq!(
+        emu.upload_requests() + emu.token_requests(),
+        before,
+        "nothing sent"
+    );
 
     let mut forced = request(&csv, 5);
     forced.force = true;
@@ -268,9 +346,15 @@ async fn dry_run_sends_nothing() {
     let sleeper = RecordingSleeper::default();
     let mut req = request(&csv, 5);
     req.dry_run = true;
-    let report = uploader(&emu, secret_credentials(SECRET), &sleeper).run(&req, &NoCheckpoint).await;
+    let report = uploader(&emu, secret_credentials(SECRET), &sleeper)
+        .run(&req, &NoCheckpoint)
+        .await;
     assert_eq!(report.result, RunResult::DryRun);
-    assert!(report.message.contains("12 of 12 records in 3 chunk(s)"), "{}", report.message);
+    assert!(
+        report.message.contains("12 of 12 records in 3 chunk(s)"),
+        "{}",
+        report.message
+    );
     assert_eq!(emu.token_requests() + emu.upload_requests(), 0);
 }
 
@@ -295,9 +379,22 @@ async fn certificate_authentication_is_accepted() {
         .await;
     assert_eq!(report.result, RunResult::Succeeded, "{}", report.message);
     assert_eq!(emu.received_records(JOB), records);
-    let token = emu.requests().into_iter().find(|r| r.kind == RequestKind::Token).unwrap();
-    let field = |name: &str| token.form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    assert_eq!(field("client_assertion_type").as_deref(), Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
+    let token = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.kind == RequestKind::Token)
+        .unwrap();
+    let field = |name: &str| {
+        token
+            .form
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        field("client_assertion_type").as_deref(),
+        Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    );
     assert_eq!(field("client_assertion").as_deref(), Some("<redacted>"));
     assert_eq!(field("client_secret"), None);
 }
@@ -313,7 +410,11 @@ async fn certificate_with_the_wrong_key_is_rejected() {
         .await;
     assert_eq!(report.result, RunResult::Failed);
     assert_eq!(report.reason, Some("AuthenticationFailed"));
-    assert!(report.message.contains("AADSTS700027"), "{}", report.message);
+    assert!(
+        report.message.contains("AADSTS700027"),
+        "{}",
+        report.message
+    );
     assert_eq!(emu.upload_requests(), 0);
 }
 
@@ -322,17 +423,32 @@ async fn unreachable_service_is_reported_after_bounded_attempts() {
     let dir = tempfile::tempdir().unwrap();
     let (csv, _) = write_csv(dir.path(), "hr.csv", 2);
     // Bind and drop a listener: nothing answers on that port.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("http://127.0.0.1:{port}");
     let mut config = UploaderConfig::new(
-        Cloud::Dod.endpoints().with_overrides(Some(&url), Some(&url), None),
+        Cloud::Dod
+            .endpoints()
+            .with_overrides(Some(&url), Some(&url), None),
         secret_credentials(SECRET),
     );
     let sleeper = RecordingSleeper::default();
     config.sleeper = Arc::new(sleeper.clone());
     config.retry.max_attempts = 3;
-    let report = Uploader::new(config).unwrap().run(&request(&csv, 5000), &NoCheckpoint).await;
+    let report = Uploader::new(config)
+        .unwrap()
+        .run(&request(&csv, 5000), &NoCheckpoint)
+        .await;
     assert_eq!(report.result, RunResult::Failed);
-    assert!(report.message.contains("token endpoint unavailable after 3 attempt(s)"), "{}", report.message);
+    assert!(
+        report
+            .message
+            .contains("token endpoint unavailable after 3 attempt(s)"),
+        "{}",
+        report.message
+    );
     assert_eq!(sleeper.waits().len(), 2);
 }

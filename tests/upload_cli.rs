@@ -34,19 +34,38 @@ async fn hrconnector(args: &[&str], envs: &[(&str, &str)]) -> Run {
 
 fn upload_args<'a>(url: &'a str, csv: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
-        "upload", "--cloud", "gcc-high", "--tenant-id", TENANT, "--app-id", APP, "--job-id", JOB,
-        "--csv-file-path", csv, "--authority-url", url, "--ingestion-url", url, "--output", "json",
+        "upload",
+        "--cloud",
+        "gcc-high",
+        "--tenant-id",
+        TENANT,
+        "--app-id",
+        APP,
+        "--job-id",
+        JOB,
+        "--csv-file-path",
+        csv,
+        "--authority-url",
+        url,
+        "--ingestion-url",
+        url,
+        "--output",
+        "json",
     ];
     args.extend_from_slice(extra);
     args
 }
 
 fn json(run: &Run) -> Value {
-    serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", run.stdout, run.stderr))
+    serde_json::from_str(run.stdout.trim())
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", run.stdout, run.stderr))
 }
 
 fn assert_no_secret(run: &Run) {
-    assert!(!run.stdout.contains(SECRET) && !run.stderr.contains(SECRET), "the secret leaked");
+    assert!(
+        !run.stdout.contains(SECRET) && !run.stderr.contains(SECRET),
+        "the secret leaked"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -59,7 +78,15 @@ async fn uploads_with_a_secret_file_and_prints_the_json_report() {
     let url = emu.url();
     let csv = csv.to_string_lossy().into_owned();
     let sf = secret_file.to_string_lossy().into_owned();
-    let run = hrconnector(&upload_args(&url, &csv, &["--app-secret-file", &sf, "--records-per-call", "3"]), &[]).await;
+    let run = hrconnector(
+        &upload_args(
+            &url,
+            &csv,
+            &["--app-secret-file", &sf, "--records-per-call", "3"],
+        ),
+        &[],
+    )
+    .await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report = json(&run);
     assert_eq!(report["result"], "Succeeded");
@@ -102,12 +129,19 @@ async fn wrong_secret_exits_1_with_the_aadsts_text_and_never_prints_the_secret()
     // The wrong secret is recognisable too: it must not appear either.
     let wrong = "WRONG-LEAKCHECK-0d9e";
     let run = hrconnector(&upload_args(&url, &csv, &["--app-secret", wrong]), &[]).await;
-    assert!(!run.stdout.contains(wrong) && !run.stderr.contains(wrong), "the wrong secret leaked");
+    assert!(
+        !run.stdout.contains(wrong) && !run.stderr.contains(wrong),
+        "the wrong secret leaked"
+    );
     assert_eq!(run.code, 1);
     let report = json(&run);
     assert_eq!(report["result"], "Failed");
     assert_eq!(report["reason"], "AuthenticationFailed");
-    assert!(report["message"].as_str().unwrap().contains("AADSTS"), "{}", run.stdout);
+    assert!(
+        report["message"].as_str().unwrap().contains("AADSTS"),
+        "{}",
+        run.stdout
+    );
     assert_no_secret(&run);
     assert_eq!(emu.upload_requests(), 0);
 }
@@ -123,7 +157,11 @@ async fn text_output_says_upload_successful() {
     args.retain(|a| *a != "--output" && *a != "json");
     let run = hrconnector(&args, &[]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.starts_with("Upload Successful\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("Upload Successful\n"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("recordsSaved=2"), "{}", run.stdout);
     assert_no_secret(&run);
 }
@@ -152,14 +190,21 @@ async fn certificate_files_authenticate() {
     let csv = csv.to_string_lossy().into_owned();
     let cert = fixture("certs/test-app.crt").to_string_lossy().into_owned();
     let key = fixture("certs/test-app.key").to_string_lossy().into_owned();
-    let mut args = upload_args(&url, &csv, &["--certificate-file", &cert, "--private-key-file", &key]);
+    let mut args = upload_args(
+        &url,
+        &csv,
+        &["--certificate-file", &cert, "--private-key-file", &key],
+    );
     args[6] = CERT_APP;
     let run = hrconnector(&args, &[]).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(json(&run)["result"], "Succeeded");
     let key_body = std::fs::read_to_string(fixture("certs/test-app.key")).unwrap();
     let key_line = key_body.lines().nth(1).unwrap();
-    assert!(!run.stdout.contains(key_line) && !run.stderr.contains(key_line), "key material leaked");
+    assert!(
+        !run.stdout.contains(key_line) && !run.stderr.contains(key_line),
+        "key material leaked"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

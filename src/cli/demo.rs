@@ -56,11 +56,19 @@ async fn demo(output: OutputFormat) -> anyhow::Result<ExitCode> {
     };
     let emu = emulator::start(config, ([127, 0, 0, 1], 0).into()).await?;
     if output == OutputFormat::Text {
-        println!("Emulator listening on {} (token and ingestion endpoints)", emu.url());
-        println!("Uploading the documentation's sample (examples/employee_termination_data.csv) to job {}", emulator::DEMO_JOB_ID);
+        println!(
+            "Emulator listening on {} (token and ingestion endpoints)",
+            emu.url()
+        );
+        println!(
+            "Uploading the documentation's sample (examples/employee_termination_data.csv) to job {}",
+            emulator::DEMO_JOB_ID
+        );
         println!();
     }
-    let endpoints = Cloud::Gcc.endpoints().with_overrides(Some(&emu.url()), Some(&emu.url()), None);
+    let endpoints = Cloud::Gcc
+        .endpoints()
+        .with_overrides(Some(&emu.url()), Some(&emu.url()), None);
     let credentials = AppCredentials {
         tenant_id: emulator::DEMO_TENANT_ID.into(),
         app_id: emulator::DEMO_APP_ID.into(),
@@ -85,7 +93,10 @@ async fn demo(output: OutputFormat) -> anyhow::Result<ExitCode> {
         OutputFormat::Text => {
             super::report::print_text(&report);
             println!();
-            println!("Emulator log for job {} (like the portal's \"Download log\"):", emulator::DEMO_JOB_ID);
+            println!(
+                "Emulator log for job {} (like the portal's \"Download log\"):",
+                emulator::DEMO_JOB_ID
+            );
             for entry in &log {
                 println!("  {}", serde_json::to_string(entry)?);
             }

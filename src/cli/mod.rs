@@ -2,8 +2,8 @@
 //! own module and returns the process exit status.
 
 mod common;
-mod demo;
 pub mod crd;
+mod demo;
 mod emulator;
 mod logging;
 mod report;
@@ -50,7 +50,10 @@ enum Command {
 /// Parses the command line and runs the chosen subcommand.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init();
+    logging::init(match cli.command {
+        Command::Validate(_) | Command::Demo(_) | Command::Crd(_) => "warn",
+        _ => "info",
+    });
     match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Upload(args) => upload::run(*args),

@@ -18,7 +18,11 @@ pub fn print_text(report: &UploadReport) {
         report.records_rejected,
         report.chunks,
         report.attempts,
-        if report.source_sha256.is_empty() { "-" } else { &report.source_sha256 },
+        if report.source_sha256.is_empty() {
+            "-"
+        } else {
+            &report.source_sha256
+        },
     );
 }
 

@@ -70,9 +70,9 @@ pub struct UploadArgs {
     #[arg(long)]
     pub csv_file_path: PathBuf,
     /// Data records per request; the header row is repeated in every request.
-    #[arg(long, default_value_t = crate::upload::DEFAULT_RECORDS_PER_CALL,
-          value_parser = clap::value_parser!(usize).range(1..=1_000_000))]
-    pub records_per_call: usize,
+    #[arg(long, default_value_t = crate::upload::DEFAULT_RECORDS_PER_CALL as u32,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub records_per_call: u32,
     /// Overrides the cloud's Entra ID authority (private endpoints, proxies, tests).
     #[arg(long)]
     pub authority_url: Option<String>,
@@ -131,13 +131,18 @@ async fn upload(args: &UploadArgs, credentials: AppCredentials) -> UploadReport 
         args.resource.as_deref(),
     );
     let mut config = UploaderConfig::new(endpoints, credentials);
-    config.retry = RetryPolicy { max_attempts: args.max_attempts, ..RetryPolicy::default() };
+    config.retry = RetryPolicy {
+        max_attempts: args.max_attempts,
+        ..RetryPolicy::default()
+    };
     config.request_timeout = Duration::from_secs(args.request_timeout_seconds.max(1));
     let request = UploadRequest {
-        source: Arc::new(FileSource { path: args.csv_file_path.clone() }),
+        source: Arc::new(FileSource {
+            path: args.csv_file_path.clone(),
+        }),
         job_id: args.job_id.clone(),
         validation: args.columns.validation_options(),
-        records_per_call: args.records_per_call,
+        records_per_call: args.records_per_call as usize,
         force: args.force,
         dry_run: args.dry_run,
         cancel: cancel_on_signal(),
@@ -147,7 +152,11 @@ async fn upload(args: &UploadArgs, credentials: AppCredentials) -> UploadReport 
         Err(e) => return super::report::failed_report(&e),
     };
     match &args.checkpoint_file {
-        Some(path) => uploader.run(&request, &FileCheckpointStore { path: path.clone() }).await,
+        Some(path) => {
+            uploader
+                .run(&request, &FileCheckpointStore { path: path.clone() })
+                .await
+        }
         None => uploader.run(&request, &NoCheckpoint).await,
     }
 }
@@ -165,21 +174,34 @@ fn cancel_on_signal() -> CancellationToken {
 }
 
 fn load_credentials(args: &UploadArgs) -> Result<AppCredentials, CredentialError> {
-    let auth = match (&args.app_secret, &args.app_secret_file, &args.certificate_file, &args.private_key_file) {
+    let auth = match (
+        &args.app_secret,
+        &args.app_secret_file,
+        &args.certificate_file,
+        &args.private_key_file,
+    ) {
         (Some(secret), _, _, _) => ClientAuth::Secret(SecretString::from(secret.clone())),
         (None, Some(path), _, _) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
-                CredentialError::Missing(format!("cannot read --app-secret-file {}: {e}", path.display()))
+                CredentialError::Missing(format!(
+                    "cannot read --app-secret-file {}: {e}",
+                    path.display()
+                ))
             })?;
             let secret = text.trim_end_matches(['\r', '\n']);
             if secret.is_empty() {
-                return Err(CredentialError::Missing(format!("--app-secret-file {} is empty", path.display())));
+                return Err(CredentialError::Missing(format!(
+                    "--app-secret-file {} is empty",
+                    path.display()
+                )));
             }
             ClientAuth::Secret(SecretString::from(secret.to_string()))
         }
         (None, None, Some(cert), Some(key)) => {
             let read = |p: &PathBuf, what: &str| {
-                std::fs::read(p).map_err(|e| CredentialError::Missing(format!("cannot read {what} {}: {e}", p.display())))
+                std::fs::read(p).map_err(|e| {
+                    CredentialError::Missing(format!("cannot read {what} {}: {e}", p.display()))
+                })
             };
             ClientAuth::Certificate(CertificateCredential::from_pem(
                 &read(cert, "--certificate-file")?,
@@ -192,7 +214,11 @@ fn load_credentials(args: &UploadArgs) -> Result<AppCredentials, CredentialError
             ));
         }
     };
-    Ok(AppCredentials { tenant_id: args.tenant_id.clone(), app_id: args.app_id.clone(), auth })
+    Ok(AppCredentials {
+        tenant_id: args.tenant_id.clone(),
+        app_id: args.app_id.clone(),
+        auth,
+    })
 }
 
 fn print_report(report: &UploadReport, output: OutputFormat) {

@@ -54,9 +54,12 @@ impl CheckpointStore for FileCheckpointStore {
     async fn load(&self) -> Result<Option<Checkpoint>, String> {
         let path = self.path.clone();
         match tokio::fs::read(&path).await {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| format!("{} is not a checkpoint file ({e}); delete it or pass --force", path.display())),
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                format!(
+                    "{} is not a checkpoint file ({e}); delete it or pass --force",
+                    path.display()
+                )
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(format!("cannot read {}: {e}", path.display())),
         }

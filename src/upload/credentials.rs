@@ -56,8 +56,9 @@ impl CertificateCredential {
             .ok_or_else(|| CredentialError::Certificate("no CERTIFICATE block found".into()))?;
         let x5t = URL_SAFE_NO_PAD.encode(Sha1::digest(cert.contents()));
         // The parser's own error text can quote key material; keep only its kind.
-        let key = EncodingKey::from_rsa_pem(key_pem)
-            .map_err(|e| CredentialError::PrivateKey(format!("{:?}", e.kind()).chars().take(60).collect()))?;
+        let key = EncodingKey::from_rsa_pem(key_pem).map_err(|e| {
+            CredentialError::PrivateKey(format!("{:?}", e.kind()).chars().take(60).collect())
+        })?;
         Ok(CertificateCredential { x5t, key })
     }
 

@@ -49,7 +49,9 @@ pub enum UploadError {
     SourceChanged,
 
     /// The run was asked to stop (shutdown) after its last acknowledged chunk.
-    #[error("stopped before the upload completed; the next run resumes after the last acknowledged chunk")]
+    #[error(
+        "stopped before the upload completed; the next run resumes after the last acknowledged chunk"
+    )]
     Cancelled,
 }
 

@@ -96,15 +96,24 @@ mod tests {
         for attempt in 1..20 {
             let d = p.delay(attempt, None);
             let exp = (p.base_delay * 2u32.saturating_pow(attempt - 1)).min(p.max_delay);
-            assert!(d >= exp / 2 && d <= exp, "attempt {attempt}: {d:?} vs {exp:?}");
+            assert!(
+                d >= exp / 2 && d <= exp,
+                "attempt {attempt}: {d:?} vs {exp:?}"
+            );
         }
     }
 
     #[test]
     fn retry_after_wins_but_is_capped() {
         let p = RetryPolicy::default();
-        assert_eq!(p.delay(1, Some(Duration::from_secs(7))), Duration::from_secs(7));
-        assert_eq!(p.delay(1, Some(Duration::from_secs(9999))), p.max_retry_after);
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(7))),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(9999))),
+            p.max_retry_after
+        );
     }
 
     #[test]
@@ -112,7 +121,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("12"));
         assert_eq!(retry_after(&h), Some(Duration::from_secs(12)));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+        );
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);

@@ -16,7 +16,9 @@ use super::ingest::{AttemptOutcome, post_chunk};
 use super::retry::{RetryPolicy, Sleeper, TokioSleeper};
 use super::token::TokenClient;
 use crate::cloud::Endpoints;
-use crate::hrdata::{self, Chunk, ChunkReader, CsvError, CsvSource, InvalidRows, ValidationOptions, ValidationReport};
+use crate::hrdata::{
+    self, Chunk, ChunkReader, CsvError, CsvSource, InvalidRows, ValidationOptions, ValidationReport,
+};
 
 /// The sample scripts' request timeout.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(400);
@@ -129,7 +131,11 @@ impl Uploader {
     }
 
     /// Runs one upload. Never panics on bad input: every failure becomes a `Failed` report.
-    pub async fn run<S: CheckpointStore>(&self, request: &UploadRequest, store: &S) -> UploadReport {
+    pub async fn run<S: CheckpointStore>(
+        &self,
+        request: &UploadRequest,
+        store: &S,
+    ) -> UploadReport {
         let mut progress = Progress::default();
         match self.run_inner(request, store, &mut progress).await {
             Ok(report) => report,
@@ -159,8 +165,15 @@ impl Uploader {
         progress.sha256 = report.sha256.clone();
         progress.rejected = report.rejected;
         if request.validation.invalid_rows == InvalidRows::Reject && !report.is_valid() {
-            let first = report.errors.first().map(|e| e.to_string()).unwrap_or_default();
-            return Err(UploadError::InvalidRecords { rejected: report.rejected, first });
+            let first = report
+                .errors
+                .first()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            return Err(UploadError::InvalidRecords {
+                rejected: report.rejected,
+                first,
+            });
         }
         let total = report.accepted();
         let records_per_call = request.records_per_call.max(1);
@@ -177,11 +190,16 @@ impl Uploader {
                 chunks: 0,
                 attempts: 0,
                 source_sha256: report.sha256,
-                message: format!("content unchanged since its upload of {} records; nothing sent", cp.records_acknowledged),
+                message: format!(
+                    "content unchanged since its upload of {} records; nothing sent",
+                    cp.records_acknowledged
+                ),
                 reason: None,
             });
         }
-        let resume_from = previous.map(|cp| cp.records_acknowledged.min(total)).unwrap_or(0);
+        let resume_from = previous
+            .map(|cp| cp.records_acknowledged.min(total))
+            .unwrap_or(0);
         progress.acknowledged = resume_from;
 
         if request.dry_run {
@@ -194,13 +212,19 @@ impl Uploader {
                 chunks: 0,
                 attempts: 0,
                 source_sha256: report.sha256,
-                message: format!("dry run: would send {remaining} of {total} records in {chunks} chunk(s)"),
+                message: format!(
+                    "dry run: would send {remaining} of {total} records in {chunks} chunk(s)"
+                ),
                 reason: None,
             });
         }
 
         if resume_from > 0 {
-            tracing::info!(resume_from, total, "resuming after the last acknowledged chunk");
+            tracing::info!(
+                resume_from,
+                total,
+                "resuming after the last acknowledged chunk"
+            );
         }
         let upload_url = self.endpoints.upload_url(&request.job_id);
         let file_name = upload_file_name(&request.source.name());
@@ -213,22 +237,37 @@ impl Uploader {
         };
         if total == 0 {
             checkpoint.complete = true;
-            store.save(&checkpoint).await.map_err(UploadError::Checkpoint)?;
+            store
+                .save(&checkpoint)
+                .await
+                .map_err(UploadError::Checkpoint)?;
         }
         while let Some(item) = chunks.recv().await {
             if request.cancel.is_cancelled() {
                 return Err(UploadError::Cancelled);
             }
             let chunk = item?;
-            self.send_with_retry(&upload_url, &file_name, &chunk, progress).await?;
+            self.send_with_retry(&upload_url, &file_name, &chunk, progress)
+                .await?;
             progress.chunks += 1;
             progress.acknowledged = chunk.first_record + chunk.records as u64;
             checkpoint.records_acknowledged = progress.acknowledged;
             checkpoint.complete = progress.acknowledged >= total;
-            store.save(&checkpoint).await.map_err(UploadError::Checkpoint)?;
-            tracing::info!(chunk = chunk.index + 1, records = chunk.records, acknowledged = progress.acknowledged, total, "chunk acknowledged");
+            store
+                .save(&checkpoint)
+                .await
+                .map_err(UploadError::Checkpoint)?;
+            tracing::info!(
+                chunk = chunk.index + 1,
+                records = chunk.records,
+                acknowledged = progress.acknowledged,
+                total,
+                "chunk acknowledged"
+            );
         }
-        let sha_after = producer.await.map_err(|e| UploadError::Checkpoint(e.to_string()))?;
+        let sha_after = producer
+            .await
+            .map_err(|e| UploadError::Checkpoint(e.to_string()))?;
         if sha_after.as_deref() != Some(report.sha256.as_str()) || progress.acknowledged != total {
             return Err(UploadError::SourceChanged);
         }
@@ -243,7 +282,11 @@ impl Uploader {
                 "{} records saved in {} chunk(s){}",
                 progress.acknowledged,
                 progress.chunks,
-                if resume_from > 0 { format!(", resumed after record {resume_from}") } else { String::new() }
+                if resume_from > 0 {
+                    format!(", resumed after record {resume_from}")
+                } else {
+                    String::new()
+                }
             ),
             reason: None,
         })
@@ -269,7 +312,10 @@ impl Uploader {
                     AttemptOutcome::Refused { status, message } => {
                         return Err(UploadError::Rejected { status, message });
                     }
-                    AttemptOutcome::Transient { message, retry_after } => (message, retry_after),
+                    AttemptOutcome::Transient {
+                        message,
+                        retry_after,
+                    } => (message, retry_after),
                 };
             if attempt >= self.retry.max_attempts {
                 return Err(UploadError::Unavailable {
@@ -311,12 +357,16 @@ fn spawn_chunk_producer(
     request: &UploadRequest,
     records_per_call: usize,
     skip: u64,
-) -> (mpsc::Receiver<Result<Chunk, CsvError>>, tokio::task::JoinHandle<Option<String>>) {
+) -> (
+    mpsc::Receiver<Result<Chunk, CsvError>>,
+    tokio::task::JoinHandle<Option<String>>,
+) {
     let (tx, rx) = mpsc::channel(2);
     let source = request.source.clone();
     let options = request.validation.clone();
     let handle = tokio::task::spawn_blocking(move || {
-        let mut reader = match ChunkReader::open(source.as_ref(), &options, records_per_call, skip) {
+        let mut reader = match ChunkReader::open(source.as_ref(), &options, records_per_call, skip)
+        {
             Ok(r) => r,
             Err(e) => {
                 let _ = tx.blocking_send(Err(e));
@@ -343,6 +393,13 @@ fn spawn_chunk_producer(
 
 /// The file name the service sees: the source's base name, as the sample script sends it.
 fn upload_file_name(source_name: &str) -> String {
-    let base = source_name.rsplit(['/', '\\']).next().unwrap_or(source_name);
-    if base.is_empty() { "hrdata.csv".into() } else { base.to_string() }
+    let base = source_name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(source_name);
+    if base.is_empty() {
+        "hrdata.csv".into()
+    } else {
+        base.to_string()
+    }
 }

@@ -72,10 +72,8 @@ impl TokenClient {
     /// A valid bearer token, from the cache while it has at least a few minutes left.
     pub async fn bearer(&self) -> Result<SecretString, UploadError> {
         let mut cache = self.cache.lock().await;
-        if let Some(cached) = cache.as_ref() {
-            if Instant::now() < cached.refresh_at {
-                return Ok(cached.token.clone());
-            }
+        if let Some(cached) = cache.as_ref().filter(|c| Instant::now() < c.refresh_at) {
+            return Ok(cached.token.clone());
         }
         let (token, lifetime) = self.fetch_with_retry().await?;
         // Refresh five minutes early, or half-way through a short-lived token.
@@ -94,7 +92,10 @@ impl TokenClient {
             let (last, wait_hint) = match self.fetch_once().await {
                 Ok(answer) => return Ok(answer),
                 Err(FetchError::Fatal(e)) => return Err(e),
-                Err(FetchError::Transient { message, retry_after }) => (message, retry_after),
+                Err(FetchError::Transient {
+                    message,
+                    retry_after,
+                }) => (message, retry_after),
             };
             if attempt >= self.retry.max_attempts {
                 return Err(UploadError::Unavailable {

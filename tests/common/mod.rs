@@ -22,7 +22,9 @@ pub const JOB: &str = "1e0c5a3b-7d9f-4b2a-8c6e-0f1a2b3c4d5e";
 pub const SECRET: &str = "S3cr3t-LEAKCHECK-7c1f0e";
 
 pub fn fixture(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
 }
 
 /// An emulator that knows the secret app, the certificate app and the test job.
@@ -81,23 +83,35 @@ impl RecordingSleeper {
 }
 
 impl Sleeper for RecordingSleeper {
-    fn sleep(&self, d: Duration) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    fn sleep(
+        &self,
+        d: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
         self.0.lock().unwrap().push(d);
         Box::pin(async {})
     }
 }
 
-pub fn uploader(emu: &EmulatorHandle, credentials: AppCredentials, sleeper: &RecordingSleeper) -> Uploader {
+pub fn uploader(
+    emu: &EmulatorHandle,
+    credentials: AppCredentials,
+    sleeper: &RecordingSleeper,
+) -> Uploader {
     let mut config = UploaderConfig::new(endpoints_for(emu, Cloud::Gcc), credentials);
     config.sleeper = Arc::new(sleeper.clone());
-    config.retry = RetryPolicy { max_attempts: 4, ..RetryPolicy::default() };
+    config.retry = RetryPolicy {
+        max_attempts: 4,
+        ..RetryPolicy::default()
+    };
     config.request_timeout = Duration::from_secs(5);
     Uploader::new(config).expect("uploader")
 }
 
 pub fn request(path: &Path, records_per_call: usize) -> UploadRequest {
     UploadRequest {
-        source: Arc::new(FileSource { path: path.to_path_buf() }),
+        source: Arc::new(FileSource {
+            path: path.to_path_buf(),
+        }),
         job_id: JOB.into(),
         validation: ValidationOptions::default(),
         records_per_call,
@@ -112,7 +126,11 @@ pub fn write_csv(dir: &Path, name: &str, n: usize) -> (PathBuf, Vec<Vec<String>>
     let mut text = String::from("EmailAddress,TerminationDate,LastWorkingDate,Note\n");
     let mut records = Vec::new();
     for i in 0..n {
-        let note = if i % 10 == 3 { format!("left, then\n\"came back\" #{i}") } else { format!("n{i}") };
+        let note = if i % 10 == 3 {
+            format!("left, then\n\"came back\" #{i}")
+        } else {
+            format!("n{i}")
+        };
         let rec = vec![
             format!("person{i}@contoso.com"),
             "2026-03-01T09:00:00.1234567+05:30".to_string(),
