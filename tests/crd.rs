@@ -356,6 +356,7 @@ fn history_keeps_the_newest() {
         chunks: 0,
         source_sha256: None,
         message: None,
+        reason: None,
     };
     let mut h = Vec::new();
     for s in 0..(HISTORY_LIMIT as i64 + 5) {

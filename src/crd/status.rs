@@ -48,6 +48,22 @@ pub struct HrConnectorJobStatus {
     /// The value of the hrconnector.io/run-now annotation the controller last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run_now: Option<String>,
+    /// The run in progress, if any. A controller that finds this set without a run of its own
+    /// (after a crash or a fail-over) resumes it from `checkpoint`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_run: Option<ActiveRun>,
+}
+
+/// A run that has started and not yet finished.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveRun {
+    /// Identifies the run (and names its batch Job for PVC sources).
+    pub id: String,
+    /// When the run started.
+    pub start_time: Time,
+    /// What started it: `Schedule`, `RunNow` or `Resume`.
+    pub trigger: String,
 }
 
 /// One upload run.
@@ -80,6 +96,9 @@ pub struct RunRecord {
     /// Human-readable summary or error; never contains secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// One-word CamelCase reason of a failed run (`AuthenticationFailed`, `InvalidCsv`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Outcome of a run: Succeeded, Unchanged, DryRun or Failed.
@@ -99,6 +118,12 @@ pub struct Checkpoint {
     pub source_sha256: String,
     /// Data rows of that file the service has acknowledged so far.
     pub records_acknowledged: u64,
+    /// Every record of that file has been acknowledged: unchanged content is not sent again.
+    #[serde(default)]
+    pub complete: bool,
+    /// The connector job ID the records went to; a new jobId starts over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
 }
 
 /// Adds `run` as the newest history entry and drops the oldest beyond [`HISTORY_LIMIT`].
