@@ -2,6 +2,7 @@
 //! own module and returns the process exit status.
 
 mod common;
+mod controller;
 pub mod crd;
 mod demo;
 mod emulator;
@@ -43,6 +44,8 @@ enum Command {
     Crd(crd::CrdArgs),
     /// Serves the token and ingestion endpoints on loopback, for tests and demos.
     Emulator(emulator::EmulatorArgs),
+    /// Runs the Kubernetes operator for HrConnectorJob resources.
+    Controller(controller::ControllerArgs),
     /// Runs a complete upload of the documentation's sample against an in-process emulator.
     Demo(demo::DemoArgs),
 }
@@ -59,6 +62,7 @@ pub fn main() -> ExitCode {
         Command::Upload(args) => upload::run(*args),
         Command::Emulator(args) => emulator::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Controller(args) => controller::run(args),
         Command::Crd(args) => crd::run(args),
     }
 }

@@ -25,6 +25,9 @@ pub mod reason {
     pub const SCHEDULED: &str = "Scheduled";
     pub const SUSPENDED: &str = "Suspended";
     pub const RESOLVED: &str = "Resolved";
+    pub const AWAITING_FIRST_RUN: &str = "AwaitingFirstRun";
+    pub const IDLE: &str = "Idle";
+    pub const INTERRUPTED: &str = "Interrupted";
 }
 
 /// Sets the condition `type_`, adding it when missing. `lastTransitionTime` only moves when the
@@ -38,7 +41,29 @@ pub fn set_condition(
     observed_generation: Option<i64>,
     now: Timestamp,
 ) {
-    let status = if status { "True" } else { "False" }.to_string();
+    let status = if status { "True" } else { "False" };
+    set_condition_status(
+        conditions,
+        type_,
+        status,
+        reason,
+        message,
+        observed_generation,
+        now,
+    );
+}
+
+/// Like [`set_condition`], for any of `True`, `False` and `Unknown`.
+pub fn set_condition_status(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+    observed_generation: Option<i64>,
+    now: Timestamp,
+) {
+    let status = status.to_string();
     match conditions.iter_mut().find(|c| c.type_ == type_) {
         Some(c) => {
             if c.status != status {

@@ -14,7 +14,7 @@ pub use spec::{
     InvalidRows, KeySelector, ONE_SOURCE_MESSAGE, ONE_SOURCE_RULE, PvcSource, SecretRef, Source,
 };
 pub use status::{
-    Checkpoint, HISTORY_LIMIT, HrConnectorJobStatus, RunRecord, RunResult, push_history,
+    ActiveRun, Checkpoint, HISTORY_LIMIT, HrConnectorJobStatus, RunRecord, RunResult, push_history,
 };
 pub use validate::{SpecError, SpecProblem};
 

@@ -1,0 +1,92 @@
+//! `hrconnector controller`: the operator.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use crate::controller::{self, ControllerConfig, SystemClock};
+use crate::upload::{RetryPolicy, TokioSleeper};
+
+#[derive(Debug, Args)]
+pub struct ControllerArgs {
+    /// Watch HrConnectorJobs in this namespace only (default: all namespaces).
+    #[arg(long, env = "HRCONNECTOR_WATCH_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Uploads in flight at once, across all jobs.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub max_concurrent_uploads: u32,
+    /// How often a source held in a Secret is re-validated (Secrets are not watched).
+    #[arg(long, default_value_t = 300)]
+    pub secret_source_recheck_seconds: u64,
+    /// Timeout of one HTTP request to Entra ID or the ingestion service, in seconds.
+    #[arg(long, default_value_t = 400)]
+    pub request_timeout_seconds: u64,
+    /// Attempts per request before a transient failure fails the run.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
+    /// Name published on Events and Leases (default: $POD_NAME, else the host name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+}
+
+pub fn run(args: ControllerArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(super::EXIT_USAGE);
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(super::EXIT_FAILED)
+        }
+    }
+}
+
+async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
+    let client = kube::Client::try_default().await.map_err(|e| {
+        anyhow::anyhow!("cannot reach the Kubernetes API (in-cluster config or KUBECONFIG): {e}")
+    })?;
+    let config = ControllerConfig {
+        namespace: args.namespace,
+        max_concurrent_uploads: args.max_concurrent_uploads as usize,
+        secret_source_recheck: Duration::from_secs(args.secret_source_recheck_seconds.max(1)),
+        request_timeout: Duration::from_secs(args.request_timeout_seconds.max(1)),
+        retry: RetryPolicy {
+            max_attempts: args.max_attempts,
+            ..RetryPolicy::default()
+        },
+        identity: args.identity.unwrap_or_else(default_identity),
+    };
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        super::signals::shutdown_signal().await;
+        tracing::info!("shutting down: runs stop after their chunk in flight");
+        signal.cancel();
+    });
+    tracing::info!(namespace = ?config.namespace, max_concurrent_uploads = config.max_concurrent_uploads, "controller starting");
+    let (ctx, requeue) = controller::Context::new(
+        client,
+        config,
+        Arc::new(SystemClock),
+        Arc::new(TokioSleeper),
+        shutdown,
+    );
+    controller::run(ctx, requeue).await;
+    tracing::info!("controller stopped");
+    Ok(())
+}
+
+fn default_identity() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("hrconnector-{}", std::process::id()))
+}

@@ -1,0 +1,112 @@
+//! The operator: a kube-runtime `Controller` over `HrConnectorJob` that validates spec and
+//! source as soon as they change, runs uploads at the scheduled times (and on the run-now
+//! annotation) with a global bound on concurrent uploads, and reports everything in status and
+//! Events.
+//!
+//! RBAC is kept minimal on purpose: Secrets are only ever `get` by name (never listed or
+//! watched), so a Secret-held source is re-validated on a timer instead of on change.
+
+pub mod clock;
+pub mod context;
+pub mod credentials;
+pub mod execute;
+pub mod reconcile;
+pub mod runs;
+pub mod source;
+pub mod status;
+pub mod verdict;
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::runtime::controller::Controller;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, Client};
+use tokio_stream_shim::receiver_stream;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use context::{Context, ControllerConfig};
+
+use crate::crd::HrConnectorJob;
+use crate::hrdata::{ColumnNames, InvalidRows, ValidationOptions};
+
+/// The validation settings a job asks for.
+pub fn validation_options(job: &HrConnectorJob) -> ValidationOptions {
+    let c = &job.spec.columns;
+    ValidationOptions {
+        columns: ColumnNames {
+            email_address: c.email_address.clone(),
+            termination_date: c.termination_date.clone(),
+            last_working_date: c.last_working_date.clone(),
+        },
+        invalid_rows: match job.spec.invalid_rows {
+            crate::crd::InvalidRows::Reject => InvalidRows::Reject,
+            crate::crd::InvalidRows::Skip => InvalidRows::Skip,
+        },
+        ..ValidationOptions::default()
+    }
+}
+
+/// Runs the controller until `ctx.shutdown` fires, then waits for runs to stop after their
+/// chunk in flight.
+pub async fn run(
+    ctx: Arc<Context>,
+    requeue: tokio::sync::mpsc::UnboundedReceiver<ObjectRef<HrConnectorJob>>,
+) {
+    let client: Client = ctx.client.clone();
+    let (jobs, config_maps): (Api<HrConnectorJob>, Api<ConfigMap>) = match &ctx.config.namespace {
+        Some(ns) => (
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client, ns),
+        ),
+        None => (Api::all(client.clone()), Api::all(client)),
+    };
+    let controller = Controller::new(jobs, watcher::Config::default());
+    let store = controller.store();
+    let shutdown = ctx.shutdown.clone();
+    controller
+        // A changed ConfigMap re-validates (and re-reports) every job that reads from it.
+        .watches(
+            config_maps,
+            watcher::Config::default(),
+            move |cm: ConfigMap| {
+                let ns = cm.metadata.namespace.clone();
+                let name = cm.metadata.name.clone();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|job| {
+                        job.metadata.namespace == ns
+                            && job.spec.source.config_map.as_ref().map(|c| Some(&c.name))
+                                == Some(name.as_ref())
+                    })
+                    .map(|job| ObjectRef::from_obj(job.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .reconcile_on(receiver_stream(requeue))
+        .graceful_shutdown_on(async move { shutdown.cancelled().await })
+        .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "reconcile error");
+            }
+        })
+        .await;
+    // Runs were cancelled with the same token; wait until they have checkpointed and stopped.
+    while !ctx.runs.is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+mod tokio_stream_shim {
+    use futures_util::Stream;
+    use tokio::sync::mpsc::UnboundedReceiver;
+
+    /// An mpsc receiver as a `Stream` (what tokio-stream's wrapper does, without the crate).
+    pub fn receiver_stream<T>(rx: UnboundedReceiver<T>) -> impl Stream<Item = T> {
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) })
+    }
+}

@@ -1,0 +1,303 @@
+//! The reconcile loop of `HrConnectorJob`: check spec and source, start runs when due, write the
+//! verdict and the next schedule time, and requeue exactly for the next fire time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::runtime::controller::Action;
+use kube::{Api, ResourceExt};
+use serde_json::json;
+
+use super::context::{Context, job_key};
+use super::execute::{self, Trigger};
+use super::source::{self, SourceRef};
+use super::status::patch_status;
+use super::verdict;
+use crate::crd::conditions::reason;
+use crate::crd::{HrConnectorJob, HrConnectorJobStatus, RUN_NOW_ANNOTATION, RunResult};
+use crate::hrdata;
+use crate::schedule::{self, Decision, Schedule};
+
+/// A reconcile that could not finish; the controller retries it with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("the object has no namespace or name")]
+    NoName,
+    #[error("cannot write status: {0}")]
+    Status(#[source] kube::Error),
+    #[error("cannot read the source: {0}")]
+    Source(String),
+}
+
+pub async fn reconcile(
+    job: Arc<HrConnectorJob>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let (Some(namespace), Some(name)) = (job.metadata.namespace.clone(), job.metadata.name.clone())
+    else {
+        return Err(ReconcileError::NoName);
+    };
+    let key = job_key(&job);
+    if job.metadata.deletion_timestamp.is_some() {
+        forget(&ctx, &key);
+        return Ok(Action::await_change());
+    }
+    // The run's task owns the status while it runs, and asks for a reconcile when it ends.
+    if ctx.runs.is_running(&key) {
+        return Ok(Action::await_change());
+    }
+    let api: Api<HrConnectorJob> = Api::namespaced(ctx.client.clone(), &namespace);
+    let now = ctx.clock.now();
+    let status = job.status.clone().unwrap_or_default();
+    let generation = job.metadata.generation;
+
+    let schedule = match job
+        .spec
+        .validate()
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            Schedule::parse(&job.spec.schedule, &job.spec.time_zone).map_err(|e| e.to_string())
+        }) {
+        Ok(s) => s,
+        Err(message) => {
+            let mut next = status.clone();
+            verdict::apply_problem(
+                &mut next.conditions,
+                reason::INVALID_SPEC,
+                &message,
+                generation,
+                now,
+            );
+            next.next_schedule_time = None;
+            next.observed_generation = generation;
+            if write_if_changed(&api, &name, &status, &next).await? {
+                ctx.event(&job, true, reason::INVALID_SPEC, message).await;
+            }
+            return Ok(Action::await_change());
+        }
+    };
+
+    if let Some(trigger) = due_trigger(&job, &status, &schedule, now)
+        && execute::start(job.clone(), ctx.clone(), trigger)
+    {
+        return Ok(Action::await_change());
+    }
+
+    let decision = schedule::decide(
+        &schedule,
+        status.last_schedule_time.as_ref().map(|t| t.0),
+        creation_time(&job, now),
+        now,
+        job.spec.starting_deadline_seconds,
+        job.spec.suspend,
+    );
+    let mut next = status.clone();
+    next.observed_generation = generation;
+    next.next_schedule_time = match decision {
+        Decision::Wait { next } => Some(Time(next)),
+        Decision::Suspended { .. } | Decision::Never | Decision::RunNow { .. } => None,
+    };
+    match prevalidate(&ctx, &namespace, &job, &key).await? {
+        Some(Prevalidation::Problem {
+            reason: why,
+            message,
+        }) => {
+            verdict::apply_problem(&mut next.conditions, why, &message, generation, now);
+            if write_if_changed(&api, &name, &status, &next).await? {
+                ctx.event(&job, true, why, message).await;
+            }
+            return Ok(requeue_for(&ctx, &job, &schedule, now, Some(decision)));
+        }
+        Some(Prevalidation::Valid) => {
+            let last = status.last_run.as_ref().map(|r| {
+                let ok = r.result != Some(RunResult::Failed);
+                let why = match (ok, r.result) {
+                    (true, Some(RunResult::Unchanged)) => reason::UNCHANGED,
+                    (true, Some(RunResult::DryRun)) => reason::DRY_RUN,
+                    (true, _) => reason::SUCCEEDED,
+                    (false, _) => r.reason.as_deref().unwrap_or(reason::UPLOAD_FAILED),
+                };
+                (why, ok, r.message.as_deref().unwrap_or_default())
+            });
+            verdict::apply_source_ok(&mut next.conditions, last, generation, now);
+        }
+        None if next.conditions.is_empty() => {
+            verdict::apply_source_ok(&mut next.conditions, None, generation, now);
+        }
+        None => {}
+    }
+    write_if_changed(&api, &name, &status, &next).await?;
+    Ok(requeue_for(&ctx, &job, &schedule, now, Some(decision)))
+}
+
+/// Retry a failed reconcile after a short, fixed pause (kube-runtime adds no backoff itself).
+pub fn error_policy(
+    _job: Arc<HrConnectorJob>,
+    error: &ReconcileError,
+    _ctx: Arc<Context>,
+) -> Action {
+    tracing::warn!(error = %error, "reconcile failed; retrying in 15 s");
+    Action::requeue(Duration::from_secs(15))
+}
+
+/// What, if anything, makes the job run now: an interrupted run first (it resumes), then a new
+/// run-now value, then the schedule.
+fn due_trigger(
+    job: &HrConnectorJob,
+    status: &HrConnectorJobStatus,
+    schedule: &Schedule,
+    now: Timestamp,
+) -> Option<Trigger> {
+    if let Some(active) = &status.current_run {
+        return Some(Trigger::Resume(active.clone()));
+    }
+    if let Some(value) = job.annotations().get(RUN_NOW_ANNOTATION)
+        && status.last_run_now.as_ref() != Some(value)
+    {
+        return Some(Trigger::RunNow(value.clone()));
+    }
+    match schedule::decide(
+        schedule,
+        status.last_schedule_time.as_ref().map(|t| t.0),
+        creation_time(job, now),
+        now,
+        job.spec.starting_deadline_seconds,
+        job.spec.suspend,
+    ) {
+        Decision::RunNow { scheduled_for } => Some(Trigger::Schedule(scheduled_for)),
+        _ => None,
+    }
+}
+
+fn creation_time(job: &HrConnectorJob, now: Timestamp) -> Timestamp {
+    job.metadata
+        .creation_timestamp
+        .as_ref()
+        .map(|t| t.0)
+        .unwrap_or(now)
+}
+
+enum Prevalidation {
+    Valid,
+    Problem {
+        reason: &'static str,
+        message: String,
+    },
+}
+
+/// Validates a ConfigMap or Secret source when it (or the spec) changed since the last check.
+/// `None`: nothing new to say (unchanged, or a PVC source the controller cannot read).
+async fn prevalidate(
+    ctx: &Context,
+    namespace: &str,
+    job: &HrConnectorJob,
+    key: &str,
+) -> Result<Option<Prevalidation>, ReconcileError> {
+    let loaded = match source::load(&ctx.client, namespace, job).await {
+        Ok(Some(l)) => l,
+        Ok(None) => return Ok(None),
+        Err(
+            e @ (source::SourceError::NotFound { .. } | source::SourceError::MissingKey { .. }),
+        ) => {
+            forget(ctx, key);
+            return Ok(Some(Prevalidation::Problem {
+                reason: reason::SOURCE_NOT_FOUND,
+                message: e.to_string(),
+            }));
+        }
+        Err(e) => return Err(ReconcileError::Source(e.to_string())),
+    };
+    let fingerprint = format!(
+        "{}/{}",
+        job.metadata.generation.unwrap_or_default(),
+        loaded.resource_version
+    );
+    {
+        let validated = ctx.validated.lock().unwrap_or_else(|e| e.into_inner());
+        if validated.get(key) == Some(&fingerprint) {
+            return Ok(None);
+        }
+    }
+    let options = super::validation_options(job);
+    let source = loaded.source;
+    let report = tokio::task::spawn_blocking(move || hrdata::validate(&source, &options))
+        .await
+        .map_err(|e| ReconcileError::Source(e.to_string()))?;
+    let verdict = match report {
+        Err(e) => Prevalidation::Problem {
+            reason: reason::INVALID_CSV,
+            message: e.to_string(),
+        },
+        Ok(r) if !r.is_valid() && job.spec.invalid_rows == crate::crd::InvalidRows::Reject => {
+            let first = r.errors.first().map(|e| e.to_string()).unwrap_or_default();
+            Prevalidation::Problem {
+                reason: reason::INVALID_CSV,
+                message: format!("{} invalid record(s); first: {first}", r.rejected),
+            }
+        }
+        Ok(_) => Prevalidation::Valid,
+    };
+    ctx.validated
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key.to_string(), fingerprint);
+    Ok(Some(verdict))
+}
+
+fn forget(ctx: &Context, key: &str) {
+    ctx.validated
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(key);
+}
+
+/// Requeue exactly at the next fire time; Secret-held sources are also re-checked periodically
+/// because the controller may only `get` Secrets, not watch them.
+fn requeue_for(
+    ctx: &Context,
+    job: &HrConnectorJob,
+    schedule: &Schedule,
+    now: Timestamp,
+    decision: Option<Decision>,
+) -> Action {
+    let next = match decision {
+        Some(Decision::Wait { next }) => Some(next),
+        Some(Decision::Suspended { .. }) | Some(Decision::Never) => None,
+        _ => schedule.next_after(now),
+    };
+    let mut wait = next.map(|n| {
+        Duration::try_from(n.duration_since(now)).unwrap_or(Duration::ZERO)
+            + Duration::from_millis(5)
+    });
+    if matches!(source::source_ref(job), SourceRef::Secret { .. }) {
+        let recheck = ctx.config.secret_source_recheck;
+        wait = Some(wait.map_or(recheck, |w| w.min(recheck)));
+    }
+    match wait {
+        Some(w) => Action::requeue(w),
+        None => Action::await_change(),
+    }
+}
+
+/// Patches status only when something changed, so status updates do not loop through the watch.
+async fn write_if_changed(
+    api: &Api<HrConnectorJob>,
+    name: &str,
+    before: &HrConnectorJobStatus,
+    after: &HrConnectorJobStatus,
+) -> Result<bool, ReconcileError> {
+    if before == after {
+        return Ok(false);
+    }
+    let patch = json!({
+        "observedGeneration": after.observed_generation,
+        "conditions": after.conditions,
+        "nextScheduleTime": after.next_schedule_time,
+    });
+    patch_status(api, name, patch)
+        .await
+        .map_err(ReconcileError::Status)?;
+    Ok(true)
+}
