@@ -1,0 +1,612 @@
+//! The reconcile loop and runs against an in-process API with real semantics
+//! (kube-fake-client: resourceVersions, 409 conflicts, status subresource) and the real
+//! emulator over HTTP. Time is a `ManualClock`, so schedule decisions are exact.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use hrconnector::controller::reconcile::reconcile;
+use hrconnector::controller::{Context, ControllerConfig, ManualClock};
+use hrconnector::crd::{HrConnectorJob, HrConnectorJobStatus};
+use hrconnector::emulator::EmulatorHandle;
+use jiff::Timestamp;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::Api;
+use kube::runtime::controller::Action;
+use kube_fake_client::ClientBuilder;
+use tokio_util::sync::CancellationToken;
+
+/// kube-fake-client learns which kinds have a status subresource from a `Default` instance;
+/// our `HrConnectorJob` has no default on purpose (there is no default cloud), so a spec-less
+/// stand-in with the same group, version and kind tells it.
+mod status_subresource {
+    #[derive(
+        kube::CustomResource,
+        serde::Serialize,
+        serde::Deserialize,
+        Clone,
+        Debug,
+        Default,
+        schemars::JsonSchema,
+    )]
+    #[kube(
+        group = "hrconnector.io",
+        version = "v1alpha1",
+        kind = "HrConnectorJob",
+        namespaced,
+        derive = "Default"
+    )]
+    pub struct Spec {}
+}
+
+const NS: &str = "hr";
+const NAME: &str = "termination-upload";
+
+fn csv_text(n: usize) -> String {
+    let mut s = String::from("EmailAddress,TerminationDate,LastWorkingDate\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "p{i}@contoso.com,2026-03-01T09:00:00Z,2026-03-15T17:00:00.1234567+02:00\n"
+        ));
+    }
+    s
+}
+
+fn config_map(name: &str, csv: &str) -> ConfigMap {
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some(name.into());
+    cm.metadata.namespace = Some(NS.into());
+    cm.data = Some(BTreeMap::from([("data.csv".to_string(), csv.to_string())]));
+    cm
+}
+
+fn credentials_secret(secret: &str) -> Secret {
+    let mut s = Secret::default();
+    s.metadata.name = Some("hr-app".into());
+    s.metadata.namespace = Some(NS.into());
+    s.data = Some(BTreeMap::from([
+        (
+            "tenantId".to_string(),
+            ByteString(TENANT.as_bytes().to_vec()),
+        ),
+        ("appId".to_string(), ByteString(APP.as_bytes().to_vec())),
+        (
+            "appSecret".to_string(),
+            ByteString(secret.as_bytes().to_vec()),
+        ),
+    ]));
+    s
+}
+
+fn hr_job(emu: &EmulatorHandle, extra: serde_json::Value) -> HrConnectorJob {
+    let mut spec = serde_json::json!({
+        "cloud": "GCC",
+        "jobId": JOB,
+        "credentials": {"secretRef": {"name": "hr-app"}},
+        "source": {"configMap": {"name": "hr-data", "key": "data.csv"}},
+        "schedule": "0 3 * * *",
+        "recordsPerCall": 5,
+        "endpoints": {"authorityUrl": emu.url(), "ingestionUrl": emu.url()},
+    });
+    if let (Some(base), Some(more)) = (spec.as_object_mut(), extra.as_object()) {
+        for (k, v) in more {
+            base.insert(k.clone(), v.clone());
+        }
+    }
+    let mut job = HrConnectorJob::new(NAME, serde_json::from_value(spec).expect("spec"));
+    job.metadata.namespace = Some(NS.into());
+    job.metadata.generation = Some(1);
+    job.metadata.creation_timestamp = Some(Time(ts("2026-11-24T00:30:00Z")));
+    job
+}
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().expect("timestamp")
+}
+
+struct Harness {
+    emu: EmulatorHandle,
+    api: Api<HrConnectorJob>,
+    ctx: Arc<Context>,
+    clock: Arc<ManualClock>,
+    sleeper: RecordingSleeper,
+}
+
+async fn harness(
+    job_extra: serde_json::Value,
+    csv: &str,
+    secret: &str,
+    builder: ClientBuilder,
+) -> Harness {
+    let emu = start_emulator().await;
+    let job = hr_job(&emu, job_extra);
+    let client = builder
+        .with_resource::<HrConnectorJob>()
+        .with_status_subresource::<status_subresource::HrConnectorJob>()
+        .with_object(job)
+        .with_object(config_map("hr-data", csv))
+        .with_object(credentials_secret(secret))
+        .build()
+        .await
+        .expect("fake client");
+    let clock = Arc::new(ManualClock::new(ts("2026-11-24T01:00:00Z")));
+    let sleeper = RecordingSleeper::default();
+    let config = ControllerConfig {
+        request_timeout: Duration::from_secs(5),
+        ..ControllerConfig::default()
+    };
+    let (ctx, _requeue) = Context::new(
+        client.clone(),
+        config,
+        clock.clone(),
+        Arc::new(sleeper.clone()),
+        CancellationToken::new(),
+    );
+    Harness {
+        emu,
+        api: Api::namespaced(client, NS),
+        ctx,
+        clock,
+        sleeper,
+    }
+}
+
+impl Harness {
+    async fn job(&self) -> HrConnectorJob {
+        self.api.get(NAME).await.expect("job")
+    }
+
+    async fn status(&self) -> HrConnectorJobStatus {
+        self.job().await.status.unwrap_or_default()
+    }
+
+    async fn reconcile(&self) -> Action {
+        reconcile(Arc::new(self.job().await), self.ctx.clone())
+            .await
+            .expect("reconcile")
+    }
+
+    /// Waits (bounded) until no run is in progress.
+    async fn runs_done(&self) {
+        for _ in 0..500 {
+            if self.ctx.runs.is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the run did not finish");
+    }
+
+    async fn annotate_run_now(&self, value: &str) {
+        let patch =
+            serde_json::json!({"metadata": {"annotations": {"hrconnector.io/run-now": value}}});
+        self.api
+            .patch(
+                NAME,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await
+            .expect("annotate");
+    }
+}
+
+fn condition<'a>(
+    status: &'a HrConnectorJobStatus,
+    type_: &str,
+) -> &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .unwrap_or_else(|| panic!("no {type_} condition in {:?}", status.conditions))
+}
+
+#[tokio::test]
+async fn valid_source_is_reported_with_the_next_schedule_time_and_an_exact_requeue() {
+    let h = harness(
+        serde_json::json!({}),
+        &csv_text(3),
+        SECRET,
+        ClientBuilder::new(),
+    )
+    .await;
+    let action = h.reconcile().await;
+    let status = h.status().await;
+    assert_eq!(condition(&status, "Ready").status, "Unknown");
+    assert_eq!(condition(&status, "Ready").reason, "AwaitingFirstRun");
+    assert_eq!(condition(&status, "Stalled").status, "False");
+    assert_eq!(
+        status.next_schedule_time.map(|t| t.0),
+        Some(ts("2026-11-24T03:00:00Z"))
+    );
+    assert_eq!(status.observed_generation, Some(1));
+    // Two hours to 03:00 (plus the few milliseconds of margin), not a polling interval.
+    let expected = format!(
+        "{:?}",
+        Action::requeue(Duration::from_secs(7200) + Duration::from_millis(5))
+    );
+    assert_eq!(format!("{action:?}"), expected);
+    assert_eq!(h.emu.token_requests() + h.emu.upload_requests(), 0);
+}
+
+#[tokio::test]
+async fn run_now_uploads_everything_and_reports_in_status() {
+    let h = harness(
+        serde_json::json!({}),
+        &csv_text(12),
+        SECRET,
+        ClientBuilder::new(),
+    )
+    .await;
+    h.annotate_run_now("first").await;
+    h.reconcile().await;
+    h.runs_done().await;
+    let status = h.status().await;
+    assert_eq!(status.records_saved, Some(12));
+    assert_eq!(status.records_rejected, Some(0));
+    assert_eq!(condition(&status, "Ready").status, "True");
+    assert_eq!(condition(&status, "Ready").reason, "Succeeded");
+    assert_eq!(condition(&status, "Reconciling").status, "False");
+    assert_eq!(status.last_run_now.as_deref(), Some("first"));
+    assert!(status.current_run.is_none());
+    let last = status.last_run.expect("lastRun");
+    assert_eq!(last.chunks, 3);
+    assert_eq!(last.records_saved, 12);
+    assert_eq!(status.history.len(), 1);
+    let cp = status.checkpoint.expect("checkpoint");
+    assert_eq!(cp.records_acknowledged, 12);
+    assert!(cp.complete);
+    assert_eq!(Some(cp.source_sha256), last.source_sha256);
+    assert!(status.last_successful_time.is_some());
+    assert_eq!(h.emu.received_records(JOB).len(), 12);
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(h.api.clone().into_client(), NS);
+    let reasons: Vec<String> = events
+        .list(&Default::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter_map(|e| e.reason)
+        .collect();
+    assert!(
+        reasons.contains(&"RunStarted".to_string())
+            && reasons.contains(&"RunSucceeded".to_string()),
+        "{reasons:?}"
+    );
+
+    // The same value never fires twice; a new value with unchanged content is `Unchanged`.
+    h.reconcile().await;
+    h.runs_done().await;
+    assert_eq!(h.emu.upload_requests(), 3);
+    h.annotate_run_now("second").await;
+    h.reconcile().await;
+    h.runs_done().await;
+    let status = h.status().await;
+    assert_eq!(condition(&status, "Ready").reason, "Unchanged");
+    assert_eq!(status.history.len(), 2);
+    assert_eq!(
+        h.emu.upload_requests(),
+        3,
+        "unchanged content is not sent again"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_file_is_reported_at_once_without_a_run() {
+    let csv = "EmailAddress,TerminationDate,LastWorkingDate\na@contoso.com,2026-03-01T09:00:00Z,2026-03-02T09:00:00Z\nb@contoso.com,2026-03-01T09:00:00Z,yesterday\n";
+    let h = harness(serde_json::json!({}), csv, SECRET, ClientBuilder::new()).await;
+    h.reconcile().await;
+    let status = h.status().await;
+    let ready = condition(&status, "Ready");
+    assert_eq!(ready.status, "False");
+    assert_eq!(ready.reason, "InvalidCsv");
+    assert!(
+        ready
+            .message
+            .contains("record 2 (line 3), column LastWorkingDate"),
+        "{}",
+        ready.message
+    );
+    assert!(
+        !ready.message.contains("yesterday") && !ready.message.contains("b@contoso.com"),
+        "no personal data in status"
+    );
+    assert_eq!(condition(&status, "Stalled").status, "True");
+    assert!(status.next_schedule_time.is_some());
+    assert_eq!(h.emu.token_requests() + h.emu.upload_requests(), 0);
+}
+
+#[tokio::test]
+async fn a_missing_config_map_is_source_not_found() {
+    let h = harness(
+        serde_json::json!({"source": {"configMap": {"name": "nope", "key": "data.csv"}}}),
+        &csv_text(1),
+        SECRET,
+        ClientBuilder::new(),
+    )
+    .await;
+    h.reconcile().await;
+    let status = h.status().await;
+    assert_eq!(condition(&status, "Ready").reason, "SourceNotFound");
+    assert!(
+        condition(&status, "Ready")
+            .message
+            .contains("ConfigMap hr/nope not found")
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_spec_is_stalled_with_the_problem_named() {
+    let h = harness(
+        serde_json::json!({"schedule": "every day", "timeZone": "Mars/Olympus"}),
+        &csv_text(1),
+        SECRET,
+        ClientBuilder::new(),
+    )
+    .await;
+    let action = h.reconcile().await;
+    let status = h.status().await;
+    let ready = condition(&status, "Ready");
+    assert_eq!(ready.reason, "InvalidSpec");
+    assert!(
+        ready.message.contains("\"every day\"") && ready.message.contains("5 fields"),
+        "{}",
+        ready.message
+    );
+    assert_eq!(condition(&status, "Stalled").status, "True");
+    assert_eq!(
+        format!("{action:?}"),
+        format!("{:?}", Action::await_change())
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_authentication_failed_after_one_token_request() {
+    let h = harness(
+        serde_json::json!({}),
+        &csv_text(3),
+        "wrong-secret",
+        ClientBuilder::new(),
+    )
+    .await;
+    h.annotate_run_now("1").await;
+    h.reconcile().await;
+    h.runs_done().await;
+    let status = h.status().await;
+    let ready = condition(&status, "Ready");
+    assert_eq!(ready.status, "False");
+    assert_eq!(ready.reason, "AuthenticationFailed");
+    assert!(ready.message.contains("AADSTS7000215"), "{}", ready.message);
+    assert!(!ready.message.contains("wrong-secret"));
+    assert_eq!(condition(&status, "Stalled").status, "True");
+    assert_eq!(h.emu.token_requests(), 1);
+    assert_eq!(h.emu.upload_requests(), 0);
+    assert!(h.sleeper.waits().is_empty());
+}
+
+#[tokio::test]
+async fn runs_at_the_scheduled_time_and_records_last_schedule_time() {
+    let h = harness(
+        serde_json::json!({}),
+        &csv_text(4),
+        SECRET,
+        ClientBuilder::new(),
+    )
+    .await;
+    h.reconcile().await;
+    assert_eq!(h.emu.upload_requests(), 0);
+    h.clock.set(ts("2026-11-24T03:00:00.010Z"));
+    h.reconcile().await;
+    h.runs_done().await;
+    let status = h.status().await;
+    assert_eq!(
+        status.last_schedule_time.map(|t| t.0),
+        Some(ts("2026-11-24T03:00:00Z"))
+    );
+    assert_eq!(status.records_saved, Some(4));
+    // Once run, the same fire time does not run again; the next one is tomorrow.
+    h.reconcile().await;
+    h.runs_done().await;
+    let status = h.status().await;
+    assert_eq!(status.history.len(), 1);
+    assert_eq!(
+        status.next_schedule_time.map(|t| t.0),
+        Some(ts("2026-11-25T03:00:00Z"))
+    );
+}
+
+#[tokio::test]
+async fn a_missed_run_past_its_starting_deadline_is_skipped() {
+    let h = harness(
+        serde_json::json!({"startingDeadlineSeconds": 600}),
+        &csv_text(2),
+        SECRET,
+        ClientBuilder::new(),
+    )
+    .await;
+    h.clock.set(ts("2026-11-24T04:00:00Z")); // 60 minutes late, deadline 10
+    h.reconcile().await;
+    h.runs_done().await;
+    assert_eq!(h.emu.upload_requests(), 0);
+    assert!(h.status().await.history.is_empty());
+    h.clock.set(ts("2026-11-25T03:05:00Z")); // 5 minutes late: inside the deadline
+    h.reconcile().await;
+    h.runs_done().await;
+    assert_eq!(
+        h.status().await.last_schedule_time.map(|t| t.0),
+        Some(ts("2026-11-25T03:00:00Z"))
+    );
+    assert_eq!(h.emu.upload_requests(), 1);
+}
+
+#[tokio::test]
+async fn suspend_stops_scheduled_runs() {
+    let h = harness(
+        serde_json::json!({"suspend": true}),
+        &csv_text(2),
+        SECRET,
+        ClientBuilder::new(),
+    )
+    .await;
+    h.clock.set(ts("2026-11-24T03:01:00Z"));
+    h.reconcile().await;
+    h.runs_done().await;
+    assert_eq!(h.emu.upload_requests(), 0);
+    assert!(h.status().await.next_schedule_time.is_none());
+}
+
+#[tokio::test]
+async fn an_interrupted_run_resumes_from_the_status_checkpoint() {
+    let h = harness(
+        serde_json::json!({}),
+        &csv_text(20),
+        SECRET,
+        ClientBuilder::new(),
+    )
+    .await;
+    // First run: chunk 3 of 4 is refused, so 10 records are acknowledged.
+    h.emu.inject(
+        hrconnector::emulator::Fault::new(
+            hrconnector::emulator::FaultTarget::Upload,
+            1,
+            hrconnector::emulator::FaultAction::Status {
+                status: 400,
+                retry_after: None,
+                body: None,
+            },
+        )
+        .after(2),
+    );
+    h.annotate_run_now("a").await;
+    h.reconcile().await;
+    h.runs_done().await;
+    let status = h.status().await;
+    assert_eq!(condition(&status, "Ready").reason, "UploadFailed");
+    assert_eq!(
+        status.checkpoint.as_ref().map(|c| c.records_acknowledged),
+        Some(10)
+    );
+    // Simulate a crash in the middle of the next run: status says a run is in progress.
+    let patch = serde_json::json!({"status": {"currentRun": {"id": "1", "startTime": "2026-11-24T01:00:00Z", "trigger": "RunNow"}}});
+    h.api
+        .patch_status(
+            NAME,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    h.reconcile().await;
+    h.runs_done().await;
+    let status = h.status().await;
+    assert_eq!(
+        condition(&status, "Ready").reason,
+        "Succeeded",
+        "{:?}",
+        status.last_run
+    );
+    assert_eq!(status.records_saved, Some(20));
+    assert!(status.current_run.is_none());
+    let received: Vec<String> = h
+        .emu
+        .received_records(JOB)
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    let expected: Vec<String> = (0..20).map(|i| format!("p{i}@contoso.com")).collect();
+    assert_eq!(received, expected, "every record exactly once");
+}
+
+#[tokio::test]
+async fn status_conflicts_during_a_run_are_retried_without_losing_the_checkpoint() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    // Every other status patch answers 409 Conflict.
+    let builder = ClientBuilder::new().with_interceptor_funcs(
+        kube_fake_client::interceptor::Funcs::new().patch_status(move |_ctx| {
+            if seen.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+                return Err(kube_fake_client::Error::Conflict("injected".into()));
+            }
+            Ok(None)
+        }),
+    );
+    let h = harness(serde_json::json!({}), &csv_text(15), SECRET, builder).await;
+    h.annotate_run_now("x").await;
+    h.reconcile().await;
+    h.runs_done().await;
+    let status = h.status().await;
+    assert_eq!(status.records_saved, Some(15), "{:?}", status.last_run);
+    assert_eq!(
+        status
+            .checkpoint
+            .map(|c| (c.records_acknowledged, c.complete)),
+        Some((15, true))
+    );
+    assert!(
+        calls.load(Ordering::SeqCst) >= 8,
+        "conflicts were injected and retried"
+    );
+    assert_eq!(h.emu.received_records(JOB).len(), 15);
+}
+
+#[tokio::test]
+async fn the_global_bound_on_concurrent_uploads_holds() {
+    let h = harness(
+        serde_json::json!({}),
+        &csv_text(2),
+        SECRET,
+        ClientBuilder::new(),
+    )
+    .await;
+    assert_eq!(h.ctx.upload_slots.available_permits(), 4);
+    h.annotate_run_now("1").await;
+    h.reconcile().await;
+    h.runs_done().await;
+    assert_eq!(
+        h.ctx
+            .max_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_run_missed_while_the_operator_was_down_runs_once_on_return() {
+    let h = harness(
+        serde_json::json!({}),
+        &csv_text(2),
+        SECRET,
+        ClientBuilder::new(),
+    )
+    .await;
+    // Created days ago, never reconciled since: three fire times were missed.
+    let patch = serde_json::json!({"status": {"lastScheduleTime": "2026-11-21T03:00:00Z"}});
+    h.api
+        .patch_status(
+            NAME,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    h.reconcile().await;
+    h.runs_done().await;
+    h.reconcile().await;
+    h.runs_done().await;
+    let status = h.status().await;
+    assert_eq!(status.history.len(), 1, "one catch-up run, not three");
+    assert_eq!(
+        status.last_schedule_time.map(|t| t.0),
+        Some(ts("2026-11-23T03:00:00Z"))
+    );
+    assert_eq!(h.emu.upload_requests(), 1);
+}
