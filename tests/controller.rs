@@ -533,7 +533,7 @@ async fn status_conflicts_during_a_run_are_retried_without_losing_the_checkpoint
     // Every other status patch answers 409 Conflict.
     let builder = ClientBuilder::new().with_interceptor_funcs(
         kube_fake_client::interceptor::Funcs::new().patch_status(move |_ctx| {
-            if seen.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+            if seen.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
                 return Err(kube_fake_client::Error::Conflict("injected".into()));
             }
             Ok(None)
