@@ -55,3 +55,71 @@ pub fn failed_report(error: &UploadError) -> UploadReport {
         reason: Some(error.reason()),
     }
 }
+
+/// Kubernetes keeps at most 4096 bytes of a container's termination message.
+pub const RESULT_FILE_LIMIT: usize = 4096;
+
+/// The JSON report in at most `limit` bytes: `message` is cut (on a character boundary, with an
+/// ellipsis) until it fits, so the counts and the result always survive.
+pub fn bounded_json(report: &UploadReport, limit: usize) -> Result<String, serde_json::Error> {
+    let json = serde_json::to_string(report)?;
+    if json.len() <= limit {
+        return Ok(json);
+    }
+    let mut cut = report.clone();
+    // Escaping can only grow the text, so cutting by the overflow may take a few rounds.
+    let mut keep = report.message.len().saturating_sub(json.len() - limit + 3);
+    loop {
+        while !report.message.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        cut.message = format!("{}…", &report.message[..keep]);
+        let json = serde_json::to_string(&cut)?;
+        if json.len() <= limit || keep == 0 {
+            return Ok(json);
+        }
+        keep = keep.saturating_sub((json.len() - limit).max(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(message: String) -> UploadReport {
+        UploadReport {
+            result: RunResult::Failed,
+            records_saved: 1,
+            records_rejected: 2,
+            chunks: 3,
+            attempts: 4,
+            source_sha256: "a".repeat(64),
+            message,
+            reason: Some("UploadFailed"),
+        }
+    }
+
+    #[test]
+    fn short_reports_are_unchanged() {
+        let r = report("short".into());
+        assert_eq!(
+            bounded_json(&r, RESULT_FILE_LIMIT).unwrap(),
+            serde_json::to_string(&r).unwrap()
+        );
+    }
+
+    #[test]
+    fn long_messages_are_cut_to_the_limit_and_stay_json() {
+        for message in [
+            "x".repeat(10_000),
+            "é\"\n".repeat(3000),
+            "\u{1}".repeat(5000),
+        ] {
+            let json = bounded_json(&report(message), RESULT_FILE_LIMIT).unwrap();
+            assert!(json.len() <= RESULT_FILE_LIMIT, "{}", json.len());
+            let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+            assert_eq!(v["recordsSaved"], 1);
+            assert!(v["message"].as_str().unwrap().ends_with('…'));
+        }
+    }
+}

@@ -13,8 +13,9 @@ use super::common::{ColumnArgs, OutputFormat};
 use crate::cloud::Cloud;
 use crate::hrdata::FileSource;
 use crate::upload::{
-    AppCredentials, CertificateCredential, ClientAuth, CredentialError, FileCheckpointStore,
-    NoCheckpoint, RetryPolicy, RunResult, UploadReport, UploadRequest, Uploader, UploaderConfig,
+    AppCredentials, CertificateCredential, Checkpoint, ClientAuth, CredentialError,
+    FileCheckpointStore, MemoryCheckpointStore, NoCheckpoint, RetryPolicy, RunResult, UploadReport,
+    UploadRequest, Uploader, UploaderConfig,
 };
 
 /// The cloud names accepted on the command line. There is no default on purpose.
@@ -43,12 +44,20 @@ pub struct UploadArgs {
     /// cannot reach the commercial cloud by accident.
     #[arg(long, value_enum)]
     pub cloud: CloudArg,
-    /// Directory (tenant) ID of the Entra ID app.
+    /// Directory (tenant) ID of the Entra ID app. Exactly one of --tenant-id,
+    /// HRCONNECTOR_TENANT_ID or --tenant-id-file.
+    #[arg(long, env = "HRCONNECTOR_TENANT_ID")]
+    pub tenant_id: Option<String>,
+    /// File holding the tenant ID (a Secret key mounted as a file; a trailing newline is ignored).
     #[arg(long)]
-    pub tenant_id: String,
-    /// Application (client) ID of the Entra ID app.
+    pub tenant_id_file: Option<PathBuf>,
+    /// Application (client) ID of the Entra ID app. Exactly one of --app-id, HRCONNECTOR_APP_ID
+    /// or --app-id-file.
+    #[arg(long, env = "HRCONNECTOR_APP_ID")]
+    pub app_id: Option<String>,
+    /// File holding the app ID (a trailing newline is ignored).
     #[arg(long)]
-    pub app_id: String,
+    pub app_id_file: Option<PathBuf>,
     /// Client secret. Prefer --app-secret-file or HRCONNECTOR_APP_SECRET: arguments are
     /// visible to other users of the machine.
     #[arg(long, env = "HRCONNECTOR_APP_SECRET", hide_env_values = true,
@@ -86,6 +95,18 @@ pub struct UploadArgs {
     /// not sent again. Without it every run sends the whole file.
     #[arg(long)]
     pub checkpoint_file: Option<PathBuf>,
+    /// Resume from this checkpoint instead of a checkpoint file: the SHA-256 (hex) of the
+    /// content already partly sent. Used by the operator's upload Jobs.
+    #[arg(long, requires = "resume_records", conflicts_with = "checkpoint_file",
+          value_parser = parse_sha256)]
+    pub resume_sha256: Option<String>,
+    /// Records of --resume-sha256's content already acknowledged by the service. When it equals
+    /// the file's accepted records, the run reports Unchanged and sends nothing.
+    #[arg(long, requires = "resume_sha256", conflicts_with = "checkpoint_file")]
+    pub resume_records: Option<u64>,
+    /// Also write the JSON report to this file (e.g. /dev/termination-log), at most 4096 bytes.
+    #[arg(long)]
+    pub result_file: Option<PathBuf>,
     /// Send the file even if the checkpoint says this content was already sent.
     #[arg(long)]
     pub force: bool,
@@ -109,6 +130,9 @@ pub fn run(args: UploadArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
+            // The operator reads the result file even when the pod could not start the upload.
+            let report = super::report::failed_report(&e.into());
+            write_result_file(&args, &report);
             return ExitCode::from(super::EXIT_USAGE);
         }
     };
@@ -121,7 +145,32 @@ pub fn run(args: UploadArgs) -> ExitCode {
     };
     let report = runtime.block_on(upload(&args, credentials));
     print_report(&report, args.output);
+    write_result_file(&args, &report);
     exit_code(&report)
+}
+
+/// Writes `--result-file`; a failure is logged, never turns a finished upload into an error.
+fn write_result_file(args: &UploadArgs, report: &UploadReport) {
+    let Some(path) = &args.result_file else {
+        return;
+    };
+    match super::report::bounded_json(report, super::report::RESULT_FILE_LIMIT) {
+        Ok(json) => {
+            if let Err(e) = std::fs::write(path, json) {
+                eprintln!("error: cannot write --result-file {}: {e}", path.display());
+            }
+        }
+        Err(e) => eprintln!("error: cannot encode the report: {e}"),
+    }
+}
+
+/// A content SHA-256: 64 hex digits, kept lower-case as the reports print it.
+fn parse_sha256(s: &str) -> Result<String, String> {
+    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err("expected a SHA-256: 64 hexadecimal digits".into())
+    }
 }
 
 async fn upload(args: &UploadArgs, credentials: AppCredentials) -> UploadReport {
@@ -151,13 +200,32 @@ async fn upload(args: &UploadArgs, credentials: AppCredentials) -> UploadReport 
         Ok(u) => u,
         Err(e) => return super::report::failed_report(&e),
     };
-    match &args.checkpoint_file {
-        Some(path) => {
+    match (&args.checkpoint_file, resume_checkpoint(args)) {
+        (Some(path), _) => {
             uploader
                 .run(&request, &FileCheckpointStore { path: path.clone() })
                 .await
         }
-        None => uploader.run(&request, &NoCheckpoint).await,
+        (None, Some(seed)) => {
+            uploader
+                .run(&request, &MemoryCheckpointStore::new(Some(seed)))
+                .await
+        }
+        (None, None) => uploader.run(&request, &NoCheckpoint).await,
+    }
+}
+
+/// The checkpoint given by --resume-sha256/--resume-records (clap makes them come in pairs).
+/// `complete` stays false: the uploader treats "all accepted records acknowledged" as complete.
+fn resume_checkpoint(args: &UploadArgs) -> Option<Checkpoint> {
+    match (&args.resume_sha256, args.resume_records) {
+        (Some(sha), Some(records)) => Some(Checkpoint {
+            job_id: args.job_id.clone(),
+            source_sha256: sha.clone(),
+            records_acknowledged: records,
+            complete: false,
+        }),
+        _ => None,
     }
 }
 
@@ -215,10 +283,52 @@ fn load_credentials(args: &UploadArgs) -> Result<AppCredentials, CredentialError
         }
     };
     Ok(AppCredentials {
-        tenant_id: args.tenant_id.clone(),
-        app_id: args.app_id.clone(),
+        tenant_id: one_value(
+            &args.tenant_id,
+            &args.tenant_id_file,
+            "--tenant-id",
+            "HRCONNECTOR_TENANT_ID",
+        )?,
+        app_id: one_value(
+            &args.app_id,
+            &args.app_id_file,
+            "--app-id",
+            "HRCONNECTOR_APP_ID",
+        )?,
         auth,
     })
+}
+
+/// A value given exactly once: on the command line or in the environment, or in a file.
+fn one_value(
+    value: &Option<String>,
+    file: &Option<PathBuf>,
+    flag: &str,
+    env: &str,
+) -> Result<String, CredentialError> {
+    let value = match (value, file) {
+        (Some(_), Some(_)) => {
+            return Err(CredentialError::Missing(format!(
+                "give {flag} (or {env}) or {flag}-file, not both"
+            )));
+        }
+        (None, None) => {
+            return Err(CredentialError::Missing(format!(
+                "missing {flag}: give {flag}, {env} or {flag}-file"
+            )));
+        }
+        (Some(v), None) => v.trim().to_string(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| {
+                CredentialError::Missing(format!("cannot read {flag}-file {}: {e}", path.display()))
+            })?
+            .trim_end_matches(['\r', '\n'])
+            .to_string(),
+    };
+    if value.is_empty() {
+        return Err(CredentialError::Missing(format!("{flag} is empty")));
+    }
+    Ok(value)
 }
 
 fn print_report(report: &UploadReport, output: OutputFormat) {

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod context;
 pub mod credentials;
 pub mod execute;
+pub mod pvc_job;
 pub mod reconcile;
 pub mod runs;
 pub mod source;

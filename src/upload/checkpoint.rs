@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +40,45 @@ impl CheckpointStore for NoCheckpoint {
         Ok(None)
     }
     async fn save(&self, _: &Checkpoint) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// A checkpoint held in memory, seeded from elsewhere: the resource's status checkpoint handed to
+/// an upload Job on its command line, or a test. [`MemoryCheckpointStore::current`] reads back the
+/// progress the run saved.
+#[derive(Debug, Default)]
+pub struct MemoryCheckpointStore {
+    current: Mutex<Option<Checkpoint>>,
+}
+
+impl MemoryCheckpointStore {
+    pub fn new(seed: Option<Checkpoint>) -> Self {
+        MemoryCheckpointStore {
+            current: Mutex::new(seed),
+        }
+    }
+
+    /// The last checkpoint saved (or the seed when nothing was saved yet).
+    pub fn current(&self) -> Option<Checkpoint> {
+        // A poisoned lock only means a panicking writer; the value itself is still whole.
+        match self.current.lock() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+impl CheckpointStore for MemoryCheckpointStore {
+    async fn load(&self) -> Result<Option<Checkpoint>, String> {
+        Ok(self.current())
+    }
+    async fn save(&self, checkpoint: &Checkpoint) -> Result<(), String> {
+        let mut guard = match self.current.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = Some(checkpoint.clone());
         Ok(())
     }
 }
@@ -85,4 +125,27 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> 
     tmp.as_file().sync_all().map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cp(n: u64) -> Checkpoint {
+        Checkpoint {
+            job_id: "j".into(),
+            source_sha256: "ab".into(),
+            records_acknowledged: n,
+            complete: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn memory_store_returns_its_seed_then_the_last_save() {
+        let store = MemoryCheckpointStore::new(Some(cp(3)));
+        assert_eq!(store.load().await, Ok(Some(cp(3))));
+        store.save(&cp(7)).await.unwrap();
+        assert_eq!(store.current(), Some(cp(7)));
+        assert_eq!(MemoryCheckpointStore::new(None).current(), None);
+    }
 }

@@ -12,7 +12,9 @@ pub mod retry;
 mod run;
 pub mod token;
 
-pub use checkpoint::{Checkpoint, CheckpointStore, FileCheckpointStore, NoCheckpoint};
+pub use checkpoint::{
+    Checkpoint, CheckpointStore, FileCheckpointStore, MemoryCheckpointStore, NoCheckpoint,
+};
 pub use credentials::{AppCredentials, CertificateCredential, ClientAuth};
 pub use error::{CredentialError, UploadError};
 pub use retry::{RetryPolicy, Sleeper, TokioSleeper};

@@ -182,7 +182,12 @@ impl Uploader {
         let previous = previous.filter(|cp| {
             !request.force && cp.job_id == request.job_id && cp.source_sha256 == report.sha256
         });
-        if let Some(cp) = previous.as_ref().filter(|cp| cp.complete) {
+        // A seeded checkpoint (the operator's status) may not carry `complete`; every accepted
+        // record acknowledged means the same thing.
+        if let Some(cp) = previous
+            .as_ref()
+            .filter(|cp| cp.complete || cp.records_acknowledged == total)
+        {
             return Ok(UploadReport {
                 result: RunResult::Unchanged,
                 records_saved: cp.records_acknowledged,

@@ -1,0 +1,182 @@
+//! The `hrconnector upload` command line of an upload Job. The base paths are parameters so
+//! that a test can run the very same arguments against files in a temporary directory.
+
+use super::PvcJobError;
+use super::auth::AuthKind;
+use crate::crd::{Checkpoint, CrdCloud, HrConnectorJob, InvalidRows};
+
+/// File names of the Secret's keys inside the credentials directory: fixed, whatever the keys
+/// are called in the Secret (the volume's `items` map them).
+pub const TENANT_ID_FILE: &str = "tenant-id";
+pub const APP_ID_FILE: &str = "app-id";
+pub const APP_SECRET_FILE: &str = "app-secret";
+pub const CERTIFICATE_FILE: &str = "tls.crt";
+pub const PRIVATE_KEY_FILE: &str = "tls.key";
+
+/// Where the upload finds its inputs and puts its report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadPaths {
+    /// The claim's mount point; the CSV is `<data_dir>/<spec.source.persistentVolumeClaim.path>`.
+    pub data_dir: String,
+    /// The credentials Secret's mount point.
+    pub credentials_dir: String,
+    /// Where the JSON report goes (`/dev/termination-log` in the pod).
+    pub result_file: String,
+}
+
+impl UploadPaths {
+    /// The paths inside the upload pod.
+    pub fn in_pod() -> Self {
+        UploadPaths {
+            data_dir: super::build::DATA_DIR.into(),
+            credentials_dir: super::build::CREDENTIALS_DIR.into(),
+            result_file: super::build::TERMINATION_LOG.into(),
+        }
+    }
+
+    fn credential(&self, file: &str) -> String {
+        format!("{}/{file}", self.credentials_dir.trim_end_matches('/'))
+    }
+}
+
+/// The arguments (without the program name) that run `hrjob`'s upload. `resume` is the status
+/// checkpoint to continue from; `force` sends everything again and drops the resume.
+pub fn upload_args(
+    hrjob: &HrConnectorJob,
+    paths: &UploadPaths,
+    auth: AuthKind,
+    resume: Option<&Checkpoint>,
+    force: bool,
+) -> Result<Vec<String>, PvcJobError> {
+    let spec = &hrjob.spec;
+    let pvc = spec
+        .source
+        .persistent_volume_claim
+        .as_ref()
+        .ok_or(PvcJobError::NotPvcSource)?;
+    let csv = csv_path(&paths.data_dir, &pvc.path)?;
+    let mut args: Vec<String> = vec![
+        "upload".into(),
+        "--cloud".into(),
+        cloud_arg(spec.cloud).into(),
+        "--tenant-id-file".into(),
+        paths.credential(TENANT_ID_FILE),
+        "--app-id-file".into(),
+        paths.credential(APP_ID_FILE),
+    ];
+    match auth {
+        AuthKind::Secret => {
+            args.extend([
+                "--app-secret-file".into(),
+                paths.credential(APP_SECRET_FILE),
+            ]);
+        }
+        AuthKind::Certificate => args.extend([
+            "--certificate-file".into(),
+            paths.credential(CERTIFICATE_FILE),
+            "--private-key-file".into(),
+            paths.credential(PRIVATE_KEY_FILE),
+        ]),
+    }
+    args.extend([
+        "--job-id".into(),
+        spec.job_id.clone(),
+        "--csv-file-path".into(),
+        csv,
+        "--records-per-call".into(),
+        spec.records_per_call.to_string(),
+        "--invalid-rows".into(),
+        match spec.invalid_rows {
+            InvalidRows::Reject => "reject",
+            InvalidRows::Skip => "skip",
+        }
+        .into(),
+        "--email-column".into(),
+        spec.columns.email_address.clone(),
+        "--termination-date-column".into(),
+        spec.columns.termination_date.clone(),
+        "--last-working-date-column".into(),
+        spec.columns.last_working_date.clone(),
+    ]);
+    if let Some(o) = &spec.endpoints {
+        for (flag, value) in [
+            ("--authority-url", &o.authority_url),
+            ("--ingestion-url", &o.ingestion_url),
+            ("--resource", &o.resource),
+        ] {
+            if let Some(v) = value {
+                args.extend([flag.into(), v.clone()]);
+            }
+        }
+    }
+    if spec.dry_run {
+        args.push("--dry-run".into());
+    }
+    if force {
+        args.push("--force".into());
+    } else if let Some(cp) = resume {
+        if !is_sha256(&cp.source_sha256) {
+            return Err(PvcJobError::InvalidCheckpoint);
+        }
+        args.extend([
+            "--resume-sha256".into(),
+            cp.source_sha256.clone(),
+            "--resume-records".into(),
+            cp.records_acknowledged.to_string(),
+        ]);
+    }
+    args.extend([
+        "--output".into(),
+        "json".into(),
+        "--result-file".into(),
+        paths.result_file.clone(),
+    ]);
+    Ok(args)
+}
+
+/// The name `upload --cloud` takes for each CRD cloud.
+fn cloud_arg(cloud: CrdCloud) -> &'static str {
+    match cloud {
+        CrdCloud::Commercial => "commercial",
+        CrdCloud::Gcc => "gcc",
+        CrdCloud::GccHigh => "gcc-high",
+        CrdCloud::Dod => "dod",
+    }
+}
+
+/// `<data_dir>/<path>`, refusing paths that could leave the claim (the API server's schema may
+/// not have checked: CEL and patterns can be missing on old clusters).
+fn csv_path(data_dir: &str, path: &str) -> Result<String, PvcJobError> {
+    let unsafe_path = path.trim().is_empty()
+        || path.starts_with(['/', '\\'])
+        || path.split(['/', '\\']).any(|part| part == "..");
+    if unsafe_path {
+        return Err(PvcJobError::UnsafePath(path.to_string()));
+    }
+    Ok(format!(
+        "{}/{}",
+        data_dir.trim_end_matches('/'),
+        path.trim_start_matches("./")
+    ))
+}
+
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_paths_stay_inside_the_claim() {
+        assert_eq!(csv_path("/data", "hr/x.csv").unwrap(), "/data/hr/x.csv");
+        assert_eq!(csv_path("/data/", "./x.csv").unwrap(), "/data/x.csv");
+        for bad in ["/etc/passwd", "a/../../x", "..", "", "\\x"] {
+            assert_eq!(
+                csv_path("/data", bad),
+                Err(PvcJobError::UnsafePath(bad.into()))
+            );
+        }
+    }
+}

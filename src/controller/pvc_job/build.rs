@@ -1,0 +1,326 @@
+//! The upload Job: owned by the `HrConnectorJob` (garbage-collected with it), restricted Pod
+//! Security, the claim and the Secret mounted read-only, the report in the termination message.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::batch::v1::{
+    Job, JobSpec, PodFailurePolicy, PodFailurePolicyOnExitCodesRequirement,
+    PodFailurePolicyOnPodConditionsPattern, PodFailurePolicyRule,
+};
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, EmptyDirVolumeSource, EnvVar, KeyToPath,
+    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
+    ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Resource;
+
+use super::PvcJobError;
+use super::args::{
+    APP_ID_FILE, APP_SECRET_FILE, CERTIFICATE_FILE, PRIVATE_KEY_FILE, TENANT_ID_FILE, UploadPaths,
+    upload_args,
+};
+use super::auth::AuthKind;
+use super::naming::{job_name, label_value};
+use crate::crd::{Checkpoint, HrConnectorJob};
+
+/// Label (on the Job and its pods) holding the run ID, as a label value.
+pub const RUN_LABEL: &str = "hrconnector.io/run";
+/// Label (on the Job and its pods) holding the `HrConnectorJob`'s name, as a label value.
+pub const JOB_LABEL: &str = "hrconnector.io/job";
+/// Annotation holding the run ID verbatim (label values may have been shortened).
+pub const RUN_ID_ANNOTATION: &str = "hrconnector.io/run-id";
+/// The upload container's name.
+pub const CONTAINER_NAME: &str = "upload";
+/// Where the claim is mounted.
+pub const DATA_DIR: &str = "/data";
+/// Where the credentials Secret is mounted.
+pub const CREDENTIALS_DIR: &str = "/var/run/secrets/hrconnector";
+/// The container's termination message file; Kubernetes keeps at most 4096 bytes of it.
+pub const TERMINATION_LOG: &str = "/dev/termination-log";
+/// The non-root user and group the upload runs as (distroless "nonroot").
+pub const RUN_AS_ID: i64 = 65532;
+
+/// Owner-chosen settings of every upload Job (from the controller's flags or Helm values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PvcJobSettings {
+    /// The hrconnector image the Job runs (normally the controller's own).
+    pub image: String,
+    pub image_pull_policy: Option<String>,
+    /// How long a finished Job (and its pod, with the report) is kept.
+    pub ttl_seconds_after_finished: i32,
+    /// Hard limit on one run; the CLI stops after the chunk in flight on SIGTERM.
+    pub active_deadline_seconds: i64,
+    /// Pod retries for infrastructure failures (node loss, OOM); an upload that reported
+    /// failure is not retried by the Job (see the pod failure policy).
+    pub backoff_limit: i32,
+}
+
+impl PvcJobSettings {
+    pub fn new(image: impl Into<String>) -> Self {
+        PvcJobSettings {
+            image: image.into(),
+            image_pull_policy: None,
+            ttl_seconds_after_finished: 3600,
+            active_deadline_seconds: 6 * 3600,
+            backoff_limit: 2,
+        }
+    }
+}
+
+/// Builds the Job that runs `hrjob`'s upload for run `run_id` (see the module docs of
+/// [`super`]). `auth` comes from [`super::auth_kind`]; `resume` is `status.checkpoint`.
+pub fn build_upload_job(
+    hrjob: &HrConnectorJob,
+    settings: &PvcJobSettings,
+    run_id: &str,
+    auth: AuthKind,
+    resume: Option<&Checkpoint>,
+    force: bool,
+) -> Result<Job, PvcJobError> {
+    let name = hrjob
+        .metadata
+        .name
+        .as_deref()
+        .ok_or(PvcJobError::MissingMetadata("name"))?;
+    let namespace = hrjob
+        .metadata
+        .namespace
+        .as_deref()
+        .ok_or(PvcJobError::MissingMetadata("namespace"))?;
+    let mut owner = hrjob
+        .controller_owner_ref(&())
+        .ok_or(PvcJobError::MissingMetadata("uid"))?;
+    // Foreground deletion of the HrConnectorJob waits for its Job.
+    owner.block_owner_deletion = Some(true);
+    let pvc = hrjob
+        .spec
+        .source
+        .persistent_volume_claim
+        .as_ref()
+        .ok_or(PvcJobError::NotPvcSource)?;
+    let args = upload_args(hrjob, &UploadPaths::in_pod(), auth, resume, force)?;
+
+    let labels = BTreeMap::from([
+        (
+            "app.kubernetes.io/name".to_string(),
+            "hrconnector".to_string(),
+        ),
+        (
+            "app.kubernetes.io/component".to_string(),
+            "upload".to_string(),
+        ),
+        (
+            "app.kubernetes.io/managed-by".to_string(),
+            "hrconnector".to_string(),
+        ),
+        (JOB_LABEL.to_string(), label_value(name)),
+        (RUN_LABEL.to_string(), label_value(run_id)),
+    ]);
+    let annotations = BTreeMap::from([(RUN_ID_ANNOTATION.to_string(), run_id.to_string())]);
+
+    let pod = PodSpec {
+        restart_policy: Some("Never".into()),
+        automount_service_account_token: Some(false),
+        // No Service environment variables: nothing in the pod needs them.
+        enable_service_links: Some(false),
+        security_context: Some(pod_security_context()),
+        containers: vec![Container {
+            name: CONTAINER_NAME.into(),
+            image: Some(settings.image.clone()),
+            image_pull_policy: settings.image_pull_policy.clone(),
+            args: Some(args),
+            env: Some(vec![env("HOME", "/tmp"), env("TMPDIR", "/tmp")]),
+            security_context: Some(container_security_context()),
+            resources: Some(resources()),
+            termination_message_path: Some(TERMINATION_LOG.into()),
+            // A pod that dies before writing its report still explains itself with its log tail.
+            termination_message_policy: Some("FallbackToLogsOnError".into()),
+            volume_mounts: Some(vec![
+                mount("data", DATA_DIR, true),
+                mount("credentials", CREDENTIALS_DIR, true),
+                mount("tmp", "/tmp", false),
+            ]),
+            ..Container::default()
+        }],
+        volumes: Some(vec![
+            Volume {
+                name: "data".into(),
+                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                    claim_name: pvc.claim_name.clone(),
+                    read_only: Some(true),
+                }),
+                ..Volume::default()
+            },
+            Volume {
+                name: "credentials".into(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(hrjob.spec.credentials.secret_ref.name.clone()),
+                    default_mode: Some(0o400),
+                    items: Some(secret_items(hrjob, auth)),
+                    optional: Some(false),
+                }),
+                ..Volume::default()
+            },
+            Volume {
+                name: "tmp".into(),
+                empty_dir: Some(EmptyDirVolumeSource {
+                    size_limit: Some(Quantity("64Mi".into())),
+                    ..EmptyDirVolumeSource::default()
+                }),
+                ..Volume::default()
+            },
+        ]),
+        ..PodSpec::default()
+    };
+
+    Ok(Job {
+        metadata: ObjectMeta {
+            name: Some(job_name(hrjob, run_id)),
+            namespace: Some(namespace.to_string()),
+            labels: Some(labels.clone()),
+            annotations: Some(annotations.clone()),
+            owner_references: Some(vec![owner]),
+            ..ObjectMeta::default()
+        },
+        spec: Some(JobSpec {
+            ttl_seconds_after_finished: Some(settings.ttl_seconds_after_finished),
+            active_deadline_seconds: Some(settings.active_deadline_seconds),
+            backoff_limit: Some(settings.backoff_limit),
+            pod_failure_policy: Some(pod_failure_policy()),
+            // A replacement pod starts only once the previous one is gone: never two uploads of
+            // the same run at once.
+            pod_replacement_policy: Some("Failed".into()),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels),
+                    annotations: Some(annotations),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(pod),
+            },
+            ..JobSpec::default()
+        }),
+        status: None,
+    })
+}
+
+/// The Secret's keys, as named in the spec, mapped to the fixed file names the args use. Only
+/// the keys of the chosen credential are mounted.
+fn secret_items(hrjob: &HrConnectorJob, auth: AuthKind) -> Vec<KeyToPath> {
+    let c = &hrjob.spec.credentials;
+    let item = |key: &str, path: &str| KeyToPath {
+        key: key.into(),
+        path: path.into(),
+        mode: None,
+    };
+    let mut items = vec![
+        item(&c.tenant_id_key, TENANT_ID_FILE),
+        item(&c.app_id_key, APP_ID_FILE),
+    ];
+    match auth {
+        AuthKind::Secret => items.push(item(&c.app_secret_key, APP_SECRET_FILE)),
+        AuthKind::Certificate => {
+            items.push(item(&c.certificate_key, CERTIFICATE_FILE));
+            items.push(item(&c.private_key_key, PRIVATE_KEY_FILE));
+        }
+    }
+    items
+}
+
+/// Exit status 1 (the upload reported failure) and 2 (usage) are final: retrying the pod would
+/// re-send from the same checkpoint. Disruptions (eviction, preemption) do not count.
+fn pod_failure_policy() -> PodFailurePolicy {
+    PodFailurePolicy {
+        rules: vec![
+            PodFailurePolicyRule {
+                action: "FailJob".into(),
+                on_exit_codes: Some(PodFailurePolicyOnExitCodesRequirement {
+                    container_name: Some(CONTAINER_NAME.into()),
+                    operator: "In".into(),
+                    values: vec![1, 2],
+                }),
+                on_pod_conditions: None,
+            },
+            PodFailurePolicyRule {
+                action: "Ignore".into(),
+                on_exit_codes: None,
+                on_pod_conditions: Some(vec![PodFailurePolicyOnPodConditionsPattern {
+                    type_: "DisruptionTarget".into(),
+                    status: "True".into(),
+                }]),
+            },
+        ],
+    }
+}
+
+/// The `restricted` Pod Security Standard at pod level. `fsGroup` makes the 0400 Secret files
+/// readable: the kubelet gives them group `fsGroup` and adds group read.
+fn pod_security_context() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(RUN_AS_ID),
+        run_as_group: Some(RUN_AS_ID),
+        fs_group: Some(RUN_AS_ID),
+        // Do not walk a large claim re-labelling ownership on every run.
+        fs_group_change_policy: Some("OnRootMismatch".into()),
+        seccomp_profile: Some(runtime_default_seccomp()),
+        ..PodSecurityContext::default()
+    }
+}
+
+fn container_security_context() -> SecurityContext {
+    SecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(RUN_AS_ID),
+        run_as_group: Some(RUN_AS_ID),
+        read_only_root_filesystem: Some(true),
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            add: None,
+        }),
+        seccomp_profile: Some(runtime_default_seccomp()),
+        ..SecurityContext::default()
+    }
+}
+
+fn runtime_default_seccomp() -> SeccompProfile {
+    SeccompProfile {
+        type_: "RuntimeDefault".into(),
+        localhost_profile: None,
+    }
+}
+
+/// Streaming keeps memory flat; the limit leaves room for a few large chunks in flight.
+fn resources() -> ResourceRequirements {
+    let q = |pairs: [(&str, &str); 2]| {
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Quantity(v.to_string())))
+            .collect::<BTreeMap<_, _>>()
+    };
+    ResourceRequirements {
+        requests: Some(q([("cpu", "50m"), ("memory", "64Mi")])),
+        limits: Some(q([("cpu", "1"), ("memory", "512Mi")])),
+        ..ResourceRequirements::default()
+    }
+}
+
+fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        read_only: Some(read_only),
+        ..VolumeMount::default()
+    }
+}
+
+fn env(name: &str, value: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: Some(value.into()),
+        value_from: None,
+    }
+}
