@@ -610,3 +610,169 @@ async fn a_run_missed_while_the_operator_was_down_runs_once_on_return() {
     );
     assert_eq!(h.emu.upload_requests(), 1);
 }
+
+/// A PVC source runs as a batch Job. The fake API has no Job controller or kubelet, so the test
+/// plays them: it runs the real binary with the Job's own arguments (paths moved into a temp
+/// dir), then reports the pod's termination message and the Job's completion as they would.
+#[tokio::test]
+async fn a_pvc_source_runs_as_an_owned_job_whose_report_lands_in_status() {
+    use k8s_openapi::api::batch::v1::Job;
+    use k8s_openapi::api::core::v1::Pod;
+
+    let emu = start_emulator().await;
+    let job = hr_job(
+        &emu,
+        serde_json::json!({"source": {"persistentVolumeClaim": {"claimName": "hr-exports", "path": "exports/hr.csv"}}}),
+    );
+    let client = ClientBuilder::new()
+        .with_resource::<HrConnectorJob>()
+        .with_status_subresource::<status_subresource::HrConnectorJob>()
+        .with_object(job)
+        .with_object(credentials_secret(SECRET))
+        .build()
+        .await
+        .expect("fake client");
+    let config = ControllerConfig {
+        pvc_job: Some(hrconnector::controller::pvc_job::PvcJobSettings::new(
+            "registry.example/hrconnector:test",
+        )),
+        pvc_job_poll: Duration::from_millis(20),
+        ..ControllerConfig::default()
+    };
+    let clock = Arc::new(ManualClock::new(ts("2026-11-24T01:00:00Z")));
+    let (ctx, _rx) = Context::new(
+        client.clone(),
+        config,
+        clock,
+        Arc::new(RecordingSleeper::default()),
+        CancellationToken::new(),
+    );
+    let api: Api<HrConnectorJob> = Api::namespaced(client.clone(), NS);
+    let patch = serde_json::json!({"metadata": {"annotations": {"hrconnector.io/run-now": "pvc"}}});
+    api.patch(
+        NAME,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await
+    .unwrap();
+    reconcile(Arc::new(api.get(NAME).await.unwrap()), ctx.clone())
+        .await
+        .unwrap();
+
+    let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
+    let mut created = None;
+    for _ in 0..200 {
+        if let Some(j) = jobs
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .next()
+        {
+            created = Some(j);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let created = created.expect("the controller created an upload Job");
+    let owner = &created.metadata.owner_references.as_ref().expect("owner")[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str(), owner.controller),
+        ("HrConnectorJob", NAME, Some(true))
+    );
+    let name = created.metadata.name.clone().unwrap();
+
+    // The kubelet: mount the claim and the Secret, run the container's command line.
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let creds = root.path().join("creds");
+    std::fs::create_dir_all(data.join("exports")).unwrap();
+    std::fs::create_dir_all(&creds).unwrap();
+    let (_, records) = write_csv(&data.join("exports"), "hr.csv", 7);
+    let pod_spec = created
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap();
+    let items = pod_spec
+        .volumes
+        .iter()
+        .flatten()
+        .find_map(|v| v.secret.as_ref())
+        .and_then(|s| s.items.clone())
+        .unwrap();
+    let secret_values = [("tenantId", TENANT), ("appId", APP), ("appSecret", SECRET)];
+    for item in items {
+        let value = secret_values
+            .iter()
+            .find(|(k, _)| *k == item.key)
+            .unwrap()
+            .1;
+        std::fs::write(creds.join(&item.path), value).unwrap();
+    }
+    let result_file = root.path().join("termination-log");
+    let container = &pod_spec.containers[0];
+    let args: Vec<String> = container
+        .args
+        .iter()
+        .flatten()
+        .map(|a| {
+            a.replace("/var/run/secrets/hrconnector", &creds.to_string_lossy())
+                .replace("/dev/termination-log", &result_file.to_string_lossy())
+                .replace("/data", &data.to_string_lossy())
+        })
+        .collect();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hrconnector"))
+        .args(&args)
+        .env_remove("HRCONNECTOR_APP_SECRET")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let message = std::fs::read_to_string(&result_file).unwrap();
+
+    // The Job controller: a finished pod with the termination message, the Job complete.
+    let uid = created.metadata.uid.clone().unwrap_or_default();
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("{name}-abcde"), "namespace": NS, "labels": {"job-name": name, "controller-uid": uid}},
+        "status": {"phase": "Succeeded", "containerStatuses": [{
+            "name": container.name, "image": "x", "imageID": "x", "ready": false, "restartCount": 0,
+            "state": {"terminated": {"exitCode": 0, "message": message, "reason": "Completed", "finishedAt": "2026-11-24T01:01:00Z"}}}]}
+    })).unwrap();
+    Api::<Pod>::namespaced(client.clone(), NS)
+        .create(&Default::default(), &pod)
+        .await
+        .unwrap();
+    let done = serde_json::json!({"status": {"succeeded": 1, "conditions": [
+        {"type": "SuccessCriteriaMet", "status": "True"}, {"type": "Complete", "status": "True", "reason": "CompletionsReached"}]}});
+    jobs.patch(
+        &name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&done),
+    )
+    .await
+    .unwrap();
+
+    for _ in 0..500 {
+        if ctx.runs.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let status = api.get(NAME).await.unwrap().status.unwrap_or_default();
+    assert_eq!(status.records_saved, Some(7), "{:?}", status.last_run);
+    assert_eq!(condition(&status, "Ready").reason, "Succeeded");
+    let cp = status.checkpoint.expect("checkpoint from the pod's report");
+    assert_eq!((cp.records_acknowledged, cp.complete), (7, true));
+    assert_eq!(emu.received_records(JOB), records);
+}

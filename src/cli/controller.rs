@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
+use crate::controller::pvc_job::PvcJobSettings;
 use crate::controller::{self, ControllerConfig, SystemClock};
 use crate::upload::{RetryPolicy, TokioSleeper};
 
@@ -27,6 +28,13 @@ pub struct ControllerArgs {
     /// Attempts per request before a transient failure fails the run.
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: u32,
+    /// Container image of the batch Jobs that upload PersistentVolumeClaim sources (normally
+    /// the operator's own image). Without it, PVC-sourced jobs fail with a clear message.
+    #[arg(long, env = "HRCONNECTOR_UPLOAD_JOB_IMAGE")]
+    pub upload_job_image: Option<String>,
+    /// Seconds a finished upload Job is kept before Kubernetes deletes it.
+    #[arg(long, default_value_t = 3600)]
+    pub upload_job_ttl_seconds: i32,
     /// Name published on Events and Leases (default: $POD_NAME, else the host name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
@@ -63,6 +71,11 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
             ..RetryPolicy::default()
         },
         identity: args.identity.unwrap_or_else(default_identity),
+        pvc_job: args.upload_job_image.map(|image| PvcJobSettings {
+            ttl_seconds_after_finished: args.upload_job_ttl_seconds,
+            ..PvcJobSettings::new(image)
+        }),
+        pvc_job_poll: Duration::from_secs(5),
     };
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();

@@ -31,6 +31,10 @@ pub struct ControllerConfig {
     pub retry: RetryPolicy,
     /// Who publishes Events (the pod name in a cluster).
     pub identity: String,
+    /// How PVC-sourced uploads run as batch Jobs; `None` when no image was configured.
+    pub pvc_job: Option<super::pvc_job::PvcJobSettings>,
+    /// How often a running PVC upload Job is looked at.
+    pub pvc_job_poll: Duration,
 }
 
 impl Default for ControllerConfig {
@@ -42,6 +46,8 @@ impl Default for ControllerConfig {
             request_timeout: crate::upload::DEFAULT_REQUEST_TIMEOUT,
             retry: RetryPolicy::default(),
             identity: "hrconnector".into(),
+            pvc_job: None,
+            pvc_job_poll: Duration::from_secs(5),
         }
     }
 }

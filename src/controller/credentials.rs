@@ -44,12 +44,7 @@ pub enum CredentialsError {
     },
 }
 
-/// Which kind of credential the Secret holds (decides the PVC Job's mounts too).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthKind {
-    Secret,
-    Certificate,
-}
+pub use super::pvc_job::AuthKind;
 
 pub struct LoadedCredentials {
     pub credentials: AppCredentials,

@@ -94,7 +94,12 @@ async fn execute(job: &HrConnectorJob, ctx: &Context, trigger: Trigger, cancel: 
     tracing::info!(namespace, job = %name, trigger = trigger.name(), "run started");
 
     ctx.upload_began();
-    let report = upload(ctx, &namespace, &started, &api, cancel.clone()).await;
+    let report = if started.spec.source.persistent_volume_claim.is_some() {
+        super::pvc_run::upload_with_job(ctx, &namespace, &started, &api, &active, cancel.clone())
+            .await
+    } else {
+        upload(ctx, &namespace, &started, &api, cancel.clone()).await
+    };
     ctx.upload_ended();
 
     if report.reason == Some(reason::INTERRUPTED) && cancel.is_cancelled() {
@@ -164,7 +169,7 @@ async fn upload(
     uploader.run(&request, &store).await
 }
 
-fn failed(reason: &'static str, message: String) -> UploadReport {
+pub(crate) fn failed(reason: &'static str, message: String) -> UploadReport {
     UploadReport {
         result: RunResult::Failed,
         records_saved: 0,

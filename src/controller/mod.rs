@@ -11,6 +11,7 @@ pub mod context;
 pub mod credentials;
 pub mod execute;
 pub mod pvc_job;
+mod pvc_run;
 pub mod reconcile;
 pub mod runs;
 pub mod source;

@@ -1,0 +1,166 @@
+//! A run of a PVC-sourced job: create (or find) the run's batch Job, wait for it, and turn the
+//! pod's termination-message report into the run's outcome and checkpoint.
+//!
+//! The Job's name is derived from the run id kept in `status.currentRun`, so a controller that
+//! restarts mid-run finds the same Job instead of starting a second upload.
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::Api;
+use kube::api::{ListParams, PostParams};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::context::Context;
+use super::execute::failed;
+use super::pvc_job::{self, PodReport, PvcJobState};
+use super::source::get;
+use super::status::patch_status;
+use crate::crd::conditions::reason;
+use crate::crd::{ActiveRun, HrConnectorJob, RunResult as CrdResult};
+use crate::upload::{RunResult, UploadReport};
+
+pub async fn upload_with_job(
+    ctx: &Context,
+    namespace: &str,
+    hrjob: &HrConnectorJob,
+    api: &Api<HrConnectorJob>,
+    active: &ActiveRun,
+    cancel: CancellationToken,
+) -> UploadReport {
+    let Some(settings) = ctx.config.pvc_job.as_ref() else {
+        return failed(
+            reason::INVALID_SPEC,
+            "persistentVolumeClaim sources need the operator's --upload-job-image".into(),
+        );
+    };
+    let creds = &hrjob.spec.credentials;
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let secret = match get(&secrets, "Secret", namespace, &creds.secret_ref.name).await {
+        Ok(s) => s,
+        Err(e) => return failed(reason::CREDENTIALS_NOT_FOUND, e.to_string()),
+    };
+    let auth = match pvc_job::auth_kind(&secret, creds) {
+        Ok(a) => a,
+        Err(e) => return failed(reason::CREDENTIALS_NOT_FOUND, e.to_string()),
+    };
+    let resume = hrjob
+        .status
+        .as_ref()
+        .and_then(|s| s.checkpoint.clone())
+        .filter(|cp| cp.job_id.as_deref().is_none_or(|j| j == hrjob.spec.job_id));
+    let job = match pvc_job::build_upload_job(
+        hrjob,
+        settings,
+        &active.id,
+        auth,
+        resume.as_ref(),
+        false,
+    ) {
+        Ok(j) => j,
+        Err(e) => return failed(reason::INVALID_SPEC, e.to_string()),
+    };
+    let name = job.metadata.name.clone().unwrap_or_default();
+    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), namespace);
+    match jobs.create(&PostParams::default(), &job).await {
+        Ok(_) => tracing::info!(job = %name, "upload Job created"),
+        // Created before a restart: wait for that one.
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            tracing::info!(job = %name, "upload Job exists; waiting for it")
+        }
+        Err(e) => {
+            return failed(
+                reason::UPLOAD_FAILED,
+                format!("cannot create upload Job {name}: {e}"),
+            );
+        }
+    }
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+    let selector = format!("job-name={name}");
+    loop {
+        let state = match jobs.get(&name).await {
+            Ok(job) => {
+                let pod_list = pods
+                    .list(&ListParams::default().labels(&selector))
+                    .await
+                    .map(|l| l.items)
+                    .unwrap_or_default();
+                // Some API servers ignore label selectors: keep this Job's pods only.
+                let own: Vec<Pod> = pod_list
+                    .into_iter()
+                    .filter(|p| {
+                        p.metadata.labels.as_ref().and_then(|l| l.get("job-name")) == Some(&name)
+                    })
+                    .collect();
+                pvc_job::pvc_job_state(&job, &own)
+            }
+            Err(kube::Error::Api(e)) if e.code == 404 => PvcJobState::Failed {
+                message: format!("upload Job {name} disappeared before it finished"),
+                report: None,
+            },
+            Err(e) => {
+                tracing::warn!(job = %name, error = %e, "cannot read the upload Job; retrying");
+                PvcJobState::Running
+            }
+        };
+        match state {
+            PvcJobState::Running => {}
+            PvcJobState::Succeeded(report) => return finish(api, hrjob, report).await,
+            PvcJobState::Failed { message, report } => {
+                return match report {
+                    Some(r) => finish(api, hrjob, r).await,
+                    None => failed(reason::UPLOAD_FAILED, message),
+                };
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(ctx.config.pvc_job_poll) => {}
+            _ = cancel.cancelled() => return failed(reason::INTERRUPTED, "interrupted while the upload Job runs; the next controller waits for it".into()),
+        }
+    }
+}
+
+/// Records the pod's checkpoint in status and turns its report into the run's outcome.
+async fn finish(api: &Api<HrConnectorJob>, hrjob: &HrConnectorJob, pod: PodReport) -> UploadReport {
+    if let Some(cp) = pod.checkpoint(&hrjob.spec.job_id) {
+        let name = hrjob.metadata.name.clone().unwrap_or_default();
+        if let Err(e) = patch_status(api, &name, json!({ "checkpoint": cp })).await {
+            tracing::warn!(job = %name, error = %e, "cannot record the upload Job's checkpoint");
+        }
+    }
+    UploadReport {
+        result: match pod.result {
+            CrdResult::Succeeded => RunResult::Succeeded,
+            CrdResult::Unchanged => RunResult::Unchanged,
+            CrdResult::DryRun => RunResult::DryRun,
+            CrdResult::Failed => RunResult::Failed,
+        },
+        records_saved: pod.records_saved,
+        records_rejected: pod.records_rejected,
+        chunks: pod.chunks,
+        attempts: pod.attempts,
+        source_sha256: pod.source_sha256,
+        message: pod.message,
+        reason: pod.reason.as_deref().map(known_reason),
+    }
+}
+
+/// The pod's reason as one of ours (reasons are static strings in reports).
+fn known_reason(r: &str) -> &'static str {
+    [
+        reason::INVALID_CSV,
+        reason::AUTHENTICATION_FAILED,
+        reason::UPLOAD_FAILED,
+        reason::SOURCE_NOT_FOUND,
+        reason::CREDENTIALS_NOT_FOUND,
+        reason::INVALID_SPEC,
+        reason::INTERRUPTED,
+        "InvalidCredentials",
+        "SourceUnreadable",
+        "CheckpointFailed",
+        "SourceChanged",
+    ]
+    .into_iter()
+    .find(|k| *k == r)
+    .unwrap_or(reason::UPLOAD_FAILED)
+}
