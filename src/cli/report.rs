@@ -1,6 +1,6 @@
 //! Printing an upload report for a person (text) or a program (JSON).
 
-use crate::upload::{RunResult, UploadError, UploadReport};
+use crate::upload::{RunResult, UploadReport};
 
 /// Text like the sample script's, plus a one-line summary.
 pub fn print_text(report: &UploadReport) {
@@ -39,20 +39,6 @@ pub fn result_name(result: RunResult) -> &'static str {
         RunResult::Unchanged => "Unchanged",
         RunResult::DryRun => "DryRun",
         RunResult::Failed => "Failed",
-    }
-}
-
-/// A report for a run that failed before it could start.
-pub fn failed_report(error: &UploadError) -> UploadReport {
-    UploadReport {
-        result: RunResult::Failed,
-        records_saved: 0,
-        records_rejected: 0,
-        chunks: 0,
-        attempts: 0,
-        source_sha256: String::new(),
-        message: error.to_string(),
-        reason: Some(error.reason()),
     }
 }
 

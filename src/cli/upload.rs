@@ -131,7 +131,7 @@ pub fn run(args: UploadArgs) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             // The operator reads the result file even when the pod could not start the upload.
-            let report = super::report::failed_report(&e.into());
+            let report = UploadReport::from_error(&e.into());
             write_result_file(&args, &report);
             return ExitCode::from(super::EXIT_USAGE);
         }
@@ -198,7 +198,7 @@ async fn upload(args: &UploadArgs, credentials: AppCredentials) -> UploadReport 
     };
     let uploader = match Uploader::new(config) {
         Ok(u) => u,
-        Err(e) => return super::report::failed_report(&e),
+        Err(e) => return UploadReport::from_error(&e),
     };
     match (&args.checkpoint_file, resume_checkpoint(args)) {
         (Some(path), _) => {

@@ -133,17 +133,17 @@ async fn upload(
 ) -> UploadReport {
     let creds = match credentials::load(&ctx.client, namespace, job).await {
         Ok(c) => c,
-        Err(e) => return failed(reason::CREDENTIALS_NOT_FOUND, e.to_string()),
+        Err(e) => return UploadReport::failed(reason::CREDENTIALS_NOT_FOUND, e.to_string()),
     };
     let loaded = match source::load(&ctx.client, namespace, job).await {
         Ok(Some(s)) => s,
         Ok(None) => {
-            return failed(
+            return UploadReport::failed(
                 reason::INVALID_SPEC,
                 "persistentVolumeClaim sources are uploaded by a batch Job".into(),
             );
         }
-        Err(e) => return failed(reason::SOURCE_NOT_FOUND, e.to_string()),
+        Err(e) => return UploadReport::failed(reason::SOURCE_NOT_FOUND, e.to_string()),
     };
     let mut config = UploaderConfig::new(job.spec.endpoints(), creds.credentials);
     config.retry = ctx.config.retry.clone();
@@ -151,7 +151,7 @@ async fn upload(
     config.sleeper = ctx.sleeper.clone();
     let uploader = match Uploader::new(config) {
         Ok(u) => u,
-        Err(e) => return failed(reason::UPLOAD_FAILED, e.to_string()),
+        Err(e) => return UploadReport::failed(reason::UPLOAD_FAILED, e.to_string()),
     };
     let request = UploadRequest {
         source: Arc::new(loaded.source),
@@ -167,19 +167,6 @@ async fn upload(
         name: job.metadata.name.clone().unwrap_or_default(),
     };
     uploader.run(&request, &store).await
-}
-
-pub(crate) fn failed(reason: &'static str, message: String) -> UploadReport {
-    UploadReport {
-        result: RunResult::Failed,
-        records_saved: 0,
-        records_rejected: 0,
-        chunks: 0,
-        attempts: 0,
-        source_sha256: String::new(),
-        message,
-        reason: Some(reason),
-    }
 }
 
 fn describe(trigger: &Trigger) -> String {

@@ -12,7 +12,6 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::context::Context;
-use super::execute::failed;
 use super::pvc_job::{self, PodReport, PvcJobState};
 use super::source::get;
 use super::status::patch_status;
@@ -29,7 +28,7 @@ pub async fn upload_with_job(
     cancel: CancellationToken,
 ) -> UploadReport {
     let Some(settings) = ctx.config.pvc_job.as_ref() else {
-        return failed(
+        return UploadReport::failed(
             reason::INVALID_SPEC,
             "persistentVolumeClaim sources need the operator's --upload-job-image".into(),
         );
@@ -38,11 +37,11 @@ pub async fn upload_with_job(
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     let secret = match get(&secrets, "Secret", namespace, &creds.secret_ref.name).await {
         Ok(s) => s,
-        Err(e) => return failed(reason::CREDENTIALS_NOT_FOUND, e.to_string()),
+        Err(e) => return UploadReport::failed(reason::CREDENTIALS_NOT_FOUND, e.to_string()),
     };
     let auth = match pvc_job::auth_kind(&secret, creds) {
         Ok(a) => a,
-        Err(e) => return failed(reason::CREDENTIALS_NOT_FOUND, e.to_string()),
+        Err(e) => return UploadReport::failed(reason::CREDENTIALS_NOT_FOUND, e.to_string()),
     };
     let resume = hrjob
         .status
@@ -58,7 +57,7 @@ pub async fn upload_with_job(
         false,
     ) {
         Ok(j) => j,
-        Err(e) => return failed(reason::INVALID_SPEC, e.to_string()),
+        Err(e) => return UploadReport::failed(reason::INVALID_SPEC, e.to_string()),
     };
     let name = job.metadata.name.clone().unwrap_or_default();
     let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), namespace);
@@ -69,7 +68,7 @@ pub async fn upload_with_job(
             tracing::info!(job = %name, "upload Job exists; waiting for it")
         }
         Err(e) => {
-            return failed(
+            return UploadReport::failed(
                 reason::UPLOAD_FAILED,
                 format!("cannot create upload Job {name}: {e}"),
             );
@@ -109,13 +108,13 @@ pub async fn upload_with_job(
             PvcJobState::Failed { message, report } => {
                 return match report {
                     Some(r) => finish(api, hrjob, r).await,
-                    None => failed(reason::UPLOAD_FAILED, message),
+                    None => UploadReport::failed(reason::UPLOAD_FAILED, message),
                 };
             }
         }
         tokio::select! {
             _ = tokio::time::sleep(ctx.config.pvc_job_poll) => {}
-            _ = cancel.cancelled() => return failed(reason::INTERRUPTED, "interrupted while the upload Job runs; the next controller waits for it".into()),
+            _ = cancel.cancelled() => return UploadReport::failed(reason::INTERRUPTED, "interrupted while the upload Job runs; the next controller waits for it".into()),
         }
     }
 }

@@ -91,6 +91,27 @@ pub struct UploadReport {
     pub reason: Option<&'static str>,
 }
 
+impl UploadReport {
+    /// A report for a run that failed before anything was sent.
+    pub fn failed(reason: &'static str, message: String) -> Self {
+        UploadReport {
+            result: RunResult::Failed,
+            records_saved: 0,
+            records_rejected: 0,
+            chunks: 0,
+            attempts: 0,
+            source_sha256: String::new(),
+            message,
+            reason: Some(reason),
+        }
+    }
+
+    /// The report of a run stopped by `error` before anything was sent.
+    pub fn from_error(error: &UploadError) -> Self {
+        Self::failed(error.reason(), error.to_string())
+    }
+}
+
 /// Sends HR data for one app to one ingestion endpoint.
 pub struct Uploader {
     http: reqwest::Client,
