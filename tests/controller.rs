@@ -124,6 +124,16 @@ async fn harness(
     secret: &str,
     builder: ClientBuilder,
 ) -> Harness {
+    harness_with(job_extra, csv, secret, builder, ControllerConfig::default()).await
+}
+
+async fn harness_with(
+    job_extra: serde_json::Value,
+    csv: &str,
+    secret: &str,
+    builder: ClientBuilder,
+    config: ControllerConfig,
+) -> Harness {
     let emu = start_emulator().await;
     let job = hr_job(&emu, job_extra);
     let client = builder
@@ -139,7 +149,7 @@ async fn harness(
     let sleeper = RecordingSleeper::default();
     let config = ControllerConfig {
         request_timeout: Duration::from_secs(5),
-        ..ControllerConfig::default()
+        ..config
     };
     let (ctx, _requeue) = Context::new(
         client.clone(),
@@ -619,19 +629,6 @@ async fn a_pvc_source_runs_as_an_owned_job_whose_report_lands_in_status() {
     use k8s_openapi::api::batch::v1::Job;
     use k8s_openapi::api::core::v1::Pod;
 
-    let emu = start_emulator().await;
-    let job = hr_job(
-        &emu,
-        serde_json::json!({"source": {"persistentVolumeClaim": {"claimName": "hr-exports", "path": "exports/hr.csv"}}}),
-    );
-    let client = ClientBuilder::new()
-        .with_resource::<HrConnectorJob>()
-        .with_status_subresource::<status_subresource::HrConnectorJob>()
-        .with_object(job)
-        .with_object(credentials_secret(SECRET))
-        .build()
-        .await
-        .expect("fake client");
     let config = ControllerConfig {
         pvc_job: Some(hrconnector::controller::pvc_job::PvcJobSettings::new(
             "registry.example/hrconnector:test",
@@ -639,26 +636,18 @@ async fn a_pvc_source_runs_as_an_owned_job_whose_report_lands_in_status() {
         pvc_job_poll: Duration::from_millis(20),
         ..ControllerConfig::default()
     };
-    let clock = Arc::new(ManualClock::new(ts("2026-11-24T01:00:00Z")));
-    let (ctx, _rx) = Context::new(
-        client.clone(),
+    let h = harness_with(
+        serde_json::json!({"source": {"persistentVolumeClaim": {"claimName": "hr-exports", "path": "exports/hr.csv"}}}),
+        "",
+        SECRET,
+        ClientBuilder::new(),
         config,
-        clock,
-        Arc::new(RecordingSleeper::default()),
-        CancellationToken::new(),
-    );
-    let api: Api<HrConnectorJob> = Api::namespaced(client.clone(), NS);
-    let patch = serde_json::json!({"metadata": {"annotations": {"hrconnector.io/run-now": "pvc"}}});
-    api.patch(
-        NAME,
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(&patch),
     )
-    .await
-    .unwrap();
-    reconcile(Arc::new(api.get(NAME).await.unwrap()), ctx.clone())
-        .await
-        .unwrap();
+    .await;
+    h.annotate_run_now("pvc").await;
+    h.reconcile().await;
+    let (emu, api, ctx) = (&h.emu, &h.api, &h.ctx);
+    let client = api.clone().into_client();
 
     let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
     let mut created = None;
