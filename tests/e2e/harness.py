@@ -1,0 +1,248 @@
+"""Process and cluster helpers of the end-to-end suite: kubectl, the hrconnector emulator, the
+operator process, bounded waits with useful failure messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+import uuid
+from typing import Any, Callable
+
+import yaml
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+BINARY = pathlib.Path(os.environ.get('HRCONNECTOR_BIN', REPO / 'target' / 'debug' / 'hrconnector'))
+CRD_FILE = REPO / 'crds' / 'hrconnector.io_hrconnectorjobs.yaml'
+KUBECTL = os.environ.get('KUBECTL', 'kubectl')
+REAL_CLUSTER = os.environ.get('HRCONNECTOR_E2E_REAL_CLUSTER') == '1'
+DEFAULT_TIMEOUT = float(os.environ.get('HRCONNECTOR_E2E_TIMEOUT', '30'))
+
+
+class Kubectl:
+    """kubectl bound to one kubeconfig. ``apply`` is client-side apply with ``--validate=false``
+    (the emulator serves no OpenAPI document, and kubectl's validation needs one)."""
+
+    def __init__(self, kubeconfig: str | None):
+        self.kubeconfig = kubeconfig
+
+    def run(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60) -> str:
+        cmd = [KUBECTL] + (['--kubeconfig', self.kubeconfig] if self.kubeconfig else []) + list(args)
+        proc = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f'{" ".join(cmd)} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}')
+        return proc.stdout
+
+    def apply(self, *docs: dict[str, Any]) -> str:
+        text = yaml.safe_dump_all(list(docs))
+        return self.run('apply', '--server-side=false', '--validate=false', '-f', '-', input=text)
+
+    def apply_file(self, path: str | pathlib.Path) -> str:
+        return self.run('apply', '--server-side=false', '--validate=false', '-f', str(path))
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        args = ['get', kind, name, '-o', 'json'] + (['-n', namespace] if namespace else [])
+        cmd = [KUBECTL] + (['--kubeconfig', self.kubeconfig] if self.kubeconfig else []) + args
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        if proc.returncode != 0:
+            if 'NotFound' in proc.stderr or 'not found' in proc.stderr:
+                return None
+            raise AssertionError(f'{" ".join(cmd)} failed:\n{proc.stderr}')
+        return json.loads(proc.stdout)
+
+    def annotate(self, kind: str, name: str, namespace: str, key: str, value: str) -> None:
+        self.run('annotate', '--overwrite', '-n', namespace, kind, name, f'{key}={value}')
+
+    def delete(self, kind: str, name: str, namespace: str | None = None) -> None:
+        self.run('delete', '--ignore-not-found', '--wait=false', kind, name,
+                 *(['-n', namespace] if namespace else []))
+
+
+def http_json(method: str, url: str, body: Any = None, timeout: float = 10) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={'Content-Type': 'application/json'} if data else {})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        raw = resp.read()
+        return json.loads(raw) if raw.strip() else None
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class Process:
+    """A child process whose stdout and stderr go to one log file."""
+
+    def __init__(self, name: str, args: list[str], log_dir: pathlib.Path, env: dict[str, str] | None = None):
+        self.name = name
+        self.args = args
+        self.log_path = log_dir / f'{name}.log'
+        self._log = open(self.log_path, 'ab')
+        self._log.write(f'$ {" ".join(args)}\n'.encode())
+        self._log.flush()
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **(env or {})}, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors='replace')
+
+    def tail(self, lines: int = 40) -> str:
+        return '\n'.join(self.log().splitlines()[-lines:])
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.alive():
+            try:
+                os.kill(self.proc.pid, sig)  # this process only (never a name or a group)
+            except ProcessLookupError:
+                pass
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 5 s."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+        self._log.close()
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout: float = DEFAULT_TIMEOUT, interval: float = 0.2,
+             context: Callable[[], str] | None = None) -> Any:
+    """Polls ``probe`` until it returns something truthy; fails after ``timeout`` seconds with
+    ``context()`` (object status, operator log tail) in the message."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = probe()
+            if value:
+                return value
+        except Exception as e:  # a probe may fail while things start
+            last_error = e
+        time.sleep(interval)
+    detail = context() if context else ''
+    raise AssertionError(f'timed out after {timeout:.0f}s waiting for {what}'
+                         + (f' (last probe error: {last_error!r})' if last_error else '') + f'\n{detail}')
+
+
+class HrEmulator:
+    """``hrconnector emulator`` on a free loopback port with one registered app and job id."""
+
+    def __init__(self, log_dir: pathlib.Path, tenant_id: str, app_id: str, app_secret: str, job_ids: list[str],
+                 listen_host: str = '127.0.0.1'):
+        self.tenant_id, self.app_id, self.app_secret = tenant_id, app_id, app_secret
+        args = [str(BINARY), 'emulator', '--listen', f'{listen_host}:0', '--tenant-id', tenant_id,
+                '--app-id', app_id]
+        if listen_host not in ('127.0.0.1', 'localhost', '::1'):
+            args.append('--allow-non-loopback')
+        for job in job_ids:
+            args += ['--job-id', job]
+        self.process = Process('hr-emulator', args, log_dir, env={'HRCONNECTOR_EMULATOR_APP_SECRET': app_secret})
+        match = wait_for('the hrconnector emulator to print its URL',
+                         lambda: re.search(r'listening on (http://\S+)', self.process.log()),
+                         timeout=30, context=self.process.tail)
+        self.url = match.group(1).rstrip('/')
+
+    def stats(self) -> dict[str, int]:
+        return http_json('GET', f'{self.url}/_emulator/stats')
+
+    def received(self, job_id: str) -> dict[str, list[list[str]]]:
+        return http_json('GET', f'{self.url}/_emulator/received?jobid={job_id}', timeout=60)
+
+    def set_upload_delay(self, ms: int) -> None:
+        http_json('POST', f'{self.url}/_emulator/upload-delay', {'ms': ms})
+
+    def add_fault(self, fault: dict[str, Any]) -> None:
+        http_json('POST', f'{self.url}/_emulator/faults', fault)
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+class Operator:
+    """``hrconnector controller`` as a child process, KUBECONFIG set, output captured."""
+
+    def __init__(self, name: str, log_dir: pathlib.Path, kubeconfig: str | None, namespace: str,
+                 extra_args: list[str] = (), env: dict[str, str] | None = None):
+        args = [str(BINARY), 'controller', '--namespace', namespace, '--identity', name,
+                '--request-timeout-seconds', '30', '--max-attempts', '3'] + list(extra_args)
+        full_env = {'RUST_LOG': os.environ.get('HRCONNECTOR_E2E_RUST_LOG', 'info,hrconnector=debug'),
+                    'RUST_BACKTRACE': '1', **(env or {})}
+        if kubeconfig:
+            full_env['KUBECONFIG'] = kubeconfig
+        self.process = Process(name, args, log_dir, env=full_env)
+        self.name = name
+
+    def tail(self, lines: int = 40) -> str:
+        return f'--- {self.name} log tail ({self.process.log_path}) ---\n{self.process.tail(lines)}'
+
+    def log(self) -> str:
+        return self.process.log()
+
+    def alive(self) -> bool:
+        return self.process.alive()
+
+    def kill(self) -> None:
+        self.process.kill(signal.SIGKILL)
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def csv_text(records: int, prefix: str = 'user') -> str:
+    """A valid HR CSV with ``records`` data rows (the documentation's three columns)."""
+    lines = ['EmailAddress,TerminationDate,LastWorkingDate']
+    for i in range(records):
+        lines.append(f'{prefix}{i}@contoso.com,2024-0{1 + i % 9}-1{i % 10}T12:00:00.0000000Z,'
+                     f'2024-0{1 + i % 9}-1{i % 10}T17:00:00Z')
+    return '\n'.join(lines) + '\n'
+
+
+def count_records(csv: str) -> int:
+    import csv as csvmod
+    import io
+    return sum(1 for _ in csvmod.reader(io.StringIO(csv))) - 1
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
+    for c in ((obj or {}).get('status') or {}).get('conditions') or []:
+        if c.get('type') == type_:
+            return c
+    return None
+
+
+def brief_status(obj: dict[str, Any] | None) -> str:
+    if obj is None:
+        return 'object: <not found>'
+    status = dict(obj.get('status') or {})
+    status.pop('history', None)
+    return 'status: ' + json.dumps(status, indent=1, sort_keys=True)[:4000]
