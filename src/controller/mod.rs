@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod execute;
 pub mod pvc_job;
 mod pvc_run;
+pub mod rbac;
 pub mod reconcile;
 pub mod runs;
 pub mod source;
