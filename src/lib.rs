@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod cloud;
+pub mod controller;
 pub mod crd;
 pub mod emulator;
 pub mod hrdata;
