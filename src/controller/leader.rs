@@ -83,8 +83,9 @@ pub enum LeaderError {
     Lease {
         namespace: String,
         name: String,
+        // Boxed: kube errors are large and this enum travels through every `?`.
         #[source]
-        source: LeaseManagerError,
+        source: Box<LeaseManagerError>,
     },
     #[error("the lease watcher task stopped unexpectedly")]
     WatcherStopped,
@@ -139,7 +140,7 @@ where
     let lease_error = |source| LeaderError::Lease {
         namespace: config.lease_namespace.clone(),
         name: config.lease_name.clone(),
-        source,
+        source: Box::new(source),
     };
     let manager = LeaseManagerBuilder::new(client, &config.lease_name)
         .with_namespace(&config.lease_namespace)
