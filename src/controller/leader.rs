@@ -122,7 +122,9 @@ fn identity_from(pod_name: Option<&str>, hostname: Option<&str>) -> String {
 /// `work` gets a token that is cancelled when leadership is lost or `shutdown` fires; it should
 /// then wind down and return. After a loss (without shutdown) this campaigns again and calls
 /// `work` anew once re-elected. It returns after `shutdown` (or after `work` returns on its own),
-/// releasing the Lease so a standby takes over at once instead of waiting for it to expire.
+/// releasing the Lease so a standby takes it at its next check instead of first waiting for it to
+/// expire. kube-lease-manager polls rather than watches: a standby checks when the lease it last
+/// saw would expire, so a handover takes up to `lease_duration` even after a release.
 ///
 /// Errors: an invalid config, the API server refusing the initial Lease get/create (RBAC, network),
 /// or the background watcher dying.
