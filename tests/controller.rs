@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use hrconnector::controller::metrics::Metrics;
 use hrconnector::controller::reconcile::reconcile;
 use hrconnector::controller::{Context, ControllerConfig, ManualClock};
 use hrconnector::crd::{HrConnectorJob, HrConnectorJobStatus};
@@ -157,6 +158,7 @@ async fn harness_with(
         clock.clone(),
         Arc::new(sleeper.clone()),
         CancellationToken::new(),
+        Arc::new(Metrics::new()),
     );
     Harness {
         emu,

@@ -7,6 +7,9 @@ use std::time::Duration;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
+use crate::controller::health::{self, Health};
+use crate::controller::leader::LeaderConfig;
+use crate::controller::metrics::Metrics;
 use crate::controller::pvc_job::PvcJobSettings;
 use crate::controller::{self, ControllerConfig, SystemClock};
 use crate::upload::{RetryPolicy, TokioSleeper};
@@ -35,6 +38,18 @@ pub struct ControllerArgs {
     /// Seconds a finished upload Job is kept before Kubernetes deletes it.
     #[arg(long, default_value_t = 3600)]
     pub upload_job_ttl_seconds: i32,
+    /// Elect a leader on a coordination.k8s.io Lease, so that only one replica uploads.
+    #[arg(long)]
+    pub leader_election: bool,
+    /// Name of the leader-election Lease.
+    #[arg(long, default_value = crate::controller::leader::DEFAULT_LEASE_NAME)]
+    pub lease_name: String,
+    /// Namespace of the leader-election Lease (default: the pod's namespace, else "default").
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// Where /metrics, /healthz and /readyz are served.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub metrics_bind_address: std::net::SocketAddr,
     /// Name published on Events and Leases (default: $POD_NAME, else the host name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
@@ -77,6 +92,18 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
         }),
         pvc_job_poll: Duration::from_secs(5),
     };
+    let leader_election = args.leader_election.then(|| {
+        let namespace = args
+            .lease_namespace
+            .clone()
+            .or_else(in_cluster_namespace)
+            .unwrap_or_else(|| "default".into());
+        LeaderConfig {
+            lease_name: args.lease_name.clone(),
+            identity: config.identity.clone(),
+            ..LeaderConfig::new(namespace)
+        }
+    });
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();
     tokio::spawn(async move {
@@ -84,17 +111,62 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
         tracing::info!("shutting down: runs stop after their chunk in flight");
         signal.cancel();
     });
-    tracing::info!(namespace = ?config.namespace, max_concurrent_uploads = config.max_concurrent_uploads, "controller starting");
-    let (ctx, requeue) = controller::Context::new(
-        client,
-        config,
-        Arc::new(SystemClock),
-        Arc::new(TokioSleeper),
-        shutdown,
-    );
-    controller::run(ctx, requeue).await;
+
+    let metrics = Arc::new(Metrics::new());
+    let health = Health::new();
+    let listener = tokio::net::TcpListener::bind(args.metrics_bind_address)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.metrics_bind_address))?;
+    tracing::info!(address = %listener.local_addr()?, "serving /metrics, /healthz and /readyz");
+    let server = tokio::spawn(health::serve(
+        listener,
+        metrics.clone(),
+        health.clone(),
+        shutdown.clone(),
+    ));
+    tracing::info!(namespace = ?config.namespace, max_concurrent_uploads = config.max_concurrent_uploads, leader_election = leader_election.is_some(), "controller starting");
+
+    // One controller per term of leadership: losing the Lease cancels its runs after their
+    // chunk in flight, exactly like a shutdown, and the next leader resumes them.
+    let run_controller = |stop: CancellationToken| {
+        let (ctx, requeue) = controller::Context::new(
+            client.clone(),
+            config.clone(),
+            Arc::new(SystemClock),
+            Arc::new(TokioSleeper),
+            stop,
+            metrics.clone(),
+        );
+        controller::run(ctx, requeue)
+    };
+    // A standby is healthy and ready: readiness says "this process works", not "it leads".
+    health.set_ready(true);
+    match leader_election {
+        Some(leader) => {
+            tracing::info!(lease = %leader.lease_name, namespace = %leader.lease_namespace, identity = %leader.identity, "campaigning for leadership");
+            controller::leader::run_as_leader(
+                client.clone(),
+                leader,
+                shutdown.clone(),
+                run_controller,
+            )
+            .await?;
+        }
+        None => run_controller(shutdown.clone()).await,
+    }
+    health.set_ready(false);
+    shutdown.cancel();
+    let _ = server.await;
     tracing::info!("controller stopped");
     Ok(())
+}
+
+/// The namespace a pod runs in, from its service account mount.
+fn in_cluster_namespace() -> Option<String> {
+    std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 fn default_identity() -> String {

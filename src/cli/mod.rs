@@ -7,6 +7,7 @@ pub mod crd;
 mod demo;
 mod emulator;
 mod logging;
+mod rbac;
 mod report;
 mod signals;
 mod upload;
@@ -46,6 +47,8 @@ enum Command {
     Emulator(emulator::EmulatorArgs),
     /// Runs the Kubernetes operator for HrConnectorJob resources.
     Controller(controller::ControllerArgs),
+    /// Prints the operator's RBAC permissions as a ClusterRole (or a Role).
+    Rbac(rbac::RbacArgs),
     /// Runs a complete upload of the documentation's sample against an in-process emulator.
     Demo(demo::DemoArgs),
 }
@@ -54,7 +57,7 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(match cli.command {
-        Command::Validate(_) | Command::Demo(_) | Command::Crd(_) => "warn",
+        Command::Validate(_) | Command::Demo(_) | Command::Crd(_) | Command::Rbac(_) => "warn",
         _ => "info",
     });
     match cli.command {
@@ -63,6 +66,7 @@ pub fn main() -> ExitCode {
         Command::Emulator(args) => emulator::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Controller(args) => controller::run(args),
+        Command::Rbac(args) => rbac::run(args),
         Command::Crd(args) => crd::run(args),
     }
 }

@@ -12,7 +12,7 @@ pub fn print_text(report: &UploadReport) {
     }
     println!(
         "{}: {} (recordsSaved={}, recordsRejected={}, chunks={}, attempts={}, sha256={})",
-        result_name(report.result),
+        report.result.as_str(),
         report.message,
         report.records_saved,
         report.records_rejected,
@@ -30,15 +30,6 @@ pub fn print_json(report: &UploadReport) {
     match serde_json::to_string(report) {
         Ok(json) => println!("{json}"),
         Err(e) => eprintln!("error: cannot print the report: {e}"),
-    }
-}
-
-pub fn result_name(result: RunResult) -> &'static str {
-    match result {
-        RunResult::Succeeded => "Succeeded",
-        RunResult::Unchanged => "Unchanged",
-        RunResult::DryRun => "DryRun",
-        RunResult::Failed => "Failed",
     }
 }
 
@@ -79,6 +70,7 @@ mod tests {
             records_rejected: 2,
             chunks: 3,
             attempts: 4,
+            records_sent: 1,
             source_sha256: "a".repeat(64),
             message,
             reason: Some("UploadFailed"),

@@ -13,6 +13,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::clock::Clock;
+use super::metrics::Metrics;
 use super::runs::RunRegistry;
 use crate::crd::HrConnectorJob;
 use crate::upload::{RetryPolicy, Sleeper};
@@ -69,7 +70,9 @@ pub struct Context {
     /// Asks the controller to reconcile a job again (after a run ends).
     pub requeue: mpsc::UnboundedSender<ObjectRef<HrConnectorJob>>,
     pub in_flight: AtomicUsize,
+    /// The most uploads ever in flight at once (checked by tests and the scale benchmark).
     pub max_in_flight: AtomicUsize,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Context {
@@ -79,6 +82,7 @@ impl Context {
         clock: Arc<dyn Clock>,
         sleeper: Arc<dyn Sleeper>,
         shutdown: CancellationToken,
+        metrics: Arc<Metrics>,
     ) -> (
         Arc<Self>,
         mpsc::UnboundedReceiver<ObjectRef<HrConnectorJob>>,
@@ -101,6 +105,7 @@ impl Context {
             requeue: tx,
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
+            metrics,
         };
         (Arc::new(ctx), rx)
     }
@@ -126,6 +131,7 @@ impl Context {
     pub(crate) fn upload_began(&self) {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        self.metrics.upload_started();
     }
 
     pub(crate) fn upload_ended(&self) {

@@ -101,6 +101,14 @@ async fn execute(job: &HrConnectorJob, ctx: &Context, trigger: Trigger, cancel: 
         upload(ctx, &namespace, &started, &api, cancel.clone()).await
     };
     ctx.upload_ended();
+    ctx.metrics.upload_finished(
+        &namespace,
+        &name,
+        report.result.as_str(),
+        report.reason,
+        report.records_sent,
+        ctx.clock.now(),
+    );
 
     if report.reason == Some(reason::INTERRUPTED) && cancel.is_cancelled() {
         // Leave currentRun in status: whoever runs next resumes from the checkpoint.

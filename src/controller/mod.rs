@@ -10,8 +10,12 @@ pub mod clock;
 pub mod context;
 pub mod credentials;
 pub mod execute;
+pub mod health;
+pub mod leader;
+pub mod metrics;
 pub mod pvc_job;
 mod pvc_run;
+pub mod rbac;
 pub mod reconcile;
 pub mod runs;
 pub mod source;
@@ -90,7 +94,7 @@ pub async fn run(
         )
         .reconcile_on(receiver_stream(requeue))
         .graceful_shutdown_on(async move { shutdown.cancelled().await })
-        .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
+        .run(measured_reconcile, reconcile::error_policy, ctx.clone())
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "reconcile error");
@@ -101,6 +105,18 @@ pub async fn run(
     while !ctx.runs.is_empty() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// [`reconcile::reconcile`], timed and counted in the controller-runtime metrics.
+async fn measured_reconcile(
+    job: Arc<HrConnectorJob>,
+    ctx: Arc<Context>,
+) -> Result<kube::runtime::controller::Action, reconcile::ReconcileError> {
+    let started = std::time::Instant::now();
+    let result = reconcile::reconcile(job, ctx.clone()).await;
+    let reason = result.as_ref().err().map(reconcile::ReconcileError::reason);
+    ctx.metrics.reconcile_finished(started.elapsed(), reason);
+    result
 }
 
 mod tokio_stream_shim {

@@ -127,7 +127,19 @@ async fn finish(api: &Api<HrConnectorJob>, hrjob: &HrConnectorJob, pod: PodRepor
             tracing::warn!(job = %name, error = %e, "cannot record the upload Job's checkpoint");
         }
     }
+    // What this run added on top of the checkpoint it resumed from.
+    let before = hrjob
+        .status
+        .as_ref()
+        .and_then(|s| s.checkpoint.as_ref())
+        .filter(|cp| cp.source_sha256 == pod.source_sha256)
+        .map_or(0, |cp| cp.records_acknowledged);
+    let records_sent = match pod.result {
+        CrdResult::Succeeded | CrdResult::Failed => pod.records_saved.saturating_sub(before),
+        CrdResult::Unchanged | CrdResult::DryRun => 0,
+    };
     UploadReport {
+        records_sent,
         result: match pod.result {
             CrdResult::Succeeded => RunResult::Succeeded,
             CrdResult::Unchanged => RunResult::Unchanged,

@@ -31,6 +31,17 @@ pub enum ReconcileError {
     Source(String),
 }
 
+impl ReconcileError {
+    /// A metrics label for the error.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ReconcileError::NoName => "NoName",
+            ReconcileError::Status(_) => "StatusWrite",
+            ReconcileError::Source(_) => "SourceRead",
+        }
+    }
+}
+
 pub async fn reconcile(
     job: Arc<HrConnectorJob>,
     ctx: Arc<Context>,

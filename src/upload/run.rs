@@ -70,6 +70,18 @@ pub enum RunResult {
     Failed,
 }
 
+impl RunResult {
+    /// The name used in JSON output, status and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunResult::Succeeded => "Succeeded",
+            RunResult::Unchanged => "Unchanged",
+            RunResult::DryRun => "DryRun",
+            RunResult::Failed => "Failed",
+        }
+    }
+}
+
 /// The outcome of one run, as printed by `upload --output json` and copied into status.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -83,6 +95,10 @@ pub struct UploadReport {
     pub chunks: u64,
     /// Upload requests made in this run, retries included.
     pub attempts: u64,
+    /// Records acknowledged in this run alone (the rest of `recordsSaved` came from earlier
+    /// runs of the same content): what the records-uploaded metric counts.
+    #[serde(skip)]
+    pub records_sent: u64,
     pub source_sha256: String,
     /// One line for a person; never holds CSV values or secrets.
     pub message: String,
@@ -100,6 +116,7 @@ impl UploadReport {
             records_rejected: 0,
             chunks: 0,
             attempts: 0,
+            records_sent: 0,
             source_sha256: String::new(),
             message,
             reason: Some(reason),
@@ -168,6 +185,7 @@ impl Uploader {
                     records_rejected: progress.rejected,
                     chunks: progress.chunks,
                     attempts: progress.attempts,
+                    records_sent: progress.sent,
                     source_sha256: progress.sha256,
                     message: error.to_string(),
                     reason: Some(error.reason()),
@@ -215,6 +233,7 @@ impl Uploader {
                 records_rejected: report.rejected,
                 chunks: 0,
                 attempts: 0,
+                records_sent: 0,
                 source_sha256: report.sha256,
                 message: format!(
                     "content unchanged since its upload of {} records; nothing sent",
@@ -237,6 +256,7 @@ impl Uploader {
                 records_rejected: report.rejected,
                 chunks: 0,
                 attempts: 0,
+                records_sent: 0,
                 source_sha256: report.sha256,
                 message: format!(
                     "dry run: would send {remaining} of {total} records in {chunks} chunk(s)"
@@ -276,6 +296,7 @@ impl Uploader {
             self.send_with_retry(&upload_url, &file_name, &chunk, progress)
                 .await?;
             progress.chunks += 1;
+            progress.sent += chunk.records as u64;
             progress.acknowledged = chunk.first_record + chunk.records as u64;
             checkpoint.records_acknowledged = progress.acknowledged;
             checkpoint.complete = progress.acknowledged >= total;
@@ -303,6 +324,7 @@ impl Uploader {
             records_rejected: report.rejected,
             chunks: progress.chunks,
             attempts: progress.attempts,
+            records_sent: progress.sent,
             source_sha256: report.sha256,
             message: format!(
                 "{} records saved in {} chunk(s){}",
@@ -360,6 +382,7 @@ impl Uploader {
 #[derive(Default)]
 struct Progress {
     acknowledged: u64,
+    sent: u64,
     rejected: u64,
     chunks: u64,
     attempts: u64,

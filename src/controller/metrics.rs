@@ -1,0 +1,351 @@
+//! Prometheus metrics of the operator.
+//!
+//! The reconcile families copy controller-runtime's names and labels so the dashboards and alerts
+//! people already have for Go operators work unchanged; ours carry the `hrconnector_` prefix.
+//!
+//! Labels only ever hold fixed codes (result, reason) or Kubernetes object names: never CSV
+//! contents, e-mail addresses, tenant or app ids, or error messages.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::time::Duration;
+
+/// The `controller` label value of the reconcile families.
+pub const CONTROLLER_NAME: &str = "hrconnectorjob";
+
+/// controller-runtime's default reconcile-time buckets, in seconds.
+const RECONCILE_BUCKETS: [f64; 40] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9,
+    1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 15.0, 20.0,
+    25.0, 30.0, 40.0, 50.0, 60.0,
+];
+
+/// Upload results we label with; anything else is counted as `Other` so a caller bug cannot
+/// grow the series without bound.
+const UPLOAD_RESULTS: [&str; 4] = ["Succeeded", "Unchanged", "DryRun", "Failed"];
+
+/// Longest reason code kept as a label value; longer ones are cut.
+const MAX_REASON_LEN: usize = 64;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ControllerLabels {
+    controller: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReconcileLabels {
+    controller: &'static str,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    namespace: String,
+    name: String,
+}
+
+fn reconcile_histogram() -> Histogram {
+    Histogram::new(RECONCILE_BUCKETS)
+}
+
+/// All metric families of the operator, and the registry that encodes them.
+///
+/// Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct Metrics {
+    registry: Registry,
+    reconcile_total: Family<ReconcileLabels, Counter>,
+    reconcile_errors: Family<ControllerLabels, Counter>,
+    reconcile_error_reasons: Family<ReasonLabels, Counter>,
+    reconcile_time: Family<ControllerLabels, Histogram, fn() -> Histogram>,
+    uploads_in_flight: Gauge<i64, AtomicI64>,
+    upload_runs: Family<ResultLabels, Counter>,
+    upload_failures: Family<ReasonLabels, Counter>,
+    records_uploaded: Counter,
+    last_success: Family<JobLabels, Gauge<f64, AtomicU64>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+
+        // prometheus-client appends `_total` to counters itself.
+        let reconcile_total = Family::<ReconcileLabels, Counter>::default();
+        registry.register(
+            "controller_runtime_reconcile",
+            "Total number of reconciliations per controller",
+            reconcile_total.clone(),
+        );
+        let reconcile_errors = Family::<ControllerLabels, Counter>::default();
+        registry.register(
+            "controller_runtime_reconcile_errors",
+            "Total number of reconciliation errors per controller",
+            reconcile_errors.clone(),
+        );
+        let reconcile_time: Family<ControllerLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(reconcile_histogram);
+        registry.register(
+            "controller_runtime_reconcile_time_seconds",
+            "Length of time per reconciliation per controller",
+            reconcile_time.clone(),
+        );
+
+        let ours = registry.sub_registry_with_prefix("hrconnector");
+        let reconcile_error_reasons = Family::<ReasonLabels, Counter>::default();
+        ours.register(
+            "reconcile_errors_by_reason",
+            "Reconciliation errors by reason code",
+            reconcile_error_reasons.clone(),
+        );
+        let uploads_in_flight = Gauge::<i64, AtomicI64>::default();
+        ours.register(
+            "uploads_in_flight",
+            "Uploads running right now",
+            uploads_in_flight.clone(),
+        );
+        let upload_runs = Family::<ResultLabels, Counter>::default();
+        ours.register(
+            "upload_runs",
+            "Finished upload runs by result",
+            upload_runs.clone(),
+        );
+        let upload_failures = Family::<ReasonLabels, Counter>::default();
+        ours.register(
+            "upload_failures",
+            "Failed upload runs by reason code",
+            upload_failures.clone(),
+        );
+        let records_uploaded = Counter::default();
+        ours.register(
+            "records_uploaded",
+            "HR data records accepted by the ingestion service",
+            records_uploaded.clone(),
+        );
+        let last_success = Family::<JobLabels, Gauge<f64, AtomicU64>>::default();
+        ours.register(
+            "last_success_timestamp_seconds",
+            "Unix time of the last successful upload run per HrConnectorJob",
+            last_success.clone(),
+        );
+
+        let metrics = Self {
+            registry,
+            reconcile_total,
+            reconcile_errors,
+            reconcile_error_reasons,
+            reconcile_time,
+            uploads_in_flight,
+            upload_runs,
+            upload_failures,
+            records_uploaded,
+            last_success,
+        };
+        metrics.init_reconcile_series();
+        metrics
+    }
+
+    /// controller-runtime exports every reconcile series at 0 from the start, so `rate()` and
+    /// "errors > 0" alerts work before the first error happens.
+    fn init_reconcile_series(&self) {
+        for result in ["success", "error", "requeue"] {
+            let _ = self.reconcile_total.get_or_create(&ReconcileLabels {
+                controller: CONTROLLER_NAME,
+                result,
+            });
+        }
+        let _ = self.reconcile_errors.get_or_create(&ControllerLabels {
+            controller: CONTROLLER_NAME,
+        });
+        let _ = self.reconcile_time.get_or_create(&ControllerLabels {
+            controller: CONTROLLER_NAME,
+        });
+    }
+
+    /// Records one finished reconciliation: `error_reason` is `None` on success, else a short
+    /// fixed reason code (e.g. `KubeApi`), never an error message.
+    pub fn reconcile_finished(&self, duration: Duration, error_reason: Option<&str>) {
+        let result = if error_reason.is_some() {
+            "error"
+        } else {
+            "success"
+        };
+        self.record_reconcile(duration, result);
+        if let Some(reason) = error_reason {
+            self.reconcile_errors
+                .get_or_create(&ControllerLabels {
+                    controller: CONTROLLER_NAME,
+                })
+                .inc();
+            self.reconcile_error_reasons
+                .get_or_create(&ReasonLabels {
+                    reason: reason_label(reason),
+                })
+                .inc();
+        }
+    }
+
+    /// Records a reconciliation that asked to be retried without an error
+    /// (controller-runtime's `result="requeue"`).
+    pub fn reconcile_requeued(&self, duration: Duration) {
+        self.record_reconcile(duration, "requeue");
+    }
+
+    fn record_reconcile(&self, duration: Duration, result: &'static str) {
+        self.reconcile_total
+            .get_or_create(&ReconcileLabels {
+                controller: CONTROLLER_NAME,
+                result,
+            })
+            .inc();
+        self.reconcile_time
+            .get_or_create(&ControllerLabels {
+                controller: CONTROLLER_NAME,
+            })
+            .observe(duration.as_secs_f64());
+    }
+
+    /// An upload run began; pair every call with one [`Metrics::upload_finished`].
+    pub fn upload_started(&self) {
+        self.uploads_in_flight.inc();
+    }
+
+    /// An upload run ended.
+    ///
+    /// `result` is `Succeeded`, `Unchanged`, `DryRun` or `Failed`; `reason` is the failure's
+    /// reason code (counted only for failures, `Unknown` if missing). `records` are the data rows
+    /// the service accepted in this run, which a failed run may also have (chunks before the
+    /// failure); a dry run uploads nothing, so its records are not counted. `Succeeded` and
+    /// `Unchanged` both mean the service holds the current file, so both set the job's
+    /// last-success time.
+    pub fn upload_finished(
+        &self,
+        namespace: &str,
+        name: &str,
+        result: &str,
+        reason: Option<&str>,
+        records: u64,
+        finished_at: jiff::Timestamp,
+    ) {
+        self.uploads_in_flight.dec();
+        let result = UPLOAD_RESULTS
+            .iter()
+            .copied()
+            .find(|known| *known == result)
+            .unwrap_or("Other");
+        self.upload_runs
+            .get_or_create(&ResultLabels { result })
+            .inc();
+        if result != "DryRun" {
+            self.records_uploaded.inc_by(records);
+        }
+        match result {
+            "Succeeded" | "Unchanged" => {
+                let seconds = finished_at.as_millisecond() as f64 / 1000.0;
+                self.last_success
+                    .get_or_create(&job_labels(namespace, name))
+                    .set(seconds);
+            }
+            "Failed" | "Other" => {
+                self.upload_failures
+                    .get_or_create(&ReasonLabels {
+                        reason: reason_label(reason.unwrap_or("Unknown")),
+                    })
+                    .inc();
+            }
+            _ => {}
+        }
+    }
+
+    /// Current value of `hrconnector_uploads_in_flight`.
+    pub fn uploads_in_flight(&self) -> i64 {
+        self.uploads_in_flight.get()
+    }
+
+    /// Drops the per-job series of a deleted HrConnectorJob, so deleted jobs neither linger on
+    /// dashboards nor trip staleness alerts.
+    pub fn forget_job(&self, namespace: &str, name: &str) {
+        self.last_success.remove(&job_labels(namespace, name));
+    }
+
+    /// The whole registry in OpenMetrics text format (ends with `# EOF`).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail; an encoder error would only truncate the scrape.
+        if let Err(e) = encode(&mut out, &self.registry) {
+            tracing::warn!(error = %e, "encoding metrics failed");
+        }
+        out
+    }
+}
+
+fn job_labels(namespace: &str, name: &str) -> JobLabels {
+    JobLabels {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+    }
+}
+
+/// Keeps reason labels short and in the `[A-Za-z0-9_]` alphabet: they are meant to be fixed
+/// codes, and this stops a mistaken free-text reason from carrying odd bytes into the scrape.
+fn reason_label(reason: &str) -> String {
+    let cleaned: String = reason
+        .chars()
+        .take(MAX_REASON_LEN)
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if cleaned.is_empty() {
+        "Unknown".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_labels_are_short_codes() {
+        assert_eq!(reason_label("TokenRejected"), "TokenRejected");
+        assert_eq!(reason_label("a b/c"), "a_b_c");
+        assert_eq!(reason_label(""), "Unknown");
+        assert_eq!(reason_label(&"x".repeat(100)).len(), MAX_REASON_LEN);
+    }
+
+    #[test]
+    fn unknown_results_fold_into_other() {
+        let m = Metrics::new();
+        m.upload_started();
+        m.upload_finished("ns", "job", "Weird", None, 0, jiff::Timestamp::UNIX_EPOCH);
+        let text = m.encode();
+        assert!(text.contains(r#"hrconnector_upload_runs_total{result="Other"} 1"#));
+        assert!(text.contains(r#"hrconnector_upload_failures_total{reason="Unknown"} 1"#));
+    }
+}

@@ -1,0 +1,127 @@
+//! Every permission the operator needs, in one table: `hrconnector rbac` prints it as a
+//! ClusterRole (or a Role for one namespace), and the chart's rules are checked against it.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role};
+use kube::api::ObjectMeta;
+
+/// One grant and the reason it exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permission {
+    pub api_group: &'static str,
+    pub resource: &'static str,
+    pub verbs: &'static [&'static str],
+    pub why: &'static str,
+}
+
+/// What the operator does with the Kubernetes API, and nothing more.
+pub const PERMISSIONS: &[Permission] = &[
+    Permission {
+        api_group: "hrconnector.io",
+        resource: "hrconnectorjobs",
+        verbs: &["get", "list", "watch"],
+        why: "the controller watches the jobs it runs",
+    },
+    Permission {
+        api_group: "hrconnector.io",
+        resource: "hrconnectorjobs/status",
+        verbs: &["get", "patch"],
+        why: "status carries verdicts, run outcomes and the upload checkpoint",
+    },
+    Permission {
+        api_group: "",
+        resource: "configmaps",
+        verbs: &["get", "list", "watch"],
+        why: "HR data in ConfigMaps is read, and re-validated when it changes",
+    },
+    Permission {
+        api_group: "",
+        resource: "secrets",
+        verbs: &["get"],
+        why: "credentials and Secret-held HR data are read by name only: never listed or watched",
+    },
+    Permission {
+        api_group: "events.k8s.io",
+        resource: "events",
+        verbs: &["create", "patch"],
+        why: "run started, succeeded and failed, and validation errors, as Events",
+    },
+    Permission {
+        api_group: "coordination.k8s.io",
+        resource: "leases",
+        verbs: &["get", "create", "patch", "update"],
+        why: "leader election, so two replicas never both upload",
+    },
+    Permission {
+        api_group: "batch",
+        resource: "jobs",
+        verbs: &["create", "get", "list", "watch", "delete"],
+        why: "PersistentVolumeClaim sources are uploaded by a batch Job the operator owns",
+    },
+    Permission {
+        api_group: "",
+        resource: "pods",
+        verbs: &["get", "list"],
+        why: "an upload Job's result is read from its pod's termination message",
+    },
+];
+
+/// The table as RBAC rules, one rule per resource.
+pub fn policy_rules() -> Vec<PolicyRule> {
+    PERMISSIONS
+        .iter()
+        .map(|p| PolicyRule {
+            api_groups: Some(vec![p.api_group.to_string()]),
+            resources: Some(vec![p.resource.to_string()]),
+            verbs: p.verbs.iter().map(|v| v.to_string()).collect(),
+            ..PolicyRule::default()
+        })
+        .collect()
+}
+
+fn metadata(name: &str, namespace: Option<&str>) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: namespace.map(str::to_string),
+        labels: Some(BTreeMap::from([(
+            "app.kubernetes.io/name".to_string(),
+            "hrconnector".to_string(),
+        )])),
+        ..ObjectMeta::default()
+    }
+}
+
+pub fn cluster_role(name: &str) -> ClusterRole {
+    ClusterRole {
+        metadata: metadata(name, None),
+        rules: Some(policy_rules()),
+        ..ClusterRole::default()
+    }
+}
+
+pub fn role(name: &str, namespace: &str) -> Role {
+    Role {
+        metadata: metadata(name, Some(namespace)),
+        rules: Some(policy_rules()),
+    }
+}
+
+/// A comment block that says why each grant exists, to print above the YAML.
+pub fn justification() -> String {
+    let mut text = String::from("# Permissions of the hrconnector operator (hrconnector rbac):\n");
+    for p in PERMISSIONS {
+        let group = if p.api_group.is_empty() {
+            "core"
+        } else {
+            p.api_group
+        };
+        text.push_str(&format!(
+            "#   {group}/{} [{}]: {}\n",
+            p.resource,
+            p.verbs.join(", "),
+            p.why
+        ));
+    }
+    text
+}
