@@ -43,6 +43,13 @@ class Kubectl:
         text = yaml.safe_dump_all(list(docs))
         return self.run('apply', '--server-side=false', '--validate=false', '-f', '-', input=text)
 
+    def create(self, *docs: dict[str, Any]) -> str:
+        """``kubectl create`` (no last-applied annotation: for objects near the size limits)."""
+        return self.run('create', '--validate=false', '-f', '-', input=yaml.safe_dump_all(list(docs)))
+
+    def replace(self, *docs: dict[str, Any]) -> str:
+        return self.run('replace', '--validate=false', '-f', '-', input=yaml.safe_dump_all(list(docs)))
+
     def apply_file(self, path: str | pathlib.Path) -> str:
         return self.run('apply', '--server-side=false', '--validate=false', '-f', str(path))
 
@@ -190,9 +197,10 @@ class Operator:
     def __init__(self, name: str, log_dir: pathlib.Path, kubeconfig: str | None, namespace: str,
                  extra_args: list[str] = (), env: dict[str, str] | None = None):
         args = [str(BINARY), 'controller', '--namespace', namespace, '--identity', name,
-                '--request-timeout-seconds', '30', '--max-attempts', '3'] + list(extra_args)
+                '--request-timeout-seconds', '30', '--max-attempts', '3',
+                '--metrics-bind-address', '127.0.0.1:0'] + list(extra_args)
         full_env = {'RUST_LOG': os.environ.get('HRCONNECTOR_E2E_RUST_LOG', 'info,hrconnector=debug'),
-                    'RUST_BACKTRACE': '1', **(env or {})}
+                    'RUST_BACKTRACE': '1', 'NO_COLOR': '1', **(env or {})}
         if kubeconfig:
             full_env['KUBECONFIG'] = kubeconfig
         self.process = Process(name, args, log_dir, env=full_env)
@@ -215,11 +223,12 @@ class Operator:
 
 
 def csv_text(records: int, prefix: str = 'user') -> str:
-    """A valid HR CSV with ``records`` data rows (the documentation's three columns)."""
+    """A valid HR CSV with ``records`` data rows (the documentation's three columns), compact
+    enough that 20,000 records fit a ConfigMap (1 MiB)."""
     lines = ['EmailAddress,TerminationDate,LastWorkingDate']
     for i in range(records):
-        lines.append(f'{prefix}{i}@contoso.com,2024-0{1 + i % 9}-1{i % 10}T12:00:00.0000000Z,'
-                     f'2024-0{1 + i % 9}-1{i % 10}T17:00:00Z')
+        day = 1 + i % 28
+        lines.append(f'{prefix}{i}@x.io,2024-01-{day:02}T12:00:00,2024-02-{day:02}T17:00:00')
     return '\n'.join(lines) + '\n'
 
 

@@ -44,7 +44,9 @@ import threading
 import uuid
 from typing import Any
 
+import aiohttp.test_utils
 import aiohttp.web
+import aiohttp.web_server
 import attrs
 import jsonpatch
 import kmock
@@ -616,6 +618,21 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
 
 
 # --------------------------------------------------------------------------------- running it
+class _ServerWithApiBodyLimit(aiohttp.test_utils.RawTestServer):
+    """aiohttp refuses request bodies over 1 MiB; the API server takes up to 3 MiB (a ConfigMap
+    holds up to 1 MiB of data, which JSON encoding makes bigger)."""
+
+    async def _make_runner(self, debug: bool = True, **kwargs: Any) -> aiohttp.web.ServerRunner:
+        server = aiohttp.web_server.Server(self._handler, loop=self._loop, debug=debug, **kwargs)
+
+        def factory(message, payload, protocol, writer, task):  # type: ignore[no-untyped-def]
+            return aiohttp.web.BaseRequest(message, payload, protocol, writer, task, server._loop,
+                                           client_max_size=3 * 1024 * 1024)
+
+        server.request_factory = factory
+        return aiohttp.web.ServerRunner(server, debug=debug, **kwargs)
+
+
 def write_kubeconfig(path: str | pathlib.Path, server: str, namespace: str = 'default') -> None:
     config = {
         'apiVersion': 'v1', 'kind': 'Config', 'current-context': 'kmock', 'preferences': {},
@@ -653,7 +670,7 @@ class EmulatorThread:
         emulator = KubeApiEmulator()
         for path in self.crd_files:
             emulator.load_crd_file(path)
-        async with emulator, kmock.Server(emulator) as server:
+        async with emulator, kmock.Server(emulator, server_cls=_ServerWithApiBodyLimit) as server:
             self.emulator = emulator
             self.url = f'http://127.0.0.1:{server.port}'
             self._ready.set()

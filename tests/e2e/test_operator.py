@@ -1,0 +1,207 @@
+"""The operator scenarios: the real ``hrconnector controller`` binary against the API (kmock or a
+real cluster) and ``hrconnector emulator`` for Entra ID and the ingestion service."""
+
+from __future__ import annotations
+
+import collections
+import pathlib
+import time
+from typing import Any
+
+from harness import REPO, Operator, brief_status, condition, count_records, csv_text, wait_for
+
+SAMPLE_CSV = (REPO / 'examples' / 'employee_termination_data.csv').read_text()
+RUN_NOW = 'hrconnector.io/run-now'
+
+
+class Scenario:
+    """One HrConnectorJob with its Secret and ConfigMap in the test's namespace."""
+
+    def __init__(self, cluster, namespace: str, hr_emulator, app: dict[str, str], operators: list[Operator],
+                 log_dir: pathlib.Path, name: str = 'payroll'):
+        self.cluster, self.k, self.ns, self.emu, self.app = cluster, cluster.kubectl, namespace, hr_emulator, app
+        self.operators, self.log_dir, self.name = operators, log_dir, name
+        self.secret_name, self.cm_name = f'{name}-app', f'{name}-data'
+
+    # ---- objects
+    def secret(self, app_secret: str | None = None) -> dict[str, Any]:
+        return {'apiVersion': 'v1', 'kind': 'Secret', 'metadata': {'name': self.secret_name, 'namespace': self.ns},
+                'type': 'Opaque',
+                'stringData': {'tenantId': self.app['tenantId'], 'appId': self.app['appId'],
+                               'appSecret': app_secret or self.app['appSecret']}}
+
+    def config_map(self, csv: str) -> dict[str, Any]:
+        return {'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': {'name': self.cm_name, 'namespace': self.ns},
+                'data': {'data.csv': csv}}
+
+    def job(self, **spec: Any) -> dict[str, Any]:
+        return {'apiVersion': 'hrconnector.io/v1alpha1', 'kind': 'HrConnectorJob',
+                'metadata': {'name': self.name, 'namespace': self.ns},
+                'spec': {'cloud': 'GCC', 'jobId': self.app['jobId'],
+                         'credentials': {'secretRef': {'name': self.secret_name}},
+                         'source': {'configMap': {'name': self.cm_name, 'key': 'data.csv'}},
+                         'schedule': '0 3 * * *',
+                         'endpoints': {'authorityUrl': self.emu.url, 'ingestionUrl': self.emu.url},
+                         **spec}}
+
+    def apply(self, csv: str, app_secret: str | None = None, big: bool = False, **spec: Any) -> None:
+        if big:  # kubectl apply would copy 1 MB into the last-applied annotation (256 KiB limit)
+            self.k.apply(self.secret(app_secret))
+            self.k.create(self.config_map(csv))
+            self.k.apply(self.job(**spec))
+        else:
+            self.k.apply(self.secret(app_secret), self.config_map(csv), self.job(**spec))
+
+    # ---- operator
+    def start_operator(self, name: str = 'operator', extra_args: list[str] = ()) -> Operator:
+        op = Operator(name, self.log_dir, self.cluster.kubeconfig, self.ns, list(extra_args))
+        self.operators.append(op)
+        return op
+
+    def assert_running(self, *ops: Operator) -> None:
+        for op in ops or self.operators:
+            assert op.alive(), f'{op.name} exited\n{op.tail()}'
+
+    def run_now(self) -> str:
+        value = f'run-{time.time_ns()}'
+        self.k.annotate('hrconnectorjobs.hrconnector.io', self.name, self.ns, RUN_NOW, value)
+        return value
+
+    # ---- observation
+    def get(self) -> dict[str, Any] | None:
+        return self.k.get('hrconnectorjobs.hrconnector.io', self.name, self.ns)
+
+    def context(self) -> str:
+        parts = [brief_status(self.get())]
+        parts += [op.tail(30) for op in self.operators]
+        parts.append(f'emulator stats: {self.emu.stats()}')
+        return '\n'.join(parts)
+
+    def wait(self, what: str, predicate, timeout: float = 30) -> dict[str, Any]:
+        def probe():
+            obj = self.get()
+            return obj if obj is not None and predicate(obj) else None
+        return wait_for(what, probe, timeout=timeout, context=self.context)
+
+    def wait_ready(self, status: str, reason: str | None = None, timeout: float = 30, extra=lambda o: True):
+        def pred(obj):
+            c = condition(obj, 'Ready')
+            return (c is not None and c.get('status') == status and (reason is None or c.get('reason') == reason)
+                    and extra(obj))
+        return self.wait(f'Ready={status}' + (f' reason={reason}' if reason else ''), pred, timeout)
+
+
+def _scenario(cluster, namespace, hr_emulator, app, operators, log_dir, **kw) -> Scenario:
+    return Scenario(cluster, namespace, hr_emulator, app, operators, log_dir, **kw)
+
+
+def emails(received: dict[str, list[list[str]]]) -> list[str]:
+    return [r[0] for r in received['records']]
+
+
+def test_run_now_uploads_every_record(cluster, namespace, hr_emulator, app, operators, log_dir):
+    s = _scenario(cluster, namespace, hr_emulator, app, operators, log_dir)
+    expected = count_records(SAMPLE_CSV)
+    s.apply(SAMPLE_CSV)
+    s.start_operator()
+    s.run_now()
+    obj = s.wait_ready('True', extra=lambda o: (o.get('status') or {}).get('recordsSaved') == expected)
+    assert obj['status']['recordsSaved'] == expected
+    received = hr_emulator.received(app['jobId'])
+    sent = [line.split(',')[0] for line in SAMPLE_CSV.strip().splitlines()[1:]]
+    assert sorted(emails(received)) == sorted(sent)
+    assert hr_emulator.stats()['upload_requests'] == 1
+    s.assert_running()
+
+
+def test_invalid_csv_is_reported_without_a_run(cluster, namespace, hr_emulator, app, operators, log_dir):
+    s = _scenario(cluster, namespace, hr_emulator, app, operators, log_dir)
+    expected = count_records(SAMPLE_CSV)
+    s.apply(SAMPLE_CSV)
+    s.start_operator()
+    s.run_now()
+    s.wait_ready('True', extra=lambda o: (o.get('status') or {}).get('recordsSaved') == expected)
+    uploads = hr_emulator.stats()['upload_requests']
+    invalid = 'EmailAddress,TerminationDate,LastWorkingDate\nnot-an-email,yesterday,2024-01-01T00:00:00Z\n'
+    s.k.apply(s.config_map(invalid))
+    obj = s.wait_ready('False', 'InvalidCsv')
+    assert 'not-an-email' not in str(obj['status']), 'HR data must not reach status'
+    time.sleep(2)  # a run that was wrongly started would have uploaded by now
+    assert hr_emulator.stats()['upload_requests'] == uploads
+    s.assert_running()
+
+
+def test_wrong_secret_fails_authentication_within_seconds(cluster, namespace, hr_emulator, app, operators, log_dir):
+    s = _scenario(cluster, namespace, hr_emulator, app, operators, log_dir)
+    s.apply(SAMPLE_CSV, app_secret='definitely-wrong')
+    s.start_operator()
+    # Let the operator see the job before the clock starts (its start-up is not what we measure).
+    s.wait('the operator to report on the job', lambda o: condition(o, 'Ready') is not None)
+    started = time.monotonic()
+    s.run_now()
+    obj = s.wait_ready('False', 'AuthenticationFailed', timeout=30)
+    elapsed = time.monotonic() - started
+    print(f'\nAuthenticationFailed reported {elapsed:.2f} s after run-now')
+    assert elapsed < 10, f'took {elapsed:.1f} s'
+    assert 'definitely-wrong' not in str(obj), 'the secret must not reach the resource'
+    assert hr_emulator.stats()['upload_requests'] == 0
+    s.assert_running()
+
+
+def test_killed_operator_resumes_from_the_status_checkpoint(cluster, namespace, hr_emulator, app, operators, log_dir):
+    s = _scenario(cluster, namespace, hr_emulator, app, operators, log_dir)
+    records, per_call = 20_000, 1_000
+    csv = csv_text(records, prefix='e')
+    s.apply(csv, big=True, recordsPerCall=per_call)
+    hr_emulator.set_upload_delay(400)  # 20 chunks: ~8 s of uploading
+    first = s.start_operator('operator-1')
+    s.run_now()
+    s.wait('a few chunks to be checkpointed',
+           lambda o: ((o.get('status') or {}).get('checkpoint') or {}).get('recordsAcknowledged', 0) >= 3 * per_call,
+           timeout=60)
+    first.kill()  # SIGKILL: no graceful checkpoint of the chunk in flight
+    at_kill = len(hr_emulator.received(app['jobId'])['records'])
+    checkpoint = s.get()['status']['checkpoint']['recordsAcknowledged']
+    assert at_kill < records, 'the operator finished before it was killed: not a mid-upload kill'
+    hr_emulator.set_upload_delay(0)
+    second = s.start_operator('operator-2')
+    s.wait_ready('True', timeout=90, extra=lambda o: (o.get('status') or {}).get('recordsSaved') == records)
+    got = emails(hr_emulator.received(app['jobId']))
+    counts = collections.Counter(got)
+    missing = [i for i in range(records) if counts[f'e{i}@x.io'] == 0]
+    assert not missing, f'{len(missing)} records never reached the service, e.g. rows {missing[:3]}'
+    assert max(counts.values()) <= 2
+    # At least once per chunk: only the chunk in flight at the kill may have been stored twice,
+    # and then as a whole chunk (never a partial one, never two chunks).
+    twice = sorted(int(e[1:].split('@')[0]) for e, n in counts.items() if n > 1)
+    if twice:
+        start = twice[0]
+        assert start % per_call == 0 and twice == list(range(start, start + per_call)), twice[:5]
+    assert len(got) == records + len(twice)
+    print(f'\nkilled with {at_kill} records stored and {checkpoint} checkpointed; '
+          f'{len(twice)} records sent twice (the chunk in flight at the kill)')
+    assert 'run started' in second.log()
+    s.assert_running(second)
+
+
+def test_only_the_leader_uploads(cluster, namespace, hr_emulator, app, operators, log_dir):
+    s = _scenario(cluster, namespace, hr_emulator, app, operators, log_dir)
+    expected = count_records(SAMPLE_CSV)
+    s.apply(SAMPLE_CSV)
+    args = ['--leader-election', '--lease-namespace', namespace, '--lease-name', 'hrconnector-e2e']
+    a = s.start_operator('operator-a', args)
+    b = s.start_operator('operator-b', args)
+    wait_for('a leader to be elected', lambda: cluster.kubectl.get('lease', 'hrconnector-e2e', namespace),
+             context=lambda: a.tail() + '\n' + b.tail())
+    s.run_now()
+    s.wait_ready('True', extra=lambda o: (o.get('status') or {}).get('recordsSaved') == expected)
+    time.sleep(2)  # give a wrongly active second operator time to run too
+    assert hr_emulator.stats()['upload_requests'] == 1
+    runners = [op.name for op in (a, b) if 'run started' in op.log()]
+    assert len(runners) == 1, f'operators that ran the job: {runners}\n{a.tail()}\n{b.tail()}'
+    lease = cluster.kubectl.get('lease', 'hrconnector-e2e', namespace)
+    assert lease['spec']['holderIdentity'] == runners[0]
+    # The other one is alive and campaigning, not crashed.
+    s.assert_running(a, b)
+    follower = b if runners[0] == a.name else a
+    assert 'campaigning for leadership' in follower.log(), follower.tail()
