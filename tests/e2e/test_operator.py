@@ -4,6 +4,7 @@ real cluster) and ``hrconnector emulator`` for Entra ID and the ingestion servic
 from __future__ import annotations
 
 import collections
+import json
 import pathlib
 import time
 from typing import Any
@@ -111,6 +112,12 @@ def test_run_now_uploads_every_record(cluster, namespace, hr_emulator, app, oper
     sent = [line.split(',')[0] for line in SAMPLE_CSV.strip().splitlines()[1:]]
     assert sorted(emails(received)) == sorted(sent)
     assert hr_emulator.stats()['upload_requests'] == 1
+    # The run is visible as Events on the job (events.k8s.io/v1, what kube-runtime's Recorder writes).
+    events = json.loads(s.k.run('get', 'events.events.k8s.io', '-n', namespace, '-o', 'json'))['items']
+    reasons = {e.get('reason') for e in events if (e.get('regarding') or {}).get('name') == s.name}
+    assert reasons, f'no Events about the job: {events}'
+    assert 'could not publish an Event' not in operators[0].log()
+    print(f'\nEvents on the job: {sorted(reasons)}')
     s.assert_running()
 
 
