@@ -11,3 +11,6 @@ cargo clippy --all-targets --locked -- -D warnings
 
 echo "== cargo test"
 cargo test --all-targets --locked
+
+echo "== end-to-end: the real controller against a Kubernetes API emulator"
+scripts/e2e.sh -q
