@@ -218,6 +218,11 @@ class Operator:
     def kill(self) -> None:
         self.process.kill(signal.SIGKILL)
 
+    def terminate(self) -> int:
+        """SIGTERM, as the kubelet sends it; waits (bounded) and returns the exit code."""
+        self.process.proc.send_signal(signal.SIGTERM)
+        return self.process.proc.wait(30)
+
     def stop(self) -> None:
         self.process.stop()
 

@@ -212,3 +212,35 @@ def test_only_the_leader_uploads(cluster, namespace, hr_emulator, app, operators
     s.assert_running(a, b)
     follower = b if runners[0] == a.name else a
     assert 'campaigning for leadership' in follower.log(), follower.tail()
+
+
+def test_sigterm_checkpoints_releases_the_lease_and_the_standby_resumes(cluster, namespace, hr_emulator, app,
+                                                                      operators, log_dir):
+    s = _scenario(cluster, namespace, hr_emulator, app, operators, log_dir)
+    records, per_call = 6_000, 500
+    s.apply(csv_text(records, prefix='t'), recordsPerCall=per_call)
+    hr_emulator.set_upload_delay(300)  # 12 chunks: ~4 s of uploading
+    lease = 'hrconnector-e2e-term'
+    args = ['--leader-election', '--lease-namespace', namespace, '--lease-name', lease]
+    first = s.start_operator('operator-1', args)
+    wait_for('operator-1 to lead', lambda: 'acquired leadership' in first.log(), context=first.tail)
+    second = s.start_operator('operator-2', args)
+    s.run_now()
+    s.wait('two chunks to be checkpointed',
+           lambda o: ((o.get('status') or {}).get('checkpoint') or {}).get('recordsAcknowledged', 0) >= 2 * per_call)
+    code = first.terminate()
+    assert code == 0, f'exit code {code}\n{first.tail()}'
+    # The chunk in flight finished and was checkpointed; the run is left for the next leader.
+    status = s.get()['status']
+    acknowledged = status['checkpoint']['recordsAcknowledged']
+    stored = len(hr_emulator.received(app['jobId'])['records'])
+    assert acknowledged == stored, f'checkpoint {acknowledged} vs {stored} records stored: a chunk was cut off'
+    assert status.get('currentRun'), 'an interrupted run stays in status for the next leader'
+    held = (cluster.kubectl.get('lease', lease, namespace) or {}).get('spec', {}).get('holderIdentity')
+    assert held in (None, '', 'operator-2'), f'the lease is still held by {held}'
+    hr_emulator.set_upload_delay(0)
+    s.wait_ready('True', timeout=60, extra=lambda o: (o.get('status') or {}).get('recordsSaved') == records)
+    counts = collections.Counter(emails(hr_emulator.received(app['jobId'])))
+    assert len(counts) == records and max(counts.values()) == 1, 'a graceful stop sends every record once'
+    assert 'trigger="Resume"' in second.log() or 'Resume' in second.log(), second.tail()
+    s.assert_running(second)
