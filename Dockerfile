@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# The hrconnector image: the operator (`controller`) and the PVC upload Jobs (`upload`) run the
+# same binary. Build: docs/operating.md, "Building the image".
+#
+#   docker buildx build --platform linux/amd64 -t REGISTRY/hrconnector:0.1.0 --push .
+
+ARG RUST_VERSION=1.95
+
+# ---- build: the Rust toolchain on Debian 12 (glibc matches the runtime image) ----
+FROM docker.io/library/rust:${RUST_VERSION}-bookworm AS build
+WORKDIR /src
+# Only what the build reads (see .dockerignore); the demo embeds examples/employee_termination_data.csv.
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY examples/employee_termination_data.csv ./examples/employee_termination_data.csv
+RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+    --mount=type=cache,target=/src/target,sharing=locked \
+    cargo build --release --locked --bin hrconnector \
+ && install -D -m 0755 target/release/hrconnector /out/hrconnector
+
+# ---- run: distroless "cc" (glibc, libgcc, CA certificates; no shell, no package manager) ----
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /out/hrconnector /usr/local/bin/hrconnector
+# 65532 is distroless' "nonroot"; numeric so runAsNonRoot can verify it. The chart and the
+# upload Jobs run as 65532:65532 too.
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/hrconnector"]
+CMD ["controller"]
+
+LABEL org.opencontainers.image.title="hrconnector" \
+      org.opencontainers.image.description="Uploads HR resignation data to Microsoft Purview's HR connector; Kubernetes operator"

