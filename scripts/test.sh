@@ -12,5 +12,8 @@ cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --all-targets --locked
 
+echo "== deployment: Helm 3 and 4, schemas, RBAC table, kustomize, Argo CD health check"
+scripts/check-deploy.sh
+
 echo "== end-to-end: the real controller against a Kubernetes API emulator"
 scripts/e2e.sh -q

@@ -195,10 +195,13 @@ class Operator:
     """``hrconnector controller`` as a child process, KUBECONFIG set, output captured."""
 
     def __init__(self, name: str, log_dir: pathlib.Path, kubeconfig: str | None, namespace: str,
-                 extra_args: list[str] = (), env: dict[str, str] | None = None):
-        args = [str(BINARY), 'controller', '--namespace', namespace, '--identity', name,
-                '--request-timeout-seconds', '30', '--max-attempts', '3',
-                '--metrics-bind-address', '127.0.0.1:0'] + list(extra_args)
+                 extra_args: list[str] = (), env: dict[str, str] | None = None,
+                 exact_args: list[str] | None = None):
+        # `exact_args` runs the binary with exactly these arguments (e.g. as the chart renders them).
+        args = [str(BINARY)] + exact_args if exact_args is not None else [
+            str(BINARY), 'controller', '--namespace', namespace, '--identity', name,
+            '--request-timeout-seconds', '30', '--max-attempts', '3',
+            '--metrics-bind-address', '127.0.0.1:0'] + list(extra_args)
         full_env = {'RUST_LOG': os.environ.get('HRCONNECTOR_E2E_RUST_LOG', 'info,hrconnector=debug'),
                     'RUST_BACKTRACE': '1', 'NO_COLOR': '1', **(env or {})}
         if kubeconfig:

@@ -244,3 +244,41 @@ def test_sigterm_checkpoints_releases_the_lease_and_the_standby_resumes(cluster,
     assert len(counts) == records and max(counts.values()) == 1, 'a graceful stop sends every record once'
     assert 'trigger="Resume"' in second.log() or 'Resume' in second.log(), second.tail()
     s.assert_running(second)
+
+
+def _chart_deployment(namespace: str) -> dict[str, Any]:
+    """The operator's container as `helm template` renders it (Helm 4 fetched by
+    scripts/check-deploy.sh), with two replicas (leader election) watching `namespace`."""
+    import subprocess
+    import yaml
+    helm = next(iter(sorted((REPO / '.cache' / 'tools').glob('helm4-*/helm'))), None)
+    assert helm is not None, 'no Helm in .cache/tools: run scripts/check-deploy.sh first (scripts/test.sh does)'
+    rendered = subprocess.run([str(helm), 'template', 'hr', str(REPO / 'charts' / 'hrconnector'),
+                               '--namespace', namespace, '--set', f'watchNamespace={namespace}',
+                               '--set', 'replicaCount=2'], check=True, capture_output=True, text=True).stdout
+    deployment = next(d for d in yaml.safe_load_all(rendered) if d and d.get('kind') == 'Deployment')
+    return deployment['spec']['template']['spec']['containers'][0]
+
+
+def test_the_chart_rendered_deployment_arguments_run_the_job(cluster, namespace, hr_emulator, app, operators,
+                                                               log_dir):
+    s = _scenario(cluster, namespace, hr_emulator, app, operators, log_dir)
+    container = _chart_deployment(namespace)
+    # As rendered, but for the listen address: two processes on one machine cannot share :8080.
+    args = [a if not a.startswith('--metrics-bind-address=') else '--metrics-bind-address=127.0.0.1:0'
+            for a in container['args']]
+    assert '--leader-election' in args, args
+    env = {e['name']: e['value'] for e in container.get('env', []) if 'value' in e}
+    env['POD_NAMESPACE'] = namespace  # the chart sets it from the downward API
+    for replica in ('chart-pod-a', 'chart-pod-b'):
+        op = Operator(replica, log_dir, cluster.kubeconfig, namespace, env={**env, 'POD_NAME': replica},
+                      exact_args=args)
+        operators.append(op)
+    expected = count_records(SAMPLE_CSV)
+    s.apply(SAMPLE_CSV)
+    s.run_now()
+    s.wait_ready('True', extra=lambda o: (o.get('status') or {}).get('recordsSaved') == expected)
+    assert hr_emulator.stats()['upload_requests'] == 1
+    runners = [op.name for op in operators if 'run started' in op.log()]
+    assert len(runners) == 1, runners
+    s.assert_running()
