@@ -118,7 +118,7 @@ fi
 PY=$VENV/bin/python
 KV=$VENV/bin/kubernetes-validate
 
-BIN=target/debug/hrconnector
+BIN=${CARGO_TARGET_DIR:-target}/debug/hrconnector
 if [[ ! -x $BIN ]]; then
   echo "  cargo build (for hrconnector rbac / crd)"
   cargo build --locked --quiet --bin hrconnector

@@ -18,7 +18,8 @@ from typing import Any, Callable
 import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-BINARY = pathlib.Path(os.environ.get('HRCONNECTOR_BIN', REPO / 'target' / 'debug' / 'hrconnector'))
+BINARY = pathlib.Path(os.environ.get(
+    'HRCONNECTOR_BIN', pathlib.Path(os.environ.get('CARGO_TARGET_DIR', REPO / 'target')) / 'debug' / 'hrconnector'))
 CRD_FILE = REPO / 'crds' / 'hrconnector.io_hrconnectorjobs.yaml'
 KUBECTL = os.environ.get('KUBECTL', 'kubectl')
 REAL_CLUSTER = os.environ.get('HRCONNECTOR_E2E_REAL_CLUSTER') == '1'
