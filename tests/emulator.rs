@@ -924,7 +924,10 @@ async fn http_control_surface() {
         .json()
         .await
         .unwrap();
-    assert_eq!(stats, json!({"token_requests": 1, "upload_requests": 3}));
+    assert_eq!(
+        stats,
+        json!({"token_requests": 1, "upload_requests": 3, "max_concurrent_uploads": 1})
+    );
 
     // A malformed fault is refused rather than ignored.
     let r = c

@@ -4,7 +4,7 @@
 //! - `POST /_emulator/faults` with a JSON [`Fault`](super::Fault) → 204
 //! - `POST /_emulator/upload-delay` with `{"ms": N}` → 204
 //! - `GET /_emulator/received?jobid=J` → `{"headers": [[...]], "records": [[...]]}`
-//! - `GET /_emulator/stats` → `{"token_requests": N, "upload_requests": N}`
+//! - `GET /_emulator/stats` → `{"token_requests": N, "upload_requests": N, "max_concurrent_uploads": N}`
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +37,9 @@ pub struct Received {
 pub struct Stats {
     pub token_requests: usize,
     pub upload_requests: usize,
+    /// The most uploads the emulator was handling at the same time.
+    #[serde(default)]
+    pub max_concurrent_uploads: usize,
 }
 
 #[derive(Deserialize)]
@@ -83,5 +86,8 @@ async fn stats(AxState(state): AxState<Arc<State>>) -> Json<Stats> {
     Json(Stats {
         token_requests: state.token_count(),
         upload_requests: state.upload_count(),
+        max_concurrent_uploads: state
+            .max_uploads_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst),
     })
 }

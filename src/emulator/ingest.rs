@@ -85,6 +85,7 @@ pub(crate) async fn upload(
     note: axum::Extension<Note>,
     req: Request,
 ) -> Response {
+    let _in_flight = super::state::InFlight::enter(&state);
     let mut drop_response = false;
     match state.faults.take(FaultTarget::Upload) {
         Some(FaultAction::Status {

@@ -72,6 +72,27 @@ pub(crate) struct State {
     pub upload_delay: Mutex<Duration>,
     pub token_requests: AtomicUsize,
     pub upload_requests: AtomicUsize,
+    /// Uploads being handled right now, and the most ever at once: how a benchmark checks a
+    /// client's concurrency bound from the outside.
+    pub uploads_in_flight: AtomicUsize,
+    pub max_uploads_in_flight: AtomicUsize,
+}
+
+/// Counts an upload as in flight for as long as it lives.
+pub(crate) struct InFlight<'a>(&'a State);
+
+impl<'a> InFlight<'a> {
+    pub fn enter(state: &'a State) -> Self {
+        let now = state.uploads_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        state.max_uploads_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.uploads_in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl State {
@@ -87,6 +108,8 @@ impl State {
             upload_delay: Mutex::default(),
             token_requests: AtomicUsize::new(0),
             upload_requests: AtomicUsize::new(0),
+            uploads_in_flight: AtomicUsize::new(0),
+            max_uploads_in_flight: AtomicUsize::new(0),
         })
     }
 

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Controller at scale (benchmark, not a test): N HrConnectorJobs sharing one schedule against the
+Kubernetes API emulator (kmock) and the hrconnector emulator, with the real operator binary.
+
+Prints, for a baseline of 1 job and then N jobs, the time from the schedule tick until every job
+is Ready, the most uploads the ingestion emulator saw at once (it must never exceed
+--max-concurrent-uploads), and the operator's peak RSS. The ratio compares N jobs with the ideal
+"baseline x ceil(N / concurrency)" measured in the same run.
+
+    tests/e2e/.venv/bin/python tests/e2e/bench_controller.py --jobs 500 --concurrency 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import pathlib
+import sys
+import tempfile
+import time
+import uuid
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+
+from harness import CRD_FILE, REPO, HrEmulator, Kubectl, Operator, condition, wait_for  # noqa: E402
+from kube_emulator import EmulatorThread, write_kubeconfig  # noqa: E402
+
+SAMPLE = (REPO / 'examples' / 'employee_termination_data.csv').read_text()
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in pathlib.Path(f'/proc/{pid}/status').read_text().splitlines():
+        if line.startswith('VmHWM:'):
+            return int(line.split()[1]) / 1024
+    return float('nan')
+
+
+def job(name: str, ns: str, job_id: str, emu_url: str) -> dict:
+    return {'apiVersion': 'hrconnector.io/v1alpha1', 'kind': 'HrConnectorJob',
+            'metadata': {'name': name, 'namespace': ns},
+            'spec': {'cloud': 'GCC', 'jobId': job_id, 'credentials': {'secretRef': {'name': 'app'}},
+                     'source': {'configMap': {'name': 'data', 'key': 'data.csv'}},
+                     'schedule': '* * * * *',
+                     'endpoints': {'authorityUrl': emu_url, 'ingestionUrl': emu_url}}}
+
+
+def scenario(n: int, concurrency: int, delay_ms: int, work: pathlib.Path) -> dict:
+    thread = EmulatorThread().start()
+    try:
+        kubeconfig = work / f'kubeconfig-{n}'
+        write_kubeconfig(kubeconfig, thread.url)
+        k = Kubectl(str(kubeconfig))
+        k.apply_file(CRD_FILE)
+        app = {'tenantId': str(uuid.uuid4()), 'appId': str(uuid.uuid4()), 'appSecret': uuid.uuid4().hex,
+               'jobId': str(uuid.uuid4())}
+        logs = work / f'logs-{n}'
+        logs.mkdir()
+        emu = HrEmulator(logs, app['tenantId'], app['appId'], app['appSecret'], [app['jobId']])
+        emu.set_upload_delay(delay_ms)
+        ns = f'bench-{n}'
+        k.apply({'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': ns}})
+        k.apply({'apiVersion': 'v1', 'kind': 'Secret', 'metadata': {'name': 'app', 'namespace': ns},
+                 'stringData': {'tenantId': app['tenantId'], 'appId': app['appId'], 'appSecret': app['appSecret']}},
+                {'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': {'name': 'data', 'namespace': ns},
+                 'data': {'data.csv': SAMPLE}})
+        names = [f'job-{i:04}' for i in range(n)]
+        for start in range(0, n, 100):
+            k.apply(*[job(name, ns, app['jobId'], emu.url) for name in names[start:start + 100]])
+        op = Operator('bench', logs, str(kubeconfig), ns,
+                      ['--max-concurrent-uploads', str(concurrency), '--secret-source-recheck-seconds', '3600'],
+                      env={'RUST_LOG': 'warn'})
+        try:
+            def items() -> list[dict]:
+                return json.loads(k.run('get', 'hrconnectorjobs.hrconnector.io', '-n', ns, '-o', 'json'))['items']
+
+            wait_for(f'the operator to report on {n} jobs',
+                     lambda: all(condition(o, 'Ready') for o in items()) and len(items()) == n, timeout=300,
+                     context=op.tail)
+            # The next minute boundary at least 2 s away is the tick every job shares.
+            now = dt.datetime.now(dt.timezone.utc)
+            tick = now.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+            if (tick - now).total_seconds() < 2:
+                tick += dt.timedelta(minutes=1)
+            tick_text = tick.strftime('%Y-%m-%dT%H:%M:%SZ')
+
+            def all_done() -> bool:
+                objs = items()
+                return all((o.get('status') or {}).get('lastScheduleTime') == tick_text
+                           and (condition(o, 'Ready') or {}).get('status') == 'True'
+                           and not (o.get('status') or {}).get('currentRun') for o in objs)
+
+            wait_for(f'{n} jobs to run at {tick_text}', all_done,
+                     timeout=(tick - now).total_seconds() + 600, interval=0.1, context=op.tail)
+            elapsed = time.time() - tick.timestamp()
+            stats = emu.stats()
+            return {'jobs': n, 'seconds': elapsed, 'uploads': stats['upload_requests'],
+                    'max_in_flight': stats['max_concurrent_uploads'], 'rss_mib': peak_rss_mib(op.process.proc.pid)}
+        finally:
+            op.stop()
+            emu.stop()
+    finally:
+        thread.stop()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--jobs', type=int, default=500)
+    p.add_argument('--concurrency', type=int, default=4)
+    p.add_argument('--upload-delay-ms', type=int, default=100, help='emulated service time of one upload')
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = pathlib.Path(tmp)
+        base = scenario(1, args.concurrency, args.upload_delay_ms, work)
+        full = scenario(args.jobs, args.concurrency, args.upload_delay_ms, work)
+    ideal = base['seconds'] * math.ceil(args.jobs / args.concurrency)
+    for r in (base, full):
+        print(f"controller: {r['jobs']:>4} jobs: tick -> all Ready {r['seconds']:7.2f} s, uploads {r['uploads']}, "
+              f"max uploads in flight {r['max_in_flight']} (limit {args.concurrency}), operator peak RSS "
+              f"{r['rss_mib']:.1f} MiB")
+    print(f"controller: {args.jobs} jobs vs ideal (1-job time x ceil({args.jobs}/{args.concurrency}) = {ideal:.2f} s): "
+          f"{full['seconds'] / ideal:.2f}x; bound held: {full['max_in_flight'] <= args.concurrency}")
+    if full['max_in_flight'] > args.concurrency:
+        sys.exit(1)
+
+
+if __name__ == '__main__':
+    main()
