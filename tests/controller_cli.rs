@@ -41,10 +41,19 @@ fn stops_on_sigterm_while_the_api_server_is_unreachable() {
             break;
         }
     }
-    assert!(log.iter().any(|l| l.contains("controller starting")), "{log:#?}");
+    assert!(
+        log.iter().any(|l| l.contains("controller starting")),
+        "{log:#?}"
+    );
     std::thread::sleep(Duration::from_millis(500));
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let mut status = None;
     for _ in 0..300 {
         if let Some(s) = child.try_wait().unwrap() {
@@ -58,8 +67,15 @@ fn stops_on_sigterm_while_the_api_server_is_unreachable() {
     }
     let Some(status) = status else {
         let _ = child.kill();
-        panic!("the controller did not stop within 30 s of SIGTERM:\n{}", log.join("\n"));
+        panic!(
+            "the controller did not stop within 30 s of SIGTERM:\n{}",
+            log.join("\n")
+        );
     };
     assert!(status.success(), "exit {status:?}:\n{}", log.join("\n"));
-    assert!(!log.iter().any(|l| l.contains("panicked")), "{}", log.join("\n"));
+    assert!(
+        !log.iter().any(|l| l.contains("panicked")),
+        "{}",
+        log.join("\n")
+    );
 }

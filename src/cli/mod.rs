@@ -56,6 +56,10 @@ enum Command {
 /// Parses the command line and runs the chosen subcommand.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // kube's and reqwest's TLS stacks are both rustls; when more than one crypto backend is
+    // compiled in (ring arrives through dependencies), rustls refuses to guess and panics.
+    // Choose aws-lc-rs (FIPS-capable, and reqwest's own choice) for the whole process.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     logging::init(match cli.command {
         Command::Validate(_) | Command::Demo(_) | Command::Crd(_) | Command::Rbac(_) => "warn",
         _ => "info",

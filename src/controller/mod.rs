@@ -72,7 +72,7 @@ pub async fn run(
     let controller = Controller::new(jobs, watcher::Config::default());
     let store = controller.store();
     let shutdown = ctx.shutdown.clone();
-    controller
+    let driven = controller
         // A changed ConfigMap re-validates (and re-reports) every job that reads from it.
         .watches(
             config_maps,
@@ -99,8 +99,19 @@ pub async fn run(
             if let Err(e) = result {
                 tracing::debug!(error = %e, "reconcile error");
             }
-        })
-        .await;
+        });
+    tokio::pin!(driven);
+    tokio::select! {
+        () = &mut driven => {}
+        () = ctx.shutdown.cancelled() => {
+            // kube-runtime's graceful shutdown waits for its caches to sync, which never happens
+            // while the API server is unreachable. Give in-flight reconciles a moment, then stop
+            // driving it: runs are their own tasks and are awaited below either way.
+            if tokio::time::timeout(std::time::Duration::from_secs(5), &mut driven).await.is_err() {
+                tracing::info!("stopped waiting for the controller's graceful shutdown");
+            }
+        }
+    }
     // Runs were cancelled with the same token; wait until they have checkpointed and stopped.
     while !ctx.runs.is_empty() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
