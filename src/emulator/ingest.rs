@@ -86,6 +86,7 @@ pub(crate) async fn upload(
     req: Request,
 ) -> Response {
     let mut drop_response = false;
+    let mut delay_answer = None;
     match state.faults.take(FaultTarget::Upload) {
         Some(FaultAction::Status {
             status,
@@ -106,6 +107,7 @@ pub(crate) async fn upload(
             return reset_connection(&kill).await;
         }
         Some(FaultAction::DropResponse) => drop_response = true,
+        Some(FaultAction::DelayAnswer(d)) => delay_answer = Some(d),
         None => {}
     }
 
@@ -123,6 +125,9 @@ pub(crate) async fn upload(
             e.into_response()
         }
     };
+    if let Some(d) = delay_answer {
+        tokio::time::sleep(d).await;
+    }
     if drop_response {
         // The records are stored; only the acknowledgement is lost.
         return reset_connection(&kill).await;
