@@ -407,7 +407,7 @@ async fn kill_and_resume(
             "the run finished before the kill ({acked_at_kill} acked)"
         ));
     }
-    if acked_at_kill as usize % KILL_PER_CALL != 0 {
+    if !(acked_at_kill as usize).is_multiple_of(KILL_PER_CALL) {
         return Err(format!(
             "checkpoint {acked_at_kill} is not on a chunk boundary"
         ));
@@ -449,11 +449,9 @@ async fn kill_and_resume(
     let in_flight = acked_at_kill as usize..acked_at_kill as usize + KILL_PER_CALL;
     let exact = check_delivery(&received, records, 0..0);
     let with_dup = check_delivery(&received, records, in_flight.clone());
-    if exact.is_err() && with_dup.is_err() {
+    if let (Err(once), Err(twice)) = (&exact, &with_dup) {
         return Err(format!(
-            "delivery: without duplicates: {}; with chunk {in_flight:?} twice: {}",
-            exact.unwrap_err(),
-            with_dup.unwrap_err()
+            "delivery: without duplicates: {once}; with chunk {in_flight:?} twice: {twice}"
         ));
     }
 
