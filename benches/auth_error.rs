@@ -15,6 +15,9 @@ const RUNS: usize = 5;
 const SAMPLE_SCRIPT: Duration = Duration::from_secs(15 * 60);
 
 fn main() {
+    if !under_cargo_bench() {
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

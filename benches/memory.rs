@@ -50,6 +50,9 @@ fn judge(what: &str, small: u64, large: u64) {
 }
 
 fn main() {
+    if !under_cargo_bench() {
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -85,6 +85,9 @@ async fn fetch_token(url: &str) -> String {
 }
 
 fn main() {
+    if !under_cargo_bench() {
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -27,6 +27,9 @@ fn bare_parse(data: &[u8]) -> u64 {
 }
 
 fn main() {
+    if !under_cargo_bench() {
+        return;
+    }
     let dir = scratch_dir();
     let path = dir.path().join("hr-1m.csv");
     let size = generate_csv(&path, RECORDS).expect("generate");

@@ -133,3 +133,13 @@ pub fn secs(d: Duration) -> String {
 pub fn verdict(met: bool) -> &'static str {
     if met { "MET" } else { "MISSED" }
 }
+
+/// True under `cargo bench` (which passes `--bench`). `cargo test --all-targets` runs these
+/// binaries too, without it: they then return at once instead of generating ~700 MB of data.
+pub fn under_cargo_bench() -> bool {
+    let yes = std::env::args().any(|a| a == "--bench");
+    if !yes {
+        println!("skipped: run with `cargo bench --bench NAME` or scripts/bench.sh");
+    }
+    yes
+}
