@@ -1,5 +1,7 @@
-//! Property tests: generated CSVs survive chunking unchanged, line numbers are exact, and
-//! arbitrary bytes never make validation or chunking panic.
+//! Property tests: generated CSVs (quotes, commas, newlines in fields and header names, BOM,
+//! CRLF, blank lines, unicode) survive chunking unchanged, also when resuming after a checkpoint
+//! and when invalid records are skipped; line numbers are exact; and arbitrary bytes never make
+//! validation or chunking panic.
 
 use hrconnector::hrdata::{BytesSource, ChunkReader, InvalidRows, ValidationOptions, validate};
 use proptest::prelude::*;
@@ -60,7 +62,8 @@ fn generated() -> impl Strategy<Value = Generated> {
         .prop_map(
             |(extras, records, bom, crlf, quote_all, blanks, final_eol)| {
                 let mut header = vec!["emailAddress".to_owned()];
-                header.extend((0..extras).map(|i| format!("Extra {i} é")));
+                // Extra header names need quoting too: a comma, a quote, an accent.
+                header.extend((0..extras).map(|i| format!("Extra, \"{i}\" é")));
                 header.push("TERMINATIONDATE".to_owned());
                 header.push("LastWorkingDate".to_owned());
 
@@ -170,6 +173,71 @@ proptest! {
     }
 
     #[test]
+    fn resuming_yields_exactly_the_records_after_the_checkpoint(
+        g in generated(),
+        k in 1usize..8,
+        acked_chunks in 0usize..6,
+    ) {
+        // A checkpoint always sits on a chunk boundary (or at the end).
+        let skip = (acked_chunks * k).min(g.records.len());
+        let src = BytesSource::new("gen.csv", g.bytes.clone());
+        let mut reader =
+            ChunkReader::open(&src, &ValidationOptions::default(), k, skip as u64).expect("open");
+        let mut rows = Vec::new();
+        let mut expected_index = (skip / k) as u64;
+        while let Some(chunk) = reader.next_chunk().expect("chunk") {
+            prop_assert_eq!(chunk.index, expected_index, "numbered as in a full run");
+            prop_assert_eq!(chunk.first_record, (skip + rows.len()) as u64);
+            let mut parsed = parse_rows(&chunk.body);
+            prop_assert_eq!(&parsed.remove(0), &g.header);
+            rows.extend(parsed);
+            expected_index += 1;
+        }
+        prop_assert_eq!(&rows[..], &g.records[skip..]);
+        prop_assert!(reader.sha256().is_some(), "the hash covers the skipped part too");
+    }
+
+    #[test]
+    fn skip_mode_sends_exactly_the_valid_records(
+        g in generated(),
+        broken in proptest::collection::vec(any::<bool>(), 30),
+        k in 1usize..8,
+    ) {
+        // Break the email of some records (re-serialized, so quoting stays right).
+        let mut records = g.records.clone();
+        for (r, &b) in records.iter_mut().zip(&broken) {
+            if b {
+                r[0] = format!("broken, \"{}\"", r[0].replace('@', " at "));
+            }
+        }
+        let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+        w.write_record(&g.header).expect("write");
+        for r in &records {
+            w.write_record(r).expect("write");
+        }
+        let src = BytesSource::new("gen.csv", w.into_inner().expect("flush"));
+        let opts = ValidationOptions { invalid_rows: InvalidRows::Skip, ..ValidationOptions::default() };
+        let valid: Vec<Vec<String>> = records
+            .iter()
+            .zip(&broken)
+            .filter(|(_, b)| !**b)
+            .map(|(r, _)| r.clone())
+            .collect();
+
+        let report = validate(&src, &opts).expect("validate");
+        prop_assert_eq!(report.accepted(), valid.len() as u64);
+        let mut reader = ChunkReader::open(&src, &opts, k, 0).expect("open");
+        let mut rows = Vec::new();
+        while let Some(chunk) = reader.next_chunk().expect("chunk") {
+            let mut parsed = parse_rows(&chunk.body);
+            parsed.remove(0);
+            prop_assert!(!parsed.is_empty() && parsed.len() <= k);
+            rows.extend(parsed);
+        }
+        prop_assert_eq!(rows, valid);
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..600)) {
         exercise(data);
     }
@@ -180,8 +248,10 @@ proptest! {
             prop_oneof![Just(b','), Just(b'"'), Just(b'\n'), Just(b'\r'), Just(0u8), Just(0xE9u8),
                         Just(b'a'), Just(b'@'), Just(b'T'), Just(b'-'), Just(b':'), any::<u8>()],
             0..600),
+        bom in any::<bool>(),
     ) {
-        let mut data = b"EmailAddress,TerminationDate,LastWorkingDate\n".to_vec();
+        let mut data = if bom { b"\xEF\xBB\xBF".to_vec() } else { Vec::new() };
+        data.extend_from_slice(b"EmailAddress,TerminationDate,LastWorkingDate\n");
         data.extend(tail);
         exercise(data);
     }

@@ -18,7 +18,8 @@ pub enum FaultTarget {
 /// What happens to a faulted request.
 ///
 /// JSON form (control surface): `{"status":{"status":503,"retry_after":5,"body":null}}`,
-/// `{"delay":1500}` (milliseconds), `"reset_mid_body"`, `"drop_response"`.
+/// `{"delay":1500}` (milliseconds), `{"delay_answer":1500}`, `"reset_mid_body"`,
+/// `"drop_response"`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultAction {
@@ -30,8 +31,12 @@ pub enum FaultAction {
         #[serde(default)]
         body: Option<String>,
     },
-    /// Sleep, then handle the request normally.
+    /// Sleep, then handle the request normally. A client that times out first closes the
+    /// connection, and the emulator drops the request unhandled: nothing is stored.
     Delay(#[serde(with = "millis")] Duration),
+    /// Handle (and store) the request, then sleep before answering: a service that is slow to
+    /// acknowledge. A client that times out meanwhile loses an acknowledgement of stored data.
+    DelayAnswer(#[serde(with = "millis")] Duration),
     /// Read part of the request body, then reset the connection; nothing is stored.
     ResetMidBody,
     /// Handle (and store) the request, then reset the connection instead of answering.
@@ -171,6 +176,8 @@ mod tests {
         );
         let d: FaultAction = serde_json::from_str(r#"{"delay":1500}"#).unwrap();
         assert_eq!(d, FaultAction::Delay(Duration::from_millis(1500)));
+        let a: FaultAction = serde_json::from_str(r#"{"delay_answer":250}"#).unwrap();
+        assert_eq!(a, FaultAction::DelayAnswer(Duration::from_millis(250)));
         let r: FaultAction = serde_json::from_str(r#""reset_mid_body""#).unwrap();
         assert_eq!(r, FaultAction::ResetMidBody);
     }

@@ -87,6 +87,7 @@ pub(crate) async fn upload(
 ) -> Response {
     let _in_flight = super::state::InFlight::enter(&state);
     let mut drop_response = false;
+    let mut delay_answer = None;
     match state.faults.take(FaultTarget::Upload) {
         Some(FaultAction::Status {
             status,
@@ -107,6 +108,7 @@ pub(crate) async fn upload(
             return reset_connection(&kill).await;
         }
         Some(FaultAction::DropResponse) => drop_response = true,
+        Some(FaultAction::DelayAnswer(d)) => delay_answer = Some(d),
         None => {}
     }
 
@@ -124,6 +126,9 @@ pub(crate) async fn upload(
             e.into_response()
         }
     };
+    if let Some(d) = delay_answer {
+        tokio::time::sleep(d).await;
+    }
     if drop_response {
         // The records are stored; only the acknowledgement is lost.
         return reset_connection(&kill).await;

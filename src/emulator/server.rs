@@ -188,6 +188,15 @@ impl EmulatorHandle {
         self.state.upload_count()
     }
 
+    /// Access tokens issued and not yet pruned (expired ones go when the next is issued), so
+    /// leak tests can search output for them. Never exposed over HTTP.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        super::faults::lock(&self.state.tokens)
+            .keys()
+            .cloned()
+            .collect()
+    }
+
     /// Stops accepting, lets open connections finish their request (up to 5 s), then returns.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);

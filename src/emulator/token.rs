@@ -59,6 +59,7 @@ pub(crate) async fn token(
 ) -> Response {
     let (parts, body) = req.into_parts();
     let mut drop_response = false;
+    let mut delay_answer = None;
     match state.faults.take(FaultTarget::Token) {
         Some(FaultAction::Status {
             status,
@@ -80,6 +81,7 @@ pub(crate) async fn token(
             return reset_connection(&kill).await;
         }
         Some(FaultAction::DropResponse) => drop_response = true,
+        Some(FaultAction::DelayAnswer(d)) => delay_answer = Some(d),
         None => {}
     }
 
@@ -99,6 +101,9 @@ pub(crate) async fn token(
         )
         .into_response(),
     };
+    if let Some(d) = delay_answer {
+        tokio::time::sleep(d).await;
+    }
     if drop_response {
         return reset_connection(&kill).await;
     }

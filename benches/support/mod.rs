@@ -1,0 +1,145 @@
+//! Shared set-up of the benchmarks: data generation, the in-process emulator, the release
+//! binary, and small measuring helpers. Every figure is a ratio against a baseline measured in
+//! the same run, so the machine's speed (and its other tenants) cancel out as far as possible.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use hrconnector::emulator::{self, AppRegistration, EmulatorConfig, EmulatorHandle};
+
+pub const TENANT: &str = "6f1d9b2e-0c7a-4d43-9a59-2b7f3c1e5a10";
+pub const APP: &str = "a3c5e7f9-1b2d-4e6f-8a0b-c2d4e6f8a0b2";
+pub const JOB: &str = "1e0c5a3b-7d9f-4b2a-8c6e-0f1a2b3c4d5e";
+pub const SECRET: &str = "bench-secret-0d9c";
+
+/// The binary under test: the one cargo built for this bench (release profile).
+pub const BIN: &str = env!("CARGO_BIN_EXE_hrconnector");
+
+/// Writes `n` valid records (about 100 bytes each) to `path`, streaming: a 5M-record file never
+/// sits in memory. Returns the file size in bytes.
+pub fn generate_csv(path: &Path, n: u64) -> io::Result<u64> {
+    let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    writeln!(w, "EmailAddress,TerminationDate,LastWorkingDate,Department")?;
+    for i in 0..n {
+        let day = 1 + i % 28;
+        writeln!(
+            w,
+            "employee.number{i:08}@contoso.com,2026-03-{day:02}T09:00:00.1234567+05:30,2026-04-{day:02}T17:30:00Z,Dept {}",
+            i % 97
+        )?;
+    }
+    w.flush()?;
+    Ok(std::fs::metadata(path)?.len())
+}
+
+/// A scratch directory in the system temp dir, removed (with its big files) when dropped.
+pub fn scratch_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("scratch dir")
+}
+
+/// The emulator on a free loopback port, keeping counts but no records (memory stays flat).
+pub async fn start_emulator() -> EmulatorHandle {
+    let config = EmulatorConfig {
+        apps: vec![AppRegistration {
+            tenant_id: TENANT.into(),
+            app_id: APP.into(),
+            secret: Some(SECRET.into()),
+            certificate_pem: None,
+        }],
+        jobs: vec![JOB.into()],
+        keep_records: false,
+        ..EmulatorConfig::default()
+    };
+    emulator::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("emulator starts")
+}
+
+/// `hrconnector upload` of `csv` to the emulator at `url`, JSON result on stdout.
+pub fn upload_command(url: &str, csv: &Path, secret: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["upload", "--cloud", "gcc", "--output", "json"])
+        .args(["--tenant-id", TENANT, "--app-id", APP, "--job-id", JOB])
+        .args(["--authority-url", url, "--ingestion-url", url])
+        .arg("--csv-file-path")
+        .arg(csv)
+        .env("HRCONNECTOR_APP_SECRET", secret)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// `hrconnector validate` of `csv`.
+pub fn validate_command(csv: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["validate", "--output", "json", "--csv-file-path"])
+        .arg(csv)
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `cmd` to completion; panics with its output unless it exits as `expect_success` says.
+pub fn run(cmd: &mut Command, expect_success: bool) -> (Duration, Output) {
+    let start = Instant::now();
+    let out = cmd.output().expect("command runs");
+    let took = start.elapsed();
+    if out.status.success() != expect_success {
+        panic!(
+            "{cmd:?} exited {}\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    (took, out)
+}
+
+/// Peak resident set size (KiB) of `cmd`, from `/usr/bin/time -v`.
+pub fn peak_rss_kib(cmd: &Command) -> (u64, Duration) {
+    let report = tempfile::NamedTempFile::new().expect("temp file");
+    let mut timed = Command::new("/usr/bin/time");
+    timed.arg("-v").arg("-o").arg(report.path());
+    timed.arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => timed.env(k, v),
+            None => timed.env_remove(k),
+        };
+    }
+    timed.stdout(Stdio::null()).stdin(Stdio::null());
+    let (took, _) = run(&mut timed, true);
+    let text = std::fs::read_to_string(report.path()).expect("time report");
+    let kib = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no maximum RSS in:\n{text}"));
+    (kib, took)
+}
+
+/// Seconds with three decimals.
+pub fn secs(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
+
+/// Where a result stands against its target.
+pub fn verdict(met: bool) -> &'static str {
+    if met { "MET" } else { "MISSED" }
+}
+
+/// True under `cargo bench` (which passes `--bench`). `cargo test --all-targets` runs these
+/// binaries too, without it: they then return at once instead of generating ~700 MB of data.
+pub fn under_cargo_bench() -> bool {
+    let yes = std::env::args().any(|a| a == "--bench");
+    if !yes {
+        println!("skipped: run with `cargo bench --bench NAME` or scripts/bench.sh");
+    }
+    yes
+}

@@ -1,0 +1,94 @@
+//! Validation throughput: `hrdata::validate` against bare `csv` `ByteRecord` iteration over the
+//! same in-memory bytes, 1,000,000 records (~100 MB), best of 3 each, interleaved.
+//! Target: validate ≤ 1.5× the bare parse.
+//!
+//! `cargo bench --bench validate_throughput`
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use hrconnector::hrdata::{BytesSource, FileSource, ValidationOptions, validate};
+use support::*;
+
+const RECORDS: u64 = 1_000_000;
+const ROUNDS: usize = 3;
+
+fn bare_parse(data: &[u8]) -> u64 {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(data);
+    let mut record = csv::ByteRecord::new();
+    let mut n = 0;
+    while reader.read_byte_record(&mut record).expect("parses") {
+        n += 1;
+    }
+    n
+}
+
+fn main() {
+    if !under_cargo_bench() {
+        return;
+    }
+    let dir = scratch_dir();
+    let path = dir.path().join("hr-1m.csv");
+    let size = generate_csv(&path, RECORDS).expect("generate");
+    let data = bytes::Bytes::from(std::fs::read(&path).expect("read"));
+    let source = BytesSource::new("hr-1m.csv", data.clone());
+    let opts = ValidationOptions::default();
+    println!(
+        "validation throughput: {RECORDS} records, {:.1} MB",
+        size as f64 / 1e6
+    );
+
+    let (mut bare, mut ours, mut from_file) = (Duration::MAX, Duration::MAX, Duration::MAX);
+    for round in 1..=ROUNDS {
+        let t = Instant::now();
+        assert_eq!(bare_parse(&data), RECORDS);
+        let b = t.elapsed();
+
+        let t = Instant::now();
+        let report = validate(&source, &opts).expect("validates");
+        let v = t.elapsed();
+        assert_eq!((report.records, report.rejected), (RECORDS, 0));
+
+        // What `hrconnector validate` does: the same, read from the (cached) file.
+        let t = Instant::now();
+        let report = validate(&FileSource::new(&path), &opts).expect("validates");
+        let f = t.elapsed();
+        assert_eq!(report.records, RECORDS);
+
+        println!(
+            "  round {round}: bare csv {}, validate {}, validate from file {}",
+            secs(b),
+            secs(v),
+            secs(f)
+        );
+        bare = bare.min(b);
+        ours = ours.min(v);
+        from_file = from_file.min(f);
+    }
+    let ratio = ours.as_secs_f64() / bare.as_secs_f64();
+    let mb = size as f64 / 1e6;
+    println!(
+        "  bare csv ByteRecord (best of {ROUNDS}): {}, {:.0} MB/s, {:.0} records/s",
+        secs(bare),
+        mb / bare.as_secs_f64(),
+        RECORDS as f64 / bare.as_secs_f64()
+    );
+    println!(
+        "  hrdata::validate    (best of {ROUNDS}): {}, {:.0} MB/s, {:.0} records/s",
+        secs(ours),
+        mb / ours.as_secs_f64(),
+        RECORDS as f64 / ours.as_secs_f64()
+    );
+    println!(
+        "  validate from file  (best of {ROUNDS}): {}, {:.0} MB/s",
+        secs(from_file),
+        mb / from_file.as_secs_f64()
+    );
+    println!(
+        "RESULT validate/bare = {ratio:.2}x (target <= 1.5x): {}",
+        verdict(ratio <= 1.5)
+    );
+}

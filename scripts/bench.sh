@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds release and runs every benchmark (benches/*.rs), printing the machine, the date and
+# each figure; every figure is a ratio against a baseline measured in the same run.
+# Usage: scripts/bench.sh [NAME...]   (default: all four; NAME as in benches/NAME.rs)
+# Needs: curl (upload_e2e), /usr/bin/time (memory: `apt-get install -y time`), ~700 MB free
+# in the temp dir for the generated files (deleted afterwards).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+benches=("$@")
+if [ ${#benches[@]} -eq 0 ]; then
+    benches=(validate_throughput upload_e2e memory auth_error)
+fi
+
+echo "== machine"
+echo "date:  $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo "cpu:   $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "nproc: $(nproc)"
+free -g | sed 's/^/       /'
+echo "rustc: $(rustc --version)"
+echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+
+echo "== cargo build --release"
+cargo build --release --locked --quiet
+echo "== cargo bench --no-run"
+cargo bench --locked --no-run --quiet 2>/dev/null || cargo bench --locked --no-run
+
+for b in "${benches[@]}"; do
+    echo
+    echo "== cargo bench --bench $b"
+    cargo bench --locked --quiet --bench "$b"
+done

@@ -1,0 +1,206 @@
+//! No secret reaches stdout or stderr at `RUST_LOG=trace`: not the client secret (right or
+//! wrong), not the private key, not the client assertion signed with it, not the access tokens
+//! the emulator issued — on success and on every failure path.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+
+use common::*;
+use hrconnector::emulator::{EmulatorHandle, Fault, FaultAction, FaultTarget};
+
+const WRONG_SECRET: &str = "Wr0ng-LEAKCHECK-91d2aa";
+
+/// How the binary gets its credentials.
+enum Auth<'a> {
+    /// `HRCONNECTOR_APP_SECRET`.
+    SecretEnv(&'a str),
+    /// `--app-secret-file`.
+    SecretFile(&'a str),
+    /// `--certificate-file` and `--private-key-file` (the test app's key pair).
+    Certificate,
+}
+
+/// Runs `hrconnector upload` at trace level (text or JSON logs) and returns stdout + stderr.
+async fn upload(
+    emu: &EmulatorHandle,
+    dir: &Path,
+    csv: &Path,
+    auth: Auth<'_>,
+    json_logs: bool,
+) -> String {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_hrconnector"));
+    cmd.args(["upload", "--cloud", "gcc-high", "--max-attempts", "2"])
+        .args(["--tenant-id", TENANT, "--job-id", JOB])
+        .args(["--authority-url", &emu.url(), "--ingestion-url", &emu.url()])
+        .args(["--records-per-call", "2"])
+        .arg("--csv-file-path")
+        .arg(csv)
+        .env("RUST_LOG", "trace")
+        .env_remove("HRCONNECTOR_APP_SECRET")
+        .stdin(Stdio::null());
+    if json_logs {
+        cmd.env("HRCONNECTOR_LOG_FORMAT", "json");
+    }
+    match auth {
+        Auth::SecretEnv(secret) => {
+            cmd.args(["--app-id", APP])
+                .env("HRCONNECTOR_APP_SECRET", secret);
+        }
+        Auth::SecretFile(secret) => {
+            let file = dir.join("secret.txt");
+            std::fs::write(&file, format!("{secret}\n")).unwrap();
+            cmd.args(["--app-id", APP])
+                .arg("--app-secret-file")
+                .arg(file);
+        }
+        Auth::Certificate => {
+            cmd.args(["--app-id", CERT_APP])
+                .arg("--certificate-file")
+                .arg(fixture("certs/test-app.crt"))
+                .arg("--private-key-file")
+                .arg(fixture("certs/test-app.key"));
+        }
+    }
+    let out = cmd.output().await.unwrap();
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Everything that must never be printed: both secrets, every line of the private key's PEM
+/// body, and every access token the emulator issued.
+fn secrets(emu: &EmulatorHandle) -> Vec<String> {
+    let mut needles = vec![SECRET.to_string(), WRONG_SECRET.to_string()];
+    let key = std::fs::read_to_string(fixture("certs/test-app.key")).unwrap();
+    needles.extend(
+        key.lines()
+            .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+            .map(str::to_string),
+    );
+    needles.extend(emu.issued_tokens());
+    needles
+}
+
+fn assert_no_leak(output: &str, emu: &EmulatorHandle, case: &str) {
+    assert!(
+        output.len() > 200,
+        "{case}: trace output expected, got {output}"
+    );
+    for needle in secrets(emu) {
+        assert!(
+            !output.contains(&needle),
+            "{case}: a secret ({}…) appears in the output",
+            &needle[..6]
+        );
+    }
+    // A signed client assertion is a JWT, base64url of `{"…`; no other output starts like one.
+    assert!(
+        !output.contains("eyJ"),
+        "{case}: something JWT-like appears in the output"
+    );
+}
+
+fn valid_csv(dir: &Path) -> std::path::PathBuf {
+    write_csv(dir, "hr.csv", 5).0
+}
+
+#[tokio::test]
+async fn success_with_a_secret_leaks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = valid_csv(dir.path());
+    let emu = start_emulator().await;
+    let out = upload(&emu, dir.path(), &csv, Auth::SecretEnv(SECRET), false).await;
+    assert!(out.contains("Upload Successful"), "{out}");
+    assert_eq!(emu.issued_tokens().len(), 1);
+    assert_no_leak(&out, &emu, "secret from the environment");
+
+    let out = upload(&emu, dir.path(), &csv, Auth::SecretFile(SECRET), true).await;
+    assert!(out.contains("Upload Successful"), "{out}");
+    assert_no_leak(&out, &emu, "secret from a file, JSON logs");
+}
+
+#[tokio::test]
+async fn success_with_a_certificate_leaks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = valid_csv(dir.path());
+    let emu = start_emulator().await;
+    let out = upload(&emu, dir.path(), &csv, Auth::Certificate, false).await;
+    assert!(out.contains("Upload Successful"), "{out}");
+    assert_eq!(emu.issued_tokens().len(), 1);
+    assert_no_leak(&out, &emu, "certificate");
+}
+
+#[tokio::test]
+async fn wrong_secret_leaks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = valid_csv(dir.path());
+    let emu = start_emulator().await;
+    let out = upload(&emu, dir.path(), &csv, Auth::SecretEnv(WRONG_SECRET), false).await;
+    assert!(out.contains("AADSTS7000215"), "{out}");
+    assert_no_leak(&out, &emu, "wrong secret");
+}
+
+#[tokio::test]
+async fn upload_refused_with_401_leaks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = valid_csv(dir.path());
+    let emu = start_emulator().await;
+    emu.inject(
+        Fault::new(
+            FaultTarget::Upload,
+            1,
+            FaultAction::Status {
+                status: 401,
+                retry_after: None,
+                body: None,
+            },
+        )
+        .after(1),
+    );
+    let out = upload(&emu, dir.path(), &csv, Auth::SecretEnv(SECRET), false).await;
+    assert!(out.contains("401"), "{out}");
+    assert_eq!(emu.issued_tokens().len(), 1, "a token was issued and used");
+    assert_no_leak(&out, &emu, "401 on upload");
+}
+
+#[tokio::test]
+async fn service_unavailable_to_the_end_leaks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = valid_csv(dir.path());
+    let emu = start_emulator().await;
+    emu.inject(Fault::new(
+        FaultTarget::Upload,
+        10,
+        FaultAction::Status {
+            status: 503,
+            retry_after: None,
+            body: None,
+        },
+    ));
+    let out = upload(&emu, dir.path(), &csv, Auth::Certificate, true).await;
+    assert!(out.contains("unavailable after 2 attempt(s)"), "{out}");
+    assert_no_leak(&out, &emu, "503 until the attempts ran out");
+}
+
+#[tokio::test]
+async fn invalid_csv_leaks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("bad.csv");
+    std::fs::write(
+        &csv,
+        "EmailAddress,TerminationDate,LastWorkingDate\nnot-an-email,2019-04-24T09:15:49Z,yesterday\n",
+    )
+    .unwrap();
+    let emu = start_emulator().await;
+    let out = upload(&emu, dir.path(), &csv, Auth::SecretFile(SECRET), false).await;
+    assert!(
+        out.contains("InvalidCsv") || out.contains("invalid record"),
+        "{out}"
+    );
+    assert_eq!(emu.token_requests(), 0);
+    assert_no_leak(&out, &emu, "invalid CSV");
+}
