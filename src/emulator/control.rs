@@ -4,6 +4,7 @@
 //! - `POST /_emulator/faults` with a JSON [`Fault`](super::Fault) → 204
 //! - `POST /_emulator/upload-delay` with `{"ms": N}` → 204
 //! - `GET /_emulator/received?jobid=J` → `{"headers": [[...]], "records": [[...]]}`
+//! - `GET /_emulator/tokens` → the access tokens issued and still valid (for leak tests)
 //! - `GET /_emulator/stats` → `{"token_requests": N, "upload_requests": N, "max_concurrent_uploads": N}`
 
 use std::sync::Arc;
@@ -53,6 +54,7 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/_emulator/upload-delay", post(upload_delay))
         .route("/_emulator/received", get(received))
         .route("/_emulator/stats", get(stats))
+        .route("/_emulator/tokens", get(tokens))
 }
 
 async fn add_fault(AxState(state): AxState<Arc<State>>, Json(fault): Json<Fault>) -> StatusCode {
@@ -80,6 +82,12 @@ async fn received(AxState(state): AxState<Arc<State>>, Query(q): Query<JobQuery>
             records: Vec::new(),
         });
     Json(answer).into_response()
+}
+
+/// The access tokens issued and still valid: leak tests search every output for them. Only an
+/// emulator hands its tokens out like this.
+async fn tokens(AxState(state): AxState<Arc<State>>) -> Json<Vec<String>> {
+    Json(super::faults::lock(&state.tokens).keys().cloned().collect())
 }
 
 async fn stats(AxState(state): AxState<Arc<State>>) -> Json<Stats> {

@@ -182,6 +182,12 @@ class HrEmulator:
     def received(self, job_id: str) -> dict[str, list[list[str]]]:
         return http_json('GET', f'{self.url}/_emulator/received?jobid={job_id}', timeout=60)
 
+    def issued_tokens(self) -> list[str]:
+        return http_json('GET', f'{self.url}/_emulator/tokens')
+
+    def log(self) -> str:
+        return self.process.log()
+
     def set_upload_delay(self, ms: int) -> None:
         http_json('POST', f'{self.url}/_emulator/upload-delay', {'ms': ms})
 

@@ -317,3 +317,34 @@ def test_operator_killed_at_a_random_chunk_20_times_loses_nothing(cluster, names
         assert max(counts.values()) <= 2, f'seed {seed}'
         if twice:  # only the chunk in flight at the kill, whole
             assert twice[0] % per_call == 0 and twice == list(range(twice[0], twice[0] + per_call)), (seed, twice[:3])
+
+
+def test_no_secret_or_token_reaches_logs_events_status_or_output(cluster, namespace, hr_emulator, app, operators,
+                                                                 log_dir):
+    """The whole scenario at debug log level: a good run, then a wrong secret. Neither secret nor
+    any issued access token appears in the operator's or emulator's logs, Events, or the job."""
+    s = _scenario(cluster, namespace, hr_emulator, app, operators, log_dir)
+    s.apply(SAMPLE_CSV)
+    op = Operator('leakcheck', log_dir, cluster.kubeconfig, namespace, env={'RUST_LOG': 'debug'})
+    operators.append(op)
+    s.run_now()
+    s.wait_ready('True', 'Succeeded')
+    tokens = hr_emulator.issued_tokens()
+    assert tokens, 'the emulator issued a token'
+    wrong = 'WRONG-LEAKCHECK-' + app['appSecret']
+    # New content (unchanged content would be `Unchanged` without asking for a token).
+    s.k.apply(s.secret(app_secret=wrong), s.config_map(csv_text(3, prefix='leak')))
+    s.run_now()
+    s.wait_ready('False', 'AuthenticationFailed')
+    outputs = {
+        'operator log': op.log(),
+        'emulator log': hr_emulator.log(),
+        'events': s.k.run('get', 'events.events.k8s.io', '-n', namespace, '-o', 'yaml'),
+        'core events': s.k.run('get', 'events', '-n', namespace, '-o', 'yaml'),
+        'job': json.dumps(s.get()),
+    }
+    assert 'DEBUG' in outputs['operator log'], 'the operator really ran at debug level'
+    for what, text in outputs.items():
+        for name, value in [('app secret', app['appSecret']), ('wrong secret', wrong)] + \
+                [(f'token {i}', t) for i, t in enumerate(tokens)]:
+            assert value not in text, f'{name} leaked into the {what}'
