@@ -17,3 +17,6 @@ scripts/check-deploy.sh
 
 echo "== end-to-end: the real controller against a Kubernetes API emulator"
 scripts/e2e.sh -q
+
+echo "== end-to-end again, every operator started with the chart's rendered Deployment arguments"
+HRCONNECTOR_E2E_CHART_ARGS=1 scripts/e2e.sh -q

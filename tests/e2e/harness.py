@@ -23,6 +23,27 @@ BINARY = pathlib.Path(os.environ.get(
 CRD_FILE = REPO / 'crds' / 'hrconnector.io_hrconnectorjobs.yaml'
 KUBECTL = os.environ.get('KUBECTL', 'kubectl')
 REAL_CLUSTER = os.environ.get('HRCONNECTOR_E2E_REAL_CLUSTER') == '1'
+# With HRCONNECTOR_E2E_CHART_ARGS=1 every operator runs with the arguments of the Deployment as
+# the Helm chart renders it (default values), so the suite proves the chart's command line.
+CHART_ARGS = os.environ.get('HRCONNECTOR_E2E_CHART_ARGS') == '1'
+_chart_args: list[str] | None = None
+
+
+def chart_controller_args() -> list[str]:
+    """`helm template charts/hrconnector` → the controller container's args (Helm 4 from the
+    cache scripts/check-deploy.sh fills), the listen address moved to a free loopback port."""
+    global _chart_args
+    if _chart_args is None:
+        helm = next(iter(sorted((REPO / '.cache' / 'tools').glob('helm4-*/helm'))), None)
+        if helm is None:
+            raise RuntimeError('no Helm in .cache/tools: run scripts/check-deploy.sh first')
+        rendered = subprocess.run([str(helm), 'template', 'hr', str(REPO / 'charts' / 'hrconnector')],
+                                  check=True, capture_output=True, text=True).stdout
+        deployment = next(d for d in yaml.safe_load_all(rendered) if d and d.get('kind') == 'Deployment')
+        args = deployment['spec']['template']['spec']['containers'][0]['args']
+        _chart_args = ['--metrics-bind-address=127.0.0.1:0' if a.startswith('--metrics-bind-address=') else a
+                       for a in args]
+    return list(_chart_args)
 DEFAULT_TIMEOUT = float(os.environ.get('HRCONNECTOR_E2E_TIMEOUT', '30'))
 
 
@@ -205,10 +226,16 @@ class Operator:
                  extra_args: list[str] = (), env: dict[str, str] | None = None,
                  exact_args: list[str] | None = None):
         # `exact_args` runs the binary with exactly these arguments (e.g. as the chart renders them).
-        args = [str(BINARY)] + exact_args if exact_args is not None else [
-            str(BINARY), 'controller', '--namespace', namespace, '--identity', name,
-            '--request-timeout-seconds', '30', '--max-attempts', '3',
-            '--metrics-bind-address', '127.0.0.1:0'] + list(extra_args)
+        if exact_args is not None:
+            args = [str(BINARY)] + exact_args
+        elif CHART_ARGS:
+            # The chart's arguments; what a pod gets from its environment is given here instead.
+            args = [str(BINARY)] + chart_controller_args() + ['--namespace', namespace, '--identity', name] \
+                + list(extra_args)
+        else:
+            args = [str(BINARY), 'controller', '--namespace', namespace, '--identity', name,
+                    '--request-timeout-seconds', '30', '--max-attempts', '3',
+                    '--metrics-bind-address', '127.0.0.1:0'] + list(extra_args)
         full_env = {'RUST_LOG': os.environ.get('HRCONNECTOR_E2E_RUST_LOG', 'info,hrconnector=debug'),
                     'RUST_BACKTRACE': '1', 'NO_COLOR': '1', **(env or {})}
         if kubeconfig:
