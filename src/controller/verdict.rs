@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use crate::crd::conditions::{self, reason};
+use crate::crd::conditions::{self, READY, RECONCILING, STALLED, reason};
 use crate::upload::{RunResult, UploadReport};
 
 /// Reasons only a person can fix (a new file, a new secret, a corrected spec): `Stalled=True`,
@@ -20,6 +20,42 @@ pub fn needs_a_person(reason: &str) -> bool {
     )
 }
 
+/// Writes conditions for one generation at one instant.
+struct Writer<'a> {
+    conds: &'a mut Vec<Condition>,
+    generation: Option<i64>,
+    now: Timestamp,
+}
+
+impl Writer<'_> {
+    fn set(&mut self, type_: &str, status: &str, why: &str, message: &str) {
+        conditions::set_condition_status(
+            self.conds,
+            type_,
+            status,
+            why,
+            message,
+            self.generation,
+            self.now,
+        );
+    }
+
+    fn flag(&mut self, type_: &str, on: bool, why: &str, message: &str) {
+        self.set(type_, if on { "True" } else { "False" }, why, message);
+    }
+
+    /// Ready and Stalled for a failure (`ok == false`) or a success with reason `why`.
+    fn verdict(&mut self, ok: bool, why: &str, message: &str) {
+        self.flag(READY, ok, why, message);
+        let stalled = !ok && needs_a_person(why);
+        self.flag(STALLED, stalled, why, if stalled { message } else { "" });
+    }
+
+    fn idle(&mut self) {
+        self.flag(RECONCILING, false, reason::IDLE, "no run in progress");
+    }
+}
+
 /// Sets Ready, Reconciling and Stalled after a run.
 pub fn apply_run_outcome(
     conds: &mut Vec<Condition>,
@@ -27,56 +63,19 @@ pub fn apply_run_outcome(
     generation: Option<i64>,
     now: Timestamp,
 ) {
-    let set = conditions::set_condition;
-    match report.result {
-        RunResult::Failed => {
-            let why = report.reason.unwrap_or(reason::UPLOAD_FAILED);
-            set(
-                conds,
-                conditions::READY,
-                false,
-                why,
-                &report.message,
-                generation,
-                now,
-            );
-            set(
-                conds,
-                conditions::STALLED,
-                needs_a_person(why),
-                why,
-                &report.message,
-                generation,
-                now,
-            );
-        }
-        ok => {
-            let why = match ok {
-                RunResult::Unchanged => reason::UNCHANGED,
-                RunResult::DryRun => reason::DRY_RUN,
-                _ => reason::SUCCEEDED,
-            };
-            set(
-                conds,
-                conditions::READY,
-                true,
-                why,
-                &report.message,
-                generation,
-                now,
-            );
-            set(conds, conditions::STALLED, false, why, "", generation, now);
-        }
-    }
-    set(
+    let mut w = Writer {
         conds,
-        conditions::RECONCILING,
-        false,
-        reason::IDLE,
-        "no run in progress",
         generation,
         now,
-    );
+    };
+    let why = match report.result {
+        RunResult::Failed => report.reason.unwrap_or(reason::UPLOAD_FAILED),
+        RunResult::Unchanged => reason::UNCHANGED,
+        RunResult::DryRun => reason::DRY_RUN,
+        RunResult::Succeeded => reason::SUCCEEDED,
+    };
+    w.verdict(report.result != RunResult::Failed, why, &report.message);
+    w.idle();
 }
 
 /// Sets the conditions for a problem found before any run (spec, source, file).
@@ -87,34 +86,13 @@ pub fn apply_problem(
     generation: Option<i64>,
     now: Timestamp,
 ) {
-    let set = conditions::set_condition;
-    set(
+    let mut w = Writer {
         conds,
-        conditions::READY,
-        false,
-        why,
-        message,
         generation,
         now,
-    );
-    set(
-        conds,
-        conditions::STALLED,
-        needs_a_person(why),
-        why,
-        message,
-        generation,
-        now,
-    );
-    set(
-        conds,
-        conditions::RECONCILING,
-        false,
-        reason::IDLE,
-        "no run in progress",
-        generation,
-        now,
-    );
+    };
+    w.verdict(false, why, message);
+    w.idle();
 }
 
 /// The source checks out: Ready goes back to what the last run said (or Unknown before the
@@ -125,48 +103,22 @@ pub fn apply_source_ok(
     generation: Option<i64>,
     now: Timestamp,
 ) {
-    let set = conditions::set_condition;
+    let mut w = Writer {
+        conds,
+        generation,
+        now,
+    };
     match last_run {
-        Some((why, ok, message)) => {
-            set(conds, conditions::READY, ok, why, message, generation, now);
-            set(
-                conds,
-                conditions::STALLED,
-                !ok && needs_a_person(why),
-                why,
-                message,
-                generation,
-                now,
-            );
-        }
+        Some((why, ok, message)) => w.verdict(ok, why, message),
         None => {
-            conditions::set_condition_status(
-                conds,
-                conditions::READY,
+            w.set(
+                READY,
                 "Unknown",
                 reason::AWAITING_FIRST_RUN,
                 "spec and source are valid; waiting for the first run",
-                generation,
-                now,
             );
-            set(
-                conds,
-                conditions::STALLED,
-                false,
-                reason::AWAITING_FIRST_RUN,
-                "",
-                generation,
-                now,
-            );
+            w.flag(STALLED, false, reason::AWAITING_FIRST_RUN, "");
         }
     }
-    set(
-        conds,
-        conditions::RECONCILING,
-        false,
-        reason::IDLE,
-        "no run in progress",
-        generation,
-        now,
-    );
+    w.idle();
 }
