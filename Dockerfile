@@ -12,6 +12,8 @@ WORKDIR /src
 # Only what the build reads (see .dockerignore); the demo embeds examples/employee_termination_data.csv.
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# Cargo.toml declares the benchmarks; cargo refuses a manifest whose targets are missing.
+COPY benches ./benches
 COPY examples/employee_termination_data.csv ./examples/employee_termination_data.csv
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
