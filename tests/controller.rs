@@ -293,6 +293,24 @@ async fn run_now_uploads_everything_and_reports_in_status() {
             && reasons.contains(&"RunSucceeded".to_string()),
         "{reasons:?}"
     );
+    let metrics = h.ctx.metrics.encode();
+    for line in [
+        "hrconnector_records_uploaded_total 12",
+        "hrconnector_upload_runs_total{result=\"Succeeded\"} 1",
+        "hrconnector_uploads_in_flight 0",
+        "hrconnector_job_ready{namespace=\"hr\",name=\"termination-upload\"} 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} not in\n{metrics}"
+        );
+    }
+    assert!(
+        metrics.contains(
+            "hrconnector_last_success_timestamp_seconds{namespace=\"hr\",name=\"termination-upload\"}"
+        ),
+        "{metrics}"
+    );
 
     // The same value never fires twice; a new value with unchanged content is `Unchanged`.
     h.reconcile().await;
@@ -402,6 +420,16 @@ async fn a_wrong_secret_is_authentication_failed_after_one_token_request() {
     assert_eq!(h.emu.token_requests(), 1);
     assert_eq!(h.emu.upload_requests(), 0);
     assert!(h.sleeper.waits().is_empty());
+    let metrics = h.ctx.metrics.encode();
+    for line in [
+        "hrconnector_job_ready{namespace=\"hr\",name=\"termination-upload\"} 0",
+        "hrconnector_upload_failures_total{reason=\"AuthenticationFailed\"} 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} not in\n{metrics}"
+        );
+    }
 }
 
 #[tokio::test]

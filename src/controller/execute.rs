@@ -120,6 +120,7 @@ async fn execute(job: &HrConnectorJob, ctx: &Context, trigger: Trigger, cancel: 
         tracing::warn!(job = %name, error = %e, "could not write the run's outcome to status");
     }
     let failed = report.result == RunResult::Failed;
+    ctx.metrics.job_ready(&namespace, &name, !failed);
     let event_reason = match report.result {
         RunResult::Succeeded => "RunSucceeded",
         RunResult::Unchanged => "RunUnchanged",

@@ -78,6 +78,7 @@ pub struct Metrics {
     upload_failures: Family<ReasonLabels, Counter>,
     records_uploaded: Counter,
     last_success: Family<JobLabels, Gauge<f64, AtomicU64>>,
+    job_ready: Family<JobLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -154,6 +155,12 @@ impl Metrics {
             "Unix time of the last successful upload run per HrConnectorJob",
             last_success.clone(),
         );
+        let job_ready = Family::<JobLabels, Gauge>::default();
+        ours.register(
+            "job_ready",
+            "1 while an HrConnectorJob's Ready condition is True, 0 otherwise",
+            job_ready.clone(),
+        );
 
         let metrics = Self {
             registry,
@@ -166,6 +173,7 @@ impl Metrics {
             upload_failures,
             records_uploaded,
             last_success,
+            job_ready,
         };
         metrics.init_reconcile_series();
         metrics
@@ -292,6 +300,14 @@ impl Metrics {
     /// dashboards nor trip staleness alerts.
     pub fn forget_job(&self, namespace: &str, name: &str) {
         self.last_success.remove(&job_labels(namespace, name));
+        self.job_ready.remove(&job_labels(namespace, name));
+    }
+
+    /// Records whether a job's Ready condition is True (what the "job not Ready" alert reads).
+    pub fn job_ready(&self, namespace: &str, name: &str, ready: bool) {
+        self.job_ready
+            .get_or_create(&job_labels(namespace, name))
+            .set(i64::from(ready));
     }
 
     /// The whole registry in OpenMetrics text format (ends with `# EOF`).

@@ -83,7 +83,7 @@ pub async fn reconcile(
             );
             next.next_schedule_time = None;
             next.observed_generation = generation;
-            if write_if_changed(&api, &name, &status, &next).await? {
+            if write_if_changed(&ctx, &api, &name, &status, &next).await? {
                 ctx.event(&job, true, reason::INVALID_SPEC, message).await;
             }
             return Ok(Action::await_change());
@@ -116,7 +116,7 @@ pub async fn reconcile(
             message,
         }) => {
             verdict::apply_problem(&mut next.conditions, why, &message, generation, now);
-            if write_if_changed(&api, &name, &status, &next).await? {
+            if write_if_changed(&ctx, &api, &name, &status, &next).await? {
                 ctx.event(&job, true, why, message).await;
             }
             return Ok(requeue_for(&ctx, &job, &schedule, now, Some(decision)));
@@ -139,7 +139,7 @@ pub async fn reconcile(
         }
         None => {}
     }
-    write_if_changed(&api, &name, &status, &next).await?;
+    write_if_changed(&ctx, &api, &name, &status, &next).await?;
     Ok(requeue_for(&ctx, &job, &schedule, now, Some(decision)))
 }
 
@@ -294,11 +294,18 @@ fn requeue_for(
 
 /// Patches status only when something changed, so status updates do not loop through the watch.
 async fn write_if_changed(
+    ctx: &Context,
     api: &Api<HrConnectorJob>,
     name: &str,
     before: &HrConnectorJobStatus,
     after: &HrConnectorJobStatus,
 ) -> Result<bool, ReconcileError> {
+    let namespace = api.namespace().unwrap_or_default().to_string();
+    ctx.metrics.job_ready(
+        &namespace,
+        name,
+        crate::crd::conditions::is_condition_true(&after.conditions, crate::crd::conditions::READY),
+    );
     if before == after {
         return Ok(false);
     }
