@@ -16,7 +16,7 @@ use super::source::{self, SourceRef};
 use super::status::patch_status;
 use super::verdict;
 use crate::crd::conditions::reason;
-use crate::crd::{HrConnectorJob, HrConnectorJobStatus, RUN_NOW_ANNOTATION, RunResult};
+use crate::crd::{HrConnectorJob, HrConnectorJobStatus, RUN_NOW_ANNOTATION};
 use crate::hrdata;
 use crate::schedule::{self, Decision, Schedule};
 
@@ -90,12 +90,6 @@ pub async fn reconcile(
         }
     };
 
-    if let Some(trigger) = due_trigger(&job, &status, &schedule, now)
-        && execute::start(job.clone(), ctx.clone(), trigger)
-    {
-        return Ok(Action::await_change());
-    }
-
     let decision = schedule::decide(
         &schedule,
         status.last_schedule_time.as_ref().map(|t| t.0),
@@ -104,6 +98,12 @@ pub async fn reconcile(
         job.spec.starting_deadline_seconds,
         job.spec.suspend,
     );
+    if let Some(trigger) = due_trigger(&job, &status, &decision)
+        && execute::start(job.clone(), ctx.clone(), trigger)
+    {
+        return Ok(Action::await_change());
+    }
+
     let mut next = status.clone();
     next.observed_generation = generation;
     next.next_schedule_time = match decision {
@@ -119,19 +119,10 @@ pub async fn reconcile(
             if write_if_changed(&ctx, &api, &name, &status, &next).await? {
                 ctx.event(&job, true, why, message).await;
             }
-            return Ok(requeue_for(&ctx, &job, &schedule, now, Some(decision)));
+            return Ok(requeue_for(&ctx, &job, &schedule, now, decision));
         }
         Some(Prevalidation::Valid) => {
-            let last = status.last_run.as_ref().map(|r| {
-                let ok = r.result != Some(RunResult::Failed);
-                let why = match (ok, r.result) {
-                    (true, Some(RunResult::Unchanged)) => reason::UNCHANGED,
-                    (true, Some(RunResult::DryRun)) => reason::DRY_RUN,
-                    (true, _) => reason::SUCCEEDED,
-                    (false, _) => r.reason.as_deref().unwrap_or(reason::UPLOAD_FAILED),
-                };
-                (why, ok, r.message.as_deref().unwrap_or_default())
-            });
+            let last = status.last_run.as_ref().map(verdict::of_last_run);
             verdict::apply_source_ok(&mut next.conditions, last, generation, now);
         }
         None if next.conditions.is_empty() => {
@@ -140,7 +131,7 @@ pub async fn reconcile(
         None => {}
     }
     write_if_changed(&ctx, &api, &name, &status, &next).await?;
-    Ok(requeue_for(&ctx, &job, &schedule, now, Some(decision)))
+    Ok(requeue_for(&ctx, &job, &schedule, now, decision))
 }
 
 /// Retry a failed reconcile after a short, fixed pause (kube-runtime adds no backoff itself).
@@ -158,8 +149,7 @@ pub fn error_policy(
 fn due_trigger(
     job: &HrConnectorJob,
     status: &HrConnectorJobStatus,
-    schedule: &Schedule,
-    now: Timestamp,
+    decision: &Decision,
 ) -> Option<Trigger> {
     if let Some(active) = &status.current_run {
         return Some(Trigger::Resume(active.clone()));
@@ -169,15 +159,8 @@ fn due_trigger(
     {
         return Some(Trigger::RunNow(value.clone()));
     }
-    match schedule::decide(
-        schedule,
-        status.last_schedule_time.as_ref().map(|t| t.0),
-        creation_time(job, now),
-        now,
-        job.spec.starting_deadline_seconds,
-        job.spec.suspend,
-    ) {
-        Decision::RunNow { scheduled_for } => Some(Trigger::Schedule(scheduled_for)),
+    match decision {
+        Decision::RunNow { scheduled_for } => Some(Trigger::Schedule(*scheduled_for)),
         _ => None,
     }
 }
@@ -271,12 +254,13 @@ fn requeue_for(
     job: &HrConnectorJob,
     schedule: &Schedule,
     now: Timestamp,
-    decision: Option<Decision>,
+    decision: Decision,
 ) -> Action {
     let next = match decision {
-        Some(Decision::Wait { next }) => Some(next),
-        Some(Decision::Suspended { .. }) | Some(Decision::Never) => None,
-        _ => schedule.next_after(now),
+        Decision::Wait { next } => Some(next),
+        Decision::Suspended { .. } | Decision::Never => None,
+        // Due, but a run of this job is already in progress: look again at the next fire time.
+        Decision::RunNow { .. } => schedule.next_after(now),
     };
     let mut wait = next.map(|n| {
         Duration::try_from(n.duration_since(now)).unwrap_or(Duration::ZERO)

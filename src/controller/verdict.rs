@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use crate::crd::conditions::{self, READY, RECONCILING, STALLED, reason};
+use crate::crd::{RunRecord, RunResult as RecordedResult};
 use crate::upload::{RunResult, UploadReport};
 
 /// Reasons only a person can fix (a new file, a new secret, a corrected spec): `Stalled=True`,
@@ -56,6 +57,31 @@ impl Writer<'_> {
     }
 }
 
+/// The reason a result is reported with: a failure's own reason, or the kind of success.
+fn reason_of(result: RunResult, failure: Option<&str>) -> &str {
+    match result {
+        RunResult::Failed => failure.unwrap_or(reason::UPLOAD_FAILED),
+        RunResult::Unchanged => reason::UNCHANGED,
+        RunResult::DryRun => reason::DRY_RUN,
+        RunResult::Succeeded => reason::SUCCEEDED,
+    }
+}
+
+/// What the last run recorded in status says: (reason, succeeded, message).
+pub fn of_last_run(run: &RunRecord) -> (&str, bool, &str) {
+    let result = match run.result {
+        Some(RecordedResult::Failed) => RunResult::Failed,
+        Some(RecordedResult::Unchanged) => RunResult::Unchanged,
+        Some(RecordedResult::DryRun) => RunResult::DryRun,
+        Some(RecordedResult::Succeeded) | None => RunResult::Succeeded,
+    };
+    (
+        reason_of(result, run.reason.as_deref()),
+        result != RunResult::Failed,
+        run.message.as_deref().unwrap_or_default(),
+    )
+}
+
 /// Sets Ready, Reconciling and Stalled after a run.
 pub fn apply_run_outcome(
     conds: &mut Vec<Condition>,
@@ -68,12 +94,7 @@ pub fn apply_run_outcome(
         generation,
         now,
     };
-    let why = match report.result {
-        RunResult::Failed => report.reason.unwrap_or(reason::UPLOAD_FAILED),
-        RunResult::Unchanged => reason::UNCHANGED,
-        RunResult::DryRun => reason::DRY_RUN,
-        RunResult::Succeeded => reason::SUCCEEDED,
-    };
+    let why = reason_of(report.result, report.reason);
     w.verdict(report.result != RunResult::Failed, why, &report.message);
     w.idle();
 }
