@@ -229,7 +229,7 @@ async fn mark_finished(
     let run = RunRecord {
         start_time: active.start_time.clone(),
         completion_time: Some(Time(completed)),
-        result: Some(crd_result(report.result)),
+        result: Some(CrdResult::from(report.result)),
         records_saved: report.records_saved,
         records_rejected: report.records_rejected,
         chunks: report.chunks,
@@ -253,13 +253,4 @@ async fn mark_finished(
         patch["lastSuccessfulTime"] = json!(Time(completed));
     }
     patch_status(api, name, patch).await
-}
-
-fn crd_result(r: RunResult) -> CrdResult {
-    match r {
-        RunResult::Succeeded => CrdResult::Succeeded,
-        RunResult::Unchanged => CrdResult::Unchanged,
-        RunResult::DryRun => CrdResult::DryRun,
-        RunResult::Failed => CrdResult::Failed,
-    }
 }

@@ -140,12 +140,7 @@ async fn finish(api: &Api<HrConnectorJob>, hrjob: &HrConnectorJob, pod: PodRepor
     };
     UploadReport {
         records_sent,
-        result: match pod.result {
-            CrdResult::Succeeded => RunResult::Succeeded,
-            CrdResult::Unchanged => RunResult::Unchanged,
-            CrdResult::DryRun => RunResult::DryRun,
-            CrdResult::Failed => RunResult::Failed,
-        },
+        result: RunResult::from(pod.result),
         records_saved: pod.records_saved,
         records_rejected: pod.records_rejected,
         chunks: pod.chunks,

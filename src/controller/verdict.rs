@@ -3,8 +3,8 @@
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
+use crate::crd::RunRecord;
 use crate::crd::conditions::{self, READY, RECONCILING, STALLED, reason};
-use crate::crd::{RunRecord, RunResult as RecordedResult};
 use crate::upload::{RunResult, UploadReport};
 
 /// Reasons only a person can fix (a new file, a new secret, a corrected spec): `Stalled=True`,
@@ -69,12 +69,7 @@ fn reason_of(result: RunResult, failure: Option<&str>) -> &str {
 
 /// What the last run recorded in status says: (reason, succeeded, message).
 pub fn of_last_run(run: &RunRecord) -> (&str, bool, &str) {
-    let result = match run.result {
-        Some(RecordedResult::Failed) => RunResult::Failed,
-        Some(RecordedResult::Unchanged) => RunResult::Unchanged,
-        Some(RecordedResult::DryRun) => RunResult::DryRun,
-        Some(RecordedResult::Succeeded) | None => RunResult::Succeeded,
-    };
+    let result = run.result.map_or(RunResult::Succeeded, RunResult::from);
     (
         reason_of(result, run.reason.as_deref()),
         result != RunResult::Failed,

@@ -126,6 +126,31 @@ pub struct Checkpoint {
     pub job_id: Option<String>,
 }
 
+// The status enum mirrors the uploader's own; these are the only conversions between them.
+impl From<crate::upload::RunResult> for RunResult {
+    fn from(r: crate::upload::RunResult) -> Self {
+        use crate::upload::RunResult as U;
+        match r {
+            U::Succeeded => RunResult::Succeeded,
+            U::Unchanged => RunResult::Unchanged,
+            U::DryRun => RunResult::DryRun,
+            U::Failed => RunResult::Failed,
+        }
+    }
+}
+
+impl From<RunResult> for crate::upload::RunResult {
+    fn from(r: RunResult) -> Self {
+        use crate::upload::RunResult as U;
+        match r {
+            RunResult::Succeeded => U::Succeeded,
+            RunResult::Unchanged => U::Unchanged,
+            RunResult::DryRun => U::DryRun,
+            RunResult::Failed => U::Failed,
+        }
+    }
+}
+
 /// Adds `run` as the newest history entry and drops the oldest beyond [`HISTORY_LIMIT`].
 pub fn push_history(history: &mut Vec<RunRecord>, run: RunRecord) {
     history.insert(0, run);
