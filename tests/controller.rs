@@ -600,23 +600,59 @@ async fn status_conflicts_during_a_run_are_retried_without_losing_the_checkpoint
 
 #[tokio::test]
 async fn the_global_bound_on_concurrent_uploads_holds() {
-    let h = harness(
+    let config = ControllerConfig {
+        max_concurrent_uploads: 2,
+        ..ControllerConfig::default()
+    };
+    let h = harness_with(
         serde_json::json!({}),
         &csv_text(2),
         SECRET,
         ClientBuilder::new(),
+        config,
     )
     .await;
-    assert_eq!(h.ctx.upload_slots.available_permits(), 4);
-    h.annotate_run_now("1").await;
-    h.reconcile().await;
+    // Six jobs asked to run at once, each upload held 100 ms by the service.
+    h.emu.set_upload_delay(Duration::from_millis(100));
+    let mut names = vec![NAME.to_string()];
+    for i in 1..6 {
+        let mut job = hr_job(&h.emu, serde_json::json!({}));
+        job.metadata.name = Some(format!("{NAME}-{i}"));
+        h.api.create(&Default::default(), &job).await.unwrap();
+        names.push(format!("{NAME}-{i}"));
+    }
+    let patch = serde_json::json!({"metadata": {"annotations": {"hrconnector.io/run-now": "all"}}});
+    for name in &names {
+        h.api
+            .patch(
+                name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await
+            .unwrap();
+        reconcile(Arc::new(h.api.get(name).await.unwrap()), h.ctx.clone())
+            .await
+            .unwrap();
+    }
     h.runs_done().await;
-    assert_eq!(
-        h.ctx
-            .max_in_flight
-            .load(std::sync::atomic::Ordering::SeqCst),
-        1
-    );
+    for name in &names {
+        let status = h.api.get(name).await.unwrap().status.unwrap_or_default();
+        assert_eq!(
+            status.records_saved,
+            Some(2),
+            "{name}: {:?}",
+            status.last_run
+        );
+    }
+    // Seen by the operator and, independently, by the service: never more than two at once.
+    let in_flight = h
+        .ctx
+        .max_in_flight
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(in_flight <= 2, "{in_flight} uploads ran at once");
+    assert!(h.emu.max_concurrent_uploads() <= 2);
+    assert_eq!(h.emu.upload_requests(), 6);
 }
 
 #[tokio::test]

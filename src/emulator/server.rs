@@ -188,6 +188,13 @@ impl EmulatorHandle {
         self.state.upload_count()
     }
 
+    /// The most uploads this emulator was handling at the same time.
+    pub fn max_concurrent_uploads(&self) -> usize {
+        self.state
+            .max_uploads_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Access tokens issued and not yet pruned (expired ones go when the next is issued), so
     /// leak tests can search output for them. Never exposed over HTTP.
     pub fn issued_tokens(&self) -> Vec<String> {
