@@ -48,6 +48,12 @@ pub enum UploadError {
     #[error("the source changed while it was being uploaded; the next run sends the new content")]
     SourceChanged,
 
+    /// A worker task of the run died (a bug or the process running out of resources).
+    #[error(
+        "{0}; nothing more was sent, and the next run resumes after the last acknowledged chunk"
+    )]
+    Internal(String),
+
     /// The run was asked to stop (shutdown) after its last acknowledged chunk.
     #[error(
         "stopped before the upload completed; the next run resumes after the last acknowledged chunk"
@@ -67,6 +73,7 @@ impl UploadError {
             UploadError::Checkpoint(_) => "CheckpointFailed",
             UploadError::SourceChanged => "SourceChanged",
             UploadError::Cancelled => "Interrupted",
+            UploadError::Internal(_) => "InternalError",
         }
     }
 }

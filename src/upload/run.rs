@@ -314,7 +314,7 @@ impl Uploader {
         }
         let sha_after = producer
             .await
-            .map_err(|e| UploadError::Checkpoint(e.to_string()))?;
+            .map_err(|e| UploadError::Internal(format!("the chunk reader stopped: {e}")))?;
         if sha_after.as_deref() != Some(report.sha256.as_str()) || progress.acknowledged != total {
             return Err(UploadError::SourceChanged);
         }
@@ -395,7 +395,7 @@ pub async fn validate_blocking(request: &UploadRequest) -> Result<ValidationRepo
     let options = request.validation.clone();
     let report = tokio::task::spawn_blocking(move || hrdata::validate(source.as_ref(), &options))
         .await
-        .map_err(|e| UploadError::Checkpoint(format!("validation task failed: {e}")))??;
+        .map_err(|e| UploadError::Internal(format!("the validation task stopped: {e}")))??;
     Ok(report)
 }
 
