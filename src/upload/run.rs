@@ -292,8 +292,10 @@ impl Uploader {
             if request.cancel.is_cancelled() {
                 return Err(UploadError::Cancelled);
             }
-            let chunk = item?;
-            self.send_with_retry(&upload_url, &file_name, &chunk, progress)
+            let mut chunk = item?;
+            // The body moves into a shared buffer once; retries re-send it without copying.
+            let body = Bytes::from(std::mem::take(&mut chunk.body));
+            self.send_with_retry(&upload_url, &file_name, chunk.index, body, progress)
                 .await?;
             progress.chunks += 1;
             progress.sent += chunk.records as u64;
@@ -345,10 +347,10 @@ impl Uploader {
         &self,
         upload_url: &str,
         file_name: &str,
-        chunk: &Chunk,
+        index: u64,
+        body: Bytes,
         progress: &mut Progress,
     ) -> Result<(), UploadError> {
-        let body = Bytes::from(chunk.body.clone());
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -373,7 +375,7 @@ impl Uploader {
                 });
             }
             let wait = self.retry.delay(attempt, wait_hint);
-            tracing::warn!(chunk = chunk.index + 1, attempt, wait_ms = wait.as_millis() as u64, error = %last, "upload attempt failed, retrying");
+            tracing::warn!(chunk = index + 1, attempt, wait_ms = wait.as_millis() as u64, error = %last, "upload attempt failed, retrying");
             self.sleeper.sleep(wait).await;
         }
     }
