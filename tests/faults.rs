@@ -252,6 +252,7 @@ async fn wrong_secret_401_fails_fast_and_uploads_nothing() {
         "{}",
         report.message
     );
+    assert!(report.message.contains("401"), "{}", report.message);
     assert_eq!(report.attempts, 0);
     assert_eq!(emu.token_requests(), 1);
     assert_eq!(emu.upload_requests(), 0);
