@@ -7,7 +7,11 @@
 //! Our time includes what curl's does not: process start, the validation pass over the whole
 //! file, the token request and the chunking. The emulator parses every chunk in both cases.
 //!
-//! `cargo bench --bench upload_e2e`
+//! Chunks are byte ranges of the file, planned by the validation pass (the uploader does the
+//! same), so curl and hrconnector send the same bytes.
+//!
+//! `cargo bench --bench upload_e2e`; with `HRCONNECTOR_BENCH_BEFORE=/path/to/old/hrconnector`
+//! that build is timed too, in the same rounds (before/after figures from one run).
 
 mod support;
 
@@ -15,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use hrconnector::hrdata::{ChunkReader, FileSource, ValidationOptions};
+use hrconnector::hrdata::{ChunkReader, FileSource, ValidationOptions, validate_and_plan};
 use hrconnector::upload::DEFAULT_RECORDS_PER_CALL;
 use support::*;
 
@@ -25,13 +29,11 @@ const ROUNDS: usize = 3;
 /// Writes the chunks exactly as the uploader builds them, one file each.
 fn split(csv: &Path, dir: &Path) -> Vec<PathBuf> {
     let source = FileSource::new(csv);
-    let mut reader = ChunkReader::open(
-        &source,
-        &ValidationOptions::default(),
-        DEFAULT_RECORDS_PER_CALL,
-        0,
-    )
-    .expect("open");
+    let opts = ValidationOptions::default();
+    let (_, plan) = validate_and_plan(&source, &opts, DEFAULT_RECORDS_PER_CALL).expect("valid");
+    let mut reader =
+        ChunkReader::open_planned(&source, &opts, plan, DEFAULT_RECORDS_PER_CALL, 0).expect("open");
+    assert!(reader.is_planned());
     let mut files = Vec::new();
     while let Some(chunk) = reader.next_chunk().expect("chunk") {
         let path = dir.join(format!("chunk_{:04}.csv", chunk.index));
@@ -109,6 +111,8 @@ fn main() {
         chunks.len()
     );
 
+    let before_bin = std::env::var_os("HRCONNECTOR_BENCH_BEFORE").map(PathBuf::from);
+    let mut before = Duration::MAX;
     let (mut ours, mut curl, mut check) = (Duration::MAX, Duration::MAX, Duration::MAX);
     for round in 1..=ROUNDS {
         let before = emu.upload_requests();
@@ -132,6 +136,18 @@ fn main() {
 
         // The validation pass alone: the part of the upload that precedes the first byte sent.
         let (v, _) = run(&mut validate_command(&csv), true);
+
+        if let Some(bin) = &before_bin {
+            let (b, out) = run(&mut upload_command_of(bin, &url, &csv, SECRET), true);
+            let report: serde_json::Value =
+                serde_json::from_slice(&out.stdout).expect("JSON report");
+            assert_eq!(report["recordsSaved"], RECORDS);
+            println!(
+                "  round {round}: before (HRCONNECTOR_BENCH_BEFORE) {}",
+                secs(b)
+            );
+            before = before.min(b);
+        }
 
         println!(
             "  round {round}: curl {}, hrconnector upload {}, of which validation alone {}",
@@ -161,6 +177,15 @@ fn main() {
         secs(ours.saturating_sub(check)),
         ours.saturating_sub(check).as_secs_f64() / curl.as_secs_f64()
     );
+    if before_bin.is_some() {
+        println!(
+            "  before: upload (best of {ROUNDS}): {} = {:.2}x curl; after: {} = {:.2}x curl",
+            secs(before),
+            before.as_secs_f64() / curl.as_secs_f64(),
+            secs(ours),
+            ours.as_secs_f64() / curl.as_secs_f64()
+        );
+    }
     let ratio = ours.as_secs_f64() / curl.as_secs_f64();
     println!(
         "RESULT upload/curl = {ratio:.2}x (target <= 1.2x): {}",

@@ -1,9 +1,12 @@
 //! Property tests: generated CSVs (quotes, commas, newlines in fields and header names, BOM,
 //! CRLF, blank lines, unicode) survive chunking unchanged, also when resuming after a checkpoint
-//! and when invalid records are skipped; line numbers are exact; and arbitrary bytes never make
+//! and when invalid records are skipped, both when chunks are re-written records and when they
+//! are byte ranges planned by validation; line numbers are exact; and arbitrary bytes never make
 //! validation or chunking panic.
 
-use hrconnector::hrdata::{BytesSource, ChunkReader, InvalidRows, ValidationOptions, validate};
+use hrconnector::hrdata::{
+    BytesSource, ChunkReader, InvalidRows, ValidationOptions, validate, validate_and_plan,
+};
 use proptest::prelude::*;
 
 /// A CSV file as generated: header, records, and the serialized bytes.
@@ -14,6 +17,8 @@ struct Generated {
     bytes: Vec<u8>,
     /// Physical line (1-based) where each record starts in `bytes`.
     lines: Vec<u64>,
+    /// Where the first record starts in `bytes` (after the blank lines before it).
+    first_record_offset: usize,
 }
 
 fn free_text() -> impl Strategy<Value = String> {
@@ -90,9 +95,13 @@ fn generated() -> impl Strategy<Value = Generated> {
                 }
                 bytes.extend(write(&header));
                 let mut lines = Vec::new();
+                let mut first_record_offset = bytes.len();
                 for (i, r) in records.iter().enumerate() {
                     for _ in 0..blanks[i] {
                         bytes.extend_from_slice(eol);
+                    }
+                    if i == 0 {
+                        first_record_offset = bytes.len();
                     }
                     lines.push(1 + bytes.iter().filter(|&&b| b == b'\n').count() as u64);
                     bytes.extend(write(r));
@@ -105,6 +114,7 @@ fn generated() -> impl Strategy<Value = Generated> {
                     records,
                     bytes,
                     lines,
+                    first_record_offset,
                 }
             },
         )
@@ -120,17 +130,34 @@ fn parse_rows(body: &[u8]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Opens a chunk reader the way the uploader does (after validating, from the plan) or by parsing
+/// again. Every generated file is valid and has `\n` or `\r\n` line breaks, so it gets a plan.
+fn open_chunks(src: &BytesSource, k: usize, skip: u64, planned: bool) -> ChunkReader {
+    let opts = ValidationOptions::default();
+    if !planned {
+        return ChunkReader::open(src, &opts, k, skip).expect("open");
+    }
+    let (_, plan) = validate_and_plan(src, &opts, k).expect("validate");
+    assert!(
+        plan.is_some(),
+        "a valid file with LF/CRLF line breaks is planned"
+    );
+    let reader = ChunkReader::open_planned(src, &opts, plan, k, skip).expect("open");
+    assert!(reader.is_planned());
+    reader
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
-    fn chunks_reassemble_to_the_input(g in generated(), k in 1usize..8) {
+    fn chunks_reassemble_to_the_input(g in generated(), k in 1usize..8, planned in any::<bool>()) {
         let src = BytesSource::new("gen.csv", g.bytes.clone());
         let report = validate(&src, &ValidationOptions::default()).expect("validate");
         prop_assert_eq!(report.records, g.records.len() as u64);
         prop_assert!(report.is_valid(), "{:?}", report.errors);
 
-        let mut reader = ChunkReader::open(&src, &ValidationOptions::default(), k, 0).expect("open");
+        let mut reader = open_chunks(&src, k, 0, planned);
         let mut rows = Vec::new();
         let mut chunks = 0;
         while let Some(chunk) = reader.next_chunk().expect("chunk") {
@@ -177,12 +204,12 @@ proptest! {
         g in generated(),
         k in 1usize..8,
         acked_chunks in 0usize..6,
+        planned in any::<bool>(),
     ) {
         // A checkpoint always sits on a chunk boundary (or at the end).
         let skip = (acked_chunks * k).min(g.records.len());
         let src = BytesSource::new("gen.csv", g.bytes.clone());
-        let mut reader =
-            ChunkReader::open(&src, &ValidationOptions::default(), k, skip as u64).expect("open");
+        let mut reader = open_chunks(&src, k, skip as u64, planned);
         let mut rows = Vec::new();
         let mut expected_index = (skip / k) as u64;
         while let Some(chunk) = reader.next_chunk().expect("chunk") {
@@ -195,6 +222,23 @@ proptest! {
         }
         prop_assert_eq!(&rows[..], &g.records[skip..]);
         prop_assert!(reader.sha256().is_some(), "the hash covers the skipped part too");
+    }
+
+    #[test]
+    fn planned_chunks_are_the_files_own_bytes(g in generated(), k in 1usize..8) {
+        // Each chunk is the header row as written (with the blank lines after it), then its
+        // records as written: nothing re-quoted, no line break changed, no byte lost or added.
+        prop_assume!(!g.records.is_empty());
+        let src = BytesSource::new("gen.csv", g.bytes.clone());
+        let mut reader = open_chunks(&src, k, 0, true);
+        let bom = if g.bytes.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+        let header = &g.bytes[bom..g.first_record_offset];
+        let mut records = Vec::new();
+        while let Some(chunk) = reader.next_chunk().expect("chunk") {
+            prop_assert!(chunk.body.starts_with(header));
+            records.extend_from_slice(&chunk.body[header.len()..]);
+        }
+        prop_assert_eq!(&records[..], &g.bytes[g.first_record_offset..]);
     }
 
     #[test]
@@ -267,6 +311,11 @@ fn exercise(data: Vec<u8>) {
         };
         let _ = validate(&src, &opts);
         if let Ok(mut reader) = ChunkReader::open(&src, &opts, 2, 1) {
+            while let Ok(Some(_)) = reader.next_chunk() {}
+        }
+        if let Ok((_, plan)) = validate_and_plan(&src, &opts, 2)
+            && let Ok(mut reader) = ChunkReader::open_planned(&src, &opts, plan, 2, 2)
+        {
             while let Ok(Some(_)) = reader.next_chunk() {}
         }
     }

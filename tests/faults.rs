@@ -330,6 +330,89 @@ impl SplitMix {
     }
 }
 
+/// The upload waits on a slow first chunk while another program changes the file. Chunks read
+/// before the change hold validated bytes; no byte written after it may be sent.
+async fn change_file_during_upload(change: impl FnOnce(&Path)) -> Scenario {
+    let dir = tempfile::tempdir().unwrap();
+    // 8 MB: more than the reader holds ahead of the network, so most of it is read after the
+    // change.
+    let (csv, records) = write_csv(dir.path(), "hr.csv", 100_000);
+    let emu = start_emulator().await;
+    emu.inject(Fault::new(
+        FaultTarget::Upload,
+        1,
+        FaultAction::Delay(Duration::from_millis(800)),
+    ));
+    let changer = async {
+        // The first chunk is at the service (and held there): validation is over.
+        while emu.max_concurrent_uploads() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        change(&csv);
+    };
+    let sleeper = RecordingSleeper::default();
+    let uploader = uploader(&emu, secret_credentials(SECRET), &sleeper);
+    let request = request(&csv, 5000);
+    let (report, ()) = tokio::join!(uploader.run(&request, &NoCheckpoint), changer);
+    Scenario {
+        report,
+        received: emu.received_records(JOB),
+        records,
+        _dir: dir,
+    }
+}
+
+struct Scenario {
+    report: hrconnector::upload::UploadReport,
+    received: Vec<Record>,
+    records: Vec<Record>,
+    _dir: tempfile::TempDir,
+}
+
+/// Writes over the second half of the file in place, same length: `person` becomes `People`.
+fn rewrite_second_half_in_place(path: &Path) {
+    use std::os::unix::fs::FileExt;
+    let text = std::fs::read_to_string(path).unwrap();
+    let half = text.len() / 2;
+    let changed = text[half..].replace("person", "People");
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.write_all_at(changed.as_bytes(), half as u64).unwrap();
+}
+
+#[tokio::test]
+async fn file_rewritten_in_place_mid_upload_fails_without_sending_the_new_bytes() {
+    let s = change_file_during_upload(rewrite_second_half_in_place).await;
+    assert_eq!(s.report.result, RunResult::Failed, "{}", s.report.message);
+    assert_eq!(s.report.reason, Some("SourceChanged"));
+    assert!(s.report.chunks < 20, "stopped before the end");
+    // Whatever was sent is the old content, in order, each record once.
+    assert!(!s.received.is_empty(), "{:?}", s.report);
+    assert!(s.received.iter().all(|r| r[0].starts_with("person")));
+    check_delivery(&s.received, &s.records[..s.received.len()], 0..0).unwrap();
+}
+
+#[tokio::test]
+async fn file_replaced_by_rename_mid_upload_still_sends_what_was_validated() {
+    let s = change_file_during_upload(|path| {
+        let new = path.with_extension("new");
+        std::fs::write(
+            &new,
+            "EmailAddress,TerminationDate,LastWorkingDate\nx@y.z,bad,bad\n",
+        )
+        .unwrap();
+        std::fs::rename(&new, path).unwrap();
+    })
+    .await;
+    assert_eq!(
+        s.report.result,
+        RunResult::Succeeded,
+        "{}",
+        s.report.message
+    );
+    assert_eq!(s.report.records_saved, 100_000);
+    check_delivery(&s.received, &s.records, 0..0).unwrap();
+}
+
 fn upload_command(emu: &EmulatorHandle, csv: &Path, checkpoint: &Path) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_hrconnector"));
     cmd.args(["upload", "--cloud", "gcc", "--output", "json"])

@@ -61,7 +61,12 @@ pub async fn start_emulator() -> EmulatorHandle {
 
 /// `hrconnector upload` of `csv` to the emulator at `url`, JSON result on stdout.
 pub fn upload_command(url: &str, csv: &Path, secret: &str) -> Command {
-    let mut cmd = Command::new(BIN);
+    upload_command_of(Path::new(BIN), url, csv, secret)
+}
+
+/// [`upload_command`] with another build of the binary (a before/after comparison).
+pub fn upload_command_of(bin: &Path, url: &str, csv: &Path, secret: &str) -> Command {
+    let mut cmd = Command::new(bin);
     cmd.args(["upload", "--cloud", "gcc", "--output", "json"])
         .args(["--tenant-id", TENANT, "--app-id", APP, "--job-id", JOB])
         .args(["--authority-url", url, "--ingestion-url", url])

@@ -1,10 +1,12 @@
 //! Cutting a source into record-exact chunks for upload.
 //!
 //! The sample scripts split by text lines, which breaks quoted fields that contain newlines; this
-//! splits by CSV records and rewrites each chunk with a CSV writer, so every chunk is a complete
-//! CSV file: the header row, then whole records.
+//! splits by CSV records, so every chunk is a complete CSV file: the header row, then whole
+//! records. With a [`ChunkPlan`] from validation the chunks are byte ranges of the file (see
+//! plan.rs); otherwise the file is parsed again and each chunk re-written with a CSV writer.
 
 use super::parse::Record;
+use super::plan::{ChunkPlan, PlannedChunks};
 use super::stream::CsvStream;
 use super::{CsvError, CsvSource, InvalidRows, ValidationOptions};
 
@@ -19,7 +21,7 @@ pub struct Chunk {
     pub first_record: u64,
     /// Number of data records in `body`.
     pub records: usize,
-    /// CSV text: the header row, then the records, `\n`-terminated, minimal quoting.
+    /// CSV text: the header row, then the records.
     pub body: Vec<u8>,
 }
 
@@ -27,6 +29,93 @@ pub struct Chunk {
 ///
 /// Memory is bounded by one chunk.
 pub struct ChunkReader {
+    inner: Inner,
+}
+
+enum Inner {
+    Parsed(Box<ParsedChunks>),
+    Planned(Box<PlannedChunks>),
+}
+
+impl ChunkReader {
+    /// Opens `source` for chunking by parsing it again. `records_per_call` of 0 is treated as 1.
+    /// The first `skip_accepted` accepted records are left out (resuming after a checkpoint).
+    pub fn open(
+        source: &dyn CsvSource,
+        opts: &ValidationOptions,
+        records_per_call: usize,
+        skip_accepted: u64,
+    ) -> Result<Self, CsvError> {
+        let parsed = ParsedChunks::open(source, opts, records_per_call, skip_accepted)?;
+        Ok(ChunkReader {
+            inner: Inner::Parsed(Box::new(parsed)),
+        })
+    }
+
+    /// Like [`ChunkReader::open`], but copies byte ranges when validation produced a `plan` for
+    /// these chunks and the resume point is a chunk boundary.
+    pub fn open_planned(
+        source: &dyn CsvSource,
+        opts: &ValidationOptions,
+        plan: Option<ChunkPlan>,
+        records_per_call: usize,
+        skip_accepted: u64,
+    ) -> Result<Self, CsvError> {
+        let per_call = records_per_call.max(1);
+        // A checkpoint sits on a chunk boundary, or at the end when everything was sent.
+        match plan.filter(|p| {
+            p.records_per_call() == per_call
+                && (skip_accepted.is_multiple_of(per_call as u64) || skip_accepted >= p.records())
+        }) {
+            Some(plan) => {
+                let skip_chunks = skip_accepted.div_ceil(per_call as u64) as usize;
+                Ok(ChunkReader {
+                    inner: Inner::Planned(Box::new(PlannedChunks::open(
+                        source,
+                        plan,
+                        skip_chunks,
+                    )?)),
+                })
+            }
+            None => Self::open(source, opts, records_per_call, skip_accepted),
+        }
+    }
+
+    /// The next chunk, or `None` once every accepted record has been yielded. Never yields an
+    /// empty chunk. With [`InvalidRows::Reject`] an invalid record is an error: the source must
+    /// have changed since it was validated.
+    pub fn next_chunk(&mut self) -> Result<Option<Chunk>, CsvError> {
+        match &mut self.inner {
+            Inner::Parsed(p) => p.next_chunk(),
+            Inner::Planned(p) => p.next_chunk(),
+        }
+    }
+
+    /// Hex SHA-256 of the raw source bytes, once the source has been read to the end.
+    pub fn sha256(&self) -> Option<String> {
+        match &self.inner {
+            Inner::Parsed(p) => p.sha256.clone(),
+            Inner::Planned(p) => p.sha256(),
+        }
+    }
+
+    /// Warnings about the header (see [`ValidationReport::warnings`](super::ValidationReport));
+    /// a planned reader has none (validation reported them).
+    pub fn warnings(&self) -> &[String] {
+        match &self.inner {
+            Inner::Parsed(p) => &p.stream.warnings,
+            Inner::Planned(_) => &[],
+        }
+    }
+
+    /// Whether chunks are copied byte ranges (true) or re-written records.
+    pub fn is_planned(&self) -> bool {
+        matches!(self.inner, Inner::Planned(_))
+    }
+}
+
+/// Chunks made by parsing the source again and re-writing accepted records.
+struct ParsedChunks {
     stream: CsvStream,
     invalid_rows: InvalidRows,
     records_per_call: usize,
@@ -41,17 +130,15 @@ pub struct ChunkReader {
     sha256: Option<String>,
 }
 
-impl ChunkReader {
-    /// Opens `source` for chunking. `records_per_call` of 0 is treated as 1. The first
-    /// `skip_accepted` accepted records are left out (resuming after a checkpoint).
-    pub fn open(
+impl ParsedChunks {
+    fn open(
         source: &dyn CsvSource,
         opts: &ValidationOptions,
         records_per_call: usize,
         skip_accepted: u64,
     ) -> Result<Self, CsvError> {
         let records_per_call = records_per_call.max(1);
-        Ok(ChunkReader {
+        Ok(ParsedChunks {
             stream: CsvStream::open(source, opts)?,
             invalid_rows: opts.invalid_rows,
             records_per_call,
@@ -64,10 +151,7 @@ impl ChunkReader {
         })
     }
 
-    /// The next chunk, or `None` once every accepted record has been yielded. Never yields an
-    /// empty chunk. With [`InvalidRows::Reject`] an invalid record is an error: the source must
-    /// have changed since it was validated.
-    pub fn next_chunk(&mut self) -> Result<Option<Chunk>, CsvError> {
+    fn next_chunk(&mut self) -> Result<Option<Chunk>, CsvError> {
         if self.sha256.is_some() {
             return Ok(None);
         }
@@ -113,16 +197,6 @@ impl ChunkReader {
             records: count,
             body,
         }))
-    }
-
-    /// Hex SHA-256 of the raw source bytes, once the source has been read to the end.
-    pub fn sha256(&self) -> Option<String> {
-        self.sha256.clone()
-    }
-
-    /// Warnings about the header (see [`ValidationReport::warnings`](super::ValidationReport)).
-    pub fn warnings(&self) -> &[String] {
-        &self.stream.warnings
     }
 
     /// Whether the current record is to be sent; an error for an invalid record in reject mode.

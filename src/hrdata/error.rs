@@ -84,6 +84,9 @@ pub enum CsvError {
         source_name: String,
         error: RecordError,
     },
+    /// The source's bytes differ from what validation read (chunking from a plan).
+    #[error("{source_name} changed after it was validated")]
+    Changed { source_name: String },
     /// A CSV parser error that is not an I/O error (not expected with a flexible reader).
     #[error("{source_name}: cannot parse CSV: {detail}")]
     Parse { source_name: String, detail: String },

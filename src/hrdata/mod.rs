@@ -12,6 +12,7 @@ mod encoding;
 mod error;
 mod hashing;
 mod parse;
+mod plan;
 mod record;
 mod source;
 mod stream;
@@ -19,8 +20,9 @@ mod validate;
 
 pub use chunk::{Chunk, ChunkReader};
 pub use error::{CsvError, RecordError};
+pub use plan::ChunkPlan;
 pub use source::{BytesSource, CsvSource, FileSource};
-pub use validate::{ValidationReport, validate};
+pub use validate::{ValidationReport, validate, validate_and_plan};
 
 // API CONTRACT (filled in by the hrdata work; other modules code against these names):
 //

@@ -19,6 +19,8 @@ pub(crate) struct Record {
     len: usize,
     /// Physical line (1-based) of the record's first byte.
     line: u64,
+    /// Byte offset of the record's first byte in the input.
+    start: u64,
 }
 
 impl Record {
@@ -28,6 +30,11 @@ impl Record {
 
     pub fn line(&self) -> u64 {
         self.line
+    }
+
+    /// Byte offset of the record's first byte in the input (a byte-order mark counts).
+    pub fn start(&self) -> u64 {
+        self.start
     }
 
     /// The fields back to back.
@@ -78,6 +85,12 @@ pub(crate) struct RecordReader<R> {
     core: csv_core::Reader,
     /// Newlines skipped here rather than by `core` (which counts the ones it consumes).
     skipped_lines: u64,
+    /// Bytes consumed from the input so far.
+    offset: u64,
+    /// The last byte consumed as a line break was a `\r` whose `\n` has not been seen yet.
+    pending_cr: bool,
+    /// A `\r` outside quotes ended a line without a `\n` after it (classic Mac line breaks).
+    bare_cr: bool,
 }
 
 impl<R: BufRead> RecordReader<R> {
@@ -86,6 +99,9 @@ impl<R: BufRead> RecordReader<R> {
             input,
             core: csv_core::Reader::new(),
             skipped_lines: 0,
+            offset: 0,
+            pending_cr: false,
+            bare_cr: false,
         }
     }
 
@@ -97,6 +113,18 @@ impl<R: BufRead> RecordReader<R> {
     /// Drops `n` buffered bytes unparsed (a byte-order mark).
     pub fn consume(&mut self, n: usize) {
         self.input.consume(n);
+        self.offset += n as u64;
+    }
+
+    /// Bytes consumed from the input so far: after `read` returned false, the input's length.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Whether some line break so far was a lone `\r` (outside quotes). Every other line break
+    /// is `\n` or `\r\n`, which any CSV reader and the service's line splitting agree on.
+    pub fn saw_bare_cr(&self) -> bool {
+        self.bare_cr
     }
 
     pub fn get_ref(&self) -> &R {
@@ -115,14 +143,25 @@ impl<R: BufRead> RecordReader<R> {
                 .iter()
                 .take_while(|&&b| b == b'\n' || b == b'\r')
                 .count();
-            self.skipped_lines += buf[..skip].iter().filter(|&&b| b == b'\n').count() as u64;
+            for &b in &buf[..skip] {
+                if b == b'\n' {
+                    self.skipped_lines += 1;
+                } else if self.pending_cr {
+                    self.bare_cr = true;
+                }
+                self.pending_cr = b == b'\r';
+            }
             let more = skip == buf.len() && !buf.is_empty();
             self.input.consume(skip);
+            self.offset += skip as u64;
             if !more {
                 break;
             }
         }
+        // A record (or the end of the input) follows: a `\r` just before it stood alone.
+        self.bare_cr |= std::mem::take(&mut self.pending_cr);
         record.line = self.core.line() + self.skipped_lines;
+        record.start = self.offset;
 
         if record.data.is_empty() {
             record.data.resize(1024, 0);
@@ -137,7 +176,10 @@ impl<R: BufRead> RecordReader<R> {
             let (result, nin, nout, nend) =
                 self.core
                     .read_record(input, &mut record.data[out..], &mut record.ends[nends..]);
+            // csv-core ends a record at `\r` and leaves a following `\n` to the loop above.
+            let ended_with_cr = matches!(result, Record) && nin > 0 && input[nin - 1] == b'\r';
             self.input.consume(nin);
+            self.offset += nin as u64;
             out += nout;
             nends += nend;
             match result {
@@ -152,6 +194,7 @@ impl<R: BufRead> RecordReader<R> {
                 }
                 Record => {
                     record.len = nends;
+                    self.pending_cr = ended_with_cr;
                     return Ok(true);
                 }
                 End => {
@@ -202,6 +245,49 @@ mod tests {
         assert_eq!(lines(b"\n\nh\n"), [3]);
         assert_eq!(lines(b""), Vec::<u64>::new());
         assert_eq!(lines(b"\r\n\r\n"), Vec::<u64>::new());
+    }
+
+    /// Record start offsets, the end offset and whether a lone `\r` was seen, in one buffer
+    /// and in buffers of 1 to 3 bytes, which must agree.
+    fn offsets(input: &[u8]) -> (Vec<u64>, u64, bool) {
+        let run = |mut r: RecordReader<&mut dyn BufRead>| {
+            let mut rec = Record::default();
+            let mut starts = Vec::new();
+            while r.read(&mut rec).unwrap() {
+                starts.push(rec.start());
+            }
+            (starts, r.offset(), r.saw_bare_cr())
+        };
+        let mut whole_input = input;
+        let whole = run(RecordReader::new(&mut whole_input));
+        for capacity in 1..=3 {
+            let mut small = std::io::BufReader::with_capacity(capacity, input);
+            assert_eq!(
+                run(RecordReader::new(&mut small)),
+                whole,
+                "buffer of {capacity}"
+            );
+        }
+        whole
+    }
+
+    #[test]
+    fn record_offsets() {
+        assert_eq!(offsets(b"h\na\nbb\n"), (vec![0, 2, 4], 7, false));
+        assert_eq!(offsets(b"h\r\na\r\nbb"), (vec![0, 3, 6], 8, false));
+        assert_eq!(offsets(b"h\n\n\r\na\n\n"), (vec![0, 5], 8, false));
+        assert_eq!(offsets(b"h\n\"x\r\ry\"\nb\n"), (vec![0, 2, 9], 11, false));
+        assert_eq!(offsets(b""), (vec![], 0, false));
+    }
+
+    #[test]
+    fn lone_carriage_returns() {
+        assert!(offsets(b"h\ra\rb").2);
+        assert!(offsets(b"h\na\rb\n").2);
+        assert!(offsets(b"h\na\r\r\nb\n").2);
+        assert!(offsets(b"h\na\r").2);
+        assert!(!offsets(b"h\r\na\r\n").2);
+        assert!(!offsets(b"h\n\"a\rb\"\n").2);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Something that can be read as a CSV file, from the start, any number of times.
 pub trait CsvSource: Send + Sync {
@@ -11,7 +13,18 @@ pub trait CsvSource: Send + Sync {
     fn open(&self) -> io::Result<Box<dyn Read + Send>>;
     /// Name used in messages (a path, or e.g. `configmap/ns/name:key`).
     fn name(&self) -> String;
+    /// The content as it is now, for a validation pass and the sending pass after it: a file is
+    /// kept open, so a new file renamed over the path in between is not what gets sent.
+    fn pin(&self) -> io::Result<Arc<dyn CsvSource>>;
+    /// For a pinned source whose bytes can still change (a file written in place): a check that
+    /// says whether they may have changed since it was pinned.
+    fn change_check(&self) -> Option<ChangeCheck> {
+        None
+    }
 }
+
+/// True when a pinned source may have changed since it was pinned.
+pub type ChangeCheck = Box<dyn Fn() -> bool + Send>;
 
 /// A file on disk (or on a mounted PersistentVolumeClaim).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +45,83 @@ impl CsvSource for FileSource {
 
     fn name(&self) -> String {
         self.path.display().to_string()
+    }
+
+    fn pin(&self) -> io::Result<Arc<dyn CsvSource>> {
+        let file = File::open(&self.path)?;
+        let stamp = Stamp::of(&file)?;
+        Ok(Arc::new(OpenFile {
+            name: self.name(),
+            file: Arc::new(file),
+            stamp,
+        }))
+    }
+}
+
+/// A file opened once; every [`CsvSource::open`] reads it from the start with positioned reads,
+/// so readers do not share a file offset.
+struct OpenFile {
+    name: String,
+    file: Arc<File>,
+    /// Size and modification time when it was opened: a write in place changes them.
+    stamp: Stamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Stamp {
+    fn of(file: &File) -> io::Result<Stamp> {
+        let meta = file.metadata()?;
+        Ok(Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        })
+    }
+}
+
+impl CsvSource for OpenFile {
+    fn open(&self) -> io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(FileFrom {
+            file: self.file.clone(),
+            offset: 0,
+        }))
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn pin(&self) -> io::Result<Arc<dyn CsvSource>> {
+        Ok(Arc::new(OpenFile {
+            name: self.name.clone(),
+            file: self.file.clone(),
+            stamp: self.stamp,
+        }))
+    }
+
+    fn change_check(&self) -> Option<ChangeCheck> {
+        let (file, stamp) = (self.file.clone(), self.stamp);
+        Some(Box::new(move || {
+            Stamp::of(&file).map_or(true, |now| now != stamp)
+        }))
+    }
+}
+
+/// Reads a shared open file from its own offset.
+struct FileFrom {
+    file: Arc<File>,
+    offset: u64,
+}
+
+impl Read for FileFrom {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.offset)?;
+        self.offset += n as u64;
+        Ok(n)
     }
 }
 
@@ -59,5 +149,10 @@ impl CsvSource for BytesSource {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn pin(&self) -> io::Result<Arc<dyn CsvSource>> {
+        // The bytes cannot change.
+        Ok(Arc::new(self.clone()))
     }
 }

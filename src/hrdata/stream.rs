@@ -78,6 +78,16 @@ impl CsvStream {
             .map_err(|e| encoding_error(&self.name, record.line(), e))
     }
 
+    /// Bytes read from the source so far: its length once `read` has returned false.
+    pub fn offset(&self) -> u64 {
+        self.reader.offset()
+    }
+
+    /// Whether a line break so far was a lone `\r` (see [`RecordReader::saw_bare_cr`]).
+    pub fn saw_bare_cr(&self) -> bool {
+        self.reader.saw_bare_cr()
+    }
+
     /// Hex SHA-256 of the raw source, once `read` has returned false.
     pub fn sha256(&self) -> Result<String, CsvError> {
         // `read` returns false only after the hashing reader reached the end, so this is set.

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::parse::Record;
+use super::plan::{ChunkPlan, PlanBuilder};
 use super::stream::CsvStream;
 use super::{CsvError, CsvSource, RecordError, ValidationOptions};
 
@@ -44,7 +45,19 @@ pub fn validate(
     source: &dyn CsvSource,
     opts: &ValidationOptions,
 ) -> Result<ValidationReport, CsvError> {
+    validate_and_plan(source, opts, 1).map(|(report, _)| report)
+}
+
+/// [`validate`], also noting where each chunk of `records_per_call` records starts, so that
+/// [`ChunkReader::open_planned`](super::ChunkReader::open_planned) can send byte ranges. The
+/// plan is `None` when the chunks cannot be byte ranges (see plan.rs).
+pub fn validate_and_plan(
+    source: &dyn CsvSource,
+    opts: &ValidationOptions,
+    records_per_call: usize,
+) -> Result<(ValidationReport, Option<ChunkPlan>), CsvError> {
     let mut stream = CsvStream::open(source, opts)?;
+    let mut plan = PlanBuilder::new(records_per_call, stream.header.start());
     let mut report = ValidationReport {
         records: 0,
         rejected: 0,
@@ -69,6 +82,7 @@ pub fn validate(
         if !valid {
             report.rejected += 1;
         }
+        plan.record(record.start(), valid);
     }
 
     if report.records == 0 {
@@ -77,5 +91,6 @@ pub fn validate(
             .push(format!("{} has a header but no data records", stream.name));
     }
     report.sha256 = stream.sha256()?;
-    Ok(report)
+    let plan = plan.finish(stream.offset(), stream.saw_bare_cr());
+    Ok((report, plan))
 }

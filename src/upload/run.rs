@@ -17,7 +17,8 @@ use super::retry::{RetryPolicy, Sleeper, TokioSleeper};
 use super::token::TokenClient;
 use crate::cloud::Endpoints;
 use crate::hrdata::{
-    self, Chunk, ChunkReader, CsvError, CsvSource, InvalidRows, ValidationOptions, ValidationReport,
+    self, Chunk, ChunkPlan, ChunkReader, CsvError, CsvSource, InvalidRows, ValidationOptions,
+    ValidationReport,
 };
 
 /// The sample scripts' request timeout.
@@ -200,7 +201,14 @@ impl Uploader {
         store: &S,
         progress: &mut Progress,
     ) -> Result<UploadReport, UploadError> {
-        let report = validate_blocking(request).await?;
+        let records_per_call = request.records_per_call.max(1);
+        // One open file for both passes: what is sent is what was validated.
+        let source = request.source.pin().map_err(|error| CsvError::Io {
+            source_name: request.source.name(),
+            error,
+        })?;
+        let (report, plan) =
+            validate_blocking(source.clone(), &request.validation, records_per_call).await?;
         progress.sha256 = report.sha256.clone();
         progress.rejected = report.rejected;
         if request.validation.invalid_rows == InvalidRows::Reject && !report.is_valid() {
@@ -215,7 +223,6 @@ impl Uploader {
             });
         }
         let total = report.accepted();
-        let records_per_call = request.records_per_call.max(1);
 
         let previous = store.load().await.map_err(UploadError::Checkpoint)?;
         let previous = previous.filter(|cp| {
@@ -274,7 +281,8 @@ impl Uploader {
         }
         let upload_url = self.endpoints.upload_url(&request.job_id);
         let file_name = upload_file_name(&request.source.name());
-        let (mut chunks, producer) = spawn_chunk_producer(request, records_per_call, resume_from);
+        let (mut chunks, producer) =
+            spawn_chunk_producer(source, request, plan, records_per_call, resume_from);
         let mut checkpoint = Checkpoint {
             job_id: request.job_id.clone(),
             source_sha256: report.sha256.clone(),
@@ -292,7 +300,10 @@ impl Uploader {
             if request.cancel.is_cancelled() {
                 return Err(UploadError::Cancelled);
             }
-            let mut chunk = item?;
+            let mut chunk = item.map_err(|e| match e {
+                CsvError::Changed { .. } => UploadError::SourceChanged,
+                e => e.into(),
+            })?;
             // The body moves into a shared buffer once; retries re-send it without copying.
             let body = Bytes::from(std::mem::take(&mut chunk.body));
             self.send_with_retry(&upload_url, &file_name, chunk.index, body, progress)
@@ -391,21 +402,29 @@ struct Progress {
     sha256: String,
 }
 
-/// Validates the whole source on a blocking thread (the CSV reader is synchronous).
-pub async fn validate_blocking(request: &UploadRequest) -> Result<ValidationReport, UploadError> {
-    let source = request.source.clone();
-    let options = request.validation.clone();
-    let report = tokio::task::spawn_blocking(move || hrdata::validate(source.as_ref(), &options))
-        .await
-        .map_err(|e| UploadError::Internal(format!("the validation task stopped: {e}")))??;
-    Ok(report)
+/// Validates the whole source on a blocking thread (the CSV reader is synchronous), noting the
+/// chunk boundaries for `records_per_call` on the way.
+pub async fn validate_blocking(
+    source: Arc<dyn CsvSource>,
+    options: &ValidationOptions,
+    records_per_call: usize,
+) -> Result<(ValidationReport, Option<ChunkPlan>), UploadError> {
+    let options = options.clone();
+    let validated = tokio::task::spawn_blocking(move || {
+        hrdata::validate_and_plan(source.as_ref(), &options, records_per_call)
+    })
+    .await
+    .map_err(|e| UploadError::Internal(format!("the validation task stopped: {e}")))??;
+    Ok(validated)
 }
 
 /// Reads chunks on a blocking thread, at most two ahead of the network, so that reading and
 /// sending overlap while memory stays bounded by a few chunks. The handle yields the source's
 /// SHA-256 as read during this pass, to catch a source that changed since validation.
 fn spawn_chunk_producer(
+    source: Arc<dyn CsvSource>,
     request: &UploadRequest,
+    plan: Option<ChunkPlan>,
     records_per_call: usize,
     skip: u64,
 ) -> (
@@ -413,11 +432,11 @@ fn spawn_chunk_producer(
     tokio::task::JoinHandle<Option<String>>,
 ) {
     let (tx, rx) = mpsc::channel(2);
-    let source = request.source.clone();
     let options = request.validation.clone();
     let handle = tokio::task::spawn_blocking(move || {
-        let mut reader = match ChunkReader::open(source.as_ref(), &options, records_per_call, skip)
-        {
+        let opened =
+            ChunkReader::open_planned(source.as_ref(), &options, plan, records_per_call, skip);
+        let mut reader = match opened {
             Ok(r) => r,
             Err(e) => {
                 let _ = tx.blocking_send(Err(e));
