@@ -112,7 +112,7 @@ fn main() {
     );
 
     let before_bin = std::env::var_os("HRCONNECTOR_BENCH_BEFORE").map(PathBuf::from);
-    let mut before = Duration::MAX;
+    let mut before_best = Duration::MAX;
     let (mut ours, mut curl, mut check) = (Duration::MAX, Duration::MAX, Duration::MAX);
     for round in 1..=ROUNDS {
         let before = emu.upload_requests();
@@ -146,7 +146,7 @@ fn main() {
                 "  round {round}: before (HRCONNECTOR_BENCH_BEFORE) {}",
                 secs(b)
             );
-            before = before.min(b);
+            before_best = before_best.min(b);
         }
 
         println!(
@@ -180,8 +180,8 @@ fn main() {
     if before_bin.is_some() {
         println!(
             "  before: upload (best of {ROUNDS}): {} = {:.2}x curl; after: {} = {:.2}x curl",
-            secs(before),
-            before.as_secs_f64() / curl.as_secs_f64(),
+            secs(before_best),
+            before_best.as_secs_f64() / curl.as_secs_f64(),
             secs(ours),
             ours.as_secs_f64() / curl.as_secs_f64()
         );
