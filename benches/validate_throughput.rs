@@ -2,7 +2,8 @@
 //! same in-memory bytes, 1,000,000 records (~100 MB), best of 3 each, interleaved.
 //! Target: validate ≤ 1.5× the bare parse.
 //!
-//! `cargo bench --bench validate_throughput`
+//! `cargo bench --bench validate_throughput`; with `HRCONNECTOR_BENCH_BEFORE=/path/to/old/hrconnector`
+//! the `validate` command of that build and of this one are timed too, in the same rounds.
 
 mod support;
 
@@ -41,6 +42,8 @@ fn main() {
         size as f64 / 1e6
     );
 
+    let before_bin = std::env::var_os("HRCONNECTOR_BENCH_BEFORE").map(std::path::PathBuf::from);
+    let (mut cli_before, mut cli_after) = (Duration::MAX, Duration::MAX);
     let (mut bare, mut ours, mut from_file) = (Duration::MAX, Duration::MAX, Duration::MAX);
     for round in 1..=ROUNDS {
         let t = Instant::now();
@@ -64,6 +67,17 @@ fn main() {
             secs(v),
             secs(f)
         );
+        if let Some(bin) = &before_bin {
+            let (old, _) = run(&mut validate_command_of(bin, &path), true);
+            let (new, _) = run(&mut validate_command(&path), true);
+            println!(
+                "  round {round}: hrconnector validate: before {}, after {}",
+                secs(old),
+                secs(new)
+            );
+            cli_before = cli_before.min(old);
+            cli_after = cli_after.min(new);
+        }
         bare = bare.min(b);
         ours = ours.min(v);
         from_file = from_file.min(f);
@@ -87,6 +101,14 @@ fn main() {
         secs(from_file),
         mb / from_file.as_secs_f64()
     );
+    if before_bin.is_some() {
+        println!(
+            "  hrconnector validate (best of {ROUNDS}): before {}, after {} ({:.2}x of before)",
+            secs(cli_before),
+            secs(cli_after),
+            cli_after.as_secs_f64() / cli_before.as_secs_f64()
+        );
+    }
     println!(
         "RESULT validate/bare = {ratio:.2}x (target <= 1.5x): {}",
         verdict(ratio <= 1.5)

@@ -80,7 +80,12 @@ pub fn upload_command_of(bin: &Path, url: &str, csv: &Path, secret: &str) -> Com
 
 /// `hrconnector validate` of `csv`.
 pub fn validate_command(csv: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
+    validate_command_of(Path::new(BIN), csv)
+}
+
+/// [`validate_command`] with another build of the binary (a before/after comparison).
+pub fn validate_command_of(bin: &Path, csv: &Path) -> Command {
+    let mut cmd = Command::new(bin);
     cmd.args(["validate", "--output", "json", "--csv-file-path"])
         .arg(csv)
         .stdin(Stdio::null());
