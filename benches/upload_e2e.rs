@@ -1,7 +1,7 @@
 //! End-to-end upload: `hrconnector upload` (release binary) of 1,000,000 records with the default
 //! 5,000 records per call to the in-process emulator over loopback, against `curl` posting the
 //! same pre-split chunk files (header repeated in each) to the same endpoint with the same
-//! token, sequentially on one connection (`--next`). Best of 3 each, interleaved.
+//! token, sequentially on one connection (`--next`). Best of 5 each (HRCONNECTOR_BENCH_ROUNDS), interleaved.
 //! Target: hrconnector ≤ 1.2× curl's total time.
 //!
 //! Our time includes what curl's does not: process start, the validation pass over the whole
@@ -24,7 +24,6 @@ use hrconnector::upload::DEFAULT_RECORDS_PER_CALL;
 use support::*;
 
 const RECORDS: u64 = 1_000_000;
-const ROUNDS: usize = 3;
 
 /// Writes the chunks exactly as the uploader builds them, one file each.
 fn split(csv: &Path, dir: &Path) -> Vec<PathBuf> {
@@ -114,7 +113,8 @@ fn main() {
     let before_bin = std::env::var_os("HRCONNECTOR_BENCH_BEFORE").map(PathBuf::from);
     let mut before_best = Duration::MAX;
     let (mut ours, mut curl, mut check) = (Duration::MAX, Duration::MAX, Duration::MAX);
-    for round in 1..=ROUNDS {
+    let rounds = rounds();
+    for round in 1..=rounds {
         let before = emu.upload_requests();
         let (c, _) = run(&mut curl_command(&url, &token, &chunks), true);
         assert_eq!(
@@ -161,25 +161,25 @@ fn main() {
     }
     let mb = size as f64 / 1e6;
     println!(
-        "  curl --next, pre-split (best of {ROUNDS}): {}, {:.0} MB/s",
+        "  curl --next, pre-split (best of {rounds}): {}, {:.0} MB/s",
         secs(curl),
         mb / curl.as_secs_f64()
     );
     println!(
-        "  hrconnector upload      (best of {ROUNDS}): {}, {:.0} MB/s, {:.0} records/s",
+        "  hrconnector upload      (best of {rounds}): {}, {:.0} MB/s, {:.0} records/s",
         secs(ours),
         mb / ours.as_secs_f64(),
         RECORDS as f64 / ours.as_secs_f64()
     );
     println!(
-        "  hrconnector validate   (best of {ROUNDS}): {} → sending phase ≈ {} ({:.2}x curl)",
+        "  hrconnector validate   (best of {rounds}): {} → sending phase ≈ {} ({:.2}x curl)",
         secs(check),
         secs(ours.saturating_sub(check)),
         ours.saturating_sub(check).as_secs_f64() / curl.as_secs_f64()
     );
     if before_bin.is_some() {
         println!(
-            "  before: upload (best of {ROUNDS}): {} = {:.2}x curl; after: {} = {:.2}x curl",
+            "  before: upload (best of {rounds}): {} = {:.2}x curl; after: {} = {:.2}x curl",
             secs(before_best),
             before_best.as_secs_f64() / curl.as_secs_f64(),
             secs(ours),

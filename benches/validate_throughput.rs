@@ -1,5 +1,5 @@
 //! Validation throughput: `hrdata::validate` against bare `csv` `ByteRecord` iteration over the
-//! same in-memory bytes, 1,000,000 records (~100 MB), best of 3 each, interleaved.
+//! same in-memory bytes, 1,000,000 records (~100 MB), best of 5 each (HRCONNECTOR_BENCH_ROUNDS), interleaved.
 //! Target: validate ≤ 1.5× the bare parse.
 //!
 //! `cargo bench --bench validate_throughput`; with `HRCONNECTOR_BENCH_BEFORE=/path/to/old/hrconnector`
@@ -13,7 +13,6 @@ use hrconnector::hrdata::{BytesSource, FileSource, ValidationOptions, validate};
 use support::*;
 
 const RECORDS: u64 = 1_000_000;
-const ROUNDS: usize = 3;
 
 fn bare_parse(data: &[u8]) -> u64 {
     let mut reader = csv::ReaderBuilder::new()
@@ -45,7 +44,8 @@ fn main() {
     let before_bin = std::env::var_os("HRCONNECTOR_BENCH_BEFORE").map(std::path::PathBuf::from);
     let (mut cli_before, mut cli_after) = (Duration::MAX, Duration::MAX);
     let (mut bare, mut ours, mut from_file) = (Duration::MAX, Duration::MAX, Duration::MAX);
-    for round in 1..=ROUNDS {
+    let rounds = rounds();
+    for round in 1..=rounds {
         let t = Instant::now();
         assert_eq!(bare_parse(&data), RECORDS);
         let b = t.elapsed();
@@ -85,25 +85,25 @@ fn main() {
     let ratio = ours.as_secs_f64() / bare.as_secs_f64();
     let mb = size as f64 / 1e6;
     println!(
-        "  bare csv ByteRecord (best of {ROUNDS}): {}, {:.0} MB/s, {:.0} records/s",
+        "  bare csv ByteRecord (best of {rounds}): {}, {:.0} MB/s, {:.0} records/s",
         secs(bare),
         mb / bare.as_secs_f64(),
         RECORDS as f64 / bare.as_secs_f64()
     );
     println!(
-        "  hrdata::validate    (best of {ROUNDS}): {}, {:.0} MB/s, {:.0} records/s",
+        "  hrdata::validate    (best of {rounds}): {}, {:.0} MB/s, {:.0} records/s",
         secs(ours),
         mb / ours.as_secs_f64(),
         RECORDS as f64 / ours.as_secs_f64()
     );
     println!(
-        "  validate from file  (best of {ROUNDS}): {}, {:.0} MB/s",
+        "  validate from file  (best of {rounds}): {}, {:.0} MB/s",
         secs(from_file),
         mb / from_file.as_secs_f64()
     );
     if before_bin.is_some() {
         println!(
-            "  hrconnector validate (best of {ROUNDS}): before {}, after {} ({:.2}x of before)",
+            "  hrconnector validate (best of {rounds}): before {}, after {} ({:.2}x of before)",
             secs(cli_before),
             secs(cli_after),
             cli_after.as_secs_f64() / cli_before.as_secs_f64()

@@ -16,6 +16,16 @@ pub const APP: &str = "a3c5e7f9-1b2d-4e6f-8a0b-c2d4e6f8a0b2";
 pub const JOB: &str = "1e0c5a3b-7d9f-4b2a-8c6e-0f1a2b3c4d5e";
 pub const SECRET: &str = "bench-secret-0d9c";
 
+/// Rounds of each timed command (best of them is reported): `HRCONNECTOR_BENCH_ROUNDS`, else 5.
+/// The machine is shared, so more rounds give the best case more chances to show.
+pub fn rounds() -> usize {
+    std::env::var("HRCONNECTOR_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(5)
+}
+
 /// The binary under test: the one cargo built for this bench (release profile).
 pub const BIN: &str = env!("CARGO_BIN_EXE_hrconnector");
 
