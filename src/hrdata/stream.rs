@@ -101,7 +101,7 @@ impl CsvStream {
     }
 }
 
-fn encoding_error(name: &str, line: u64, e: NotUtf8) -> CsvError {
+pub(crate) fn encoding_error(name: &str, line: u64, e: NotUtf8) -> CsvError {
     CsvError::Encoding {
         source_name: name.to_owned(),
         line: Some(line + e.newlines_before),

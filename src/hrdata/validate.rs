@@ -1,10 +1,14 @@
 //! Validating a whole source in one streaming pass.
 
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread;
+
 use serde::Serialize;
 
 use super::parse::Record;
 use super::plan::{ChunkPlan, PlanBuilder};
-use super::stream::CsvStream;
+use super::record::RecordChecker;
+use super::stream::{CsvStream, encoding_error};
 use super::{CsvError, CsvSource, RecordError, ValidationOptions};
 
 /// The outcome of [`validate`] for a source that could be read as CSV.
@@ -57,40 +61,134 @@ pub fn validate_and_plan(
     records_per_call: usize,
 ) -> Result<(ValidationReport, Option<ChunkPlan>), CsvError> {
     let mut stream = CsvStream::open(source, opts)?;
-    let mut plan = PlanBuilder::new(records_per_call, stream.header.start());
-    let mut report = ValidationReport {
+    let plan = PlanBuilder::new(records_per_call, stream.header.start());
+    let tally = Tally {
+        name: stream.name.clone(),
+        checker: stream.checker.clone(),
+        max_errors: opts.max_errors,
         records: 0,
         rejected: 0,
         errors: Vec::new(),
         error_count: 0,
+        plan,
+    };
+
+    // Parsing (here) and checking (on a second thread) overlap, batch by batch; the source is
+    // read and hashed on a third (hashing.rs). Memory: a few batches of reused records.
+    let (full_tx, full_rx) = sync_channel::<Vec<Record>>(BATCHES_AHEAD);
+    let (empty_tx, empty_rx) = sync_channel::<Vec<Record>>(BATCHES_AHEAD + 1);
+    let checking = thread::Builder::new()
+        .name("hrdata-check".into())
+        .spawn(move || tally.check_batches(full_rx, empty_tx))
+        .map_err(|error| CsvError::Io {
+            source_name: stream.name.clone(),
+            error,
+        })?;
+    let parsed = parse_batches(&mut stream, full_tx, empty_rx);
+    let checked = checking.join().map_err(|_| CsvError::Io {
+        source_name: stream.name.clone(),
+        error: std::io::Error::other("the checking thread stopped unexpectedly"),
+    })?;
+    // The checker's error concerns an earlier record than a parsing error could.
+    let tally = checked?;
+    parsed?;
+
+    let mut report = ValidationReport {
+        records: tally.records,
+        rejected: tally.rejected,
+        errors: tally.errors,
+        error_count: tally.error_count,
         warnings: std::mem::take(&mut stream.warnings),
         sha256: String::new(),
     };
-
-    let mut record = Record::default();
-    while stream.read(&mut record)? {
-        report.records += 1;
-        let number = report.records;
-        let (errors, error_count) = (&mut report.errors, &mut report.error_count);
-        let checker = &stream.checker;
-        let valid = stream.check(&record, |problem| {
-            *error_count += 1;
-            if errors.len() < opts.max_errors {
-                errors.push(checker.record_error(problem, number, record.line(), true));
-            }
-        })?;
-        if !valid {
-            report.rejected += 1;
-        }
-        plan.record(record.start(), valid);
-    }
-
     if report.records == 0 {
         report
             .warnings
             .push(format!("{} has a header but no data records", stream.name));
     }
     report.sha256 = stream.sha256()?;
-    let plan = plan.finish(stream.offset(), stream.saw_bare_cr());
+    let plan = tally.plan.finish(stream.offset(), stream.saw_bare_cr());
     Ok((report, plan))
+}
+
+/// Records per batch handed from the parser to the checker.
+const BATCH: usize = 1024;
+/// Batches parsed ahead of the checker.
+const BATCHES_AHEAD: usize = 2;
+
+/// Reads every record into batches for the checker; stops early if the checker has stopped.
+fn parse_batches(
+    stream: &mut CsvStream,
+    full: SyncSender<Vec<Record>>,
+    empty: Receiver<Vec<Record>>,
+) -> Result<(), CsvError> {
+    loop {
+        // Checked batches come back with their records' buffers, ready for reuse.
+        let mut batch = empty.try_recv().unwrap_or_default();
+        let mut n = 0;
+        let mut more = true;
+        while n < BATCH {
+            if n == batch.len() {
+                batch.push(Record::default());
+            }
+            if !stream.read(&mut batch[n])? {
+                more = false;
+                break;
+            }
+            n += 1;
+        }
+        batch.truncate(n);
+        if (n > 0 && full.send(batch).is_err()) || !more {
+            return Ok(());
+        }
+    }
+}
+
+/// What the checking thread accumulates.
+struct Tally {
+    name: String,
+    checker: RecordChecker,
+    max_errors: usize,
+    records: u64,
+    rejected: u64,
+    errors: Vec<RecordError>,
+    error_count: u64,
+    plan: PlanBuilder,
+}
+
+impl Tally {
+    fn check_batches(
+        mut self,
+        full: Receiver<Vec<Record>>,
+        empty: SyncSender<Vec<Record>>,
+    ) -> Result<Self, CsvError> {
+        for batch in full {
+            for record in &batch {
+                self.check(record)?;
+            }
+            // If enough batches are waiting already, this one is simply dropped.
+            let _ = empty.try_send(batch);
+        }
+        Ok(self)
+    }
+
+    fn check(&mut self, record: &Record) -> Result<(), CsvError> {
+        self.records += 1;
+        let number = self.records;
+        let (errors, error_count) = (&mut self.errors, &mut self.error_count);
+        let (checker, max_errors) = (&self.checker, self.max_errors);
+        let valid = checker
+            .check(record, |problem| {
+                *error_count += 1;
+                if errors.len() < max_errors {
+                    errors.push(checker.record_error(problem, number, record.line(), true));
+                }
+            })
+            .map_err(|e| encoding_error(&self.name, record.line(), e))?;
+        if !valid {
+            self.rejected += 1;
+        }
+        self.plan.record(record.start(), valid);
+        Ok(())
+    }
 }
