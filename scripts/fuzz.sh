@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Fuzz the CSV reader (fuzz/fuzz_targets/csv_reader.rs) for SECONDS (default 60) with libFuzzer and
+# AddressSanitizer, on the stable toolchain. Usage: scripts/fuzz.sh [SECONDS]
+#
+# cargo-fuzz passes nightly-only flags (-Zsanitizer=address, ...) to rustc; RUSTC_BOOTSTRAP=1 lets
+# the stable compiler accept them. The first run builds the whole crate instrumented into
+# fuzz/target (about 2 GB, 8 to 13 minutes on 2 cores); later runs reuse it.
+# The fuzzer runs on a temporary copy of the seed corpus fuzz/corpus/csv_reader, with the
+# dictionary fuzz/csv.dict, so the seeds stay as committed. Exits non-zero on any crash, leak,
+# timeout or out-of-memory; the input that caused it is left in fuzz/artifacts/csv_reader/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_FUZZ_VERSION=0.13.2
+SECONDS_TO_RUN="${1:-60}"
+if ! [[ "$SECONDS_TO_RUN" =~ ^[1-9][0-9]*$ ]]; then
+    echo "usage: $0 [SECONDS]   (a positive whole number; default 60)" >&2
+    exit 2
+fi
+
+if [[ "$(cargo fuzz --version 2>/dev/null || true)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]]; then
+    echo "== installing cargo-fuzz $CARGO_FUZZ_VERSION"
+    cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
+fi
+
+mkdir -p fuzz/target
+corpus="$(mktemp -d fuzz/target/corpus-run.XXXXXX)"
+log="$corpus.log"
+trap 'rm -rf "$corpus" "$log"' EXIT
+cp fuzz/corpus/csv_reader/* "$corpus"/
+
+echo "== cargo fuzz build csv_reader (AddressSanitizer, stable + RUSTC_BOOTSTRAP=1)"
+RUSTC_BOOTSTRAP=1 cargo fuzz build csv_reader
+
+echo "== cargo fuzz run csv_reader for ${SECONDS_TO_RUN}s"
+status=0
+RUSTC_BOOTSTRAP=1 cargo fuzz run csv_reader "$corpus" -- \
+    -dict=fuzz/csv.dict \
+    -max_total_time="$SECONDS_TO_RUN" \
+    -rss_limit_mb=2048 \
+    -timeout=10 \
+    -print_final_stats=1 \
+    >"$log" 2>&1 || status=$?
+
+if [[ $status -ne 0 ]]; then
+    tail -n 60 "$log"
+    echo "== FAILED: cargo fuzz run exited with status $status (crash, leak, timeout or OOM; see above)" >&2
+    { ls -t fuzz/artifacts/csv_reader/ 2>/dev/null || true; } | head -n 3 | sed 's|^|   fuzz/artifacts/csv_reader/|' >&2
+    exit 1
+fi
+
+# The last status line (#runs DONE cov: ft: corp: exec/s: rss:) and libFuzzer's final counters.
+grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1
+grep -E '^(Done [0-9]+ runs|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' "$log"
+echo "== no crash, leak, timeout or OOM in ${SECONDS_TO_RUN}s"
