@@ -20,3 +20,6 @@ scripts/e2e.sh -q
 
 echo "== end-to-end again, every operator started with the chart's rendered Deployment arguments"
 HRCONNECTOR_E2E_CHART_ARGS=1 scripts/e2e.sh -q
+
+echo "== fuzz the CSV reader for 60 s (cargo-fuzz + AddressSanitizer; the first run builds ~8 min)"
+scripts/fuzz.sh 60

@@ -1,6 +1,8 @@
 //! The CSV reader on arbitrary bytes: validation and chunking, in both invalid-row modes, must
 //! return (Ok or a `CsvError`) and never panic, hang or allocate without bound. The first input
-//! byte picks the records per chunk and the resume offset, so those paths are fuzzed too.
+//! byte picks the records per chunk and the resume offset, so those paths are fuzzed too. When
+//! validation plans the chunks as byte ranges, those chunks must hold the same records as the
+//! chunks the parsing chunker re-writes (a differential check of the two paths).
 //!
 //! Every `validate` and `ChunkReader::open` starts a read-ahead thread ("hrdata-read") that ends
 //! soon after its reader is dropped. Each input waits until no such thread is left before it
@@ -13,7 +15,9 @@
 
 use std::time::{Duration, Instant};
 
-use hrconnector::hrdata::{BytesSource, ChunkReader, InvalidRows, ValidationOptions, validate};
+use hrconnector::hrdata::{
+    BytesSource, ChunkReader, InvalidRows, ValidationOptions, validate, validate_and_plan,
+};
 use libfuzzer_sys::fuzz_target;
 
 /// How long a read-ahead thread may outlive its reader before that counts as a hang.
@@ -58,7 +62,52 @@ fn check(data: &[u8]) {
                 assert_eq!(sent, report.accepted().saturating_sub(skip));
             }
         }
+        planned_matches_parsed(&source, &opts, records_per_call, skip);
     }
+}
+
+/// Chunks from a validation plan carry the same records, chunk by chunk, as re-written ones.
+fn planned_matches_parsed(
+    source: &BytesSource,
+    opts: &ValidationOptions,
+    records_per_call: usize,
+    skip: u64,
+) {
+    let Ok((report, Some(plan))) = validate_and_plan(source, opts, records_per_call) else {
+        return;
+    };
+    assert_eq!(report.rejected, 0, "a plan only for files without invalid records");
+    // Resume points are chunk boundaries.
+    let skip = skip * records_per_call as u64;
+    let planned = ChunkReader::open_planned(source, opts, Some(plan), records_per_call, skip);
+    let parsed = ChunkReader::open(source, opts, records_per_call, skip);
+    let (Ok(mut planned), Ok(mut parsed)) = (planned, parsed) else {
+        panic!("a validated source opens for chunking");
+    };
+    assert!(planned.is_planned());
+    loop {
+        let (a, b) = (planned.next_chunk(), parsed.next_chunk());
+        match (a, b) {
+            (Ok(Some(a)), Ok(Some(b))) => {
+                assert_eq!((a.index, a.first_record, a.records), (b.index, b.first_record, b.records));
+                assert_eq!(rows(&a.body), rows(&b.body));
+            }
+            (Ok(None), Ok(None)) => break,
+            (a, b) => panic!("planned {a:?} vs parsed {b:?}"),
+        }
+    }
+    assert_eq!(planned.sha256(), Some(report.sha256.clone()));
+}
+
+/// The records of a chunk body as the `csv` crate reads them.
+fn rows(body: &[u8]) -> Vec<Vec<Vec<u8>>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(body)
+        .byte_records()
+        .map(|r| r.expect("a chunk parses").iter().map(<[u8]>::to_vec).collect())
+        .collect()
 }
 
 /// Threads of this process named "hrdata-read" (Linux; libFuzzer runs here only on Linux).
