@@ -57,7 +57,13 @@ pub use validate::{ValidationReport, validate, validate_and_plan};
 // ChunkReader::warnings(); FileSource::new(path), BytesSource::new(name, data);
 // `datetime::check` and `email::is_valid` for reuse. Encoding errors are invalid data (exit 1).
 // `validate` and `ChunkReader::open` start one short-lived thread that reads and hashes the
-// source ahead of the parser (see hashing.rs for why).
+// source ahead of the parser (see hashing.rs for why); `validate` checks records on a second.
+//
+// Added for sending byte ranges (plan.rs): `validate_and_plan(source, opts, records_per_call)
+// -> (ValidationReport, Option<ChunkPlan>)`; `ChunkReader::open_planned(source, opts, plan,
+// records_per_call, skip_accepted)` copies the planned ranges, or parses when there is no
+// usable plan; `CsvError::Changed` when the bytes differ from what validation read;
+// `CsvSource::pin()` (one open file for both passes) and `CsvSource::change_check()`.
 
 /// What to do with records that fail validation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
