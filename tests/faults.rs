@@ -391,6 +391,9 @@ async fn file_rewritten_in_place_mid_upload_fails_without_sending_the_new_bytes(
     check_delivery(&s.received, &s.records[..s.received.len()], 0..0).unwrap();
 }
 
+/// The whole run's view of a rename: not a change. (That the file opened for validation is the
+/// one read for sending, even when the rename comes between the passes, is pinned down by the
+/// unit tests in src/hrdata/source.rs; here the sending pass has long opened the file.)
 #[tokio::test]
 async fn file_replaced_by_rename_mid_upload_still_sends_what_was_validated() {
     let s = change_file_during_upload(|path| {

@@ -32,11 +32,6 @@ pub struct ChunkPlan {
 }
 
 impl ChunkPlan {
-    /// Number of chunks a full run sends.
-    pub fn chunks(&self) -> usize {
-        self.starts.len()
-    }
-
     pub fn records_per_call(&self) -> usize {
         self.records_per_call
     }

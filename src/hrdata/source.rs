@@ -156,3 +156,43 @@ impl CsvSource for BytesSource {
         Ok(Arc::new(self.clone()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(source: &dyn CsvSource) -> Vec<u8> {
+        let mut out = Vec::new();
+        source.open().unwrap().read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_pinned_file_keeps_its_content_when_another_is_renamed_over_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hr.csv");
+        std::fs::write(&path, "old content\n").unwrap();
+        let pinned = FileSource::new(&path).pin().unwrap();
+        let new = dir.path().join("hr.csv.new");
+        std::fs::write(&new, "new content, longer\n").unwrap();
+        std::fs::rename(&new, &path).unwrap();
+
+        assert_eq!(read_all(pinned.as_ref()), b"old content\n");
+        // Two readers of one pinned file do not share an offset.
+        assert_eq!(read_all(pinned.as_ref()), b"old content\n");
+        assert!(!pinned.change_check().is_some_and(|changed| changed()));
+        assert_eq!(read_all(&FileSource::new(&path)), b"new content, longer\n");
+    }
+
+    #[test]
+    fn a_write_in_place_shows_in_the_change_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hr.csv");
+        std::fs::write(&path, "old content\n").unwrap();
+        let pinned = FileSource::new(&path).pin().unwrap();
+        let changed = pinned.change_check().expect("files have a check");
+        assert!(!changed());
+        std::fs::write(&path, "new content, longer\n").unwrap();
+        assert!(changed());
+    }
+}

@@ -20,5 +20,5 @@ pub use error::{CredentialError, UploadError};
 pub use retry::{RetryPolicy, Sleeper, TokioSleeper};
 pub use run::{
     DEFAULT_RECORDS_PER_CALL, DEFAULT_REQUEST_TIMEOUT, RunResult, UploadReport, UploadRequest,
-    Uploader, UploaderConfig, validate_blocking,
+    Uploader, UploaderConfig,
 };

@@ -202,13 +202,7 @@ impl Uploader {
         progress: &mut Progress,
     ) -> Result<UploadReport, UploadError> {
         let records_per_call = request.records_per_call.max(1);
-        // One open file for both passes: what is sent is what was validated.
-        let source = request.source.pin().map_err(|error| CsvError::Io {
-            source_name: request.source.name(),
-            error,
-        })?;
-        let (report, plan) =
-            validate_blocking(source.clone(), &request.validation, records_per_call).await?;
+        let (source, report, plan) = validate_blocking(request, records_per_call).await?;
         progress.sha256 = report.sha256.clone();
         progress.rejected = report.rejected;
         if request.validation.invalid_rows == InvalidRows::Reject && !report.is_valid() {
@@ -402,16 +396,23 @@ struct Progress {
     sha256: String,
 }
 
-/// Validates the whole source on a blocking thread (the CSV reader is synchronous), noting the
-/// chunk boundaries for `records_per_call` on the way.
-pub async fn validate_blocking(
-    source: Arc<dyn CsvSource>,
-    options: &ValidationOptions,
+/// Opens the source once for both passes (what is sent is what was validated) and validates it
+/// on a blocking thread (file I/O and the CSV reader are synchronous), noting the chunk
+/// boundaries for `records_per_call` on the way.
+async fn validate_blocking(
+    request: &UploadRequest,
     records_per_call: usize,
-) -> Result<(ValidationReport, Option<ChunkPlan>), UploadError> {
-    let options = options.clone();
+) -> Result<(Arc<dyn CsvSource>, ValidationReport, Option<ChunkPlan>), UploadError> {
+    let source = request.source.clone();
+    let options = request.validation.clone();
     let validated = tokio::task::spawn_blocking(move || {
-        hrdata::validate_and_plan(source.as_ref(), &options, records_per_call)
+        let pinned = source.pin().map_err(|error| CsvError::Io {
+            source_name: source.name(),
+            error,
+        })?;
+        let (report, plan) =
+            hrdata::validate_and_plan(pinned.as_ref(), &options, records_per_call)?;
+        Ok::<_, CsvError>((pinned, report, plan))
     })
     .await
     .map_err(|e| UploadError::Internal(format!("the validation task stopped: {e}")))??;
