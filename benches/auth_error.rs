@@ -18,12 +18,7 @@ fn main() {
     if !under_cargo_bench() {
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let emu = runtime.block_on(start_emulator());
+    let (runtime, emu) = runtime_with_emulator();
     let dir = scratch_dir();
     let csv = dir.path().join("hr.csv");
     generate_csv(&csv, 1000).expect("generate");

@@ -53,12 +53,7 @@ fn main() {
     if !under_cargo_bench() {
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let emu = runtime.block_on(start_emulator());
+    let (runtime, emu) = runtime_with_emulator();
     let url = emu.url();
     println!("peak memory (maximum resident set size):");
 

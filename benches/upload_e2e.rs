@@ -89,12 +89,7 @@ fn main() {
     if !under_cargo_bench() {
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let emu = runtime.block_on(start_emulator());
+    let (runtime, emu) = runtime_with_emulator();
     let url = emu.url();
     let token = runtime.block_on(fetch_token(&url));
 
@@ -159,18 +154,8 @@ fn main() {
         ours = ours.min(o);
         curl = curl.min(c);
     }
-    let mb = size as f64 / 1e6;
-    println!(
-        "  curl --next, pre-split (best of {rounds}): {}, {:.0} MB/s",
-        secs(curl),
-        mb / curl.as_secs_f64()
-    );
-    println!(
-        "  hrconnector upload      (best of {rounds}): {}, {:.0} MB/s, {:.0} records/s",
-        secs(ours),
-        mb / ours.as_secs_f64(),
-        RECORDS as f64 / ours.as_secs_f64()
-    );
+    throughput_line("curl --next, pre-split", rounds, curl, size, None);
+    throughput_line("hrconnector upload     ", rounds, ours, size, Some(RECORDS));
     println!(
         "  hrconnector validate   (best of {rounds}): {} → sending phase ≈ {} ({:.2}x curl)",
         secs(check),

@@ -83,24 +83,9 @@ fn main() {
         from_file = from_file.min(f);
     }
     let ratio = ours.as_secs_f64() / bare.as_secs_f64();
-    let mb = size as f64 / 1e6;
-    println!(
-        "  bare csv ByteRecord (best of {rounds}): {}, {:.0} MB/s, {:.0} records/s",
-        secs(bare),
-        mb / bare.as_secs_f64(),
-        RECORDS as f64 / bare.as_secs_f64()
-    );
-    println!(
-        "  hrdata::validate    (best of {rounds}): {}, {:.0} MB/s, {:.0} records/s",
-        secs(ours),
-        mb / ours.as_secs_f64(),
-        RECORDS as f64 / ours.as_secs_f64()
-    );
-    println!(
-        "  validate from file  (best of {rounds}): {}, {:.0} MB/s",
-        secs(from_file),
-        mb / from_file.as_secs_f64()
-    );
+    throughput_line("bare csv ByteRecord", rounds, bare, size, Some(RECORDS));
+    throughput_line("hrdata::validate   ", rounds, ours, size, Some(RECORDS));
+    throughput_line("validate from file ", rounds, from_file, size, None);
     if before_bin.is_some() {
         println!(
             "  hrconnector validate (best of {rounds}): before {}, after {} ({:.2}x of before)",

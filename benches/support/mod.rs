@@ -51,6 +51,37 @@ pub fn scratch_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("scratch dir")
 }
 
+/// A two-worker runtime with the emulator started on it (the runtime must outlive the emulator).
+pub fn runtime_with_emulator() -> (tokio::runtime::Runtime, EmulatorHandle) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let emu = runtime.block_on(start_emulator());
+    (runtime, emu)
+}
+
+/// One summary line: the best time of `rounds`, its throughput over `bytes` and, when given,
+/// over `records`.
+pub fn throughput_line(
+    label: &str,
+    rounds: usize,
+    best: Duration,
+    bytes: u64,
+    records: Option<u64>,
+) {
+    let secs_f = best.as_secs_f64();
+    let per_record = records.map_or(String::new(), |n| {
+        format!(", {:.0} records/s", n as f64 / secs_f)
+    });
+    println!(
+        "  {label} (best of {rounds}): {}, {:.0} MB/s{per_record}",
+        secs(best),
+        bytes as f64 / 1e6 / secs_f
+    );
+}
+
 /// The emulator on a free loopback port, keeping counts but no records (memory stays flat).
 pub async fn start_emulator() -> EmulatorHandle {
     let config = EmulatorConfig {
