@@ -73,10 +73,7 @@ async fn service_unavailable_three_times_then_success() {
     let emu = start_emulator().await;
     // Chunk 2 of 3 meets three 503s.
     emu.inject(status(3, 503, None, None).after(1));
-    let sleeper = RecordingSleeper::default();
-    let report = uploader(&emu, secret_credentials(SECRET), &sleeper)
-        .run(&request(&csv, 5), &NoCheckpoint)
-        .await;
+    let (report, sleeper) = upload_once(&emu, &csv, 5).await;
     assert_eq!(report.result, RunResult::Succeeded, "{}", report.message);
     assert_eq!(report.chunks, 3);
     assert_eq!(report.attempts, 6);
@@ -93,10 +90,7 @@ async fn too_many_requests_waits_for_retry_after() {
     let (csv, records) = write_csv(dir.path(), "hr.csv", 10);
     let emu = start_emulator().await;
     emu.inject(status(1, 429, Some(42), None).after(1));
-    let sleeper = RecordingSleeper::default();
-    let report = uploader(&emu, secret_credentials(SECRET), &sleeper)
-        .run(&request(&csv, 5), &NoCheckpoint)
-        .await;
+    let (report, sleeper) = upload_once(&emu, &csv, 5).await;
     assert_eq!(report.result, RunResult::Succeeded, "{}", report.message);
     assert_eq!(report.attempts, 3);
     assert_eq!(emu.upload_requests(), 3);
@@ -112,10 +106,7 @@ async fn reset_in_the_middle_of_the_body_is_retried_without_duplicates() {
     let (csv, records) = write_csv(dir.path(), "hr.csv", 5000);
     let emu = start_emulator().await;
     emu.inject(Fault::new(FaultTarget::Upload, 1, FaultAction::ResetMidBody).after(1));
-    let sleeper = RecordingSleeper::default();
-    let report = uploader(&emu, secret_credentials(SECRET), &sleeper)
-        .run(&request(&csv, 2000), &NoCheckpoint)
-        .await;
+    let (report, _) = upload_once(&emu, &csv, 2000).await;
     assert_eq!(report.result, RunResult::Succeeded, "{}", report.message);
     assert_eq!(report.chunks, 3);
     assert_eq!(report.attempts, 4);
@@ -197,10 +188,7 @@ async fn dropped_acknowledgement_duplicates_exactly_that_chunk() {
     let (csv, records) = write_csv(dir.path(), "hr.csv", 15);
     let emu = start_emulator().await;
     emu.inject(Fault::new(FaultTarget::Upload, 1, FaultAction::DropResponse).after(2));
-    let sleeper = RecordingSleeper::default();
-    let report = uploader(&emu, secret_credentials(SECRET), &sleeper)
-        .run(&request(&csv, 5), &NoCheckpoint)
-        .await;
+    let (report, _) = upload_once(&emu, &csv, 5).await;
     assert_eq!(report.result, RunResult::Succeeded, "{}", report.message);
     assert_eq!(report.attempts, 4);
     assert_eq!(emu.upload_requests(), 4);
@@ -224,10 +212,7 @@ async fn token_endpoint_500_then_success() {
             body: None,
         },
     ));
-    let sleeper = RecordingSleeper::default();
-    let report = uploader(&emu, secret_credentials(SECRET), &sleeper)
-        .run(&request(&csv, 5), &NoCheckpoint)
-        .await;
+    let (report, sleeper) = upload_once(&emu, &csv, 5).await;
     assert_eq!(report.result, RunResult::Succeeded, "{}", report.message);
     assert_eq!(emu.token_requests(), 2);
     assert_eq!(report.attempts, 2, "uploads wait for a token; none failed");
@@ -266,10 +251,7 @@ async fn upload_401_fails_fast() {
     let (csv, records) = write_csv(dir.path(), "hr.csv", 10);
     let emu = start_emulator().await;
     emu.inject(status(1, 401, None, None).after(1));
-    let sleeper = RecordingSleeper::default();
-    let report = uploader(&emu, secret_credentials(SECRET), &sleeper)
-        .run(&request(&csv, 5), &NoCheckpoint)
-        .await;
+    let (report, sleeper) = upload_once(&emu, &csv, 5).await;
     assert_eq!(report.result, RunResult::Failed);
     assert_eq!(report.reason, Some("UploadFailed"));
     assert!(report.message.contains("401"), "{}", report.message);
@@ -287,10 +269,7 @@ async fn bad_request_with_json_body_fails_at_once_with_the_service_text() {
     let emu = start_emulator().await;
     let body = r#"{"error":"InvalidFile","message":"Column 'EmailAddress' is not mapped"}"#;
     emu.inject(status(1, 400, None, Some(body)));
-    let sleeper = RecordingSleeper::default();
-    let report = uploader(&emu, secret_credentials(SECRET), &sleeper)
-        .run(&request(&csv, 5), &NoCheckpoint)
-        .await;
+    let (report, sleeper) = upload_once(&emu, &csv, 5).await;
     assert_eq!(report.result, RunResult::Failed);
     assert_eq!(report.reason, Some("UploadFailed"));
     assert!(report.message.contains("400"), "{}", report.message);

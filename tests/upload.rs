@@ -106,10 +106,7 @@ async fn chunks_are_record_exact_with_the_header_in_each() {
     let dir = tempfile::tempdir().unwrap();
     let (csv, records) = write_csv(dir.path(), "hr.csv", 23);
     let emu = start_emulator().await;
-    let sleeper = RecordingSleeper::default();
-    let report = uploader(&emu, secret_credentials(SECRET), &sleeper)
-        .run(&request(&csv, 5), &NoCheckpoint)
-        .await;
+    let (report, _) = upload_once(&emu, &csv, 5).await;
     assert_eq!(report.result, RunResult::Succeeded, "{}", report.message);
     assert_eq!(report.chunks, 5); // ceil(23 / 5)
     assert_eq!(report.records_saved, 23);
@@ -159,10 +156,7 @@ async fn one_token_serves_every_chunk() {
     let dir = tempfile::tempdir().unwrap();
     let (csv, _) = write_csv(dir.path(), "hr.csv", 10);
     let emu = start_emulator().await;
-    let sleeper = RecordingSleeper::default();
-    let report = uploader(&emu, secret_credentials(SECRET), &sleeper)
-        .run(&request(&csv, 2), &NoCheckpoint)
-        .await;
+    let (report, _) = upload_once(&emu, &csv, 2).await;
     assert_eq!(report.chunks, 5);
     assert_eq!(emu.token_requests(), 1);
 }
@@ -173,10 +167,7 @@ async fn invalid_file_sends_nothing_in_reject_mode() {
     let path = dir.path().join("bad.csv");
     std::fs::write(&path, "EmailAddress,TerminationDate,LastWorkingDate\nok@contoso.com,2019-04-24T09:15:49Z,2019-04-29T15:18:02\nnot-an-email,2019-04-24T09:15:49Z,2019-04-29T15:18:02\n").unwrap();
     let emu = start_emulator().await;
-    let sleeper = RecordingSleeper::default();
-    let report = uploader(&emu, secret_credentials(SECRET), &sleeper)
-        .run(&request(&path, 5000), &NoCheckpoint)
-        .await;
+    let (report, _) = upload_once(&emu, &path, 5000).await;
     assert_eq!(report.result, RunResult::Failed);
     assert_eq!(report.reason, Some("InvalidCsv"));
     assert_eq!(report.records_rejected, 1);

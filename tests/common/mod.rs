@@ -9,7 +9,8 @@ use hrconnector::cloud::{Cloud, Endpoints};
 use hrconnector::emulator::{self, AppRegistration, EmulatorConfig, EmulatorHandle};
 use hrconnector::hrdata::{FileSource, ValidationOptions};
 use hrconnector::upload::{
-    AppCredentials, ClientAuth, RetryPolicy, Sleeper, UploadRequest, Uploader, UploaderConfig,
+    AppCredentials, ClientAuth, NoCheckpoint, RetryPolicy, Sleeper, UploadReport, UploadRequest,
+    Uploader, UploaderConfig,
 };
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
@@ -105,6 +106,19 @@ pub fn uploader(
     };
     config.request_timeout = Duration::from_secs(5);
     Uploader::new(config).expect("uploader")
+}
+
+/// One run of `csv` with the test secret and no checkpoint; the sleeper holds the waits.
+pub async fn upload_once(
+    emu: &EmulatorHandle,
+    csv: &Path,
+    records_per_call: usize,
+) -> (UploadReport, RecordingSleeper) {
+    let sleeper = RecordingSleeper::default();
+    let report = uploader(emu, secret_credentials(SECRET), &sleeper)
+        .run(&request(csv, records_per_call), &NoCheckpoint)
+        .await;
+    (report, sleeper)
 }
 
 pub fn request(path: &Path, records_per_call: usize) -> UploadRequest {
