@@ -357,6 +357,7 @@ fn history_keeps_the_newest() {
         source_sha256: None,
         message: None,
         reason: None,
+        scenarios: Default::default(),
     };
     let mut h = Vec::new();
     for s in 0..(HISTORY_LIMIT as i64 + 5) {

@@ -1,5 +1,7 @@
 //! The observed state of an `HrConnectorJob`, written only by the controller.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -99,6 +101,10 @@ pub struct RunRecord {
     /// One-word CamelCase reason of a failed run (`AuthenticationFailed`, `InvalidCsv`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The file's accepted records per scenario (Resignation, JobLevelChange, PerformanceReview,
+    /// PerformanceImprovementPlan, EmployeeProfile), once it was validated.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scenarios: BTreeMap<String, u64>,
 }
 
 /// Outcome of a run: Succeeded, Unchanged, DryRun or Failed.
