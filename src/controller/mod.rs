@@ -17,6 +17,7 @@ pub mod pvc_job;
 mod pvc_run;
 pub mod rbac;
 pub mod reconcile;
+pub mod refresh;
 pub mod runs;
 pub mod source;
 pub mod status;

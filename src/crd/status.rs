@@ -50,6 +50,10 @@ pub struct HrConnectorJobStatus {
     /// The value of the hrconnector.io/run-now annotation the controller last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run_now: Option<String>,
+    /// Things about the spec that do not stop the job but likely need a person, e.g. an
+    /// EmployeeProfile job scheduled less often than every 15 days.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// The run in progress, if any. A controller that finds this set without a run of its own
     /// (after a crash or a fail-over) resumes it from `checkpoint`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
