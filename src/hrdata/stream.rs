@@ -25,7 +25,7 @@ impl CsvStream {
             source_name: name.clone(),
             error,
         };
-        let hashing = HashingReader::spawn(source.open().map_err(io_error)?).map_err(io_error)?;
+        let hashing = HashingReader::of(source).map_err(io_error)?;
         let mut reader = RecordReader::new(hashing);
 
         // The hashing reader's first block holds at least SNIFF_LEN bytes (or the whole source).
