@@ -3,6 +3,9 @@
 //! files with their rows shuffled) validate, are counted per scenario and survive chunking
 //! unchanged, planned or re-written; arbitrary bytes after a scenario's header never panic.
 
+#[path = "common/rows.rs"]
+mod rows;
+
 use std::collections::BTreeMap;
 
 use hrconnector::hrdata::{
@@ -10,6 +13,7 @@ use hrconnector::hrdata::{
     ValidationOptions, validate, validate_and_plan,
 };
 use proptest::prelude::*;
+use rows::parse_rows as rows;
 
 fn choice() -> impl Strategy<Value = ScenarioChoice> {
     prop_oneof![
@@ -125,16 +129,6 @@ fn file() -> impl Strategy<Value = File> {
                 bytes: w.into_inner().expect("flush"),
             }
         })
-}
-
-fn rows(body: &[u8]) -> Vec<Vec<String>> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(body)
-        .records()
-        .map(|r| r.expect("chunk parses").iter().map(str::to_owned).collect())
-        .collect()
 }
 
 proptest! {
