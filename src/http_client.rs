@@ -128,6 +128,19 @@ fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, HttpClientE
     Ok(certs)
 }
 
+/// The proxy the environment routes `url` through (`HTTPS_PROXY` / `HTTP_PROXY` minus
+/// `NO_PROXY`), as reqwest decides it, without any user name or password it holds.
+pub fn proxy_for(url: &reqwest::Url) -> Option<String> {
+    let uri: axum::http::Uri = url.as_str().parse().ok()?;
+    let intercept = hyper_util::client::proxy::matcher::Matcher::from_env().intercept(&uri)?;
+    let proxy = intercept.uri();
+    let host = proxy.host()?;
+    Some(match proxy.port_u16() {
+        Some(port) => format!("{}://{host}:{port}", proxy.scheme_str().unwrap_or("http")),
+        None => format!("{}://{host}", proxy.scheme_str().unwrap_or("http")),
+    })
+}
+
 /// A server certificate this client does not trust, worded for the person who must fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UntrustedCertificate {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod proxy;
 pub mod tls;
 
 use std::path::{Path, PathBuf};
