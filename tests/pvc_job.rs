@@ -818,3 +818,40 @@ async fn round_trip_of_a_failure_reports_the_reason() {
     assert!(!message.contains("WRONG-LEAKCHECK"));
     assert_eq!(report.unwrap().checkpoint("job"), None);
 }
+
+#[test]
+fn the_operators_proxy_variables_reach_the_upload_job() {
+    let hr = hrjob(json!({}));
+    let settings = PvcJobSettings {
+        proxy_env: vec![
+            ("HTTPS_PROXY".into(), "http://proxy.agency.gov:3128".into()),
+            ("NO_PROXY".into(), "kubernetes.default.svc,.svc".into()),
+        ],
+        ..settings()
+    };
+    let job = build_upload_job(
+        &hr,
+        &settings,
+        "2026-11-02T03:00:00Z",
+        AuthKind::Secret,
+        None,
+        false,
+    )
+    .expect("job");
+    let env: Vec<(String, Option<String>)> = container(&job)
+        .env
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.name, e.value))
+        .collect();
+    assert!(env.contains(&(
+        "HTTPS_PROXY".into(),
+        Some("http://proxy.agency.gov:3128".into())
+    )));
+    assert!(env.contains(&(
+        "NO_PROXY".into(),
+        Some("kubernetes.default.svc,.svc".into())
+    )));
+    assert!(env.contains(&("HOME".into(), Some("/tmp".into()))));
+}

@@ -157,6 +157,7 @@ async fn upload(
     let mut config = UploaderConfig::new(job.spec.endpoints(), creds.credentials);
     config.retry = ctx.config.retry.clone();
     config.request_timeout = ctx.config.request_timeout;
+    config.ca_file = ctx.config.ca_file.clone();
     config.sleeper = ctx.sleeper.clone();
     let uploader = match Uploader::new(config) {
         Ok(u) => u,

@@ -21,6 +21,7 @@ use crate::hrdata::{
     self, Chunk, ChunkPlan, ChunkReader, CsvError, CsvSource, InvalidRows, ValidationOptions,
     ValidationReport,
 };
+use crate::http_client::{self, HttpClientConfig};
 
 /// The sample scripts' request timeout.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(400);
@@ -33,6 +34,8 @@ pub struct UploaderConfig {
     pub credentials: AppCredentials,
     pub retry: RetryPolicy,
     pub request_timeout: Duration,
+    /// Extra trusted CA bundle (PEM), in addition to the public and system roots.
+    pub ca_file: Option<std::path::PathBuf>,
     pub sleeper: Arc<dyn Sleeper>,
 }
 
@@ -43,6 +46,7 @@ impl UploaderConfig {
             credentials,
             retry: RetryPolicy::default(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            ca_file: None,
             sleeper: Arc::new(TokioSleeper),
         }
     }
@@ -147,17 +151,17 @@ pub struct Uploader {
 
 impl Uploader {
     pub fn new(config: UploaderConfig) -> Result<Self, UploadError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(Duration::from_secs(30))
-            .user_agent(concat!("hrconnector/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| UploadError::Unavailable {
-                what: "HTTP client",
-                attempts: 0,
-                last: e.to_string(),
-            })?;
-        let token_url = config.endpoints.token_url(&config.credentials.tenant_id);
+        let http = http_client::build(&HttpClientConfig {
+            request_timeout: config.request_timeout,
+            ca_file: config.ca_file.clone(),
+            ..HttpClientConfig::default()
+        })?;
+        let tenant = &config.credentials.tenant_id;
+        let token_url = if config.credentials.auth.uses_v2_endpoint() {
+            config.endpoints.token_url_v2(tenant)
+        } else {
+            config.endpoints.token_url(tenant)
+        };
         let tokens = TokenClient::new(
             http.clone(),
             token_url,
@@ -383,6 +387,9 @@ impl Uploader {
                     AttemptOutcome::Accepted => return Ok(()),
                     AttemptOutcome::Refused { status, message } => {
                         return Err(UploadError::Rejected { status, message });
+                    }
+                    AttemptOutcome::Untrusted(cert) => {
+                        return Err(UploadError::UntrustedCertificate(cert));
                     }
                     AttemptOutcome::Transient {
                         message,
