@@ -831,3 +831,64 @@ async fn a_pvc_source_runs_as_an_owned_job_whose_report_lands_in_status() {
     assert_eq!((cp.records_acknowledged, cp.complete), (7, true));
     assert_eq!(emu.received_records(JOB), records);
 }
+
+#[tokio::test]
+async fn a_missing_service_account_or_annotation_is_ready_false_at_once_on_apply() {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let h = harness(
+        serde_json::json!({"credentials": {"workloadIdentity": {"serviceAccountName": "hr-uploader"}}}),
+        &csv_text(3),
+        SECRET,
+        ClientBuilder::new().with_resource::<ServiceAccount>(),
+    )
+    .await;
+    h.reconcile().await;
+    let status = h.status().await;
+    let ready = condition(&status, "Ready");
+    assert_eq!(ready.status, "False");
+    assert_eq!(ready.reason, "ServiceAccountNotFound");
+    assert!(
+        ready.message.contains("hr/hr-uploader"),
+        "{}",
+        ready.message
+    );
+
+    let accounts: Api<ServiceAccount> = Api::namespaced(h.ctx.client.clone(), NS);
+    let mut sa = ServiceAccount::default();
+    sa.metadata.name = Some("hr-uploader".into());
+    sa.metadata.annotations = Some(BTreeMap::from([(
+        "azure.workload.identity/tenant-id".to_string(),
+        TENANT.to_string(),
+    )]));
+    accounts
+        .create(&kube::api::PostParams::default(), &sa)
+        .await
+        .expect("create service account");
+    h.reconcile().await;
+    let status = h.status().await;
+    let ready = condition(&status, "Ready");
+    assert_eq!(ready.status, "False");
+    assert_eq!(ready.reason, "WorkloadIdentityAnnotationMissing");
+    assert!(
+        ready.message.contains("azure.workload.identity/client-id")
+            && ready.message.contains("clientId"),
+        "{}",
+        ready.message
+    );
+
+    // With the client ID in the spec instead, the job is valid: nothing was sent meanwhile.
+    let patch = serde_json::json!({"spec": {"credentials": {"workloadIdentity": {
+        "serviceAccountName": "hr-uploader", "clientId": APP}}}});
+    h.api
+        .patch(
+            NAME,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .expect("patch");
+    h.reconcile().await;
+    let status = h.status().await;
+    assert_eq!(condition(&status, "Ready").reason, "AwaitingFirstRun");
+    assert_eq!(h.emu.token_requests() + h.emu.upload_requests(), 0);
+}
