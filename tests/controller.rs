@@ -196,8 +196,14 @@ impl Harness {
     }
 
     async fn annotate_run_now(&self, value: &str) {
-        let patch =
-            serde_json::json!({"metadata": {"annotations": {"hrconnector.io/run-now": value}}});
+        self.merge_patch(
+            serde_json::json!({"metadata": {"annotations": {"hrconnector.io/run-now": value}}}),
+        )
+        .await;
+    }
+
+    /// A JSON merge patch of the job, as `kubectl patch --type merge` sends it.
+    async fn merge_patch(&self, patch: serde_json::Value) {
         self.api
             .patch(
                 NAME,
@@ -205,7 +211,7 @@ impl Harness {
                 &kube::api::Patch::Merge(&patch),
             )
             .await
-            .expect("annotate");
+            .expect("patch");
     }
 }
 
@@ -990,15 +996,8 @@ async fn an_employee_profile_job_scheduled_monthly_is_warned_about() {
 
     // Reconciling again does not repeat the Event; a fortnightly schedule clears the warning.
     h.reconcile().await;
-    let patch = serde_json::json!({"spec": {"schedule": "0 3 * * 1"}});
-    h.api
-        .patch(
-            NAME,
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(&patch),
-        )
-        .await
-        .expect("patch");
+    h.merge_patch(serde_json::json!({"spec": {"schedule": "0 3 * * 1"}}))
+        .await;
     h.reconcile().await;
     assert!(h.status().await.warnings.is_empty());
     let count = events
@@ -1057,16 +1056,11 @@ async fn a_missing_service_account_or_annotation_is_ready_false_at_once_on_apply
     );
 
     // With the client ID in the spec instead, the job is valid: nothing was sent meanwhile.
-    let patch = serde_json::json!({"spec": {"credentials": {"workloadIdentity": {
-        "serviceAccountName": "hr-uploader", "clientId": APP}}}});
-    h.api
-        .patch(
-            NAME,
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(&patch),
-        )
-        .await
-        .expect("patch");
+    h.merge_patch(
+        serde_json::json!({"spec": {"credentials": {"workloadIdentity": {
+        "serviceAccountName": "hr-uploader", "clientId": APP}}}}),
+    )
+    .await;
     h.reconcile().await;
     let status = h.status().await;
     assert_eq!(condition(&status, "Ready").reason, "AwaitingFirstRun");
