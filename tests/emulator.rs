@@ -526,7 +526,9 @@ async fn upload_refusals() {
         .unwrap();
     assert_ingest_error(r, 401).await;
 
-    // No jobid, unregistered job.
+    // No jobid, unregistered job. A fresh token: the 1 s one may have expired during the big
+    // upload on a loaded machine, and expiry is checked separately below.
+    let token = get_token(&emu).await;
     let r = c
         .post(format!("{}/api/signals", emu.url()))
         .bearer_auth(&token)
