@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 benches=("$@")
 if [ ${#benches[@]} -eq 0 ]; then
-    benches=(validate_throughput upload_e2e memory auth_error)
+    benches=(validate_throughput upload_e2e memory auth_error federation_tls_errors)
 fi
 
 echo "== machine"

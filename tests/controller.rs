@@ -207,8 +207,14 @@ impl Harness {
     }
 
     async fn annotate_run_now(&self, value: &str) {
-        let patch =
-            serde_json::json!({"metadata": {"annotations": {"hrconnector.io/run-now": value}}});
+        self.merge_patch(
+            serde_json::json!({"metadata": {"annotations": {"hrconnector.io/run-now": value}}}),
+        )
+        .await;
+    }
+
+    /// A JSON merge patch of the job, as `kubectl patch --type merge` sends it.
+    async fn merge_patch(&self, patch: serde_json::Value) {
         self.api
             .patch(
                 NAME,
@@ -216,7 +222,7 @@ impl Harness {
                 &kube::api::Patch::Merge(&patch),
             )
             .await
-            .expect("annotate");
+            .expect("patch");
     }
 }
 
@@ -989,16 +995,65 @@ async fn an_employee_profile_job_scheduled_monthly_is_warned_about() {
 
     // Reconciling again does not repeat the Event; a fortnightly schedule clears the warning.
     h.reconcile().await;
-    let patch = serde_json::json!({"spec": {"schedule": "0 3 * * 1"}});
-    h.api
-        .patch(
-            NAME,
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(&patch),
-        )
-        .await
-        .expect("patch");
+    h.merge_patch(serde_json::json!({"spec": {"schedule": "0 3 * * 1"}}))
+        .await;
     h.reconcile().await;
     assert!(h.status().await.warnings.is_empty());
     assert_eq!(h.events().await.iter().filter(|e| refresh(e)).count(), 1);
+}
+
+#[tokio::test]
+async fn a_missing_service_account_or_annotation_is_ready_false_at_once_on_apply() {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let h = harness(
+        serde_json::json!({"credentials": {"workloadIdentity": {"serviceAccountName": "hr-uploader"}}}),
+        &csv_text(3),
+        SECRET,
+        ClientBuilder::new().with_resource::<ServiceAccount>(),
+    )
+    .await;
+    h.reconcile().await;
+    let status = h.status().await;
+    let ready = condition(&status, "Ready");
+    assert_eq!(ready.status, "False");
+    assert_eq!(ready.reason, "ServiceAccountNotFound");
+    assert!(
+        ready.message.contains("hr/hr-uploader"),
+        "{}",
+        ready.message
+    );
+
+    let accounts: Api<ServiceAccount> = Api::namespaced(h.ctx.client.clone(), NS);
+    let mut sa = ServiceAccount::default();
+    sa.metadata.name = Some("hr-uploader".into());
+    sa.metadata.annotations = Some(BTreeMap::from([(
+        "azure.workload.identity/tenant-id".to_string(),
+        TENANT.to_string(),
+    )]));
+    accounts
+        .create(&kube::api::PostParams::default(), &sa)
+        .await
+        .expect("create service account");
+    h.reconcile().await;
+    let status = h.status().await;
+    let ready = condition(&status, "Ready");
+    assert_eq!(ready.status, "False");
+    assert_eq!(ready.reason, "WorkloadIdentityAnnotationMissing");
+    assert!(
+        ready.message.contains("azure.workload.identity/client-id")
+            && ready.message.contains("clientId"),
+        "{}",
+        ready.message
+    );
+
+    // With the client ID in the spec instead, the job is valid: nothing was sent meanwhile.
+    h.merge_patch(
+        serde_json::json!({"spec": {"credentials": {"workloadIdentity": {
+        "serviceAccountName": "hr-uploader", "clientId": APP}}}}),
+    )
+    .await;
+    h.reconcile().await;
+    let status = h.status().await;
+    assert_eq!(condition(&status, "Ready").reason, "AwaitingFirstRun");
+    assert_eq!(h.emu.token_requests() + h.emu.upload_requests(), 0);
 }

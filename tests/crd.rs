@@ -201,6 +201,42 @@ fn schema_carries_the_server_side_checks() {
             .as_str()
             .is_some_and(|m| m.contains("exactly one"))
     );
+    assert_eq!(
+        p["credentials"]["x-kubernetes-validations"][0]["rule"],
+        hrconnector::crd::ONE_CREDENTIAL_RULE
+    );
+}
+
+#[test]
+fn validate_wants_exactly_one_credential() {
+    let mut spec = minimal();
+    spec.credentials.workload_identity = Some(hrconnector::crd::WorkloadIdentity {
+        service_account_name: "hr-uploader".into(),
+        client_id: None,
+        tenant_id: None,
+        audience: None,
+    });
+    let err = spec.validate().expect_err("both credentials");
+    assert!(
+        matches!(
+            err.problems.as_slice(),
+            [SpecProblem::CredentialCount { count: 2 }]
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("spec.credentials: exactly one of secretRef or workloadIdentity"),
+        "{err}"
+    );
+    spec.credentials.secret_ref = None;
+    spec.validate().expect("workload identity alone is valid");
+    spec.credentials.workload_identity = None;
+    let p = problems(&spec);
+    assert!(
+        matches!(p.as_slice(), [SpecProblem::CredentialCount { count: 0 }]),
+        "{p:?}"
+    );
 }
 
 #[test]
@@ -218,7 +254,7 @@ fn minimal_spec_gets_the_defaults() {
     assert_eq!(spec.columns.termination_date, "TerminationDate");
     assert_eq!(spec.columns.last_working_date, "LastWorkingDate");
     let c = &spec.credentials;
-    assert_eq!(c.secret_ref.name, "hr-app");
+    assert_eq!(c.secret_ref.as_ref().unwrap().name, "hr-app");
     assert_eq!(
         [
             c.tenant_id_key.as_str(),

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use common::*;
 use hrconnector::controller::pvc_job::{
-    AuthKind, CONTAINER_NAME, CREDENTIALS_DIR, DATA_DIR, JOB_LABEL, PodReport, PvcJobError,
-    PvcJobSettings, PvcJobState, RUN_ID_ANNOTATION, RUN_LABEL, TERMINATION_LOG, UploadPaths,
-    auth_kind, build_upload_job, job_name, parse_report, pvc_job_state, upload_args,
+    AuthKind, CONTAINER_NAME, CREDENTIALS_DIR, DATA_DIR, FederatedIdentity, JOB_LABEL, PodReport,
+    PvcJobError, PvcJobSettings, PvcJobState, RUN_ID_ANNOTATION, RUN_LABEL, TERMINATION_LOG,
+    UploadPaths, auth_kind, build_upload_job, job_name, parse_report, pvc_job_state, upload_args,
 };
 use hrconnector::crd::{Checkpoint, HrConnectorJob, RunResult};
 use k8s_openapi::ByteString;
@@ -180,7 +180,7 @@ fn the_claim_and_the_secret_are_mounted_read_only() {
                         "appSecretKey": "pw", "certificateKey": "crt", "privateKeyKey": "key"}
     }));
     for auth in [AuthKind::Secret, AuthKind::Certificate] {
-        let job = build(&hr, auth);
+        let job = build(&hr, auth.clone());
         let pod = pod_spec(&job);
         let volumes: BTreeMap<_, _> = pod
             .volumes
@@ -219,6 +219,7 @@ fn the_claim_and_the_secret_are_mounted_read_only() {
         match auth {
             AuthKind::Secret => assert_eq!(keys, ["tid", "cid", "pw"]),
             AuthKind::Certificate => assert_eq!(keys, ["tid", "cid", "crt", "key"]),
+            AuthKind::WorkloadIdentity(_) => unreachable!("only Secret-based kinds here"),
         }
         // Every mounted file is one the arguments point at.
         let a = args(&job);
@@ -676,7 +677,7 @@ async fn run_as_the_job(
     write_csv(&root.path().join("data/exports"), "hr.csv", 7);
 
     // The Secret's keys land where the Job's volume items put them.
-    let job = build_upload_job(hr, &settings(), "rt", auth, resume, false).unwrap();
+    let job = build_upload_job(hr, &settings(), "rt", auth.clone(), resume, false).unwrap();
     let items = pod_spec(&job)
         .volumes
         .iter()
@@ -854,4 +855,57 @@ fn the_operators_proxy_variables_reach_the_upload_job() {
         Some("kubernetes.default.svc,.svc".into())
     )));
     assert!(env.contains(&("HOME".into(), Some("/tmp".into()))));
+}
+
+#[test]
+fn a_workload_identity_job_runs_as_the_service_account_with_a_projected_token_and_no_secret() {
+    let hr = hrjob(json!({}));
+    let identity = FederatedIdentity {
+        service_account: "hr-uploader".into(),
+        client_id: "c5e7f9a1-3d4f-4a6b-8c2d-e4f6a8b0c2d4".into(),
+        tenant_id: "6f1d9b2e-0c7a-4d43-9a59-2b7f3c1e5a10".into(),
+        audience: "api://AzureADTokenExchange".into(),
+    };
+    let job = build(&hr, AuthKind::WorkloadIdentity(identity));
+    let pod = pod_spec(&job);
+    assert_eq!(pod.service_account_name.as_deref(), Some("hr-uploader"));
+    let volumes = pod.volumes.as_ref().unwrap();
+    assert!(
+        volumes.iter().all(|v| v.secret.is_none()),
+        "a Secret is mounted"
+    );
+    let projected = volumes
+        .iter()
+        .find_map(|v| v.projected.as_ref())
+        .expect("a projected volume");
+    let token = projected.sources.as_ref().unwrap()[0]
+        .service_account_token
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        token.audience.as_deref(),
+        Some("api://AzureADTokenExchange")
+    );
+    let mount = container(&job)
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| m.name == volumes.iter().find(|v| v.projected.is_some()).unwrap().name)
+        .unwrap();
+    assert_eq!(mount.read_only, Some(true));
+    let a = args(&job);
+    assert!(a.contains(&"--workload-identity".to_string()));
+    assert_eq!(
+        flag(&a, "--federated-token-file"),
+        Some(format!("{}/{}", mount.mount_path, token.path).as_str())
+    );
+    assert_eq!(
+        flag(&a, "--app-id"),
+        Some("c5e7f9a1-3d4f-4a6b-8c2d-e4f6a8b0c2d4")
+    );
+    assert_eq!(
+        flag(&a, "--tenant-id"),
+        Some("6f1d9b2e-0c7a-4d43-9a59-2b7f3c1e5a10")
+    );
+    assert!(flag(&a, "--app-secret-file").is_none() && flag(&a, "--tenant-id-file").is_none());
 }

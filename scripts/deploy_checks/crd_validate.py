@@ -29,6 +29,13 @@ ONE_SOURCE_RULE = (
     ".filter(x, x).size() == 1"
 )
 
+ONE_CREDENTIAL_RULE = "[has(self.secretRef), has(self.workloadIdentity)].filter(x, x).size() == 1"
+# rule -> the fields of which exactly one must be present
+EXACTLY_ONE = {
+    ONE_SOURCE_RULE: ("configMap", "secret", "persistentVolumeClaim"),
+    ONE_CREDENTIAL_RULE: ("secretRef", "workloadIdentity"),
+}
+
 
 def to_json_schema(node: dict) -> dict:
     """Structural OpenAPI v3 schema (Kubernetes dialect) -> JSON Schema draft 7."""
@@ -72,10 +79,10 @@ def cel_errors(schema: dict, value, path: str) -> list[str]:
         return errors
     for rule in schema.get("x-kubernetes-validations", []):
         expr = rule["rule"]
-        if expr == ONE_SOURCE_RULE:
+        if expr in EXACTLY_ONE:
             # has() is true for a field that is present; a null counts as absent here.
             count = sum(
-                1 for k in ("configMap", "secret", "persistentVolumeClaim")
+                1 for k in EXACTLY_ONE[expr]
                 if isinstance(value, dict) and value.get(k) is not None
             )
             if count != 1:

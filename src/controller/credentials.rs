@@ -6,6 +6,7 @@ use kube::{Api, Client};
 use secrecy::SecretString;
 
 use super::source::{SourceError, get};
+use super::workload_identity::{self, WorkloadIdentityError};
 use crate::crd::HrConnectorJob;
 use crate::upload::{AppCredentials, CertificateCredential, ClientAuth};
 
@@ -14,6 +15,10 @@ use crate::upload::{AppCredentials, CertificateCredential, ClientAuth};
 pub enum CredentialsError {
     #[error(transparent)]
     Secret(#[from] SourceError),
+    #[error(transparent)]
+    WorkloadIdentity(#[from] WorkloadIdentityError),
+    #[error("spec.credentials: {}", crate::crd::ONE_CREDENTIAL_MESSAGE)]
+    NotOne,
     #[error("Secret {namespace}/{name} has no key {key:?}")]
     MissingKey {
         namespace: String,
@@ -44,20 +49,49 @@ pub enum CredentialsError {
     },
 }
 
+impl CredentialsError {
+    /// The `Ready=False` reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            CredentialsError::WorkloadIdentity(e) => e.reason(),
+            CredentialsError::NotOne => crate::crd::conditions::reason::INVALID_SPEC,
+            _ => crate::crd::conditions::reason::CREDENTIALS_NOT_FOUND,
+        }
+    }
+}
+
 pub use super::pvc_job::AuthKind;
 
 pub struct LoadedCredentials {
     pub credentials: AppCredentials,
-    pub kind: AuthKind,
 }
 
+/// The job's credentials, read now: the Secret's values, or the workload identity's service
+/// account (whose tokens are then requested for every token fetch).
 pub async fn load(
     client: &Client,
     namespace: &str,
     job: &HrConnectorJob,
 ) -> Result<LoadedCredentials, CredentialsError> {
     let spec = &job.spec.credentials;
-    let name = spec.secret_ref.name.as_str();
+    match (&spec.secret_ref, &spec.workload_identity) {
+        (Some(secret_ref), None) => from_secret(client, namespace, spec, &secret_ref.name).await,
+        (None, Some(wi)) => {
+            let identity = workload_identity::resolve(client, namespace, wi).await?;
+            Ok(LoadedCredentials {
+                credentials: workload_identity::credentials(client, namespace, &identity),
+            })
+        }
+        _ => Err(CredentialsError::NotOne),
+    }
+}
+
+async fn from_secret(
+    client: &Client,
+    namespace: &str,
+    spec: &crate::crd::Credentials,
+    name: &str,
+) -> Result<LoadedCredentials, CredentialsError> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let secret = get(&api, "Secret", namespace, name).await?;
     let value = |key: &str| -> Option<Vec<u8>> {
@@ -89,12 +123,8 @@ pub async fn load(
     };
     let tenant_id = text(&spec.tenant_id_key)?;
     let app_id = text(&spec.app_id_key)?;
-    let (auth, kind) = if value(&spec.app_secret_key).is_some() {
-        let secret = text(&spec.app_secret_key)?;
-        (
-            ClientAuth::Secret(SecretString::from(secret)),
-            AuthKind::Secret,
-        )
+    let auth = if value(&spec.app_secret_key).is_some() {
+        ClientAuth::Secret(SecretString::from(text(&spec.app_secret_key)?))
     } else if let (Some(cert), Some(key)) =
         (value(&spec.certificate_key), value(&spec.private_key_key))
     {
@@ -105,7 +135,7 @@ pub async fn load(
                 error: e.to_string(),
             }
         })?;
-        (ClientAuth::Certificate(cred), AuthKind::Certificate)
+        ClientAuth::Certificate(cred)
     } else {
         return Err(CredentialsError::NoCredential {
             namespace: namespace.into(),
@@ -121,6 +151,5 @@ pub async fn load(
             app_id,
             auth,
         },
-        kind,
     })
 }

@@ -142,7 +142,7 @@ async fn upload(
 ) -> UploadReport {
     let creds = match credentials::load(&ctx.client, namespace, job).await {
         Ok(c) => c,
-        Err(e) => return UploadReport::failed(reason::CREDENTIALS_NOT_FOUND, e.to_string()),
+        Err(e) => return UploadReport::failed(e.reason(), e.to_string()),
     };
     let loaded = match source::load(&ctx.client, namespace, job).await {
         Ok(Some(s)) => s,

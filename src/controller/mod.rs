@@ -22,6 +22,7 @@ pub mod runs;
 pub mod source;
 pub mod status;
 pub mod verdict;
+pub mod workload_identity;
 
 use std::sync::Arc;
 

@@ -16,7 +16,7 @@ mod naming;
 mod state;
 
 pub use args::{UploadPaths, upload_args};
-pub use auth::{AuthKind, auth_kind};
+pub use auth::{AuthKind, FederatedIdentity, auth_kind};
 pub use build::{
     CONTAINER_NAME, CREDENTIALS_DIR, DATA_DIR, JOB_LABEL, PvcJobSettings, RUN_AS_ID,
     RUN_ID_ANNOTATION, RUN_LABEL, TERMINATION_LOG, build_upload_job,

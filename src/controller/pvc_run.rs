@@ -15,9 +15,43 @@ use super::context::Context;
 use super::pvc_job::{self, PodReport, PvcJobState};
 use super::source::get;
 use super::status::patch_status;
+use super::workload_identity;
 use crate::crd::conditions::reason;
 use crate::crd::{ActiveRun, HrConnectorJob, RunResult as CrdResult};
 use crate::upload::{RunResult, UploadReport};
+
+/// What the upload Job authenticates with, checked before it is created.
+async fn job_auth(
+    ctx: &Context,
+    namespace: &str,
+    hrjob: &HrConnectorJob,
+) -> Result<pvc_job::AuthKind, (&'static str, String)> {
+    let creds = &hrjob.spec.credentials;
+    if let Some(wi) = &creds.workload_identity {
+        let id = workload_identity::resolve(&ctx.client, namespace, wi)
+            .await
+            .map_err(|e| (e.reason(), e.to_string()))?;
+        return Ok(pvc_job::AuthKind::WorkloadIdentity(
+            pvc_job::FederatedIdentity {
+                service_account: id.service_account,
+                client_id: id.client_id,
+                tenant_id: id.tenant_id,
+                audience: id.audience,
+            },
+        ));
+    }
+    let not_found = |e: String| (reason::CREDENTIALS_NOT_FOUND, e);
+    let name = creds
+        .secret_ref
+        .as_ref()
+        .map(|r| r.name.as_str())
+        .ok_or_else(|| not_found("spec.credentials has no secretRef".into()))?;
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let secret = get(&secrets, "Secret", namespace, name)
+        .await
+        .map_err(|e| not_found(e.to_string()))?;
+    pvc_job::auth_kind(&secret, creds).map_err(|e| not_found(e.to_string()))
+}
 
 pub async fn upload_with_job(
     ctx: &Context,
@@ -33,15 +67,9 @@ pub async fn upload_with_job(
             "persistentVolumeClaim sources need the operator's --upload-job-image".into(),
         );
     };
-    let creds = &hrjob.spec.credentials;
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-    let secret = match get(&secrets, "Secret", namespace, &creds.secret_ref.name).await {
-        Ok(s) => s,
-        Err(e) => return UploadReport::failed(reason::CREDENTIALS_NOT_FOUND, e.to_string()),
-    };
-    let auth = match pvc_job::auth_kind(&secret, creds) {
+    let auth = match job_auth(ctx, namespace, hrjob).await {
         Ok(a) => a,
-        Err(e) => return UploadReport::failed(reason::CREDENTIALS_NOT_FOUND, e.to_string()),
+        Err((reason, message)) => return UploadReport::failed(reason, message),
     };
     let resume = hrjob
         .status

@@ -65,6 +65,18 @@ pub const PERMISSIONS: &[Permission] = &[
         verbs: &["get", "list"],
         why: "an upload Job's result is read from its pod's termination message",
     },
+    Permission {
+        api_group: "",
+        resource: "serviceaccounts",
+        verbs: &["get"],
+        why: "workloadIdentity: the job's service account gives the app and tenant IDs (annotations)",
+    },
+    Permission {
+        api_group: "",
+        resource: "serviceaccounts/token",
+        verbs: &["create"],
+        why: "workloadIdentity: a service account token (TokenRequest) is the federated assertion",
+    },
 ];
 
 /// The table as RBAC rules, one rule per resource.

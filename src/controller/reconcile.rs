@@ -204,6 +204,16 @@ async fn prevalidate(
     job: &HrConnectorJob,
     key: &str,
 ) -> Result<Option<Prevalidation>, ReconcileError> {
+    // A missing service account or annotation shows at once on apply, not at the first run.
+    if let Some(wi) = &job.spec.credentials.workload_identity
+        && let Err(e) = super::workload_identity::resolve(&ctx.client, namespace, wi).await
+    {
+        forget(ctx, key);
+        return Ok(Some(Prevalidation::Problem {
+            reason: e.reason(),
+            message: e.to_string(),
+        }));
+    }
     let loaded = match source::load(&ctx.client, namespace, job).await {
         Ok(Some(l)) => l,
         Ok(None) => return Ok(None),

@@ -10,9 +10,10 @@ mod status;
 mod validate;
 
 pub use spec::{
-    Columns, CrdCloud, CrdScenario, Credentials, EndpointOverrides, HrConnectorJob,
-    HrConnectorJobSpec, InvalidRows, KeySelector, ONE_SOURCE_MESSAGE, ONE_SOURCE_RULE, PvcSource,
-    ScenarioValues, SecretRef, Source,
+    CLIENT_ID_ANNOTATION, Columns, CrdCloud, CrdScenario, Credentials, DEFAULT_FEDERATION_AUDIENCE,
+    EndpointOverrides, HrConnectorJob, HrConnectorJobSpec, InvalidRows, KeySelector,
+    ONE_CREDENTIAL_MESSAGE, ONE_CREDENTIAL_RULE, ONE_SOURCE_MESSAGE, ONE_SOURCE_RULE, PvcSource,
+    ScenarioValues, SecretRef, Source, TENANT_ID_ANNOTATION, WorkloadIdentity,
 };
 pub use status::{
     ActiveRun, Checkpoint, HISTORY_LIMIT, HrConnectorJobStatus, RunRecord, RunResult, push_history,

@@ -165,12 +165,28 @@ pub enum InvalidRows {
     Skip,
 }
 
-/// The Secret holding the Entra ID app: tenantId, appId, and either appSecret or tls.crt + tls.key.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+/// The CEL rule that makes the API server enforce exactly one credential; `validate()` repeats it.
+pub const ONE_CREDENTIAL_RULE: &str =
+    "[has(self.secretRef), has(self.workloadIdentity)].filter(x, x).size() == 1";
+/// The message the API server returns when [`ONE_CREDENTIAL_RULE`] fails.
+pub const ONE_CREDENTIAL_MESSAGE: &str = "exactly one of secretRef or workloadIdentity must be set";
+
+/// How the job authenticates as the Entra ID app: exactly one of `secretRef` (a Secret holding
+/// tenantId, appId, and either appSecret or tls.crt + tls.key) and `workloadIdentity` (no secret:
+/// a federated credential for a service account of the job's namespace).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(ONE_CREDENTIAL_RULE).message(ONE_CREDENTIAL_MESSAGE))]
 pub struct Credentials {
     /// The Secret, in the job's namespace, that holds the app's credentials.
-    pub secret_ref: SecretRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretRef>,
+    /// Workload identity federation: the operator obtains a token of this service account (in
+    /// the job's namespace) with the TokenRequest API for every token request, and Entra ID
+    /// accepts it through the app's federated identity credential for
+    /// `system:serviceaccount:NAMESPACE:NAME`. No Secret is needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_identity: Option<WorkloadIdentity>,
     /// Key of the Entra ID tenant ID in the Secret.
     #[serde(default = "default_tenant_id_key")]
     pub tenant_id_key: String,
@@ -203,6 +219,33 @@ fn default_certificate_key() -> String {
 fn default_private_key_key() -> String {
     "tls.key".to_string()
 }
+
+/// A service account whose tokens the app's federated identity credential accepts.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadIdentity {
+    /// Service account in the job's namespace (another namespace's cannot be named).
+    #[schemars(length(min = 1))]
+    pub service_account_name: String,
+    /// The app (client) ID; default: the service account's `azure.workload.identity/client-id`
+    /// annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The tenant ID; default: the service account's `azure.workload.identity/tenant-id`
+    /// annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// Audience of the service account token; default `api://AzureADTokenExchange`, what the
+    /// federated credential names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+}
+
+/// The audience Entra ID federated credentials use unless told otherwise.
+pub const DEFAULT_FEDERATION_AUDIENCE: &str = "api://AzureADTokenExchange";
+/// Service account annotations of the Azure Workload Identity webhook.
+pub const CLIENT_ID_ANNOTATION: &str = "azure.workload.identity/client-id";
+pub const TENANT_ID_ANNOTATION: &str = "azure.workload.identity/tenant-id";
 
 /// A reference to a Secret in the same namespace.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]

@@ -1,7 +1,7 @@
 //! Checks of an `HrConnectorJobSpec` that the API server may not have done (CEL needs
 //! Kubernetes 1.25+, and some checks, like cron syntax, cannot live in the schema).
 
-use super::spec::{HrConnectorJobSpec, ONE_SOURCE_MESSAGE};
+use super::spec::{HrConnectorJobSpec, ONE_CREDENTIAL_MESSAGE, ONE_SOURCE_MESSAGE};
 use crate::hrdata::ScenarioChoice;
 use crate::schedule::{Schedule, ScheduleError};
 
@@ -25,6 +25,8 @@ fn join(problems: &[SpecProblem]) -> String {
 pub enum SpecProblem {
     #[error("spec.source: {ONE_SOURCE_MESSAGE} (found {count})")]
     SourceCount { count: usize },
+    #[error("spec.credentials: {ONE_CREDENTIAL_MESSAGE} (found {count})")]
+    CredentialCount { count: usize },
     #[error("spec.jobId {0:?} is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)")]
     JobId(String),
     #[error("spec.schedule/spec.timeZone: {0}")]
@@ -71,8 +73,18 @@ impl HrConnectorJobSpec {
         if let Some(d) = self.starting_deadline_seconds.filter(|d| *d < 0) {
             problems.push(SpecProblem::NegativeDeadline(d));
         }
-        if self.credentials.secret_ref.name.is_empty() {
-            problems.push(SpecProblem::Empty("spec.credentials.secretRef.name"));
+        let c = &self.credentials;
+        match (&c.secret_ref, &c.workload_identity) {
+            (Some(r), None) if r.name.is_empty() => {
+                problems.push(SpecProblem::Empty("spec.credentials.secretRef.name"))
+            }
+            (None, Some(w)) if w.service_account_name.is_empty() => problems.push(
+                SpecProblem::Empty("spec.credentials.workloadIdentity.serviceAccountName"),
+            ),
+            (Some(_), None) | (None, Some(_)) => {}
+            (r, w) => problems.push(SpecProblem::CredentialCount {
+                count: usize::from(r.is_some()) + usize::from(w.is_some()),
+            }),
         }
         self.check_source(&mut problems);
         self.check_scenario(&mut problems);

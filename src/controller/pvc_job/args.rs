@@ -60,12 +60,25 @@ pub fn upload_args(
         "upload".into(),
         "--cloud".into(),
         cloud_arg(spec.cloud).into(),
-        "--tenant-id-file".into(),
-        paths.credential(TENANT_ID_FILE),
-        "--app-id-file".into(),
-        paths.credential(APP_ID_FILE),
     ];
+    if !matches!(auth, AuthKind::WorkloadIdentity(_)) {
+        args.extend([
+            "--tenant-id-file".into(),
+            paths.credential(TENANT_ID_FILE),
+            "--app-id-file".into(),
+            paths.credential(APP_ID_FILE),
+        ]);
+    }
     match auth {
+        AuthKind::WorkloadIdentity(id) => args.extend([
+            "--workload-identity".into(),
+            "--federated-token-file".into(),
+            super::build::FEDERATED_TOKEN_FILE.into(),
+            "--tenant-id".into(),
+            id.tenant_id.clone(),
+            "--app-id".into(),
+            id.client_id.clone(),
+        ]),
         AuthKind::Secret => {
             args.extend([
                 "--app-secret-file".into(),

@@ -12,11 +12,22 @@ use k8s_openapi::api::core::v1::Secret;
 use super::PvcJobError;
 use crate::crd::Credentials;
 
-/// How the app authenticates: a client secret, or a certificate and its private key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the app authenticates: a client secret or a certificate and its private key (keys of
+/// the Secret, mounted), or workload identity (a projected service account token; no Secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthKind {
     Secret,
     Certificate,
+    WorkloadIdentity(FederatedIdentity),
+}
+
+/// The service account the upload Job runs as, and the app it federates to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederatedIdentity {
+    pub service_account: String,
+    pub client_id: String,
+    pub tenant_id: String,
+    pub audience: String,
 }
 
 /// Checks that `secret` holds the tenant and app IDs and decides the credential: the client

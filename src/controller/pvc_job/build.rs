@@ -10,7 +10,8 @@ use k8s_openapi::api::batch::v1::{
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, EmptyDirVolumeSource, EnvVar, KeyToPath,
     PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
-    ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+    ProjectedVolumeSource, ResourceRequirements, SeccompProfile, SecretVolumeSource,
+    SecurityContext, ServiceAccountTokenProjection, Volume, VolumeMount, VolumeProjection,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -33,6 +34,11 @@ pub const JOB_LABEL: &str = "hrconnector.io/job";
 pub const RUN_ID_ANNOTATION: &str = "hrconnector.io/run-id";
 /// The upload container's name.
 pub const CONTAINER_NAME: &str = "upload";
+/// Where workload identity's projected token is mounted (the webhook's own path).
+pub const TOKEN_DIR: &str = "/var/run/secrets/azure/tokens";
+const TOKEN_FILE_NAME: &str = "azure-identity-token";
+/// The projected service account token the upload reads for every token request.
+pub const FEDERATED_TOKEN_FILE: &str = "/var/run/secrets/azure/tokens/azure-identity-token";
 /// Where the claim is mounted.
 pub const DATA_DIR: &str = "/data";
 /// Where the credentials Secret is mounted.
@@ -103,7 +109,7 @@ pub fn build_upload_job(
         .persistent_volume_claim
         .as_ref()
         .ok_or(PvcJobError::NotPvcSource)?;
-    let args = upload_args(hrjob, &UploadPaths::in_pod(), auth, resume, force)?;
+    let args = upload_args(hrjob, &UploadPaths::in_pod(), auth.clone(), resume, force)?;
 
     let labels = BTreeMap::from([
         (
@@ -124,6 +130,11 @@ pub fn build_upload_job(
     let annotations = BTreeMap::from([(RUN_ID_ANNOTATION.to_string(), run_id.to_string())]);
 
     let pod = PodSpec {
+        // Workload identity: the pod runs as the job's service account, whose token is projected.
+        service_account_name: match &auth {
+            AuthKind::WorkloadIdentity(id) => Some(id.service_account.clone()),
+            _ => None,
+        },
         restart_policy: Some("Never".into()),
         automount_service_account_token: Some(false),
         // No Service environment variables: nothing in the pod needs them.
@@ -147,7 +158,10 @@ pub fn build_upload_job(
             termination_message_policy: Some("FallbackToLogsOnError".into()),
             volume_mounts: Some(vec![
                 mount("data", DATA_DIR, true),
-                mount("credentials", CREDENTIALS_DIR, true),
+                match &auth {
+                    AuthKind::WorkloadIdentity(_) => mount("azure-identity-token", TOKEN_DIR, true),
+                    _ => mount("credentials", CREDENTIALS_DIR, true),
+                },
                 mount("tmp", "/tmp", false),
             ]),
             ..Container::default()
@@ -161,16 +175,7 @@ pub fn build_upload_job(
                 }),
                 ..Volume::default()
             },
-            Volume {
-                name: "credentials".into(),
-                secret: Some(SecretVolumeSource {
-                    secret_name: Some(hrjob.spec.credentials.secret_ref.name.clone()),
-                    default_mode: Some(0o400),
-                    items: Some(secret_items(hrjob, auth)),
-                    optional: Some(false),
-                }),
-                ..Volume::default()
-            },
+            credentials_volume(hrjob, &auth)?,
             Volume {
                 name: "tmp".into(),
                 empty_dir: Some(EmptyDirVolumeSource {
@@ -214,9 +219,47 @@ pub fn build_upload_job(
     })
 }
 
+/// The Secret's keys (read-only), or for workload identity a projected service account token of
+/// the federated credential's audience, which the kubelet rotates; no Secret then.
+fn credentials_volume(hrjob: &HrConnectorJob, auth: &AuthKind) -> Result<Volume, PvcJobError> {
+    if let AuthKind::WorkloadIdentity(id) = auth {
+        return Ok(Volume {
+            name: "azure-identity-token".into(),
+            projected: Some(ProjectedVolumeSource {
+                default_mode: Some(0o440),
+                sources: Some(vec![VolumeProjection {
+                    service_account_token: Some(ServiceAccountTokenProjection {
+                        audience: Some(id.audience.clone()),
+                        expiration_seconds: Some(3600),
+                        path: TOKEN_FILE_NAME.into(),
+                    }),
+                    ..VolumeProjection::default()
+                }]),
+            }),
+            ..Volume::default()
+        });
+    }
+    let secret_ref = hrjob
+        .spec
+        .credentials
+        .secret_ref
+        .as_ref()
+        .ok_or(PvcJobError::MissingMetadata("spec.credentials.secretRef"))?;
+    Ok(Volume {
+        name: "credentials".into(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(secret_ref.name.clone()),
+            default_mode: Some(0o400),
+            items: Some(secret_items(hrjob, auth)),
+            optional: Some(false),
+        }),
+        ..Volume::default()
+    })
+}
+
 /// The Secret's keys, as named in the spec, mapped to the fixed file names the args use. Only
 /// the keys of the chosen credential are mounted.
-fn secret_items(hrjob: &HrConnectorJob, auth: AuthKind) -> Vec<KeyToPath> {
+fn secret_items(hrjob: &HrConnectorJob, auth: &AuthKind) -> Vec<KeyToPath> {
     let c = &hrjob.spec.credentials;
     let item = |key: &str, path: &str| KeyToPath {
         key: key.into(),
@@ -233,6 +276,7 @@ fn secret_items(hrjob: &HrConnectorJob, auth: AuthKind) -> Vec<KeyToPath> {
             items.push(item(&c.certificate_key, CERTIFICATE_FILE));
             items.push(item(&c.private_key_key, PRIVATE_KEY_FILE));
         }
+        AuthKind::WorkloadIdentity(_) => {}
     }
     items
 }
