@@ -16,7 +16,7 @@ pub use checkpoint::{
     Checkpoint, CheckpointStore, FileCheckpointStore, MemoryCheckpointStore, NoCheckpoint,
 };
 pub use credentials::{AppCredentials, CertificateCredential, ClientAuth};
-pub use error::{CredentialError, UploadError};
+pub use error::{CredentialError, UploadError, reason};
 pub use retry::{RetryPolicy, Sleeper, TokioSleeper};
 pub use run::{
     DEFAULT_RECORDS_PER_CALL, DEFAULT_REQUEST_TIMEOUT, RunResult, UploadReport, UploadRequest,
