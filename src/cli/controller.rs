@@ -157,10 +157,21 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
             stop,
             metrics.clone(),
         );
+        // Ready once the job watch has listed everything (not before: a rollout would move on
+        // to an operator that has not yet seen the jobs).
+        let mut synced = ctx.synced.subscribe();
+        let ready = health.clone();
+        tokio::spawn(async move {
+            if synced.wait_for(|s| *s).await.is_ok() {
+                ready.set_ready(true);
+            }
+        });
         controller::run(ctx, requeue)
     };
-    // A standby is healthy and ready: readiness says "this process works", not "it leads".
-    health.set_ready(true);
+    if leader_election.is_some() {
+        // A standby is healthy and ready: readiness says "this process works", not "it leads".
+        health.set_ready(true);
+    }
     match leader_election {
         Some(leader) => {
             tracing::info!(lease = %leader.lease_name, namespace = %leader.lease_namespace, identity = %leader.identity, "campaigning for leadership");

@@ -82,6 +82,8 @@ pub struct Context {
     /// runs, as in tests that call `reconcile` directly): a source whose resourceVersion did not
     /// change is not downloaded again.
     pub config_map_versions: OnceLock<Store<PartialObjectMeta<ConfigMap>>>,
+    /// Turns true once the job watch has listed every job (what `/readyz` waits for).
+    pub synced: tokio::sync::watch::Sender<bool>,
     /// The jobs this process holds state for: UID → (namespace, name).
     known_jobs: Mutex<HashMap<String, (String, String)>>,
     /// Cancelled on shutdown or lost leadership: runs stop after the chunk in flight.
@@ -131,6 +133,7 @@ impl Context {
             upload_job_slots: Arc::new(Semaphore::new(config.max_concurrent_upload_jobs.max(1))),
             config_map_versions: OnceLock::new(),
             known_jobs: Mutex::new(HashMap::new()),
+            synced: tokio::sync::watch::Sender::new(false),
             config,
             clock,
             sleeper,

@@ -160,6 +160,7 @@ mod deletions {
 
     /// Forgets a deleted job; after a (re)list, forgets every known job that is not listed
     /// any more (deleted while the watch was down: no `Delete` event is ever sent for those).
+    /// The first complete list also marks the controller synced (`/readyz`).
     pub fn observe(ctx: &Context, store: &Store<HrConnectorJob>, event: &Event<HrConnectorJob>) {
         match event {
             Event::Delete(job) => ctx.forget_job(
@@ -168,6 +169,10 @@ mod deletions {
                 &job.name_any(),
             ),
             Event::InitDone => {
+                if !*ctx.synced.borrow() {
+                    tracing::info!("job watch synced: every job listed");
+                    ctx.synced.send_replace(true);
+                }
                 let listed: std::collections::HashSet<String> =
                     store.state().iter().map(|j| job_key(j)).collect();
                 for (key, (namespace, name)) in ctx.known_jobs() {

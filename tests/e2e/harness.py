@@ -11,6 +11,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 from typing import Any, Callable
@@ -253,12 +254,18 @@ class Operator:
     def tail(self, lines: int = 40) -> str:
         return f'--- {self.name} log tail ({self.process.log_path}) ---\n{self.process.tail(lines)}'
 
-    def metrics(self) -> str:
-        """``GET /metrics`` on the address the operator logged it listens on."""
+    def endpoint(self, path: str) -> tuple[int, str]:
+        """``GET path`` (``/metrics``, ``/readyz``...) on the address the operator logged."""
         match = wait_for(f'{self.name} to log its metrics address',
                          lambda: re.search(r'serving /metrics.*?(127\.0\.0\.1:\d+)', self.log()), context=self.tail)
-        with urllib.request.urlopen(f'http://{match.group(1)}/metrics', timeout=10) as resp:
-            return resp.read().decode()
+        try:
+            with urllib.request.urlopen(f'http://{match.group(1)}{path}', timeout=10) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def metrics(self) -> str:
+        return self.endpoint('/metrics')[1]
 
     def log(self) -> str:
         return self.process.log()

@@ -120,6 +120,7 @@ def test_run_now_uploads_every_record(cluster, namespace, hr_emulator, app, oper
     reasons = {e.get('reason') for e in events if (e.get('regarding') or {}).get('name') == s.name}
     assert reasons, f'no Events about the job: {events}'
     assert 'could not publish an Event' not in operators[0].log()
+    assert operators[0].endpoint('/readyz') == (200, 'ok'), 'ready once the job watch has synced'
     print(f'\nEvents on the job: {sorted(reasons)}')
     s.assert_running()
 
