@@ -11,5 +11,6 @@ pub mod controller;
 pub mod crd;
 pub mod emulator;
 pub mod hrdata;
+pub mod http_client;
 pub mod schedule;
 pub mod upload;

@@ -298,6 +298,7 @@ async fn upload(
     let mut config = UploaderConfig::new(job.spec.endpoints(), creds.credentials);
     config.retry = ctx.config.retry.clone();
     config.request_timeout = ctx.config.request_timeout;
+    config.ca_file = ctx.config.ca_file.clone();
     config.sleeper = ctx.sleeper.clone();
     let uploader = match Uploader::new(config) {
         Ok(u) => u,
@@ -413,6 +414,7 @@ fn finished_patch(
         source_sha256: (!report.source_sha256.is_empty()).then(|| report.source_sha256.clone()),
         message: Some(crate::crd::message::bounded(&report.message)),
         reason: report.reason.map(str::to_string),
+        scenarios: report.scenarios.clone(),
     };
     push_history(&mut status.history, run.clone());
     super::verdict::apply_run_outcome(&mut status.conditions, report, generation, completed);

@@ -4,6 +4,7 @@
 //! Kubernetes status and in Events.
 
 use crate::hrdata::CsvError;
+use crate::http_client::{HttpClientError, UntrustedCertificate};
 
 /// Why an upload run stopped.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,17 @@ pub enum UploadError {
         error: String,
         description: String,
     },
+
+    /// A server's TLS certificate failed verification: a configuration error, never retried.
+    #[error(
+        "the TLS certificate of {} is not trusted: {}. Nothing was sent. If a proxy inspects TLS, trust its CA with --ca-file (or SSL_CERT_FILE), or the Helm chart's trustedCA.configMap; otherwise check the endpoint URL",
+        .0.host, .0.problem
+    )]
+    UntrustedCertificate(UntrustedCertificate),
+
+    /// The HTTP client could not be set up (an unusable CA bundle).
+    #[error(transparent)]
+    HttpClient(#[from] HttpClientError),
 
     /// The ingestion service refused the upload and retrying would not help.
     #[error("upload rejected by the service (HTTP {status}): {message}")]
@@ -68,6 +80,10 @@ pub mod reason {
     pub const SOURCE_UNREADABLE: &str = "SourceUnreadable";
     pub const INVALID_CSV: &str = "InvalidCsv";
     pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
+    /// The service's TLS certificate is not trusted (a configuration error, never retried).
+    pub const UNTRUSTED_CERTIFICATE: &str = "UntrustedCertificate";
+    /// The trusted CA bundle given to the operator cannot be used.
+    pub const INVALID_TRUSTED_CA: &str = "InvalidTrustedCA";
     pub const UPLOAD_FAILED: &str = "UploadFailed";
     pub const CHECKPOINT_FAILED: &str = "CheckpointFailed";
     pub const SOURCE_CHANGED: &str = "SourceChanged";
@@ -75,11 +91,13 @@ pub mod reason {
     pub const INTERNAL_ERROR: &str = "InternalError";
 
     /// Every reason above.
-    pub const ALL: [&str; 9] = [
+    pub const ALL: [&str; 11] = [
         INVALID_CREDENTIALS,
         SOURCE_UNREADABLE,
         INVALID_CSV,
         AUTHENTICATION_FAILED,
+        UNTRUSTED_CERTIFICATE,
+        INVALID_TRUSTED_CA,
         UPLOAD_FAILED,
         CHECKPOINT_FAILED,
         SOURCE_CHANGED,
@@ -96,6 +114,8 @@ impl UploadError {
             UploadError::Csv(e) if e.is_io() => reason::SOURCE_UNREADABLE,
             UploadError::Csv(_) | UploadError::InvalidRecords { .. } => reason::INVALID_CSV,
             UploadError::Authentication { .. } => reason::AUTHENTICATION_FAILED,
+            UploadError::UntrustedCertificate(_) => reason::UNTRUSTED_CERTIFICATE,
+            UploadError::HttpClient(_) => reason::INVALID_TRUSTED_CA,
             UploadError::Rejected { .. } | UploadError::Unavailable { .. } => reason::UPLOAD_FAILED,
             UploadError::Checkpoint(_) => reason::CHECKPOINT_FAILED,
             UploadError::SourceChanged => reason::SOURCE_CHANGED,
@@ -116,4 +136,7 @@ pub enum CredentialError {
     Signing(String),
     #[error("{0}")]
     Missing(String),
+    /// The federated assertion (workload identity) could not be obtained.
+    #[error("{0}")]
+    Federated(String),
 }
