@@ -157,7 +157,7 @@ impl Schedule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     /// Start one run now for the scheduled time `scheduled_for` (record it as `lastScheduleTime`).
-    RunNow { scheduled_for: Timestamp },
+    Due { scheduled_for: Timestamp },
     /// Nothing is due; requeue at `next`.
     Wait { next: Timestamp },
     /// `spec.suspend` is true; `next` is when the schedule would fire if resumed.
@@ -192,7 +192,7 @@ pub fn decide(
             Some(limit) => now.duration_since(missed) <= SignedDuration::from_secs(limit.max(0)),
         };
         if in_time {
-            return Decision::RunNow {
+            return Decision::Due {
                 scheduled_for: missed,
             };
         }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use hrconnector::controller::endpoint_policy::EndpointPolicy;
 use hrconnector::controller::metrics::Metrics;
 use hrconnector::controller::reconcile::reconcile;
 use hrconnector::controller::{Context, ControllerConfig, ManualClock};
@@ -151,6 +152,12 @@ async fn harness_with(
     let sleeper = RecordingSleeper::default();
     let config = ControllerConfig {
         request_timeout: Duration::from_secs(5),
+        // The emulator is not a published cloud host: allowed as an administrator would.
+        endpoint_policy: if config.endpoint_policy == EndpointPolicy::default() {
+            EndpointPolicy::new(&[emu.url()]).expect("prefix")
+        } else {
+            config.endpoint_policy.clone()
+        },
         ..config
     };
     let (ctx, _requeue) = Context::new(
@@ -263,6 +270,114 @@ async fn valid_source_is_reported_with_the_next_schedule_time_and_an_exact_reque
     );
     assert_eq!(format!("{action:?}"), expected);
     assert_eq!(h.emu.token_requests() + h.emu.upload_requests(), 0);
+}
+
+#[tokio::test]
+async fn an_endpoint_the_administrator_did_not_allow_stalls_the_job_and_sends_nothing() {
+    // Another port on the same host: the emulator's own address is not covered.
+    let config = ControllerConfig {
+        endpoint_policy: EndpointPolicy::new(&["http://127.0.0.1:1"]).expect("prefix"),
+        ..ControllerConfig::default()
+    };
+    let h = harness_with(
+        serde_json::json!({}),
+        &csv_text(3),
+        SECRET,
+        ClientBuilder::new(),
+        config,
+    )
+    .await;
+    h.reconcile().await;
+    let status = h.status().await;
+    let ready = condition(&status, "Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "EndpointNotAllowed")
+    );
+    assert!(
+        ready.message.contains("spec.endpoints.authorityUrl"),
+        "{}",
+        ready.message
+    );
+    assert_eq!(condition(&status, "Stalled").status, "True");
+    // Asked to run now, it still starts nothing and sends nothing.
+    h.annotate_run_now("now").await;
+    h.reconcile().await;
+    h.runs_done().await;
+    let status = h.status().await;
+    assert!(status.history.is_empty() && status.current_run.is_none());
+    assert_eq!(h.emu.token_requests() + h.emu.upload_requests(), 0);
+}
+
+/// A Secret named as the source that is not a CSV at all (a token): the missing-columns error
+/// must not quote its "header", which is the Secret's first line.
+#[tokio::test]
+async fn a_secret_source_that_is_not_a_csv_never_reaches_status_or_events() {
+    const TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.c2VjcmV0LXRva2VuLXZhbHVl.c2lnbmF0dXJl";
+    let h = harness(
+        serde_json::json!({"source": {"secret": {"name": "not-a-csv", "key": "token"}}}),
+        &csv_text(1),
+        SECRET,
+        ClientBuilder::new(),
+    )
+    .await;
+    let mut secret = Secret::default();
+    secret.metadata.name = Some("not-a-csv".into());
+    secret.metadata.namespace = Some(NS.into());
+    secret.data = Some(BTreeMap::from([(
+        "token".to_string(),
+        ByteString(format!("{TOKEN}\n").into_bytes()),
+    )]));
+    let secrets: Api<Secret> = Api::namespaced(h.api.clone().into_client(), NS);
+    secrets
+        .create(&Default::default(), &secret)
+        .await
+        .expect("secret");
+    h.reconcile().await;
+    let status = h.status().await;
+    let ready = condition(&status, "Ready");
+    assert_eq!(ready.reason, "InvalidCsv");
+    assert!(ready.message.contains("has no column"), "{}", ready.message);
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(h.api.clone().into_client(), NS);
+    let events = serde_json::to_string(
+        &events
+            .list(&Default::default())
+            .await
+            .expect("events")
+            .items,
+    )
+    .expect("json");
+    let job = serde_json::to_string(&h.job().await).expect("json");
+    for (what, text) in [("status", &job), ("events", &events)] {
+        assert!(
+            !text.contains(TOKEN),
+            "the Secret's content reached the {what}: {text}"
+        );
+        assert!(
+            !text.contains("c2VjcmV0"),
+            "part of the Secret reached the {what}"
+        );
+    }
+}
+
+/// A ConfigMap is not secret: its header's column names help whoever fixes the file.
+#[tokio::test]
+async fn a_configmap_missing_a_column_names_the_header_columns() {
+    let h = harness(
+        serde_json::json!({}),
+        "Email,Terminated,LastDay\np@contoso.com,2026-03-01T09:00:00Z,2026-03-15T17:00:00Z\n",
+        SECRET,
+        ClientBuilder::new(),
+    )
+    .await;
+    h.reconcile().await;
+    let ready = h.status().await;
+    let message = &condition(&ready, "Ready").message;
+    assert!(
+        message.contains("\"Email\", \"Terminated\", \"LastDay\""),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -594,8 +709,13 @@ async fn status_conflicts_during_a_run_are_retried_without_losing_the_checkpoint
     );
     let h = harness(serde_json::json!({}), &csv_text(15), SECRET, builder).await;
     h.annotate_run_now("x").await;
-    h.reconcile().await;
-    h.runs_done().await;
+    // A conflicting claim is not retried blindly: the run's task asks for a reconcile, which
+    // claims again from a fresh read (the test plays the requeue).
+    for _ in 0..4 {
+        // An injected 409 on the reconcile's own status write is an error it is retried for.
+        let _ = reconcile(Arc::new(h.job().await), h.ctx.clone()).await;
+        h.runs_done().await;
+    }
     let status = h.status().await;
     assert_eq!(status.records_saved, Some(15), "{:?}", status.last_run);
     assert_eq!(
@@ -609,6 +729,96 @@ async fn status_conflicts_during_a_run_are_retried_without_losing_the_checkpoint
         "conflicts were injected and retried"
     );
     assert_eq!(h.emu.received_records(JOB).len(), 15);
+}
+
+/// kube-runtime dispatches from its cache, which may not yet hold a run's final status patch
+/// when the run's task asks for the next reconcile. Reconciling that stale copy must not run the
+/// job again: the claim re-reads status first.
+#[tokio::test]
+async fn a_stale_copy_after_a_run_starts_no_second_run() {
+    let h = harness(
+        serde_json::json!({}),
+        &csv_text(4),
+        SECRET,
+        ClientBuilder::new(),
+    )
+    .await;
+    h.annotate_run_now("once").await;
+    let stale = h.job().await; // what the cache holds: run-now set, no run recorded yet
+    h.reconcile().await;
+    h.runs_done().await;
+    assert_eq!(h.status().await.history.len(), 1);
+    for _ in 0..3 {
+        reconcile(Arc::new(stale.clone()), h.ctx.clone()).await.ok();
+        h.runs_done().await;
+    }
+    let status = h.status().await;
+    assert_eq!(status.history.len(), 1, "{:?}", status.history);
+    assert_eq!(condition(&status, "Ready").reason, "Succeeded");
+    assert_eq!(h.emu.upload_requests(), 1);
+}
+
+/// A claiming patch the API refuses (an admission webhook's 422, a 500) backs off per job
+/// instead of looping as fast as the API answers, and says why in the Ready condition.
+async fn refused_claims_back_off(error: fn() -> kube_fake_client::Error, code: &str) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let claims = Arc::new(AtomicUsize::new(0));
+    let seen = claims.clone();
+    let builder = ClientBuilder::new().with_interceptor_funcs(
+        kube_fake_client::interceptor::Funcs::new().patch_status(move |ctx| {
+            if ctx.patch.pointer("/status/currentRun").is_some() {
+                seen.fetch_add(1, Ordering::SeqCst);
+                return Err(error());
+            }
+            Ok(None)
+        }),
+    );
+    let h = harness(serde_json::json!({}), &csv_text(2), SECRET, builder).await;
+    h.annotate_run_now("refused").await;
+    // Twenty triggers in quick succession (watch events, requeues).
+    for _ in 0..20 {
+        h.reconcile().await;
+        h.runs_done().await;
+    }
+    let attempts = claims.load(Ordering::SeqCst);
+    // One claim, retried inside the status writer for a 500 (5 attempts), never once per trigger.
+    assert!(
+        (1..=5).contains(&attempts),
+        "{code}: {attempts} claiming patches"
+    );
+    let status = h.status().await;
+    let ready = condition(&status, "Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "RunNotStarted"),
+        "{code}"
+    );
+    assert!(ready.message.contains("injected"), "{}", ready.message);
+    assert!(
+        ready.message.contains("trying again in"),
+        "{}",
+        ready.message
+    );
+    assert_eq!(h.emu.upload_requests(), 0);
+    assert!(status.current_run.is_none());
+}
+
+#[tokio::test]
+async fn a_claim_refused_by_an_admission_webhook_backs_off() {
+    refused_claims_back_off(
+        || kube_fake_client::Error::InvalidRequest("injected webhook denial".into()),
+        "422",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_claim_failing_with_a_server_error_backs_off() {
+    refused_claims_back_off(
+        || kube_fake_client::Error::Internal("injected".into()),
+        "500",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -131,7 +131,7 @@ fn missed_run_within_deadline_runs_once_then_waits() {
     let d = decide(&s, Some(last), created, now, Some(60), false);
     assert_eq!(
         d,
-        Decision::RunNow {
+        Decision::Due {
             scheduled_for: ts("2026-05-10T11:00:00Z")
         }
     );
@@ -164,7 +164,7 @@ fn deadline_boundary_is_inclusive() {
         Some(60),
         false,
     );
-    assert!(matches!(on_edge, Decision::RunNow { .. }));
+    assert!(matches!(on_edge, Decision::Due { .. }));
     let past_edge = decide(
         &s,
         Some(last),
@@ -210,7 +210,7 @@ fn without_deadline_a_missed_run_is_always_caught_up() {
     );
     assert_eq!(
         d,
-        Decision::RunNow {
+        Decision::Due {
             scheduled_for: ts("2026-05-10T11:00:00Z")
         }
     );
@@ -223,7 +223,7 @@ fn many_missed_runs_give_a_single_run_for_the_most_recent() {
     let now = ts("2026-01-03T10:30:00Z");
     let d = decide(&s, Some(last), last, now, None, false);
     let scheduled_for = ts("2026-01-03T10:00:00Z");
-    assert_eq!(d, Decision::RunNow { scheduled_for });
+    assert_eq!(d, Decision::Due { scheduled_for });
     assert_eq!(
         decide(&s, Some(scheduled_for), last, now, None, false),
         Decision::Wait {
@@ -244,7 +244,7 @@ fn creation_time_is_the_reference_for_a_new_job() {
     );
     assert_eq!(
         decide(&s, None, created, ts("2026-05-10T11:10:00Z"), None, false),
-        Decision::RunNow {
+        Decision::Due {
             scheduled_for: ts("2026-05-10T11:00:00Z")
         }
     );
@@ -300,7 +300,7 @@ fn fall_back_catch_up_picks_the_first_pass_only() {
     assert_eq!(s.most_recent_missed(before, now), Some(first));
     assert_eq!(
         decide(&s, Some(before), before, now, None, false),
-        Decision::RunNow {
+        Decision::Due {
             scheduled_for: first
         }
     );

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
+use crate::controller::endpoint_policy::EndpointPolicy;
 use crate::controller::health::{self, Health};
 use crate::controller::leader::LeaderConfig;
 use crate::controller::metrics::Metrics;
@@ -22,6 +23,12 @@ pub struct ControllerArgs {
     /// Uploads in flight at once, across all jobs.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub max_concurrent_uploads: u32,
+    /// Reconciles at once (each may download and validate a ConfigMap or Secret source).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub max_concurrent_reconciles: u16,
+    /// PVC runs at once: each is a batch Job the operator polls, apart from the upload bound.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_concurrent_upload_jobs: u32,
     /// How often a source held in a Secret is re-validated (Secrets are not watched).
     #[arg(long, default_value_t = 300)]
     pub secret_source_recheck_seconds: u64,
@@ -56,6 +63,16 @@ pub struct ControllerArgs {
     /// Where /metrics, /healthz and /readyz are served.
     #[arg(long, default_value = "0.0.0.0:8080")]
     pub metrics_bind_address: std::net::SocketAddr,
+    /// Also allow jobs' `spec.endpoints` under this URL prefix (repeatable; comma-separated in
+    /// the variable): an egress proxy, a private endpoint, a test emulator. The four clouds'
+    /// published hosts are always allowed; any other endpoint fails with EndpointNotAllowed.
+    #[arg(
+        long = "allow-endpoint-prefix",
+        value_name = "URL_PREFIX",
+        env = "HRCONNECTOR_ALLOW_ENDPOINT_PREFIX",
+        value_delimiter = ','
+    )]
+    pub allow_endpoint_prefixes: Vec<String>,
     /// Name published on Events and Leases (default: $POD_NAME, else the host name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
@@ -84,17 +101,12 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
         ca_file: args.ca_file.clone(),
         ..Default::default()
     })?;
-    let mut kube_config = kube::Config::infer().await.map_err(|e| {
-        anyhow::anyhow!("cannot reach the Kubernetes API (in-cluster config or KUBECONFIG): {e}")
-    })?;
-    // kube takes HTTPS_PROXY for the API server when it reads a kubeconfig, ignoring NO_PROXY;
-    // those variables are meant for Entra ID and the ingestion service only.
-    kube_config.proxy_url = None;
-    let client = kube::Client::try_from(kube_config)
-        .map_err(|e| anyhow::anyhow!("cannot build the Kubernetes API client: {e}"))?;
+    let client = api_client().await?;
     let config = ControllerConfig {
         namespace: args.namespace,
         max_concurrent_uploads: args.max_concurrent_uploads as usize,
+        max_concurrent_reconciles: args.max_concurrent_reconciles,
+        max_concurrent_upload_jobs: args.max_concurrent_upload_jobs as usize,
         secret_source_recheck: Duration::from_secs(args.secret_source_recheck_seconds.max(1)),
         request_timeout: Duration::from_secs(args.request_timeout_seconds.max(1)),
         ca_file: args.ca_file.clone(),
@@ -102,13 +114,16 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
             max_attempts: args.max_attempts,
             ..RetryPolicy::default()
         },
-        identity: args.identity.unwrap_or_else(default_identity),
+        identity: args
+            .identity
+            .unwrap_or_else(crate::controller::leader::default_identity),
         pvc_job: args.upload_job_image.map(|image| PvcJobSettings {
             ttl_seconds_after_finished: args.upload_job_ttl_seconds,
             proxy_env: proxy_env(),
             ..PvcJobSettings::new(image)
         }),
         pvc_job_poll: Duration::from_secs(5),
+        endpoint_policy: EndpointPolicy::new(&args.allow_endpoint_prefixes)?,
     };
     let leader_election = args.leader_election.then(|| {
         let namespace = args
@@ -155,10 +170,21 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
             stop,
             metrics.clone(),
         );
+        // Ready once the job watch has listed everything (not before: a rollout would move on
+        // to an operator that has not yet seen the jobs).
+        let mut synced = ctx.synced.subscribe();
+        let ready = health.clone();
+        tokio::spawn(async move {
+            if synced.wait_for(|s| *s).await.is_ok() {
+                ready.set_ready(true);
+            }
+        });
         controller::run(ctx, requeue)
     };
-    // A standby is healthy and ready: readiness says "this process works", not "it leads".
-    health.set_ready(true);
+    if leader_election.is_some() {
+        // A standby is healthy and ready: readiness says "this process works", not "it leads".
+        health.set_ready(true);
+    }
     match leader_election {
         Some(leader) => {
             tracing::info!(lease = %leader.lease_name, namespace = %leader.lease_namespace, identity = %leader.identity, "campaigning for leadership");
@@ -179,6 +205,26 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The in-cluster or KUBECONFIG client, with a User-Agent naming us: API server audit logs (and the
+/// e2e suite's RBAC check) tell the operator's requests from kubectl's by it.
+async fn api_client() -> anyhow::Result<kube::Client> {
+    let mut config = kube::Config::infer().await.map_err(|e| {
+        anyhow::anyhow!("cannot reach the Kubernetes API (in-cluster config or KUBECONFIG): {e}")
+    })?;
+    // kube takes HTTPS_PROXY for the API server when it reads a kubeconfig, ignoring NO_PROXY;
+    // those variables are meant for Entra ID and the ingestion service only.
+    config.proxy_url = None;
+    config.headers.push((
+        axum::http::header::USER_AGENT,
+        axum::http::HeaderValue::from_static(USER_AGENT),
+    ));
+    kube::Client::try_from(config)
+        .map_err(|e| anyhow::anyhow!("cannot build the Kubernetes API client: {e}"))
+}
+
+/// `hrconnector/VERSION`, the User-Agent of every Kubernetes API request the operator makes.
+pub const USER_AGENT: &str = concat!("hrconnector/", env!("CARGO_PKG_VERSION"));
+
 /// The proxy variables of this process, passed on to the upload Jobs.
 fn proxy_env() -> Vec<(String, String)> {
     ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"]
@@ -198,11 +244,4 @@ fn in_cluster_namespace() -> Option<String> {
         .ok()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-}
-
-fn default_identity() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| format!("hrconnector-{}", std::process::id()))
 }

@@ -42,9 +42,10 @@ pub fn run(args: ValidateArgs) -> ExitCode {
                 OutputFormat::Json => println!(
                     "{}",
                     json!({"valid": false, "records": 0, "rejected": 0, "errors": [],
-                           "warnings": [], "error": error.to_string()})
+                           "warnings": [], "error": error.with_header_columns()})
                 ),
-                OutputFormat::Text => eprintln!("error: {error}"),
+                // The user's own file: naming its header's columns helps and reveals nothing.
+                OutputFormat::Text => eprintln!("error: {}", error.with_header_columns()),
             }
             return ExitCode::from(if error.is_io() {
                 EXIT_USAGE

@@ -2,16 +2,20 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Client;
 use kube::Resource;
+use kube::core::PartialObjectMeta;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::Store;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::backoff::JobBackoff;
 use super::clock::Clock;
 use super::metrics::Metrics;
 use super::runs::RunRegistry;
@@ -38,6 +42,13 @@ pub struct ControllerConfig {
     pub pvc_job: Option<super::pvc_job::PvcJobSettings>,
     /// How often a running PVC upload Job is looked at.
     pub pvc_job_poll: Duration,
+    /// Reconciles in flight at once (each may download and validate a source).
+    pub max_concurrent_reconciles: u16,
+    /// PVC runs in flight at once: they only poll their batch Job, so they do not take one of
+    /// the `max_concurrent_uploads` slots.
+    pub max_concurrent_upload_jobs: usize,
+    /// Which hosts besides the clouds' own a job's `spec.endpoints` may name.
+    pub endpoint_policy: super::endpoint_policy::EndpointPolicy,
 }
 
 impl Default for ControllerConfig {
@@ -52,6 +63,9 @@ impl Default for ControllerConfig {
             identity: "hrconnector".into(),
             pvc_job: None,
             pvc_job_poll: Duration::from_secs(5),
+            max_concurrent_reconciles: 4,
+            max_concurrent_upload_jobs: 16,
+            endpoint_policy: Default::default(),
         }
     }
 }
@@ -65,9 +79,19 @@ pub struct Context {
     pub recorder: Recorder,
     pub runs: RunRegistry,
     pub upload_slots: Arc<Semaphore>,
+    /// Slots of PVC runs (batch Jobs), apart from the in-process uploads'.
+    pub upload_job_slots: Arc<Semaphore>,
+    /// ConfigMaps' metadata as the controller's watch last saw it (unset when no controller
+    /// runs, as in tests that call `reconcile` directly): a source whose resourceVersion did not
+    /// change is not downloaded again.
+    pub config_map_versions: OnceLock<Store<PartialObjectMeta<ConfigMap>>>,
+    /// Turns true once the job watch has listed every job (what `/readyz` waits for).
+    pub synced: tokio::sync::watch::Sender<bool>,
+    /// The jobs this process holds state for: UID → (namespace, name).
+    known_jobs: Mutex<HashMap<String, (String, String)>>,
     /// Cancelled on shutdown or lost leadership: runs stop after the chunk in flight.
     pub shutdown: CancellationToken,
-    /// `namespace/name` → fingerprint of the spec + source last validated, so an unchanged
+    /// job UID → fingerprint of the spec + source last validated, so an unchanged
     /// source is not validated again on every status update.
     pub validated: Mutex<HashMap<String, String>>,
     /// Asks the controller to reconcile a job again (after a run ends).
@@ -76,6 +100,11 @@ pub struct Context {
     /// The most uploads ever in flight at once (checked by tests and the scale benchmark).
     pub max_in_flight: AtomicUsize,
     pub metrics: Arc<Metrics>,
+    /// Who claims runs in `status.currentRun.claimedBy`: this instance and this term, so that a
+    /// later term (or another leader) fences off this one's writes.
+    pub claim: String,
+    /// Per-job pauses after a run could not be claimed or its outcome not written.
+    pub backoff: JobBackoff,
 }
 
 impl Context {
@@ -95,10 +124,19 @@ impl Context {
             instance: Some(config.identity.clone()),
         };
         let (tx, rx) = mpsc::unbounded_channel();
+        let claim = format!(
+            "{}/{}",
+            config.identity,
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
         let ctx = Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             upload_slots: Arc::new(Semaphore::new(config.max_concurrent_uploads.max(1))),
+            upload_job_slots: Arc::new(Semaphore::new(config.max_concurrent_upload_jobs.max(1))),
+            config_map_versions: OnceLock::new(),
+            known_jobs: Mutex::new(HashMap::new()),
+            synced: tokio::sync::watch::Sender::new(false),
             config,
             clock,
             sleeper,
@@ -109,6 +147,8 @@ impl Context {
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             metrics,
+            claim,
+            backoff: JobBackoff::default(),
         };
         (Arc::new(ctx), rx)
     }
@@ -122,7 +162,8 @@ impl Context {
                 EventType::Normal
             },
             reason: reason.to_string(),
-            note: Some(note),
+            // events.k8s.io refuses a note over 1 kB (and the Event would be lost).
+            note: Some(crate::crd::message::bounded(&note)),
             action: "Upload".into(),
             secondary: None,
         };
@@ -142,11 +183,65 @@ impl Context {
     }
 }
 
-/// `namespace/name` of a job.
+impl Context {
+    /// A job is gone (deleted, or no longer in the watched set): cancel its run (which stops
+    /// after the chunk in flight and writes nothing more), and drop every per-job cache entry and
+    /// metric series, so nothing of it lingers or raises alerts.
+    /// Notes that this process holds state for `job` (see [`Context::forget_job`]).
+    pub fn remember_job(&self, job: &HrConnectorJob) {
+        let entry = (
+            job.metadata.namespace.clone().unwrap_or_default(),
+            job.metadata.name.clone().unwrap_or_default(),
+        );
+        self.known_jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(job_key(job), entry);
+    }
+
+    /// The jobs this process holds state for, by key.
+    pub fn known_jobs(&self) -> Vec<(String, (String, String))> {
+        let known = self.known_jobs.lock().unwrap_or_else(|e| e.into_inner());
+        known.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// Drops the per-job state and series of every job (a term of leadership ended).
+    pub fn forget_all_jobs(&self) {
+        for (key, (namespace, name)) in self.known_jobs() {
+            self.forget_job(&key, &namespace, &name);
+        }
+    }
+
+    pub fn forget_job(&self, key: &str, namespace: &str, name: &str) {
+        if self.runs.cancel(key) {
+            tracing::info!(
+                namespace,
+                job = name,
+                "job deleted: stopping its run after the chunk in flight"
+            );
+        }
+        self.validated
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+        self.backoff.reset(key);
+        self.known_jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+        self.metrics.forget_job(namespace, name);
+    }
+}
+
+/// The key of a job's per-process state: its UID, so that a job deleted and created again
+/// under the same name never shares a run, cache entry or backoff with the old one.
 pub fn job_key(job: &HrConnectorJob) -> String {
-    format!(
-        "{}/{}",
-        job.metadata.namespace.as_deref().unwrap_or_default(),
-        job.metadata.name.as_deref().unwrap_or_default()
-    )
+    match &job.metadata.uid {
+        Some(uid) => uid.clone(),
+        None => format!(
+            "{}/{}",
+            job.metadata.namespace.as_deref().unwrap_or_default(),
+            job.metadata.name.as_deref().unwrap_or_default()
+        ),
+    }
 }

@@ -94,19 +94,13 @@ async fn from_secret(
 ) -> Result<LoadedCredentials, CredentialsError> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let secret = get(&api, "Secret", namespace, name).await?;
+    // Only `data`: the API server folds write-only `stringData` into it.
     let value = |key: &str| -> Option<Vec<u8>> {
         secret
             .data
             .as_ref()
             .and_then(|d| d.get(key))
             .map(|b| b.0.clone())
-            .or_else(|| {
-                secret
-                    .string_data
-                    .as_ref()
-                    .and_then(|d| d.get(key))
-                    .map(|s| s.clone().into_bytes())
-            })
     };
     let text = |key: &str| -> Result<String, CredentialsError> {
         let bytes = value(key).ok_or_else(|| CredentialsError::MissingKey {

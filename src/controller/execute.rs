@@ -2,16 +2,17 @@
 //! with the checkpoint in status, then write the outcome, an Event, and ask for a reconcile.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::Api;
 use kube::runtime::reflector::ObjectRef;
+use kube::{Api, ResourceExt};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::context::{Context, job_key};
-use super::status::{StatusCheckpointStore, patch_status};
+use super::status::{RunStatus, RunStatusError, StatusCheckpointStore, is_conflict, patch_status};
 use super::{credentials, source};
 use crate::crd::conditions::{self, reason};
 use crate::crd::{
@@ -41,66 +42,165 @@ impl Trigger {
     }
 }
 
-/// Starts a run unless the job already has one in this process. Returns whether it started.
+/// Starts a run unless the job already has one in this process, or is backing off after a
+/// failure. Returns whether it started.
 pub fn start(job: Arc<HrConnectorJob>, ctx: Arc<Context>, trigger: Trigger) -> bool {
     let key = job_key(&job);
+    if ctx.backoff.remaining(&key).is_some() {
+        return false;
+    }
     let Some(cancel) = ctx.runs.try_start(&key, &ctx.shutdown) else {
         return false;
     };
     tokio::spawn(async move {
-        execute(&job, &ctx, trigger, cancel).await;
+        let pause = execute(&job, &ctx, trigger, cancel).await;
         ctx.runs.finish(&key);
+        if let Some(pause) = pause {
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = ctx.shutdown.cancelled() => return,
+            }
+        }
         // The run's own status patches were seen while it was registered; look again now.
         let _ = ctx.requeue.send(ObjectRef::from_obj(job.as_ref()));
     });
     true
 }
 
-async fn execute(job: &HrConnectorJob, ctx: &Context, trigger: Trigger, cancel: CancellationToken) {
-    let namespace = job.metadata.namespace.clone().unwrap_or_default();
-    let name = job.metadata.name.clone().unwrap_or_default();
-    let api: Api<HrConnectorJob> = Api::namespaced(ctx.client.clone(), &namespace);
+/// How long a job whose cached copy was stale waits before it is looked at again.
+const STALE_PAUSE: Duration = Duration::from_secs(1);
 
-    let _permit = tokio::select! {
-        permit = ctx.upload_slots.clone().acquire_owned() => match permit {
-            Ok(p) => p,
-            Err(_) => return,
-        },
-        _ = cancel.cancelled() => return,
+/// How a claim went.
+enum Claim {
+    /// This run owns the job now: `job` as the claiming patch returned it.
+    Claimed {
+        job: Box<HrConnectorJob>,
+        trigger: Trigger,
+        active: ActiveRun,
+    },
+    /// Nothing is due on a fresh read (the cache was stale), or someone else moved the job on
+    /// first (409): nothing to do but look again.
+    NothingDue,
+    /// The API refused the claim: back off.
+    Failed(kube::Error),
+}
+
+/// Claims a run optimistically: re-reads the job (the controller's cache may lag behind the
+/// last run's own writes), decides again from that, and marks the run started with the
+/// resourceVersion it read, so a concurrent change answers 409 instead of being overwritten.
+async fn claim(api: &Api<HrConnectorJob>, cached: &HrConnectorJob, ctx: &Context) -> Claim {
+    let name = cached.name_any();
+    let fresh = match api.get_status(&name).await {
+        Ok(j) => j,
+        Err(kube::Error::Api(e)) if e.code == 404 => return Claim::NothingDue,
+        Err(e) => return Claim::Failed(e),
     };
+    if fresh.uid() != cached.uid() {
+        return Claim::NothingDue;
+    }
     let now = ctx.clock.now();
+    let Some(trigger) = super::reconcile::trigger_due(ctx, &fresh, now) else {
+        return Claim::NothingDue;
+    };
     let active = match &trigger {
-        Trigger::Resume(active) => active.clone(),
+        Trigger::Resume(active) => ActiveRun {
+            claimed_by: Some(ctx.claim.clone()),
+            ..active.clone()
+        },
         _ => ActiveRun {
             id: format!("{}", now.as_second()),
             start_time: Time(now),
             trigger: trigger.name().into(),
+            claimed_by: Some(ctx.claim.clone()),
         },
     };
-    let started = match mark_started(&api, &name, job, &trigger, &active, now).await {
-        Ok(job) => job,
-        Err(e) => {
-            tracing::warn!(job = %name, error = %e, "could not mark the run started; not running it");
-            return;
+    match mark_started(api, &fresh, &trigger, &active, now).await {
+        Ok(job) => Claim::Claimed {
+            job: Box::new(job),
+            trigger,
+            active,
+        },
+        Err(e) if is_conflict(&e) => Claim::NothingDue,
+        Err(e) => Claim::Failed(e),
+    }
+}
+
+/// Runs one claimed run to its end. Returns how long to pause before the job is looked at
+/// again (after a failure to claim it or to record its outcome).
+async fn execute(
+    job: &HrConnectorJob,
+    ctx: &Context,
+    trigger: Trigger,
+    cancel: CancellationToken,
+) -> Option<Duration> {
+    let namespace = job.metadata.namespace.clone().unwrap_or_default();
+    let name = job.metadata.name.clone().unwrap_or_default();
+    let key = job_key(job);
+    let api: Api<HrConnectorJob> = Api::namespaced(ctx.client.clone(), &namespace);
+
+    // A PVC run only polls its batch Job: it has its own bound, apart from in-process uploads.
+    let slots = if job.spec.source.persistent_volume_claim.is_some() {
+        &ctx.upload_job_slots
+    } else {
+        &ctx.upload_slots
+    };
+    let _permit = tokio::select! {
+        permit = slots.clone().acquire_owned() => match permit {
+            Ok(p) => p,
+            Err(_) => return None,
+        },
+        _ = cancel.cancelled() => return None,
+    };
+    let (started, trigger, active) = match claim(&api, job, ctx).await {
+        Claim::Claimed {
+            job,
+            trigger: fresh_trigger,
+            active,
+        } => {
+            if fresh_trigger != trigger {
+                tracing::debug!(job = %name, cached = trigger.name(), fresh = fresh_trigger.name(), "the cache was stale; running what a fresh read says");
+            }
+            (*job, fresh_trigger, active)
+        }
+        // The watch brings the newer version; the pause keeps a cache that stays stale from
+        // turning this into a busy loop of re-reads.
+        Claim::NothingDue => return Some(STALE_PAUSE),
+        Claim::Failed(e) => {
+            let pause = ctx.backoff.failed(&key);
+            report_claim_failure(ctx, &api, job, &e, pause).await;
+            return Some(pause);
         }
     };
+    ctx.backoff.reset(&key);
+    let status = RunStatus::new(api.clone(), &started, ctx.claim.clone());
     ctx.event(
         job,
         false,
-        "RunStarted",
+        conditions::event::RUN_STARTED,
         format!("upload started ({})", describe(&trigger)),
     )
     .await;
     tracing::info!(namespace, job = %name, trigger = trigger.name(), "run started");
 
     ctx.upload_began();
-    let report = if started.spec.source.persistent_volume_claim.is_some() {
-        super::pvc_run::upload_with_job(ctx, &namespace, &started, &api, &active, cancel.clone())
+    let report = if let Err(e) = ctx.config.endpoint_policy.check(&started.spec.endpoints()) {
+        // Reconcile refuses such a spec before any run; this holds if the spec changed since.
+        UploadReport::failed(reason::ENDPOINT_NOT_ALLOWED, e.to_string())
+    } else if started.spec.source.persistent_volume_claim.is_some() {
+        super::pvc_run::upload_with_job(ctx, &namespace, &started, &status, &active, cancel.clone())
             .await
     } else {
-        upload(ctx, &namespace, &started, &api, cancel.clone()).await
+        upload(ctx, &namespace, &started, &status, cancel.clone()).await
     };
     ctx.upload_ended();
+    let deleted = cancel.is_cancelled() && !ctx.shutdown.is_cancelled();
+    if deleted {
+        // Cancelled by the job's deletion: nothing more to write, no series to keep.
+        ctx.metrics.upload_abandoned();
+        ctx.metrics.forget_job(&namespace, &name);
+        tracing::info!(job = %name, "run stopped: the job was deleted");
+        return None;
+    }
     ctx.metrics.upload_finished(
         &namespace,
         &name,
@@ -113,23 +213,64 @@ async fn execute(job: &HrConnectorJob, ctx: &Context, trigger: Trigger, cancel: 
     if report.reason == Some(reason::INTERRUPTED) && cancel.is_cancelled() {
         // Leave currentRun in status: whoever runs next resumes from the checkpoint.
         tracing::info!(job = %name, "run interrupted after its last acknowledged chunk");
-        return;
+        return None;
     }
     let completed = ctx.clock.now();
-    if let Err(e) = mark_finished(&api, &name, &started, &active, &report, completed).await {
+    if let Err(e) = mark_finished(ctx, &status, &started, &active, &report, completed).await {
         tracing::warn!(job = %name, error = %e, "could not write the run's outcome to status");
+        if let RunStatusError::Fenced(_) = e {
+            return None;
+        }
+        // currentRun stays set: the next lap resumes (and finds the content already sent).
+        return Some(ctx.backoff.failed(&key));
     }
     let failed = report.result == RunResult::Failed;
     ctx.metrics.job_ready(&namespace, &name, !failed);
     let event_reason = match report.result {
-        RunResult::Succeeded => "RunSucceeded",
-        RunResult::Unchanged => "RunUnchanged",
-        RunResult::DryRun => "DryRun",
-        RunResult::Failed => report.reason.unwrap_or("RunFailed"),
+        RunResult::Succeeded => conditions::event::RUN_SUCCEEDED,
+        RunResult::Unchanged => conditions::event::RUN_UNCHANGED,
+        RunResult::DryRun => reason::DRY_RUN,
+        RunResult::Failed => report.reason.unwrap_or(conditions::event::RUN_FAILED),
     };
     ctx.event(job, failed, event_reason, report.message.clone())
         .await;
     tracing::info!(job = %name, result = ?report.result, records = report.records_saved, "run finished");
+    None
+}
+
+/// Shows why a run could not be claimed: Ready=False with the API's error, and a Warning
+/// Event. Both best effort: the API that refused the claim may refuse these too.
+async fn report_claim_failure(
+    ctx: &Context,
+    api: &Api<HrConnectorJob>,
+    job: &HrConnectorJob,
+    error: &kube::Error,
+    pause: Duration,
+) {
+    let message = format!(
+        "cannot mark the run started in status: {error}; trying again in {} s",
+        pause.as_secs().max(1)
+    );
+    tracing::warn!(job = %job.name_any(), error = %error, pause_ms = pause.as_millis() as u64, "could not claim the run; backing off");
+    let mut conditions = job.status.clone().unwrap_or_default().conditions;
+    super::verdict::apply_problem(
+        &mut conditions,
+        reason::RUN_NOT_STARTED,
+        &message,
+        job.metadata.generation,
+        ctx.clock.now(),
+    );
+    if let Err(e) = patch_status(
+        api,
+        &job.name_any(),
+        None,
+        json!({ "conditions": conditions }),
+    )
+    .await
+    {
+        tracing::debug!(error = %e, "could not write the claim failure to status either");
+    }
+    ctx.event(job, true, reason::RUN_NOT_STARTED, message).await;
 }
 
 /// Reads credentials and source, then uploads. Every failure becomes a `Failed` report.
@@ -137,7 +278,7 @@ async fn upload(
     ctx: &Context,
     namespace: &str,
     job: &HrConnectorJob,
-    api: &Api<HrConnectorJob>,
+    status: &RunStatus,
     cancel: CancellationToken,
 ) -> UploadReport {
     let creds = match credentials::load(&ctx.client, namespace, job).await {
@@ -172,11 +313,9 @@ async fn upload(
         dry_run: job.spec.dry_run,
         cancel,
     };
-    let store = StatusCheckpointStore {
-        api: api.clone(),
-        name: job.metadata.name.clone().unwrap_or_default(),
-    };
-    uploader.run(&request, &store).await
+    uploader
+        .run(&request, &StatusCheckpointStore { status })
+        .await
 }
 
 fn describe(trigger: &Trigger) -> String {
@@ -189,7 +328,6 @@ fn describe(trigger: &Trigger) -> String {
 
 async fn mark_started(
     api: &Api<HrConnectorJob>,
-    name: &str,
     job: &HrConnectorJob,
     trigger: &Trigger,
     active: &ActiveRun,
@@ -214,17 +352,56 @@ async fn mark_started(
         Trigger::RunNow(value) => patch["lastRunNow"] = json!(value),
         Trigger::Resume(_) => {}
     }
-    patch_status(api, name, patch).await
+    let rv = job.resource_version();
+    patch_status(api, &job.name_any(), rv.as_deref(), patch).await
 }
 
+/// How long the outcome of a run is retried before the run gives up on writing it.
+const FINISH_RETRY: Duration = Duration::from_secs(60);
+
 async fn mark_finished(
-    api: &Api<HrConnectorJob>,
-    name: &str,
+    ctx: &Context,
+    status: &RunStatus,
     job: &HrConnectorJob,
     active: &ActiveRun,
     report: &UploadReport,
     completed: Timestamp,
-) -> Result<HrConnectorJob, kube::Error> {
+) -> Result<HrConnectorJob, RunStatusError> {
+    let patch = finished_patch(job, active, report, completed);
+    // The outcome is worth tens of seconds of retries: without it currentRun stays set.
+    let policy = crate::upload::RetryPolicy {
+        base_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(15),
+        ..crate::upload::RetryPolicy::default()
+    };
+    let deadline = tokio::time::Instant::now() + FINISH_RETRY;
+    let mut failures = 0;
+    loop {
+        match status.patch(patch.clone()).await {
+            Ok(obj) => return Ok(obj),
+            Err(e @ RunStatusError::Fenced(_)) => return Err(e),
+            Err(e) => {
+                failures += 1;
+                let wait = policy.delay(failures, None);
+                if tokio::time::Instant::now() + wait > deadline {
+                    return Err(e);
+                }
+                tracing::debug!(error = %e, failures, "writing the run's outcome failed; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = ctx.shutdown.cancelled() => return Err(e),
+                }
+            }
+        }
+    }
+}
+
+fn finished_patch(
+    job: &HrConnectorJob,
+    active: &ActiveRun,
+    report: &UploadReport,
+    completed: Timestamp,
+) -> serde_json::Value {
     let mut status: HrConnectorJobStatus = job.status.clone().unwrap_or_default();
     let generation = job.metadata.generation;
     let run = RunRecord {
@@ -235,7 +412,7 @@ async fn mark_finished(
         records_rejected: report.records_rejected,
         chunks: report.chunks,
         source_sha256: (!report.source_sha256.is_empty()).then(|| report.source_sha256.clone()),
-        message: Some(report.message.clone()),
+        message: Some(crate::crd::message::bounded(&report.message)),
         reason: report.reason.map(str::to_string),
         scenarios: report.scenarios.clone(),
     };
@@ -254,5 +431,5 @@ async fn mark_finished(
     if report.result != RunResult::Failed {
         patch["lastSuccessfulTime"] = json!(Time(completed));
     }
-    patch_status(api, name, patch).await
+    patch
 }

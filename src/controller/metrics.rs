@@ -291,6 +291,11 @@ impl Metrics {
         }
     }
 
+    /// An upload run stopped without an outcome to count (its job was deleted).
+    pub fn upload_abandoned(&self) {
+        self.uploads_in_flight.dec();
+    }
+
     /// Current value of `hrconnector_uploads_in_flight`.
     pub fn uploads_in_flight(&self) -> i64 {
         self.uploads_in_flight.get()

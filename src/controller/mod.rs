@@ -6,9 +6,11 @@
 //! RBAC is kept minimal on purpose: Secrets are only ever `get` by name (never listed or
 //! watched), so a Secret-held source is re-validated on a timer instead of on change.
 
+pub mod backoff;
 pub mod clock;
 pub mod context;
 pub mod credentials;
+pub mod endpoint_policy;
 pub mod execute;
 pub mod health;
 pub mod leader;
@@ -26,11 +28,12 @@ pub mod workload_identity;
 
 use std::sync::Arc;
 
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::runtime::controller::Controller;
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use tokio_stream_shim::receiver_stream;
 
@@ -47,41 +50,66 @@ pub fn validation_options(job: &HrConnectorJob) -> ValidationOptions {
 
 /// Runs the controller until `ctx.shutdown` fires, then waits for runs to stop after their
 /// chunk in flight.
+///
+/// The job watch is our own stream (not `Controller::new`) so that deletions are seen: kube-runtime
+/// reconciles only objects still in its cache. A `Delete` event, and after every (re)list any job
+/// we hold state for that is no longer listed, cancels the job's run and drops its state and
+/// metric series ([`Context::forget_job`]). No finalizer: nothing outside this process needs
+/// cleaning up (the upload Job is garbage-collected through its owner reference), and a
+/// finalizer would leave jobs undeletable while the operator is uninstalled.
+///
+/// ConfigMaps are watched as metadata only: the mapping to jobs needs names, and the
+/// resourceVersions tell the reconcile when a source must be read again; the data itself is read
+/// by name when a job needs it.
 pub async fn run(
     ctx: Arc<Context>,
     requeue: tokio::sync::mpsc::UnboundedReceiver<ObjectRef<HrConnectorJob>>,
 ) {
     let client: Client = ctx.client.clone();
-    let (jobs, config_maps): (Api<HrConnectorJob>, Api<ConfigMap>) = match &ctx.config.namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client, ns),
-        ),
-        None => (Api::all(client.clone()), Api::all(client)),
-    };
-    let controller = Controller::new(jobs, watcher::Config::default());
-    let store = controller.store();
+    // `PartialObjectMeta` makes every list and watch of ConfigMaps a metadata-only request.
+    let (jobs, config_maps): (Api<HrConnectorJob>, Api<PartialObjectMeta<ConfigMap>>) =
+        match &ctx.config.namespace {
+            Some(ns) => (
+                Api::namespaced(client.clone(), ns),
+                Api::namespaced(client, ns),
+            ),
+            None => (Api::all(client.clone()), Api::all(client)),
+        };
+    let (store, writer) = reflector::store::<HrConnectorJob>();
+    let observer = (ctx.clone(), store.clone());
+    let job_events = watcher(jobs, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .inspect_ok(move |event| deletions::observe(&observer.0, &observer.1, event))
+        .touched_objects();
+    let (cm_store, cm_writer) = reflector::store::<PartialObjectMeta<ConfigMap>>();
+    let _ = ctx.config_map_versions.set(cm_store);
+    let cm_events = watcher(config_maps, watcher::Config::default())
+        .default_backoff()
+        .reflect(cm_writer)
+        .touched_objects();
+    let jobs_of = store.clone();
+    let controller = Controller::for_stream(job_events, store)
+        .with_config(
+            controller::Config::default().concurrency(ctx.config.max_concurrent_reconciles),
+        )
+        // A changed ConfigMap re-validates (and re-reports) every job that reads from it.
+        .watches_stream(cm_events, move |cm: PartialObjectMeta<ConfigMap>| {
+            let ns = cm.metadata.namespace.clone();
+            let name = cm.metadata.name.clone();
+            jobs_of
+                .state()
+                .into_iter()
+                .filter(|job| {
+                    job.metadata.namespace == ns
+                        && job.spec.source.config_map.as_ref().map(|c| Some(&c.name))
+                            == Some(name.as_ref())
+                })
+                .map(|job| ObjectRef::from_obj(job.as_ref()))
+                .collect::<Vec<_>>()
+        });
     let shutdown = ctx.shutdown.clone();
     let driven = controller
-        // A changed ConfigMap re-validates (and re-reports) every job that reads from it.
-        .watches(
-            config_maps,
-            watcher::Config::default(),
-            move |cm: ConfigMap| {
-                let ns = cm.metadata.namespace.clone();
-                let name = cm.metadata.name.clone();
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|job| {
-                        job.metadata.namespace == ns
-                            && job.spec.source.config_map.as_ref().map(|c| Some(&c.name))
-                                == Some(name.as_ref())
-                    })
-                    .map(|job| ObjectRef::from_obj(job.as_ref()))
-                    .collect::<Vec<_>>()
-            },
-        )
         .reconcile_on(receiver_stream(requeue))
         .graceful_shutdown_on(async move { shutdown.cancelled().await })
         .run(measured_reconcile, reconcile::error_policy, ctx.clone())
@@ -105,6 +133,46 @@ pub async fn run(
     // Runs were cancelled with the same token; wait until they have checkpointed and stopped.
     while !ctx.runs.is_empty() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // A term ends (shutdown, or leadership lost): a standby must not export frozen per-job
+    // series that would raise alerts while the new leader exports its own.
+    ctx.forget_all_jobs();
+}
+
+mod deletions {
+    use kube::ResourceExt;
+    use kube::runtime::reflector::Store;
+    use kube::runtime::watcher::Event;
+
+    use super::Context;
+    use super::context::job_key;
+    use crate::crd::HrConnectorJob;
+
+    /// Forgets a deleted job; after a (re)list, forgets every known job that is not listed
+    /// any more (deleted while the watch was down: no `Delete` event is ever sent for those).
+    /// The first complete list also marks the controller synced (`/readyz`).
+    pub fn observe(ctx: &Context, store: &Store<HrConnectorJob>, event: &Event<HrConnectorJob>) {
+        match event {
+            Event::Delete(job) => ctx.forget_job(
+                &job_key(job),
+                &job.namespace().unwrap_or_default(),
+                &job.name_any(),
+            ),
+            Event::InitDone => {
+                if !*ctx.synced.borrow() {
+                    tracing::info!("job watch synced: every job listed");
+                    ctx.synced.send_replace(true);
+                }
+                let listed: std::collections::HashSet<String> =
+                    store.state().iter().map(|j| job_key(j)).collect();
+                for (key, (namespace, name)) in ctx.known_jobs() {
+                    if !listed.contains(&key) {
+                        ctx.forget_job(&key, &namespace, &name);
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::context::Context;
 use super::pvc_job::{self, PodReport, PvcJobState};
 use super::source::get;
-use super::status::patch_status;
+use super::status::RunStatus;
 use super::workload_identity;
 use crate::crd::conditions::reason;
 use crate::crd::{ActiveRun, HrConnectorJob, RunResult as CrdResult};
@@ -57,7 +57,7 @@ pub async fn upload_with_job(
     ctx: &Context,
     namespace: &str,
     hrjob: &HrConnectorJob,
-    api: &Api<HrConnectorJob>,
+    status: &RunStatus,
     active: &ActiveRun,
     cancel: CancellationToken,
 ) -> UploadReport {
@@ -132,10 +132,10 @@ pub async fn upload_with_job(
         };
         match state {
             PvcJobState::Running => {}
-            PvcJobState::Succeeded(report) => return finish(api, hrjob, report).await,
+            PvcJobState::Succeeded(report) => return finish(status, hrjob, report).await,
             PvcJobState::Failed { message, report } => {
                 return match report {
-                    Some(r) => finish(api, hrjob, r).await,
+                    Some(r) => finish(status, hrjob, r).await,
                     None => UploadReport::failed(reason::UPLOAD_FAILED, message),
                 };
             }
@@ -148,10 +148,10 @@ pub async fn upload_with_job(
 }
 
 /// Records the pod's checkpoint in status and turns its report into the run's outcome.
-async fn finish(api: &Api<HrConnectorJob>, hrjob: &HrConnectorJob, pod: PodReport) -> UploadReport {
+async fn finish(status: &RunStatus, hrjob: &HrConnectorJob, pod: PodReport) -> UploadReport {
     if let Some(cp) = pod.checkpoint(&hrjob.spec.job_id) {
         let name = hrjob.metadata.name.clone().unwrap_or_default();
-        if let Err(e) = patch_status(api, &name, json!({ "checkpoint": cp })).await {
+        if let Err(e) = status.patch(json!({ "checkpoint": cp })).await {
             tracing::warn!(job = %name, error = %e, "cannot record the upload Job's checkpoint");
         }
     }
@@ -182,20 +182,14 @@ async fn finish(api: &Api<HrConnectorJob>, hrjob: &HrConnectorJob, pod: PodRepor
 
 /// The pod's reason as one of ours (reasons are static strings in reports).
 fn known_reason(r: &str) -> &'static str {
-    [
-        reason::INVALID_CSV,
-        reason::AUTHENTICATION_FAILED,
-        reason::UPLOAD_FAILED,
-        reason::SOURCE_NOT_FOUND,
-        reason::CREDENTIALS_NOT_FOUND,
-        reason::INVALID_SPEC,
-        reason::INTERRUPTED,
-        "InvalidCredentials",
-        "SourceUnreadable",
-        "CheckpointFailed",
-        "SourceChanged",
-    ]
-    .into_iter()
-    .find(|k| *k == r)
-    .unwrap_or(reason::UPLOAD_FAILED)
+    reason::ALL
+        .into_iter()
+        .chain([
+            reason::SOURCE_NOT_FOUND,
+            reason::CREDENTIALS_NOT_FOUND,
+            reason::INVALID_SPEC,
+            reason::ENDPOINT_NOT_ALLOWED,
+        ])
+        .find(|k| *k == r)
+        .unwrap_or(reason::UPLOAD_FAILED)
 }

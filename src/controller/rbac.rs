@@ -1,5 +1,9 @@
 //! Every permission the operator needs, in one table: `hrconnector rbac` prints it as a
 //! ClusterRole (or a Role for one namespace), and the chart's rules are checked against it.
+//!
+//! The table is checked against the calls themselves: the e2e suite records every request the
+//! operator makes and fails when one is not granted here, or when a grant here was never used
+//! (`tests/e2e/rbac_audit.py`). A new call therefore needs a row here and an e2e scenario.
 
 use std::collections::BTreeMap;
 
@@ -20,14 +24,14 @@ pub const PERMISSIONS: &[Permission] = &[
     Permission {
         api_group: "hrconnector.io",
         resource: "hrconnectorjobs",
-        verbs: &["get", "list", "watch"],
-        why: "the controller watches the jobs it runs",
+        verbs: &["list", "watch"],
+        why: "the controller watches the jobs it runs (single reads go through /status)",
     },
     Permission {
         api_group: "hrconnector.io",
         resource: "hrconnectorjobs/status",
         verbs: &["get", "patch"],
-        why: "status carries verdicts, run outcomes and the upload checkpoint",
+        why: "status carries verdicts, run outcomes and the upload checkpoint; a run re-reads it before it claims the job",
     },
     Permission {
         api_group: "",
@@ -50,19 +54,19 @@ pub const PERMISSIONS: &[Permission] = &[
     Permission {
         api_group: "coordination.k8s.io",
         resource: "leases",
-        verbs: &["get", "create", "patch", "update"],
-        why: "leader election, so two replicas never both upload",
+        verbs: &["get", "create", "patch"],
+        why: "leader election (server-side apply), so two replicas never both upload",
     },
     Permission {
         api_group: "batch",
         resource: "jobs",
-        verbs: &["create", "get", "list", "watch", "delete"],
+        verbs: &["create", "get"],
         why: "PersistentVolumeClaim sources are uploaded by a batch Job the operator owns",
     },
     Permission {
         api_group: "",
         resource: "pods",
-        verbs: &["get", "list"],
+        verbs: &["list"],
         why: "an upload Job's result is read from its pod's termination message",
     },
     Permission {

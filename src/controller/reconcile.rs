@@ -7,6 +7,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
@@ -14,7 +15,7 @@ use super::context::{Context, job_key};
 use super::execute::{self, Trigger};
 use super::refresh;
 use super::source::{self, SourceRef};
-use super::status::patch_status;
+use super::status::{is_conflict, patch_status};
 use super::verdict;
 use crate::crd::conditions::reason;
 use crate::crd::{HrConnectorJob, HrConnectorJobStatus, RUN_NOW_ANNOTATION};
@@ -30,6 +31,8 @@ pub enum ReconcileError {
     Status(#[source] kube::Error),
     #[error("cannot read the source: {0}")]
     Source(String),
+    #[error("the job changed while it was reconciled; reconciling the newer version")]
+    Stale,
 }
 
 impl ReconcileError {
@@ -39,6 +42,7 @@ impl ReconcileError {
             ReconcileError::NoName => "NoName",
             ReconcileError::Status(_) => "StatusWrite",
             ReconcileError::Source(_) => "SourceRead",
+            ReconcileError::Stale => "Conflict",
         }
     }
 }
@@ -53,52 +57,39 @@ pub async fn reconcile(
     };
     let key = job_key(&job);
     if job.metadata.deletion_timestamp.is_some() {
-        forget(&ctx, &key);
+        // Being deleted (another controller's finalizer holds it): stop as for a deletion.
+        ctx.forget_job(&key, &namespace, &name);
         return Ok(Action::await_change());
     }
+    ctx.remember_job(&job);
     // The run's task owns the status while it runs, and asks for a reconcile when it ends.
     if ctx.runs.is_running(&key) {
         return Ok(Action::await_change());
+    }
+    // After a failed claim: its task requeues the job when the pause is over.
+    if let Some(pause) = ctx.backoff.remaining(&key) {
+        return Ok(Action::requeue(pause));
     }
     let api: Api<HrConnectorJob> = Api::namespaced(ctx.client.clone(), &namespace);
     let now = ctx.clock.now();
     let status = job.status.clone().unwrap_or_default();
     let generation = job.metadata.generation;
 
-    let schedule = match job
-        .spec
-        .validate()
-        .map_err(|e| e.to_string())
-        .and_then(|()| {
-            Schedule::parse(&job.spec.schedule, &job.spec.time_zone).map_err(|e| e.to_string())
-        }) {
+    let schedule = match checked_schedule(&ctx, &job) {
         Ok(s) => s,
-        Err(message) => {
+        Err((why, message)) => {
             let mut next = status.clone();
-            verdict::apply_problem(
-                &mut next.conditions,
-                reason::INVALID_SPEC,
-                &message,
-                generation,
-                now,
-            );
+            verdict::apply_problem(&mut next.conditions, why, &message, generation, now);
             next.next_schedule_time = None;
             next.observed_generation = generation;
-            if write_if_changed(&ctx, &api, &name, &status, &next).await? {
-                ctx.event(&job, true, reason::INVALID_SPEC, message).await;
+            if write_if_changed(&ctx, &api, &job, &status, &next).await? {
+                ctx.event(&job, true, why, message).await;
             }
             return Ok(Action::await_change());
         }
     };
 
-    let decision = schedule::decide(
-        &schedule,
-        status.last_schedule_time.as_ref().map(|t| t.0),
-        creation_time(&job, now),
-        now,
-        job.spec.starting_deadline_seconds,
-        job.spec.suspend,
-    );
+    let decision = decide(&schedule, &job, &status, now);
     if let Some(trigger) = due_trigger(&job, &status, &decision)
         && execute::start(job.clone(), ctx.clone(), trigger)
     {
@@ -123,7 +114,7 @@ pub async fn reconcile(
     }
     next.next_schedule_time = match decision {
         Decision::Wait { next } => Some(Time(next)),
-        Decision::Suspended { .. } | Decision::Never | Decision::RunNow { .. } => None,
+        Decision::Suspended { .. } | Decision::Never | Decision::Due { .. } => None,
     };
     match prevalidate(&ctx, &namespace, &job, &key).await? {
         Some(Prevalidation::Problem {
@@ -131,7 +122,7 @@ pub async fn reconcile(
             message,
         }) => {
             verdict::apply_problem(&mut next.conditions, why, &message, generation, now);
-            if write_if_changed(&ctx, &api, &name, &status, &next).await? {
+            if write_if_changed(&ctx, &api, &job, &status, &next).await? {
                 ctx.event(&job, true, why, message).await;
             }
             return Ok(requeue_for(&ctx, &job, &schedule, now, decision));
@@ -145,8 +136,25 @@ pub async fn reconcile(
         }
         None => {}
     }
-    write_if_changed(&ctx, &api, &name, &status, &next).await?;
+    write_if_changed(&ctx, &api, &job, &status, &next).await?;
     Ok(requeue_for(&ctx, &job, &schedule, now, decision))
+}
+
+/// The job's schedule, once its spec is valid and its endpoints are allowed; else the reason and
+/// message to report. Nothing runs (and nothing is sent) while this fails.
+fn checked_schedule(
+    ctx: &Context,
+    job: &HrConnectorJob,
+) -> Result<Schedule, (&'static str, String)> {
+    let invalid = |e: String| (reason::INVALID_SPEC, e);
+    job.spec.validate().map_err(|e| invalid(e.to_string()))?;
+    let schedule = Schedule::parse(&job.spec.schedule, &job.spec.time_zone)
+        .map_err(|e| invalid(e.to_string()))?;
+    ctx.config
+        .endpoint_policy
+        .check(&job.spec.endpoints())
+        .map_err(|e| (reason::ENDPOINT_NOT_ALLOWED, e.to_string()))?;
+    Ok(schedule)
 }
 
 /// Retry a failed reconcile after a short, fixed pause (kube-runtime adds no backoff itself).
@@ -155,8 +163,37 @@ pub fn error_policy(
     error: &ReconcileError,
     _ctx: Arc<Context>,
 ) -> Action {
+    if let ReconcileError::Stale = error {
+        // Normal on a busy object: the watch brings the newer version (this is the fallback).
+        tracing::debug!("status changed under the reconcile; again in 1 s");
+        return Action::requeue(Duration::from_secs(1));
+    }
     tracing::warn!(error = %error, "reconcile failed; retrying in 15 s");
     Action::requeue(Duration::from_secs(15))
+}
+
+fn decide(
+    schedule: &Schedule,
+    job: &HrConnectorJob,
+    status: &HrConnectorJobStatus,
+    now: Timestamp,
+) -> Decision {
+    schedule::decide(
+        schedule,
+        status.last_schedule_time.as_ref().map(|t| t.0),
+        creation_time(job, now),
+        now,
+        job.spec.starting_deadline_seconds,
+        job.spec.suspend,
+    )
+}
+
+/// What makes `job` run now, judged from `job` as given: a run re-reads the job and asks
+/// again before it claims it, since the controller's cache may lag behind the API server.
+pub(super) fn trigger_due(ctx: &Context, job: &HrConnectorJob, now: Timestamp) -> Option<Trigger> {
+    let schedule = checked_schedule(ctx, job).ok()?;
+    let status = job.status.clone().unwrap_or_default();
+    due_trigger(job, &status, &decide(&schedule, job, &status, now))
 }
 
 /// What, if anything, makes the job run now: an interrupted run first (it resumes), then a new
@@ -175,7 +212,7 @@ fn due_trigger(
         return Some(Trigger::RunNow(value.clone()));
     }
     match decision {
-        Decision::RunNow { scheduled_for } => Some(Trigger::Schedule(*scheduled_for)),
+        Decision::Due { scheduled_for } => Some(Trigger::Schedule(*scheduled_for)),
         _ => None,
     }
 }
@@ -214,6 +251,9 @@ async fn prevalidate(
             message: e.to_string(),
         }));
     }
+    if unchanged_config_map(ctx, job, key) {
+        return Ok(None);
+    }
     let loaded = match source::load(&ctx.client, namespace, job).await {
         Ok(Some(l)) => l,
         Ok(None) => return Ok(None),
@@ -228,11 +268,7 @@ async fn prevalidate(
         }
         Err(e) => return Err(ReconcileError::Source(e.to_string())),
     };
-    let fingerprint = format!(
-        "{}/{}",
-        job.metadata.generation.unwrap_or_default(),
-        loaded.resource_version
-    );
+    let fingerprint = fingerprint(job, &loaded.resource_version);
     {
         let validated = ctx.validated.lock().unwrap_or_else(|e| e.into_inner());
         if validated.get(key) == Some(&fingerprint) {
@@ -240,6 +276,7 @@ async fn prevalidate(
         }
     }
     let options = super::validation_options(job);
+    let is_secret = matches!(source::source_ref(job), SourceRef::Secret { .. });
     let source = loaded.source;
     let report = tokio::task::spawn_blocking(move || hrdata::validate(&source, &options))
         .await
@@ -247,7 +284,12 @@ async fn prevalidate(
     let verdict = match report {
         Err(e) => Prevalidation::Problem {
             reason: reason::INVALID_CSV,
-            message: e.to_string(),
+            // A Secret's text never reaches status or Events; a ConfigMap's header may.
+            message: if is_secret {
+                e.to_string()
+            } else {
+                e.with_header_columns()
+            },
         },
         Ok(r) if !r.is_valid() && job.spec.invalid_rows == crate::crd::InvalidRows::Reject => {
             let first = r.errors.first().map(|e| e.to_string()).unwrap_or_default();
@@ -263,6 +305,33 @@ async fn prevalidate(
         .unwrap_or_else(|e| e.into_inner())
         .insert(key.to_string(), fingerprint);
     Ok(Some(verdict))
+}
+
+/// What a validation verdict holds for: the spec's generation and the source's version.
+fn fingerprint(job: &HrConnectorJob, source_version: &str) -> String {
+    format!(
+        "{}/{source_version}",
+        job.metadata.generation.unwrap_or_default()
+    )
+}
+
+/// True when the watch's metadata says the job's ConfigMap is still the version last
+/// validated: then it is not downloaded again (a relist or a status update changes nothing).
+fn unchanged_config_map(ctx: &Context, job: &HrConnectorJob, key: &str) -> bool {
+    let (Some(versions), SourceRef::ConfigMap { name, .. }) =
+        (ctx.config_map_versions.get(), source::source_ref(job))
+    else {
+        return false;
+    };
+    let namespace = job.metadata.namespace.as_deref().unwrap_or_default();
+    let Some(meta) = versions.get(&ObjectRef::new(name).within(namespace)) else {
+        return false;
+    };
+    let Some(rv) = meta.metadata.resource_version.as_deref() else {
+        return false;
+    };
+    let validated = ctx.validated.lock().unwrap_or_else(|e| e.into_inner());
+    validated.get(key) == Some(&fingerprint(job, rv))
 }
 
 fn forget(ctx: &Context, key: &str) {
@@ -285,7 +354,7 @@ fn requeue_for(
         Decision::Wait { next } => Some(next),
         Decision::Suspended { .. } | Decision::Never => None,
         // Due, but a run of this job is already in progress: look again at the next fire time.
-        Decision::RunNow { .. } => schedule.next_after(now),
+        Decision::Due { .. } => schedule.next_after(now),
     };
     let mut wait = next.map(|n| {
         Duration::try_from(n.duration_since(now)).unwrap_or(Duration::ZERO)
@@ -302,13 +371,17 @@ fn requeue_for(
 }
 
 /// Patches status only when something changed, so status updates do not loop through the watch.
+/// The patch carries the resourceVersion of the copy it was computed from: when the cache was
+/// stale (a run's final status not seen yet), the API answers 409 instead of letting older
+/// conditions overwrite newer ones, and the reconcile runs again on the fresh copy.
 async fn write_if_changed(
     ctx: &Context,
     api: &Api<HrConnectorJob>,
-    name: &str,
+    job: &HrConnectorJob,
     before: &HrConnectorJobStatus,
     after: &HrConnectorJobStatus,
 ) -> Result<bool, ReconcileError> {
+    let name = &job.name_any();
     let namespace = api.namespace().unwrap_or_default().to_string();
     ctx.metrics.job_ready(
         &namespace,
@@ -324,8 +397,9 @@ async fn write_if_changed(
         "nextScheduleTime": after.next_schedule_time,
         "warnings": after.warnings,
     });
-    patch_status(api, name, patch)
-        .await
-        .map_err(ReconcileError::Status)?;
-    Ok(true)
+    match patch_status(api, name, job.resource_version().as_deref(), patch).await {
+        Ok(_) => Ok(true),
+        Err(e) if is_conflict(&e) => Err(ReconcileError::Stale),
+        Err(e) => Err(ReconcileError::Status(e)),
+    }
 }

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use tokio_util::sync::CancellationToken;
 
-/// The runs in progress, by `namespace/name`.
+/// The runs in progress, by job UID.
 #[derive(Debug, Default)]
 pub struct RunRegistry {
     runs: Mutex<HashMap<String, CancellationToken>>,
@@ -28,6 +28,18 @@ impl RunRegistry {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);
+    }
+
+    /// Cancels the run of `key`, if there is one; it stops after its chunk in flight.
+    pub fn cancel(&self, key: &str) -> bool {
+        let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        runs.get(key).map(CancellationToken::cancel).is_some()
+    }
+
+    /// The keys of the runs in progress.
+    pub fn keys(&self) -> Vec<String> {
+        let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        runs.keys().cloned().collect()
     }
 
     pub fn is_running(&self, key: &str) -> bool {

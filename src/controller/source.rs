@@ -102,18 +102,12 @@ pub async fn load(
         SourceRef::Secret { name, key } => {
             let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
             let secret = get(&api, "Secret", namespace, name).await?;
+            // `stringData` is write-only: the API server folds it into `data` and never returns it.
             let data = secret
                 .data
                 .as_ref()
                 .and_then(|d| d.get(key))
-                .map(|b| Bytes::from(b.0.clone()))
-                .or_else(|| {
-                    secret
-                        .string_data
-                        .as_ref()
-                        .and_then(|d| d.get(key))
-                        .map(|s| Bytes::from(s.clone().into_bytes()))
-                });
+                .map(|b| Bytes::from(b.0.clone()));
             finish(
                 "Secret",
                 namespace,

@@ -17,7 +17,8 @@ pub fn needs_a_person(reason: &str) -> bool {
             | reason::SOURCE_NOT_FOUND
             | reason::CREDENTIALS_NOT_FOUND
             | reason::AUTHENTICATION_FAILED
-            | "InvalidCredentials"
+            | reason::ENDPOINT_NOT_ALLOWED
+            | reason::INVALID_CREDENTIALS
     )
 }
 

@@ -12,22 +12,34 @@ pub const STALLED: &str = "Stalled";
 
 /// Condition reasons (CamelCase, as metav1.Condition requires).
 pub mod reason {
+    /// A failed upload's own reasons (the uploader defines them).
+    pub use crate::upload::reason::*;
+
     pub const SUCCEEDED: &str = "Succeeded";
     pub const UNCHANGED: &str = "Unchanged";
     pub const DRY_RUN: &str = "DryRun";
     pub const INVALID_SPEC: &str = "InvalidSpec";
     pub const SOURCE_NOT_FOUND: &str = "SourceNotFound";
-    pub const INVALID_CSV: &str = "InvalidCsv";
-    pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
-    pub const UPLOAD_FAILED: &str = "UploadFailed";
     pub const CREDENTIALS_NOT_FOUND: &str = "CredentialsNotFound";
+    /// `spec.endpoints` names a host the operator may not send to (`--allow-endpoint-prefix`).
+    pub const ENDPOINT_NOT_ALLOWED: &str = "EndpointNotAllowed";
     pub const RUNNING: &str = "Running";
     pub const SCHEDULED: &str = "Scheduled";
     pub const SUSPENDED: &str = "Suspended";
     pub const RESOLVED: &str = "Resolved";
     pub const AWAITING_FIRST_RUN: &str = "AwaitingFirstRun";
     pub const IDLE: &str = "Idle";
-    pub const INTERRUPTED: &str = "Interrupted";
+    /// The API server refused to record a run's start (RBAC, an admission webhook); retried
+    /// with backoff.
+    pub const RUN_NOT_STARTED: &str = "RunNotStarted";
+}
+
+/// Event reasons of a run (its failures use the condition reasons above).
+pub mod event {
+    pub const RUN_STARTED: &str = "RunStarted";
+    pub const RUN_SUCCEEDED: &str = "RunSucceeded";
+    pub const RUN_UNCHANGED: &str = "RunUnchanged";
+    pub const RUN_FAILED: &str = "RunFailed";
 }
 
 /// Sets the condition `type_`, adding it when missing. `lastTransitionTime` only moves when the
@@ -64,6 +76,7 @@ pub fn set_condition_status(
     now: Timestamp,
 ) {
     let status = status.to_string();
+    let message = super::message::bounded(message);
     match conditions.iter_mut().find(|c| c.type_ == type_) {
         Some(c) => {
             if c.status != status {
@@ -71,14 +84,14 @@ pub fn set_condition_status(
                 c.status = status;
             }
             c.reason = reason.to_string();
-            c.message = message.to_string();
+            c.message = message;
             c.observed_generation = observed_generation;
         }
         None => conditions.push(Condition {
             type_: type_.to_string(),
             status,
             reason: reason.to_string(),
-            message: message.to_string(),
+            message,
             observed_generation,
             last_transition_time: Time(now),
         }),

@@ -6,6 +6,21 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// metav1.Condition's schema, as a list keyed by `type` (so server-side apply merges by type)
+/// with our bound on `message`.
+fn conditions_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut schema = <Vec<Condition>>::json_schema(generator);
+    schema.insert("x-kubernetes-list-type".into(), "map".into());
+    schema.insert(
+        "x-kubernetes-list-map-keys".into(),
+        serde_json::json!(["type"]),
+    );
+    if let Some(message) = schema.pointer_mut("/items/properties/message") {
+        message["maxLength"] = serde_json::json!(super::message::MAX_MESSAGE_BYTES);
+    }
+    schema
+}
+
 /// How many past runs `status.history` keeps; bounded so the object stays small.
 pub const HISTORY_LIMIT: usize = 10;
 
@@ -16,8 +31,9 @@ pub struct HrConnectorJobStatus {
     /// The metadata.generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Ready, Reconciling and Stalled conditions (kstatus-compatible).
+    /// Ready, Reconciling and Stalled conditions (kstatus-compatible), one per type.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
     /// Data rows the service acknowledged in the last run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,6 +86,10 @@ pub struct ActiveRun {
     pub start_time: Time,
     /// What started it: `Schedule`, `RunNow` or `Resume`.
     pub trigger: String,
+    /// The operator instance (pod name and term) that runs it now; a resuming operator claims
+    /// it anew, which fences off the status writes of the one before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
 }
 
 /// One upload run.
@@ -99,8 +119,9 @@ pub struct RunRecord {
     /// SHA-256 (hex) of the source CSV this run read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_sha256: Option<String>,
-    /// Human-readable summary or error; never contains secrets.
+    /// Human-readable summary or error (at most 1024 bytes); never contains secrets or HR values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
     pub message: Option<String>,
     /// One-word CamelCase reason of a failed run (`AuthenticationFailed`, `InvalidCsv`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]

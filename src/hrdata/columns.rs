@@ -66,7 +66,7 @@ pub(crate) fn map_header(
         return Err(CsvError::MissingColumns {
             source_name: source_name.to_owned(),
             missing,
-            header: header.iter().map(|h| h.to_string()).collect(),
+            header_columns: header.iter().map(|h| h.to_string()).collect(),
         });
     }
 
@@ -134,10 +134,12 @@ mod tests {
         .unwrap_err();
         match err {
             CsvError::MissingColumns {
-                missing, header, ..
+                missing,
+                header_columns,
+                ..
             } => {
                 assert_eq!(missing, ["TerminationDate", "LastWorkingDate"]);
-                assert_eq!(header, ["EmailAddress", "Other"]);
+                assert_eq!(header_columns, ["EmailAddress", "Other"]);
             }
             other => panic!("{other:?}"),
         }

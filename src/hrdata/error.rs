@@ -58,15 +58,19 @@ pub enum CsvError {
     },
     #[error("{source_name} is empty: expected a header row followed by data records")]
     Empty { source_name: String },
+    /// The message counts the header's columns but does not name them: for a source that is not
+    /// a CSV (a Secret holding a token, say) the "header" is its first line. Callers that may
+    /// show the source's text add the names with [`CsvError::with_header_columns`].
     #[error(
-        "{source_name} has no column {}; the header has {}",
+        "{source_name} has no column {}; the header has {} column(s)",
         quoted_list(.missing),
-        quoted_list(.header)
+        .header_columns.len()
     )]
     MissingColumns {
         source_name: String,
         missing: Vec<String>,
-        header: Vec<String>,
+        /// The header's column names as read: source text, kept out of the message.
+        header_columns: Vec<String>,
     },
     /// A required column appears more than once, so it is unclear which one holds the data.
     #[error(
@@ -93,6 +97,17 @@ pub enum CsvError {
 }
 
 impl CsvError {
+    /// The message, plus the header's column names for [`CsvError::MissingColumns`]: only for
+    /// sources whose text may be shown (a file the user holds, a ConfigMap), never a Secret's.
+    pub fn with_header_columns(&self) -> String {
+        match self {
+            CsvError::MissingColumns { header_columns, .. } => {
+                format!("{self}: {}", quoted_list(header_columns))
+            }
+            other => other.to_string(),
+        }
+    }
+
     /// True only for I/O failures (exit status 2); everything else is invalid data (exit 1).
     pub fn is_io(&self) -> bool {
         matches!(self, CsvError::Io { .. })

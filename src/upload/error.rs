@@ -73,21 +73,54 @@ pub enum UploadError {
     Cancelled,
 }
 
+/// The reasons of failed uploads ([`UploadError::reason`]); the operator's condition reasons
+/// include them (`crd::conditions::reason`).
+pub mod reason {
+    pub const INVALID_CREDENTIALS: &str = "InvalidCredentials";
+    pub const SOURCE_UNREADABLE: &str = "SourceUnreadable";
+    pub const INVALID_CSV: &str = "InvalidCsv";
+    pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
+    /// The service's TLS certificate is not trusted (a configuration error, never retried).
+    pub const UNTRUSTED_CERTIFICATE: &str = "UntrustedCertificate";
+    /// The trusted CA bundle given to the operator cannot be used.
+    pub const INVALID_TRUSTED_CA: &str = "InvalidTrustedCA";
+    pub const UPLOAD_FAILED: &str = "UploadFailed";
+    pub const CHECKPOINT_FAILED: &str = "CheckpointFailed";
+    pub const SOURCE_CHANGED: &str = "SourceChanged";
+    pub const INTERRUPTED: &str = "Interrupted";
+    pub const INTERNAL_ERROR: &str = "InternalError";
+
+    /// Every reason above.
+    pub const ALL: [&str; 11] = [
+        INVALID_CREDENTIALS,
+        SOURCE_UNREADABLE,
+        INVALID_CSV,
+        AUTHENTICATION_FAILED,
+        UNTRUSTED_CERTIFICATE,
+        INVALID_TRUSTED_CA,
+        UPLOAD_FAILED,
+        CHECKPOINT_FAILED,
+        SOURCE_CHANGED,
+        INTERRUPTED,
+        INTERNAL_ERROR,
+    ];
+}
+
 impl UploadError {
     /// A one-word CamelCase reason, for Kubernetes conditions and metrics labels.
     pub fn reason(&self) -> &'static str {
         match self {
-            UploadError::Credentials(_) => "InvalidCredentials",
-            UploadError::Csv(e) if e.is_io() => "SourceUnreadable",
-            UploadError::Csv(_) | UploadError::InvalidRecords { .. } => "InvalidCsv",
-            UploadError::Authentication { .. } => "AuthenticationFailed",
-            UploadError::UntrustedCertificate(_) => "UntrustedCertificate",
-            UploadError::HttpClient(_) => "InvalidTrustedCA",
-            UploadError::Rejected { .. } | UploadError::Unavailable { .. } => "UploadFailed",
-            UploadError::Checkpoint(_) => "CheckpointFailed",
-            UploadError::SourceChanged => "SourceChanged",
-            UploadError::Cancelled => "Interrupted",
-            UploadError::Internal(_) => "InternalError",
+            UploadError::Credentials(_) => reason::INVALID_CREDENTIALS,
+            UploadError::Csv(e) if e.is_io() => reason::SOURCE_UNREADABLE,
+            UploadError::Csv(_) | UploadError::InvalidRecords { .. } => reason::INVALID_CSV,
+            UploadError::Authentication { .. } => reason::AUTHENTICATION_FAILED,
+            UploadError::UntrustedCertificate(_) => reason::UNTRUSTED_CERTIFICATE,
+            UploadError::HttpClient(_) => reason::INVALID_TRUSTED_CA,
+            UploadError::Rejected { .. } | UploadError::Unavailable { .. } => reason::UPLOAD_FAILED,
+            UploadError::Checkpoint(_) => reason::CHECKPOINT_FAILED,
+            UploadError::SourceChanged => reason::SOURCE_CHANGED,
+            UploadError::Cancelled => reason::INTERRUPTED,
+            UploadError::Internal(_) => reason::INTERNAL_ERROR,
         }
     }
 }

@@ -18,7 +18,7 @@ pub use checkpoint::{
 pub use credentials::{
     AppCredentials, AssertionSource, CertificateCredential, ClientAuth, FederatedTokenFile,
 };
-pub use error::{CredentialError, UploadError};
+pub use error::{CredentialError, UploadError, reason};
 pub use retry::{RetryPolicy, Sleeper, TokioSleeper};
 pub use run::{
     DEFAULT_RECORDS_PER_CALL, DEFAULT_REQUEST_TIMEOUT, RunResult, UploadReport, UploadRequest,

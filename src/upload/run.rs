@@ -320,8 +320,15 @@ impl Uploader {
             })?;
             // The body moves into a shared buffer once; retries re-send it without copying.
             let body = Bytes::from(std::mem::take(&mut chunk.body));
-            self.send_with_retry(&upload_url, &file_name, chunk.index, body, progress)
-                .await?;
+            self.send_with_retry(
+                &upload_url,
+                &file_name,
+                chunk.index,
+                body,
+                progress,
+                &request.cancel,
+            )
+            .await?;
             progress.chunks += 1;
             progress.sent += chunk.records as u64;
             progress.acknowledged = chunk.first_record + chunk.records as u64;
@@ -368,7 +375,9 @@ impl Uploader {
         })
     }
 
-    /// Posts one chunk until it is acknowledged, refused, or the attempts run out.
+    /// Posts one chunk until it is acknowledged, refused, or the attempts run out. A request in
+    /// flight is always awaited (its answer may be an acknowledgement), but cancellation ends
+    /// the wait before a retry: the chunk is abandoned unacknowledged, and the next run resends it.
     async fn send_with_retry(
         &self,
         upload_url: &str,
@@ -376,6 +385,7 @@ impl Uploader {
         index: u64,
         body: Bytes,
         progress: &mut Progress,
+        cancel: &CancellationToken,
     ) -> Result<(), UploadError> {
         let mut attempt = 0;
         loop {
@@ -405,7 +415,10 @@ impl Uploader {
             }
             let wait = self.retry.delay(attempt, wait_hint);
             tracing::warn!(chunk = index + 1, attempt, wait_ms = wait.as_millis() as u64, error = %last, "upload attempt failed, retrying");
-            self.sleeper.sleep(wait).await;
+            tokio::select! {
+                () = self.sleeper.sleep(wait) => {}
+                () = cancel.cancelled() => return Err(UploadError::Cancelled),
+            }
         }
     }
 }

@@ -17,7 +17,13 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 import harness  # noqa: E402
+import rbac_audit  # noqa: E402
 from harness import CRD_FILE, REAL_CLUSTER, HrEmulator, Kubectl, Operator  # noqa: E402
+
+# The API emulator of this session (kept after its fixture stops it: the RBAC check reads its
+# record of the operator's requests at the very end), and how many tests were deselected.
+_session_api = None
+_deselected = 0
 
 
 class Cluster:
@@ -56,6 +62,8 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
     kubeconfig = tmp_path_factory.mktemp('kube') / 'kubeconfig'
     write_kubeconfig(kubeconfig, thread.url)
     cluster = Cluster(str(kubeconfig), thread)
+    global _session_api
+    _session_api = thread.emulator
     # As on a real cluster: the CRD is applied, which registers the resource in the emulator.
     cluster.kubectl.apply_file(CRD_FILE)
     try:
@@ -111,3 +119,32 @@ def _report_logs(request, processes) -> None:
     if rep is not None and rep.failed:
         for p in processes:
             sys.stderr.write(f'\n===== {p.name}: {p.log_path} (last 60 lines) =====\n{p.tail(60)}\n')
+
+
+def pytest_deselected(items) -> None:
+    global _deselected
+    _deselected += len(items)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """The RBAC check (rbac_audit.py): a request `hrconnector rbac` does not allow fails the
+    session always; a grant no request used fails it only when the whole suite ran and passed
+    (a subset, or a test that stopped early, need not reach every call)."""
+    if _session_api is None or not _session_api.operator_requests:
+        return
+    forbidden, unused = rbac_audit.audit(_session_api.operator_requests, rbac_audit.operator_grants(harness.BINARY))
+    whole_suite = (_deselected == 0 and not session.config.option.keyword and not session.config.option.markexpr
+                   and session.testsfailed == 0 and not session.shouldstop and not session.shouldfail
+                   and all(pathlib.Path(a.split('::')[0]).resolve() == pathlib.Path(__file__).parent.resolve()
+                           for a in session.config.args))
+    lines = rbac_audit.report(forbidden, unused, check_unused=whole_suite)
+    terminal = session.config.pluginmanager.get_plugin('terminalreporter')
+    write = terminal.write_line if terminal else print
+    summary = (f'RBAC check: {len(_session_api.operator_requests)} operator requests, '
+               f'{len(forbidden)} not allowed, {len(unused)} grants unused'
+               + ('' if whole_suite else ' (unused grants not checked: not the whole suite)'))
+    write(summary)
+    for line in lines:
+        write(line)
+    if lines:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 from typing import Any, Callable
@@ -130,7 +131,8 @@ class Process:
         return self.proc.poll() is None
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:  # read after stop() too: a failed test's teardown prints it
+            self._log.flush()
         return self.log_path.read_text(errors='replace')
 
     def tail(self, lines: int = 40) -> str:
@@ -219,6 +221,12 @@ class HrEmulator:
         self.process.stop()
 
 
+def allow_emulator(emu: 'HrEmulator') -> dict[str, str]:
+    """The operator's environment that lets jobs send to the hr emulator: it is no published
+    cloud host, so, as an administrator would for a proxy, the test allows its URL explicitly."""
+    return {'HRCONNECTOR_ALLOW_ENDPOINT_PREFIX': emu.url}
+
+
 class Operator:
     """``hrconnector controller`` as a child process, KUBECONFIG set, output captured."""
 
@@ -245,6 +253,19 @@ class Operator:
 
     def tail(self, lines: int = 40) -> str:
         return f'--- {self.name} log tail ({self.process.log_path}) ---\n{self.process.tail(lines)}'
+
+    def endpoint(self, path: str) -> tuple[int, str]:
+        """``GET path`` (``/metrics``, ``/readyz``...) on the address the operator logged."""
+        match = wait_for(f'{self.name} to log its metrics address',
+                         lambda: re.search(r'serving /metrics.*?(127\.0\.0\.1:\d+)', self.log()), context=self.tail)
+        try:
+            with urllib.request.urlopen(f'http://{match.group(1)}{path}', timeout=10) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def metrics(self) -> str:
+        return self.endpoint('/metrics')[1]
 
     def log(self) -> str:
         return self.process.log()
@@ -297,3 +318,73 @@ def brief_status(obj: dict[str, Any] | None) -> str:
     status = dict(obj.get('status') or {})
     status.pop('history', None)
     return 'status: ' + json.dumps(status, indent=1, sort_keys=True)[:4000]
+
+
+class UploadJobKubelet:
+    """Plays the Job controller and the kubelet for one upload Job, which the API emulator has
+    no controllers for: runs the Job's container (the real ``hrconnector upload`` with the Job's
+    own arguments) on this machine, with its mounts as local directories, then records a pod with
+    the container's termination message and marks the Job Complete or Failed, as Kubernetes would.
+
+    ``claim_files`` is the claim's content (path -> text); the Secret's keys are mounted as its
+    volume's ``items`` say. Works against the emulator only (a real cluster runs its own pods)."""
+
+    def __init__(self, kubectl: 'Kubectl', api_url: str, namespace: str, workdir: pathlib.Path):
+        self.k, self.api_url, self.ns, self.workdir = kubectl, api_url, namespace, workdir
+
+    def run(self, job: dict[str, Any], claim_files: dict[str, str], log_dir: pathlib.Path) -> dict[str, Any]:
+        name = job['metadata']['name']
+        pod_spec = job['spec']['template']['spec']
+        container = pod_spec['containers'][0]
+        mounts = {}
+        for volume in pod_spec['volumes']:
+            local = self.workdir / name / volume['name']
+            local.mkdir(parents=True, exist_ok=True)
+            if 'persistentVolumeClaim' in volume:
+                for path, text in claim_files.items():
+                    (local / path).parent.mkdir(parents=True, exist_ok=True)
+                    (local / path).write_text(text)
+            if 'secret' in volume:
+                secret = self.k.get('secret', volume['secret']['secretName'], self.ns)
+                import base64
+                for item in volume['secret']['items']:
+                    (local / item['path']).write_bytes(base64.b64decode(secret['data'][item['key']]))
+            mounts[volume['name']] = local
+        paths = {m['mountPath']: mounts[m['name']] for m in container['volumeMounts']}
+        termination_log = self.workdir / name / 'termination-log'
+
+        def local_path(arg: str) -> str:
+            if arg.startswith(container['terminationMessagePath']):
+                return str(termination_log)
+            for mount_path, local in sorted(paths.items(), key=lambda p: -len(p[0])):
+                if arg == mount_path or arg.startswith(mount_path + '/'):
+                    return str(local) + arg[len(mount_path):]
+            return arg
+
+        args = []
+        for arg in container['args']:
+            key, eq, value = arg.partition('=')
+            args.append(f'{key}={local_path(value)}' if eq and key.startswith('--') else local_path(arg))
+        proc = Process(f'upload-job-{name}', [str(BINARY)] + args, log_dir)
+        exit_code = proc.proc.wait(120)
+        message = termination_log.read_text() if termination_log.exists() else proc.tail(20)
+        labels = {'job-name': name, **(job['spec']['template'].get('metadata', {}).get('labels') or {})}
+        pod = {'apiVersion': 'v1', 'kind': 'Pod',
+               'metadata': {'name': f'{name}-pod', 'namespace': self.ns, 'labels': labels},
+               'spec': {'containers': [{'name': container['name'], 'image': container['image']}],
+                        'restartPolicy': 'Never'},
+               'status': {'phase': 'Succeeded' if exit_code == 0 else 'Failed',
+                          'containerStatuses': [{'name': container['name'], 'ready': False, 'restartCount': 0,
+                                                 'image': container['image'], 'imageID': '',
+                                                 'state': {'terminated': {'exitCode': exit_code,
+                                                                          'message': message,
+                                                                          'finishedAt': '2026-01-01T00:00:00Z'}}}]}}
+        self.k.create(pod)
+        done = 'Complete' if exit_code == 0 else 'Failed'
+        conditions = [{'type': done, 'status': 'True', 'reason': 'Completed' if exit_code == 0 else 'BackoffLimitExceeded'}]
+        status = {'conditions': conditions, 'succeeded' if exit_code == 0 else 'failed': 1}
+        req = urllib.request.Request(f'{self.api_url}/apis/batch/v1/namespaces/{self.ns}/jobs/{name}/status',
+                                     data=json.dumps({'status': status}).encode(), method='PATCH',
+                                     headers={'Content-Type': 'application/merge-patch+json'})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())

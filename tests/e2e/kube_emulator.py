@@ -53,6 +53,8 @@ import kmock
 import yaml
 from kmock._internal import parsing, rendering
 
+import rbac_audit
+
 
 def _parse_path(path: str) -> parsing.ParsedPath:
     """kmock's URL parser, fixed for the ``namespaces`` resource itself: ``/api/v1/namespaces``
@@ -116,6 +118,11 @@ def _strategic_patch(target: Any, patch: Any) -> Any:
     return _merge_patch(target, patch)
 
 
+def _partial(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object as a metadata-only request (``Accept: ...;as=PartialObjectMetadata``) sees it."""
+    return {'apiVersion': 'meta.k8s.io/v1', 'kind': 'PartialObjectMetadata', 'metadata': obj['metadata']}
+
+
 def _fold_string_data(obj: dict[str, Any]) -> None:
     """Secrets: ``stringData`` is write-only, the API server folds it into ``data``."""
     string_data = obj.pop('stringData', None)
@@ -164,10 +171,18 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
     # Per resource: every change as (resourceVersion, event), for watches that resume.
     _log: dict[Any, list[tuple[int, dict[str, Any]]]] = attrs.field(factory=dict, init=False)
     _changed: asyncio.Condition | None = attrs.field(default=None, init=False)
+    # resourceVersion -> event-loop time of the write (for ``watch_delay``).
+    _log_times: dict[int, float] = attrs.field(factory=dict, init=False)
     # (resource, namespace, name) -> {field path -> manager}
     _owners: dict[Any, dict[tuple[str, ...], str]] = attrs.field(factory=dict, init=False)
     # Every write request, for assertions: (method, path, subresource, content-type).
     writes: list[tuple[str, str, str | None, str]] = attrs.field(factory=list, init=False)
+    # Every request the operator made (User-Agent ``hrconnector/...``), as RBAC sees it: what
+    # rbac_audit.py checks against ``hrconnector rbac`` at the end of the suite.
+    operator_requests: list['rbac_audit.ApiRequest'] = attrs.field(factory=list, init=False)
+    # Watch events are held back this long before they are sent (0: none), as a real API
+    # server's watch cache lags behind its writes; set by tests through ``watch_delay``.
+    watch_delay: float = attrs.field(default=0.0, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -239,6 +254,7 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
         res = request.resource
         if res is None or res.plural is None:
             return await super()._handle(request)  # discovery and non-Kubernetes paths
+        self._record_operator_request(request, res)
         try:
             info = self._info(res)
             if info is None:
@@ -248,6 +264,15 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
             return self._status(e.code, e.reason, e.message, e.details)
         except (ValueError, json.JSONDecodeError, yaml.YAMLError, jsonpatch.JsonPatchException) as e:
             return self._status(400, 'BadRequest', f'{type(e).__name__}: {e}')
+
+    def _record_operator_request(self, request: rendering.Request, res: Any) -> None:
+        if not request.headers.get('User-Agent', '').startswith(rbac_audit.OPERATOR_USER_AGENT):
+            return
+        method = request.method.value if hasattr(request.method, 'value') else str(request.method)
+        watch = request.params.get('watch') in ('true', '1')
+        self.operator_requests.append(rbac_audit.ApiRequest(
+            verb=rbac_audit.verb_of(method, request.name is not None, watch), group=res.group or '',
+            resource=res.plural, subresource=request.subresource, namespace=request.namespace))
 
     @staticmethod
     def _status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> aiohttp.web.Response:
@@ -262,12 +287,18 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
         name, sub = request.name, request.subresource
         if sub is not None and sub not in info.subresources:
             raise ApiError(404, 'NotFound', 'the server could not find the requested resource')
+        meta_only = 'as=PartialObjectMetadata' in request.headers.get('Accept', '')
         if method == 'GET' and params.get('watch') in ('true', '1'):
-            return await self._watch(request, res, info, ns, name)
+            return await self._watch(request, res, info, ns, name, meta_only)
         if method == 'GET' and name is None:
-            return aiohttp.web.json_response(self._list(request, res, info, ns))
+            listed = self._list(request, res, info, ns)
+            if meta_only:
+                listed = {'kind': 'PartialObjectMetadataList', 'apiVersion': 'meta.k8s.io/v1',
+                          'metadata': listed['metadata'], 'items': [_partial(o) for o in listed['items']]}
+            return aiohttp.web.json_response(listed)
         if method == 'GET':
-            return aiohttp.web.json_response(self._get(res, info, ns, name))
+            obj = self._get(res, info, ns, name)
+            return aiohttp.web.json_response(_partial(obj) if meta_only else obj)
         self.writes.append((method, str(request.url.path), sub, request.headers.get('Content-Type', '')))
         if method == 'POST' and name is None:
             body = self._body(request)
@@ -368,6 +399,7 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
                 self._objects[key] = copy.deepcopy(obj)
             shown = obj
         self._log.setdefault(res, []).append((self._rv, {'type': event_type, 'object': copy.deepcopy(shown)}))
+        self._log_times[self._rv] = asyncio.get_running_loop().time()
         async with self._changed:
             self._changed.notify_all()
         return copy.deepcopy(shown)
@@ -561,7 +593,7 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
 
     # ----------------------------------------------------------------------------- watch
     async def _watch(self, request: rendering.Request, res: Any, info: Any, ns: str | None,
-                     name: str | None) -> aiohttp.web.StreamResponse:
+                     name: str | None, meta_only: bool = False) -> aiohttp.web.StreamResponse:
         assert self._changed is not None and request._raw_request is not None
         params = request.params
         since = params.get('resourceVersion') or '0'
@@ -588,15 +620,21 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
                 position = self._rv
             for item in initial['items']:
                 if wanted(item):
-                    await response.write(json.dumps({'type': 'ADDED', 'object': item}).encode() + b'\n')
+                    shown = _partial(item) if meta_only else item
+                    await response.write(json.dumps({'type': 'ADDED', 'object': shown}).encode() + b'\n')
         else:
             position = since_rv
         try:
             while True:
                 log = self._log.get(res, [])
                 for rv, event in [e for e in log if e[0] > position]:
+                    lag = self._log_times.get(rv, 0.0) + self.watch_delay - loop.time()
+                    if lag > 0:
+                        await asyncio.sleep(lag)
                     position = rv
                     if wanted(event['object']):
+                        if meta_only:
+                            event = {'type': event['type'], 'object': _partial(event['object'])}
                         await response.write(json.dumps(event).encode() + b'\n')
                 remaining = deadline - loop.time()
                 if remaining <= 0:

@@ -259,3 +259,54 @@ def test_kubectl_get_watch_sees_changes(cluster, namespace):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_metadata_only_requests_get_partial_objects(cluster, namespace):
+    base = f'/api/v1/namespaces/{namespace}/configmaps'
+    call(cluster, 'POST', base, {'metadata': {'name': 'm1'}, 'data': {'big': 'x' * 1000}})
+    meta = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1'
+    req = urllib.request.Request(cluster.thread.url + base, headers={'Accept': meta})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        listed = json.loads(resp.read())
+    assert listed['kind'] == 'PartialObjectMetadataList'
+    assert [i['metadata']['name'] for i in listed['items']] == ['m1']
+    assert 'data' not in listed['items'][0] and listed['items'][0]['kind'] == 'PartialObjectMetadata'
+    code, full, _ = call(cluster, 'GET', f'{base}/m1')
+    assert full['data']['big'] == 'x' * 1000  # an ordinary request still gets everything
+
+
+def test_deletion_with_finalizers_sets_deletion_timestamp_until_they_are_removed(cluster, namespace):
+    base = f'/api/v1/namespaces/{namespace}/configmaps'
+    call(cluster, 'POST', base, {'metadata': {'name': 'f1', 'finalizers': ['example.com/keep']}})
+    code, deleting, _ = call(cluster, 'DELETE', f'{base}/f1')
+    assert code == 200 and deleting['metadata'].get('deletionTimestamp')
+    code, still, _ = call(cluster, 'GET', f'{base}/f1')
+    assert code == 200 and still['metadata']['deletionTimestamp'] == deleting['metadata']['deletionTimestamp']
+    call(cluster, 'PATCH', f'{base}/f1', {'metadata': {'finalizers': None}}, 'application/merge-patch+json')
+    code, _, _ = call(cluster, 'GET', f'{base}/f1')
+    assert code == 404
+
+
+def test_watch_events_can_be_delayed_like_a_lagging_watch_cache(cluster, namespace):
+    base = f'/api/v1/namespaces/{namespace}/configmaps'
+    code, first, _ = call(cluster, 'POST', base, {'metadata': {'name': 'd1'}})
+    cluster.api.watch_delay = 0.5
+    try:
+        result: dict[str, Any] = {}
+
+        def watcher():
+            result['events'], _ = _watch(cluster, f'{base}?watch=true&resourceVersion={rv(first)}', 1)
+            result['at'] = time.monotonic()
+
+        t = threading.Thread(target=watcher)
+        t.start()
+        time.sleep(0.2)
+        written = time.monotonic()
+        call(cluster, 'PATCH', f'{base}/d1', {'data': {'v': '2'}}, 'application/merge-patch+json')
+        code, now, _ = call(cluster, 'GET', f'{base}/d1')
+        assert now['data'] == {'v': '2'}  # reads are not delayed, only watch events
+        t.join(10)
+        assert [e['type'] for e in result['events']] == ['MODIFIED']
+        assert result['at'] - written >= 0.5  # a lower bound: never flaky on a slow machine
+    finally:
+        cluster.api.watch_delay = 0.0

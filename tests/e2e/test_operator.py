@@ -9,7 +9,9 @@ import pathlib
 import time
 from typing import Any
 
-from harness import REPO, Operator, brief_status, condition, count_records, csv_text, wait_for
+import pytest
+
+from harness import REPO, Operator, allow_emulator, brief_status, condition, count_records, csv_text, wait_for
 
 SAMPLE_CSV = (REPO / 'examples' / 'employee_termination_data.csv').read_text()
 RUN_NOW = 'hrconnector.io/run-now'
@@ -55,7 +57,8 @@ class Scenario:
 
     # ---- operator
     def start_operator(self, name: str = 'operator', extra_args: list[str] = ()) -> Operator:
-        op = Operator(name, self.log_dir, self.cluster.kubeconfig, self.ns, list(extra_args))
+        op = Operator(name, self.log_dir, self.cluster.kubeconfig, self.ns, list(extra_args),
+                      env=allow_emulator(self.emu))
         self.operators.append(op)
         return op
 
@@ -117,6 +120,7 @@ def test_run_now_uploads_every_record(cluster, namespace, hr_emulator, app, oper
     reasons = {e.get('reason') for e in events if (e.get('regarding') or {}).get('name') == s.name}
     assert reasons, f'no Events about the job: {events}'
     assert 'could not publish an Event' not in operators[0].log()
+    assert operators[0].endpoint('/readyz') == (200, 'ok'), 'ready once the job watch has synced'
     print(f'\nEvents on the job: {sorted(reasons)}')
     s.assert_running()
 
@@ -297,7 +301,8 @@ def test_the_chart_rendered_deployment_arguments_run_the_job(cluster, namespace,
     env = {e['name']: e['value'] for e in container.get('env', []) if 'value' in e}
     env['POD_NAMESPACE'] = namespace  # the chart sets it from the downward API
     for replica in ('chart-pod-a', 'chart-pod-b'):
-        op = Operator(replica, log_dir, cluster.kubeconfig, namespace, env={**env, 'POD_NAME': replica},
+        op = Operator(replica, log_dir, cluster.kubeconfig, namespace,
+                      env={**env, 'POD_NAME': replica, **allow_emulator(hr_emulator)},
                       exact_args=args)
         operators.append(op)
     expected = count_records(SAMPLE_CSV)
@@ -351,7 +356,8 @@ def test_no_secret_or_token_reaches_logs_events_status_or_output(cluster, namesp
     any issued access token appears in the operator's or emulator's logs, Events, or the job."""
     s = _scenario(cluster, namespace, hr_emulator, app, operators, log_dir)
     s.apply(SAMPLE_CSV)
-    op = Operator('leakcheck', log_dir, cluster.kubeconfig, namespace, env={'RUST_LOG': 'debug'})
+    op = Operator('leakcheck', log_dir, cluster.kubeconfig, namespace,
+                  env={'RUST_LOG': 'debug', **allow_emulator(hr_emulator)})
     operators.append(op)
     s.run_now()
     s.wait_ready('True', 'Succeeded')
@@ -374,3 +380,113 @@ def test_no_secret_or_token_reaches_logs_events_status_or_output(cluster, namesp
         for name, value in [('app secret', app['appSecret']), ('wrong secret', wrong)] + \
                 [(f'token {i}', t) for i, t in enumerate(tokens)]:
             assert value not in text, f'{name} leaked into the {what}'
+
+
+def test_a_pvc_source_runs_as_an_owned_upload_job(cluster, namespace, hr_emulator, app, operators, log_dir):
+    """A PersistentVolumeClaim source: the operator creates a batch Job that runs `hrconnector
+    upload`; the test plays the Job controller and kubelet (the emulator has none) by running the
+    Job's own container arguments against local copies of its mounts, and the operator copies the
+    pod's termination-message report into status."""
+    if cluster.api is None:
+        pytest.skip('on a real cluster the Job needs an image the cluster can pull')
+    from harness import UploadJobKubelet
+    s = _scenario(cluster, namespace, hr_emulator, app, operators, log_dir)
+    csv = csv_text(12, prefix='pvc')
+    job = s.job(source={'persistentVolumeClaim': {'claimName': 'hr-exports', 'path': 'exports/hr.csv'}},
+                recordsPerCall=5)
+    s.k.apply(s.secret(), job)
+    s.start_operator(extra_args=['--upload-job-image', 'registry.example/hrconnector:e2e'])
+    s.run_now()
+    batch_job = wait_for('the upload Job', lambda: next(iter(json.loads(s.k.run(
+        'get', 'jobs.batch', '-n', namespace, '-o', 'json'))['items']), None), context=s.context)
+    owner = batch_job['metadata']['ownerReferences'][0]
+    assert (owner['kind'], owner['name'], owner['controller']) == ('HrConnectorJob', s.name, True)
+    UploadJobKubelet(s.k, cluster.thread.url, namespace, log_dir / 'kubelet').run(
+        batch_job, {'exports/hr.csv': csv}, log_dir)
+    obj = s.wait_ready('True', 'Succeeded', extra=lambda o: (o.get('status') or {}).get('recordsSaved') == 12)
+    assert obj['status']['checkpoint']['recordsAcknowledged'] == 12
+    assert sorted(emails(hr_emulator.received(app['jobId']))) == sorted(
+        line.split(',')[0] for line in csv.strip().splitlines()[1:])
+    s.assert_running()
+
+
+def _events(s: Scenario, reason: str) -> int:
+    """How many times an Event with `reason` was published about the job (a series counts each)."""
+    items = json.loads(s.k.run('get', 'events.events.k8s.io', '-n', s.ns, '-o', 'json'))['items']
+    return sum(((e.get('series') or {}).get('count') or 1) for e in items
+               if e.get('reason') == reason and (e.get('regarding') or {}).get('name') == s.name)
+
+
+def _history(s: Scenario) -> list[dict[str, Any]]:
+    return ((s.get() or {}).get('status') or {}).get('history') or []
+
+
+def test_a_lagging_watch_runs_each_trigger_exactly_once(cluster, namespace, hr_emulator, app, operators, log_dir):
+    """The API emulator delays every watch event by 500 ms, as a busy API server's watch cache
+    does: the operator's cache then lags behind its own status writes. A run-now, a scheduled run
+    and a run that fails in milliseconds must each run once (history, Events, uploads)."""
+    if cluster.api is None:
+        pytest.skip('the watch delay is a knob of the API emulator')
+    cluster.api.watch_delay = 0.5
+    try:
+        s = _scenario(cluster, namespace, hr_emulator, app, operators, log_dir)
+        s.apply(SAMPLE_CSV)
+        s.start_operator()
+        s.run_now()
+        s.wait_ready('True', 'Succeeded')
+        time.sleep(3)  # what a stale cache would start happens within a few watch delays
+        assert len(_history(s)) == 1, _history(s)
+        assert hr_emulator.stats()['upload_requests'] == 1
+        assert _events(s, 'RunStarted') == 1 and _events(s, 'RunSucceeded') == 1
+
+        # A scheduled run: new content, and a fire time at the next minute (UTC).
+        fire = time.gmtime(time.time() + 60)
+        s.k.apply(s.config_map(csv_text(7, prefix='sched')),
+                  s.job(schedule=f'{fire.tm_min} {fire.tm_hour} * * *'))
+        s.wait('the scheduled run', lambda o: len((o.get('status') or {}).get('history') or []) == 2
+               and (o.get('status') or {}).get('lastScheduleTime') is not None, timeout=120)
+        s.wait_ready('True', 'Succeeded', extra=lambda o: o['status'].get('recordsSaved') == 7)
+        time.sleep(3)
+        assert len(_history(s)) == 2, _history(s)
+        assert hr_emulator.stats()['upload_requests'] == 2
+        assert _events(s, 'RunStarted') == 2
+
+        # A run that fails at once: the credentials Secret lacks its appId key.
+        broken = s.secret()
+        del broken['stringData']['appId']
+        s.k.replace(broken)
+        s.run_now()
+        s.wait_ready('False', 'CredentialsNotFound')
+        time.sleep(3)
+        assert len(_history(s)) == 3, _history(s)
+        assert _events(s, 'RunStarted') == 3 and _events(s, 'CredentialsNotFound') == 1
+        assert hr_emulator.stats()['upload_requests'] == 2
+        s.assert_running()
+    finally:
+        cluster.api.watch_delay = 0.0
+
+
+def test_deleting_a_job_mid_upload_stops_it_and_drops_its_series(cluster, namespace, hr_emulator, app, operators,
+                                                                 log_dir):
+    s = _scenario(cluster, namespace, hr_emulator, app, operators, log_dir)
+    records, per_call = 20_000, 1_000
+    s.apply(csv_text(records, prefix='del'), big=True, recordsPerCall=per_call)
+    hr_emulator.set_upload_delay(400)
+    op = s.start_operator()
+    s.run_now()
+    s.wait('two chunks checkpointed', lambda o: ((o.get('status') or {}).get('checkpoint') or {})
+           .get('recordsAcknowledged', 0) >= 2 * per_call, timeout=60)
+    series = f'namespace="{namespace}",name="{s.name}"'
+    assert series in op.metrics(), 'the job has per-job series while it exists'
+    s.k.delete('hrconnectorjobs.hrconnector.io', s.name, namespace)
+    seen = 'stopping its run after the chunk in flight'
+    wait_for('the operator to stop the run', lambda: seen in op.log(), context=op.tail)
+    wait_for('the run to end', lambda: 'run stopped: the job was deleted' in op.log(), context=op.tail)
+    after = hr_emulator.stats()['upload_requests']
+    time.sleep(2)
+    # What the service received: the chunks acknowledged before the operator saw the deletion,
+    # plus at most the one in flight then; nothing after, and far from the whole file.
+    acknowledged = op.log().split(seen)[0].count('chunk acknowledged')
+    assert hr_emulator.stats()['upload_requests'] == after <= acknowledged + 1 < records // per_call
+    wait_for('the per-job series to go', lambda: series not in op.metrics(), context=op.tail)
+    assert op.alive()

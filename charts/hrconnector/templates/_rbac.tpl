@@ -6,10 +6,10 @@ HrConnectorJobs live, "leases" = leader election (in the release namespace).
 */}}
 {{- define "hrconnector.rbacRules" -}}
 {{- if .jobs }}
-# The controller watches the jobs it runs.
+# The controller watches the jobs it runs (single reads go through /status).
 - apiGroups: ["hrconnector.io"]
   resources: ["hrconnectorjobs"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 # Status carries verdicts, run outcomes and the upload checkpoint (status subresource only:
 # the operator never changes a spec).
 - apiGroups: ["hrconnector.io"]
@@ -31,20 +31,20 @@ HrConnectorJobs live, "leases" = leader election (in the release namespace).
   verbs: ["create", "patch"]
 {{- end }}
 {{- if .leases }}
-# Leader election, so two replicas never both upload (no list/watch/delete).
+# Leader election (server-side apply), so two replicas never both upload (no list/watch/delete).
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
-  verbs: ["get", "create", "patch", "update"]
+  verbs: ["get", "create", "patch"]
 {{- end }}
 {{- if .jobs }}
-# PersistentVolumeClaim sources are uploaded by a batch Job the operator owns (it creates it,
-# follows it, and deletes it when the run is abandoned).
+# PersistentVolumeClaim sources are uploaded by a batch Job the operator owns (it creates it
+# and follows it; the garbage collector deletes it with its HrConnectorJob, or after its TTL).
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["create", "get", "list", "watch", "delete"]
+  verbs: ["create", "get"]
 # An upload Job's result is read from its pod's termination message.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list"]
+  verbs: ["list"]
 {{- end }}
 {{- end }}

@@ -34,17 +34,13 @@ pub struct FederatedIdentity {
 /// secret when its key is present (as the CRD documents), else the certificate pair. Errors name
 /// keys only, never values.
 pub fn auth_kind(secret: &Secret, credentials: &Credentials) -> Result<AuthKind, PvcJobError> {
+    // Only `data`: the API server folds write-only `stringData` into it.
     let has = |key: &str| {
         secret
             .data
             .as_ref()
             .and_then(|d| d.get(key))
             .is_some_and(|v| !v.0.is_empty())
-            || secret
-                .string_data
-                .as_ref()
-                .and_then(|d| d.get(key))
-                .is_some_and(|v| !v.is_empty())
     };
     let name = || secret.metadata.name.clone().unwrap_or_default();
     let missing: Vec<String> = [&credentials.tenant_id_key, &credentials.app_id_key]

@@ -98,11 +98,13 @@ pub fn build_upload_job(
         .namespace
         .as_deref()
         .ok_or(PvcJobError::MissingMetadata("namespace"))?;
-    let mut owner = hrjob
+    // No blockOwnerDeletion: with the OwnerReferencesPermissionEnforcement admission plugin (on
+    // in OpenShift) setting it needs `update` on hrconnectorjobs/finalizers, a grant we do not
+    // want for this. The garbage collector still deletes the Job with its HrConnectorJob; only a
+    // foreground deletion no longer waits for it.
+    let owner = hrjob
         .controller_owner_ref(&())
         .ok_or(PvcJobError::MissingMetadata("uid"))?;
-    // Foreground deletion of the HrConnectorJob waits for its Job.
-    owner.block_owner_deletion = Some(true);
     let pvc = hrjob
         .spec
         .source
