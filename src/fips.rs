@@ -108,39 +108,4 @@ mod tests {
         assert_eq!(err, NotFips::NotAFipsBuild);
         assert!(err.to_string().contains("-fips"), "{err}");
     }
-
-    #[cfg(feature = "fips")]
-    #[test]
-    fn a_fips_build_runs_on_the_module_with_approved_suites_only() {
-        install_provider();
-        let s = status();
-        assert!(s.fips(), "{s:?}");
-        let tls = tls_config(&HttpClientConfig::default()).unwrap();
-        require(&[("Entra ID", &tls)]).unwrap();
-        assert!(tls.crypto_provider().cipher_suites.iter().all(|c| c.fips()));
-        assert!(tls.crypto_provider().kx_groups.iter().all(|k| k.fips()));
-        // ChaCha20-Poly1305 is not FIPS-approved: the FIPS provider must not offer it.
-        assert!(
-            !tls.crypto_provider()
-                .cipher_suites
-                .iter()
-                .any(|c| format!("{:?}", c.suite()).contains("CHACHA20"))
-        );
-    }
-
-    #[cfg(feature = "fips")]
-    #[test]
-    fn a_tls_config_with_a_non_approved_suite_is_named() {
-        install_provider();
-        let mut provider = rustls::crypto::aws_lc_rs::default_provider();
-        provider.cipher_suites =
-            vec![rustls::crypto::aws_lc_rs::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256];
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(provider))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
-        let err = require(&[("the Kubernetes API", &tls)]).unwrap_err();
-        assert_eq!(err, NotFips::TlsConfigNotFips("the Kubernetes API".into()));
-    }
 }

@@ -34,6 +34,25 @@ pub enum ServerCert {
     WrongName,
 }
 
+/// The key (and so the signature algorithm) of a server certificate.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ServerKey {
+    EcdsaP256,
+    Rsa2048,
+}
+
+impl ServerKey {
+    fn generate(self) -> KeyPair {
+        match self {
+            ServerKey::EcdsaP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
+            ServerKey::Rsa2048 => {
+                KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+            }
+        }
+        .expect("server key")
+    }
+}
+
 pub struct TestPki {
     ca_params: CertificateParams,
     ca_key: KeyPair,
@@ -58,6 +77,10 @@ impl TestPki {
     }
 
     pub fn server(&self, kind: ServerCert) -> TlsIdentity {
+        self.server_with_key(kind, ServerKey::EcdsaP256)
+    }
+
+    pub fn server_with_key(&self, kind: ServerCert, key: ServerKey) -> TlsIdentity {
         let names = match kind {
             ServerCert::WrongName => vec!["login.example.invalid".to_string()],
             _ => vec!["127.0.0.1".to_string(), "localhost".to_string()],
@@ -70,7 +93,7 @@ impl TestPki {
             params.not_before = date_time_ymd(2020, 1, 1);
             params.not_after = date_time_ymd(2021, 1, 1);
         }
-        let key = KeyPair::generate().expect("server key");
+        let key = key.generate();
         let issuer = Issuer::from_params(&self.ca_params, &self.ca_key);
         let cert = params.signed_by(&key, &issuer).expect("server cert");
         TlsIdentity {
@@ -169,10 +192,18 @@ pub async fn start_https_emulator(
     kind: ServerCert,
     issuer: &TokenIssuer,
 ) -> EmulatorHandle {
+    start_https_emulator_with(&pki.server(kind), issuer).await
+}
+
+/// The emulator over HTTPS presenting `identity`, knowing the three apps.
+pub async fn start_https_emulator_with(
+    identity: &TlsIdentity,
+    issuer: &TokenIssuer,
+) -> EmulatorHandle {
     emulator::start_tls(
         config_with_federation(issuer),
         ([127, 0, 0, 1], 0).into(),
-        &pki.server(kind),
+        identity,
     )
     .await
     .expect("emulator starts")

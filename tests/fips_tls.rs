@@ -1,0 +1,266 @@
+//! TLS in FIPS mode against the emulator over HTTPS, once with an ECDSA P-256 and once with an
+//! RSA 2048 server certificate. In the `fips` build (CI: `cargo test --features fips --test
+//! fips_tls`): `hrconnector upload --require-fips` succeeds with certificate authentication (its
+//! RS256 client assertion signed by the module), and a handshake made with the uploader's own
+//! TLS configuration negotiates a FIPS-approved suite and group. In the default build:
+//! `--require-fips` refuses to start, exit status 2, and sends nothing.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::cli::*;
+use common::tls::*;
+use common::*;
+use hrconnector::http_client::{HttpClientConfig, tls_config};
+use rustls::pki_types::ServerName;
+
+struct Setup {
+    dir: tempfile::TempDir,
+    pki: TestPki,
+    issuer: TokenIssuer,
+    csv: String,
+    records: Vec<Vec<String>>,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, records) = write_csv(dir.path(), "hr.csv", 5);
+    Setup {
+        pki: TestPki::new(),
+        issuer: TokenIssuer::new(),
+        csv: csv.to_string_lossy().into_owned(),
+        records,
+        dir,
+    }
+}
+
+/// `upload --require-fips` with the certificate app over HTTPS to `url`, trusting the test CA.
+async fn upload_requiring_fips(s: &Setup, url: &str) -> Run {
+    let ca = s.pki.write_ca(s.dir.path()).to_string_lossy().into_owned();
+    let cert = fixture("certs/test-app.crt").to_string_lossy().into_owned();
+    let key = fixture("certs/test-app.key").to_string_lossy().into_owned();
+    hrconnector(
+        &[
+            "upload",
+            "--require-fips",
+            "--cloud",
+            "gcc-high",
+            "--tenant-id",
+            TENANT,
+            "--app-id",
+            CERT_APP,
+            "--certificate-file",
+            &cert,
+            "--private-key-file",
+            &key,
+            "--job-id",
+            JOB,
+            "--csv-file-path",
+            &s.csv,
+            "--authority-url",
+            url,
+            "--ingestion-url",
+            url,
+            "--ca-file",
+            &ca,
+            "--output",
+            "json",
+        ],
+        &[],
+    )
+    .await
+}
+
+/// What a handshake with the uploader's TLS configuration negotiated with the emulator.
+// The default build's test reads only the first two.
+#[cfg_attr(not(feature = "fips"), allow(dead_code))]
+#[derive(Debug)]
+struct Negotiated {
+    config_fips: bool,
+    connection_fips: bool,
+    suite: rustls::SupportedCipherSuite,
+    group_fips: bool,
+}
+
+async fn handshake(s: &Setup, emu: &hrconnector::emulator::EmulatorHandle) -> Negotiated {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let config = tls_config(&HttpClientConfig {
+        ca_file: Some(s.pki.write_ca(s.dir.path())),
+        ..HttpClientConfig::default()
+    })
+    .unwrap();
+    let config_fips = config.fips();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(emu.addr()).await.unwrap();
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let tls = connector.connect(name, tcp).await.expect("handshake");
+    let (_, conn) = tls.get_ref();
+    Negotiated {
+        config_fips,
+        connection_fips: conn.fips(),
+        suite: conn.negotiated_cipher_suite().expect("a suite"),
+        group_fips: conn
+            .negotiated_key_exchange_group()
+            .expect("a key exchange group")
+            .fips(),
+    }
+}
+
+#[cfg(feature = "fips")]
+async fn fips_upload_with(key: ServerKey) {
+    let s = setup();
+    let emu =
+        start_https_emulator_with(&s.pki.server_with_key(ServerCert::Good, key), &s.issuer).await;
+    let url = emu.url();
+    assert!(url.starts_with("https://"));
+
+    let n = handshake(&s, &emu).await;
+    assert!(n.config_fips && n.connection_fips, "{key:?}: {n:?}");
+    assert!(
+        n.suite.fips(),
+        "{key:?}: {:?} is not FIPS-approved",
+        n.suite
+    );
+    assert!(n.group_fips, "{key:?}: {n:?}");
+
+    let run = upload_requiring_fips(&s, &url).await;
+    assert_eq!(run.code, 0, "{key:?}: {}", run.stderr);
+    assert_eq!(json(&run)["result"], "Succeeded", "{}", run.stdout);
+    assert_eq!(emu.received_records(JOB), s.records);
+}
+
+#[cfg(feature = "fips")]
+#[tokio::test(flavor = "multi_thread")]
+async fn fips_upload_over_tls_with_an_ecdsa_p256_server_certificate() {
+    fips_upload_with(ServerKey::EcdsaP256).await;
+}
+
+#[cfg(feature = "fips")]
+#[tokio::test(flavor = "multi_thread")]
+async fn fips_upload_over_tls_with_an_rsa_2048_server_certificate() {
+    fips_upload_with(ServerKey::Rsa2048).await;
+}
+
+#[cfg(feature = "fips")]
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fips_build_reports_fips_and_offers_no_unapproved_suite() {
+    let run = hrconnector(&["version", "--output", "json"], &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v = json(&run);
+    assert_eq!(v["fips"], true, "{v}");
+    assert_eq!(v["fipsStatus"]["moduleInFipsMode"], true, "{v}");
+    let config = tls_config(&HttpClientConfig::default()).unwrap();
+    let provider = config.crypto_provider();
+    assert!(provider.cipher_suites.iter().all(|c| c.fips()));
+    assert!(provider.kx_groups.iter().all(|k| k.fips()));
+    // ChaCha20-Poly1305 is not FIPS-approved; the default build offers it, this one must not.
+    assert!(
+        !provider
+            .cipher_suites
+            .iter()
+            .any(|c| format!("{:?}", c.suite()).contains("CHACHA20")),
+        "{:?}",
+        provider.cipher_suites
+    );
+}
+
+#[cfg(feature = "fips")]
+#[test]
+fn a_tls_config_with_an_unapproved_suite_is_refused_by_name() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider.cipher_suites =
+        vec![rustls::crypto::aws_lc_rs::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256];
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    let err = hrconnector::fips::require(&[("the Kubernetes API", &tls)]).unwrap_err();
+    assert_eq!(
+        err,
+        hrconnector::fips::NotFips::TlsConfigNotFips("the Kubernetes API".into())
+    );
+    assert!(err.to_string().contains("the Kubernetes API"), "{err}");
+}
+
+#[cfg(not(feature = "fips"))]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_default_build_refuses_require_fips_with_exit_2_and_sends_nothing() {
+    for key in [ServerKey::EcdsaP256, ServerKey::Rsa2048] {
+        let s = setup();
+        let emu =
+            start_https_emulator_with(&s.pki.server_with_key(ServerCert::Good, key), &s.issuer)
+                .await;
+        // The same TLS set-up works, and is not FIPS in this build.
+        let n = handshake(&s, &emu).await;
+        assert!(!n.config_fips && !n.connection_fips, "{key:?}: {n:?}");
+
+        let run = upload_requiring_fips(&s, &emu.url()).await;
+        assert_eq!(run.code, 2, "{key:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("not a FIPS build") && run.stderr.contains("-fips"),
+            "{}",
+            run.stderr
+        );
+        assert!(emu.requests().is_empty(), "{:?}", emu.requests());
+        assert!(emu.received_records(JOB).is_empty());
+    }
+}
+
+#[cfg(not(feature = "fips"))]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_default_build_reports_fips_false_and_the_environment_variable_also_refuses() {
+    let run = hrconnector(&["version", "--output", "json"], &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(json(&run)["fips"], false, "{}", run.stdout);
+    let text = hrconnector(&["version"], &[]).await;
+    assert!(text.stdout.contains("fips: false"), "{}", text.stdout);
+
+    let s = setup();
+    let run = hrconnector(
+        &[
+            "upload",
+            "--cloud",
+            "gcc-high",
+            "--tenant-id",
+            TENANT,
+            "--app-id",
+            APP,
+            "--app-secret",
+            SECRET,
+            "--job-id",
+            JOB,
+            "--csv-file-path",
+            &s.csv,
+            "--dry-run",
+        ],
+        &[("HRCONNECTOR_REQUIRE_FIPS", "1")],
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--require-fips"), "{}", run.stderr);
+    // "0" turns it off: the dry run goes ahead.
+    let run = hrconnector(
+        &[
+            "upload",
+            "--cloud",
+            "gcc-high",
+            "--tenant-id",
+            TENANT,
+            "--app-id",
+            APP,
+            "--app-secret",
+            SECRET,
+            "--job-id",
+            JOB,
+            "--csv-file-path",
+            &s.csv,
+            "--dry-run",
+        ],
+        &[("HRCONNECTOR_REQUIRE_FIPS", "0")],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
