@@ -9,6 +9,7 @@
 #   npm           check-deploy.sh fetches the pinned helm binaries from the npm registry
 #   tinyproxy     the proxy tests start a real HTTP CONNECT proxy on loopback
 #   cmake, golang-go  the `fips` build compiles AWS-LC's FIPS module (aws-lc-fips-sys)
+#   binutils      scripts/fips-check.sh reads the fips binary's symbols with nm
 set -euo pipefail
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -20,6 +21,7 @@ command -v npm >/dev/null || missing+=(npm)
 command -v tinyproxy >/dev/null || [ -x /usr/bin/tinyproxy ] || [ -x /usr/sbin/tinyproxy ] || missing+=(tinyproxy)
 command -v cmake >/dev/null || missing+=(cmake)
 command -v go >/dev/null || missing+=(golang-go)
+command -v nm >/dev/null || missing+=(binutils)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=()
