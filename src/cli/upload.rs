@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::common::{ColumnArgs, FipsArgs, OutputFormat};
 use crate::cloud::Cloud;
-use crate::hrdata::FileSource;
+use crate::hrdata::{FileSource, ValidationOptions};
 use crate::upload::{
     AppCredentials, CertificateCredential, Checkpoint, ClientAuth, CredentialError,
     FederatedTokenFile, FileCheckpointStore, MemoryCheckpointStore, NoCheckpoint, RetryPolicy,
@@ -149,6 +149,15 @@ pub fn run(args: UploadArgs) -> ExitCode {
         write_result_file(&args, &UploadReport::failed("FipsRequired", message));
         return ExitCode::from(super::EXIT_USAGE);
     }
+    let validation = match args.columns.validation_options() {
+        Ok(opts) => opts,
+        Err(usage) => {
+            eprintln!("error: {usage}");
+            let report = UploadReport::failed("InvalidArguments", usage);
+            write_result_file(&args, &report);
+            return ExitCode::from(super::EXIT_USAGE);
+        }
+    };
     let credentials = match load_credentials(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -166,7 +175,7 @@ pub fn run(args: UploadArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_USAGE);
         }
     };
-    let report = runtime.block_on(upload(&args, credentials));
+    let report = runtime.block_on(upload(&args, validation, credentials));
     print_report(&report, args.output);
     write_result_file(&args, &report);
     exit_code(&report)
@@ -196,7 +205,11 @@ fn parse_sha256(s: &str) -> Result<String, String> {
     }
 }
 
-async fn upload(args: &UploadArgs, credentials: AppCredentials) -> UploadReport {
+async fn upload(
+    args: &UploadArgs,
+    validation: ValidationOptions,
+    credentials: AppCredentials,
+) -> UploadReport {
     let cloud = Cloud::from(args.cloud);
     let authority = authority(args, cloud, std::env::var("AZURE_AUTHORITY_HOST").ok());
     let endpoints = cloud.endpoints().with_overrides(
@@ -216,7 +229,7 @@ async fn upload(args: &UploadArgs, credentials: AppCredentials) -> UploadReport 
             path: args.csv_file_path.clone(),
         }),
         job_id: args.job_id.clone(),
-        validation: args.columns.validation_options(),
+        validation,
         records_per_call: args.records_per_call as usize,
         force: args.force,
         dry_run: args.dry_run,

@@ -25,7 +25,13 @@ pub struct ValidateArgs {
 }
 
 pub fn run(args: ValidateArgs) -> ExitCode {
-    let opts = args.columns.validation_options();
+    let opts = match args.columns.validation_options() {
+        Ok(opts) => opts,
+        Err(usage) => {
+            eprintln!("error: {usage}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let source = FileSource::new(&args.csv_file_path);
     let name = args.csv_file_path.display().to_string();
 
@@ -57,6 +63,7 @@ pub fn run(args: ValidateArgs) -> ExitCode {
                 "rejected": report.rejected,
                 "errors": report.errors,
                 "warnings": report.warnings,
+                "scenarios": report.scenarios,
             })
         ),
         OutputFormat::Text => print_text(&name, &report, opts.invalid_rows),
@@ -82,6 +89,7 @@ fn print_text(name: &str, report: &ValidationReport, invalid_rows: InvalidRows) 
     } else {
         println!("{name}: {records}, {} rejected", report.rejected);
     }
+    super::report::print_scenarios(&report.scenarios);
     for warning in &report.warnings {
         println!("warning: {warning}");
     }

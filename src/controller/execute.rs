@@ -237,6 +237,7 @@ async fn mark_finished(
         source_sha256: (!report.source_sha256.is_empty()).then(|| report.source_sha256.clone()),
         message: Some(report.message.clone()),
         reason: report.reason.map(str::to_string),
+        scenarios: report.scenarios.clone(),
     };
     push_history(&mut status.history, run.clone());
     super::verdict::apply_run_outcome(&mut status.conditions, report, generation, completed);

@@ -72,9 +72,17 @@ pub struct EmulatorConfig {
     pub token_lifetime: Duration,
     /// Keep every received record in memory (benchmarks turn this off).
     pub keep_records: bool,
+    /// Header of a multi-scenario file's scenario column (matched case-insensitively): the
+    /// upload log counts each upload's records per value of it.
+    #[serde(default = "default_scenario_column")]
+    pub scenario_column: String,
     /// Issuers whose tokens federated identity credentials may name.
     #[serde(default)]
     pub issuers: Vec<TrustedIssuer>,
+}
+
+fn default_scenario_column() -> String {
+    crate::hrdata::DEFAULT_SCENARIO_COLUMN.to_string()
 }
 
 impl Default for EmulatorConfig {
@@ -85,6 +93,7 @@ impl Default for EmulatorConfig {
             jobs: Vec::new(),
             token_lifetime: Duration::from_secs(3599),
             keep_records: true,
+            scenario_column: default_scenario_column(),
             issuers: Vec::new(),
         }
     }

@@ -1,6 +1,6 @@
 //! Everything the emulator remembers between requests, shared by all connections.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -59,6 +59,9 @@ pub struct LogEntry {
     pub file_name: String,
     pub records_saved: u64,
     pub status: String,
+    /// Records per value of the scenario column, for files that have one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scenarios: BTreeMap<String, u64>,
 }
 
 /// What one job received.

@@ -21,6 +21,10 @@ pub trait CsvSource: Send + Sync {
     fn change_check(&self) -> Option<ChangeCheck> {
         None
     }
+    /// The whole content, when it is in memory already: read in place rather than copied.
+    fn bytes(&self) -> Option<bytes::Bytes> {
+        None
+    }
 }
 
 /// True when a pinned source may have changed since it was pinned.
@@ -154,6 +158,10 @@ impl CsvSource for BytesSource {
     fn pin(&self) -> io::Result<Arc<dyn CsvSource>> {
         // The bytes cannot change.
         Ok(Arc::new(self.clone()))
+    }
+
+    fn bytes(&self) -> Option<bytes::Bytes> {
+        Some(self.data.clone())
     }
 }
 

@@ -1,6 +1,7 @@
 //! One upload run: validate the whole source, decide what still has to be sent, send it chunk by
 //! chunk, and checkpoint after every acknowledged chunk.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,6 +111,10 @@ pub struct UploadReport {
     /// A one-word reason when the run failed (`AuthenticationFailed`, `InvalidCsv`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
+    /// The file's accepted records per scenario (`Resignation`, `JobLevelChange`, …), once it
+    /// has been validated.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scenarios: BTreeMap<String, u64>,
 }
 
 impl UploadReport {
@@ -125,6 +130,7 @@ impl UploadReport {
             source_sha256: String::new(),
             message,
             reason: Some(reason),
+            scenarios: BTreeMap::new(),
         }
     }
 
@@ -180,7 +186,7 @@ impl Uploader {
         store: &S,
     ) -> UploadReport {
         let mut progress = Progress::default();
-        match self.run_inner(request, store, &mut progress).await {
+        let mut report = match self.run_inner(request, store, &mut progress).await {
             Ok(report) => report,
             Err(error) => {
                 tracing::warn!(reason = error.reason(), error = %error, "upload failed");
@@ -194,9 +200,12 @@ impl Uploader {
                     source_sha256: progress.sha256,
                     message: error.to_string(),
                     reason: Some(error.reason()),
+                    scenarios: BTreeMap::new(),
                 }
             }
-        }
+        };
+        report.scenarios = std::mem::take(&mut progress.scenarios);
+        report
     }
 
     async fn run_inner<S: CheckpointStore>(
@@ -209,6 +218,11 @@ impl Uploader {
         let (source, report, plan) = validate_blocking(request, records_per_call).await?;
         progress.sha256 = report.sha256.clone();
         progress.rejected = report.rejected;
+        progress.scenarios = report
+            .scenarios
+            .iter()
+            .map(|(s, n)| (s.name().to_owned(), *n))
+            .collect();
         if request.validation.invalid_rows == InvalidRows::Reject && !report.is_valid() {
             let first = report
                 .errors
@@ -245,6 +259,7 @@ impl Uploader {
                     cp.records_acknowledged
                 ),
                 reason: None,
+                scenarios: BTreeMap::new(),
             });
         }
         let resume_from = previous
@@ -267,6 +282,7 @@ impl Uploader {
                     "dry run: would send {remaining} of {total} records in {chunks} chunk(s)"
                 ),
                 reason: None,
+                scenarios: BTreeMap::new(),
             });
         }
 
@@ -348,6 +364,7 @@ impl Uploader {
                 }
             ),
             reason: None,
+            scenarios: BTreeMap::new(),
         })
     }
 
@@ -401,6 +418,7 @@ struct Progress {
     chunks: u64,
     attempts: u64,
     sha256: String,
+    scenarios: BTreeMap<String, u64>,
 }
 
 /// Opens the source once for both passes (what is sent is what was validated) and validates it
