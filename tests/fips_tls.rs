@@ -15,61 +15,21 @@ use common::*;
 use hrconnector::http_client::{HttpClientConfig, tls_config};
 use rustls::pki_types::ServerName;
 
-struct Setup {
-    dir: tempfile::TempDir,
-    pki: TestPki,
-    issuer: TokenIssuer,
-    csv: String,
-    records: Vec<Vec<String>>,
-}
-
-fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let (csv, records) = write_csv(dir.path(), "hr.csv", 5);
-    Setup {
-        pki: TestPki::new(),
-        issuer: TokenIssuer::new(),
-        csv: csv.to_string_lossy().into_owned(),
-        records,
-        dir,
-    }
-}
-
 /// `upload --require-fips` with the certificate app over HTTPS to `url`, trusting the test CA.
-async fn upload_requiring_fips(s: &Setup, url: &str) -> Run {
+async fn upload_requiring_fips(s: &TlsSetup, url: &str) -> Run {
     let ca = s.pki.write_ca(s.dir.path()).to_string_lossy().into_owned();
     let cert = fixture("certs/test-app.crt").to_string_lossy().into_owned();
     let key = fixture("certs/test-app.key").to_string_lossy().into_owned();
-    hrconnector(
-        &[
-            "upload",
-            "--require-fips",
-            "--cloud",
-            "gcc-high",
-            "--tenant-id",
-            TENANT,
-            "--app-id",
-            CERT_APP,
-            "--certificate-file",
-            &cert,
-            "--private-key-file",
-            &key,
-            "--job-id",
-            JOB,
-            "--csv-file-path",
-            &s.csv,
-            "--authority-url",
-            url,
-            "--ingestion-url",
-            url,
-            "--ca-file",
-            &ca,
-            "--output",
-            "json",
-        ],
-        &[],
-    )
-    .await
+    let extra = [
+        "--require-fips",
+        "--certificate-file",
+        &cert,
+        "--private-key-file",
+        &key,
+        "--ca-file",
+        &ca,
+    ];
+    hrconnector(&https_upload_args(url, &s.csv, CERT_APP, &extra), &[]).await
 }
 
 /// What a handshake with the uploader's TLS configuration negotiated with the emulator.
@@ -83,7 +43,7 @@ struct Negotiated {
     group_fips: bool,
 }
 
-async fn handshake(s: &Setup, emu: &hrconnector::emulator::EmulatorHandle) -> Negotiated {
+async fn handshake(s: &TlsSetup, emu: &hrconnector::emulator::EmulatorHandle) -> Negotiated {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let config = tls_config(&HttpClientConfig {
         ca_file: Some(s.pki.write_ca(s.dir.path())),
@@ -109,7 +69,7 @@ async fn handshake(s: &Setup, emu: &hrconnector::emulator::EmulatorHandle) -> Ne
 
 #[cfg(feature = "fips")]
 async fn fips_upload_with(key: ServerKey) {
-    let s = setup();
+    let s = TlsSetup::new();
     let emu =
         start_https_emulator_with(&s.pki.server_with_key(ServerCert::Good, key), &s.issuer).await;
     let url = emu.url();
@@ -189,7 +149,7 @@ fn a_tls_config_with_an_unapproved_suite_is_refused_by_name() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_default_build_refuses_require_fips_with_exit_2_and_sends_nothing() {
     for key in [ServerKey::EcdsaP256, ServerKey::Rsa2048] {
-        let s = setup();
+        let s = TlsSetup::new();
         let emu =
             start_https_emulator_with(&s.pki.server_with_key(ServerCert::Good, key), &s.issuer)
                 .await;
@@ -218,49 +178,17 @@ async fn a_default_build_reports_fips_false_and_the_environment_variable_also_re
     let text = hrconnector(&["version"], &[]).await;
     assert!(text.stdout.contains("fips: false"), "{}", text.stdout);
 
-    let s = setup();
-    let run = hrconnector(
-        &[
-            "upload",
-            "--cloud",
-            "gcc-high",
-            "--tenant-id",
-            TENANT,
-            "--app-id",
-            APP,
-            "--app-secret",
-            SECRET,
-            "--job-id",
-            JOB,
-            "--csv-file-path",
-            &s.csv,
-            "--dry-run",
-        ],
-        &[("HRCONNECTOR_REQUIRE_FIPS", "1")],
-    )
-    .await;
+    let s = TlsSetup::new();
+    let dry_run = https_upload_args(
+        "http://127.0.0.1:9",
+        &s.csv,
+        APP,
+        &["--app-secret", SECRET, "--dry-run"],
+    );
+    let run = hrconnector(&dry_run, &[("HRCONNECTOR_REQUIRE_FIPS", "1")]).await;
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("--require-fips"), "{}", run.stderr);
     // "0" turns it off: the dry run goes ahead.
-    let run = hrconnector(
-        &[
-            "upload",
-            "--cloud",
-            "gcc-high",
-            "--tenant-id",
-            TENANT,
-            "--app-id",
-            APP,
-            "--app-secret",
-            SECRET,
-            "--job-id",
-            JOB,
-            "--csv-file-path",
-            &s.csv,
-            "--dry-run",
-        ],
-        &[("HRCONNECTOR_REQUIRE_FIPS", "0")],
-    )
-    .await;
+    let run = hrconnector(&dry_run, &[("HRCONNECTOR_REQUIRE_FIPS", "0")]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
 }

@@ -14,7 +14,7 @@ use rcgen::{
     date_time_ymd,
 };
 
-use super::{APP, CERT_APP, JOB, SECRET, TENANT, fixture};
+use super::{APP, CERT_APP, JOB, SECRET, TENANT, fixture, write_csv};
 
 /// App with a federated credential for `system:serviceaccount:{FED_NAMESPACE}:{FED_ACCOUNT}`.
 pub const FED_APP: &str = "c5e7f9a1-3d4f-4a6b-8c2d-e4f6a8b0c2d4";
@@ -207,4 +207,58 @@ pub async fn start_https_emulator_with(
     )
     .await
     .expect("emulator starts")
+}
+
+/// `upload --output json` of `csv` for `app` to the emulator at `url` (authority and ingestion),
+/// then `extra`.
+pub fn https_upload_args<'a>(
+    url: &'a str,
+    csv: &'a str,
+    app: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "upload",
+        "--cloud",
+        "gcc-high",
+        "--tenant-id",
+        TENANT,
+        "--app-id",
+        app,
+        "--job-id",
+        JOB,
+        "--csv-file-path",
+        csv,
+        "--authority-url",
+        url,
+        "--ingestion-url",
+        url,
+        "--output",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// A temporary directory with a five-record CSV, a test CA and a token issuer.
+pub struct TlsSetup {
+    pub dir: tempfile::TempDir,
+    pub pki: TestPki,
+    pub issuer: TokenIssuer,
+    pub csv: String,
+    pub records: Vec<Vec<String>>,
+}
+
+impl TlsSetup {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (csv, records) = write_csv(dir.path(), "hr.csv", 5);
+        TlsSetup {
+            pki: TestPki::new(),
+            issuer: TokenIssuer::new(),
+            csv: csv.to_string_lossy().into_owned(),
+            records,
+            dir,
+        }
+    }
 }
