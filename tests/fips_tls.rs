@@ -3,7 +3,8 @@
 //! fips_tls`): `hrconnector upload --require-fips` succeeds with certificate authentication (its
 //! RS256 client assertion signed by the module), and a handshake made with the uploader's own
 //! TLS configuration negotiates a FIPS-approved suite and group. In the default build:
-//! `--require-fips` refuses to start, exit status 2, and sends nothing.
+//! `--require-fips` refuses to start, exit status 2, and sends nothing. `controller
+//! --require-fips` checks the Kubernetes API client's TLS configuration too.
 
 mod common;
 
@@ -191,4 +192,63 @@ async fn a_default_build_reports_fips_false_and_the_environment_variable_also_re
     // "0" turns it off: the dry run goes ahead.
     let run = hrconnector(&dry_run, &[("HRCONNECTOR_REQUIRE_FIPS", "0")]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+/// `controller --require-fips` against an API server URL nothing answers (https, so kube builds
+/// its TLS configuration); how it ends, and what it printed.
+fn controller_requiring_fips() -> (Option<i32>, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: x\nclusters: [{name: x, cluster: {server: \"https://127.0.0.1:1\"}}]\nusers: [{name: x, user: {}}]\ncontexts: [{name: x, context: {cluster: x, user: x}}]\n",
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "controller",
+            "--require-fips",
+            "--metrics-bind-address",
+            "127.0.0.1:0",
+        ])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+    {
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("controller starting") {
+            // Past the check: stop it.
+            let _ = child.kill();
+            break;
+        }
+    }
+    let status = child.wait().unwrap();
+    (status.code(), log)
+}
+
+#[cfg(feature = "fips")]
+#[test]
+fn the_controller_starts_with_require_fips_on_the_kubernetes_api_tls_too() {
+    let (_, log) = controller_requiring_fips();
+    assert!(log.contains("FIPS 140-3: every TLS connection"), "{log}");
+    assert!(log.contains("controller starting"), "{log}");
+}
+
+#[cfg(not(feature = "fips"))]
+#[test]
+fn a_default_build_controller_refuses_require_fips_with_exit_2() {
+    let (code, log) = controller_requiring_fips();
+    assert_eq!(code, Some(2), "{log}");
+    assert!(log.contains("not a FIPS build"), "{log}");
+    assert!(!log.contains("controller starting"), "{log}");
 }

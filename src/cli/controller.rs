@@ -93,6 +93,8 @@ async fn check_fips(args: &ControllerArgs) -> Result<(), String> {
     if !args.fips.require_fips {
         return Ok(());
     }
+    // A build without the module is refused before the cluster is looked for.
+    crate::fips::require(&[]).map_err(|e| e.to_string())?;
     let kube_config = kube::Config::infer().await.map_err(|e| {
         format!("cannot reach the Kubernetes API (in-cluster config or KUBECONFIG): {e}")
     })?;
@@ -237,4 +239,17 @@ fn default_identity() -> String {
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| format!("hrconnector-{}", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_jobs_are_told_to_require_fips_when_the_operator_does() {
+        let required = upload_job_env(true);
+        assert!(required.contains(&("HRCONNECTOR_REQUIRE_FIPS".into(), "1".into())));
+        let not = upload_job_env(false);
+        assert!(!not.iter().any(|(k, _)| k == "HRCONNECTOR_REQUIRE_FIPS"));
+    }
 }
