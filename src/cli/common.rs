@@ -201,21 +201,16 @@ pub struct FipsArgs {
 }
 
 impl FipsArgs {
-    /// Checks `--require-fips` against the outbound HTTP clients' TLS (trusting `ca_file`) and
-    /// `more` (named for the message); the message to print before exiting with status 2.
-    pub fn check(
-        &self,
-        ca_file: Option<&std::path::Path>,
-        more: &[(&str, &rustls::ClientConfig)],
-    ) -> Result<(), String> {
+    /// Checks `--require-fips` against the outbound HTTP clients' TLS and `more` (named for the
+    /// message); the message to print before exiting with status 2. Trust (`--ca-file`) does not
+    /// change whether a configuration is FIPS, so a bad bundle is left to the run, which
+    /// reports it as it always does (InvalidTrustedCA).
+    pub fn check(&self, more: &[(&str, &rustls::ClientConfig)]) -> Result<(), String> {
         if !self.require_fips {
             return Ok(());
         }
-        let http = crate::http_client::tls_config(&crate::http_client::HttpClientConfig {
-            ca_file: ca_file.map(Into::into),
-            ..Default::default()
-        })
-        .map_err(|e| e.to_string())?;
+        let http = crate::http_client::tls_config(&crate::http_client::HttpClientConfig::default())
+            .map_err(|e| e.to_string())?;
         let mut configs = vec![("Entra ID and the ingestion service", &http)];
         configs.extend_from_slice(more);
         crate::fips::require(&configs).map_err(|e| e.to_string())?;

@@ -101,10 +101,7 @@ async fn check_fips(args: &ControllerArgs) -> Result<(), String> {
     let kube_tls = kube_config
         .rustls_client_config()
         .map_err(|e| format!("cannot set up TLS for the Kubernetes API: {e}"))?;
-    args.fips.check(
-        args.ca_file.as_deref(),
-        &[("the Kubernetes API", &kube_tls)],
-    )
+    args.fips.check(&[("the Kubernetes API", &kube_tls)])
 }
 
 async fn serve(args: ControllerArgs) -> anyhow::Result<()> {

@@ -144,7 +144,7 @@ pub struct UploadArgs {
 }
 
 pub fn run(args: UploadArgs) -> ExitCode {
-    if let Err(message) = args.fips.check(args.ca_file.as_deref(), &[]) {
+    if let Err(message) = args.fips.check(&[]) {
         eprintln!("error: {message}");
         write_result_file(&args, &UploadReport::failed("FipsRequired", message));
         return ExitCode::from(super::EXIT_USAGE);
