@@ -3,12 +3,27 @@
 # same binary. Build: docs/operating.md, "Building the image".
 #
 #   docker buildx build --platform linux/amd64 -t REGISTRY/hrconnector:0.1.0 --push .
+#
+# The FIPS 140-3 build (AWS-LC's FIPS module; docs/operating.md, "FIPS 140-3") is the same
+# image built with FEATURES=fips, tagged with the suffix -fips:
+#
+#   docker buildx build --platform linux/amd64 --build-arg FEATURES=fips \
+#       -t REGISTRY/hrconnector:0.1.0-fips --push .
 
 ARG RUST_VERSION=1.95
+# Cargo features of the binary: empty (the default build) or "fips".
+ARG FEATURES=""
 
 # ---- build: the Rust toolchain on Debian 12 (glibc matches the runtime image) ----
 FROM docker.io/library/rust:${RUST_VERSION}-bookworm AS build
+ARG FEATURES
 WORKDIR /src
+# The FIPS module (aws-lc-fips-sys) is built with CMake and Go; the default build needs neither.
+RUN if [ "$FEATURES" = "fips" ]; then \
+        apt-get update -qq \
+     && apt-get install -y -qq --no-install-recommends cmake golang-go \
+     && rm -rf /var/lib/apt/lists/*; \
+    fi
 # Only what the build reads (see .dockerignore); the demo embeds examples/employee_termination_data.csv.
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
@@ -17,8 +32,9 @@ COPY benches ./benches
 COPY examples/employee_termination_data.csv ./examples/employee_termination_data.csv
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
-    cargo build --release --locked --bin hrconnector \
- && install -D -m 0755 target/release/hrconnector /out/hrconnector
+    cargo build --release --locked --bin hrconnector --features "$FEATURES" \
+ && install -D -m 0755 target/release/hrconnector /out/hrconnector \
+ && if [ "$FEATURES" = "fips" ]; then /out/hrconnector version | grep -qx 'fips: true'; fi
 
 # ---- run: distroless "cc" (glibc, libgcc, CA certificates; no shell, no package manager) ----
 FROM gcr.io/distroless/cc-debian12:nonroot

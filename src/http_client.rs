@@ -65,7 +65,7 @@ pub enum HttpClientError {
 
 /// Builds a client with the timeouts, proxies and trust of `config`.
 pub fn build(config: &HttpClientConfig) -> Result<reqwest::Client, HttpClientError> {
-    let tls = tls_config(config.ca_file.as_deref())?;
+    let tls = tls_config(config)?;
     reqwest::Client::builder()
         .timeout(config.request_timeout)
         .connect_timeout(config.connect_timeout)
@@ -75,7 +75,10 @@ pub fn build(config: &HttpClientConfig) -> Result<reqwest::Client, HttpClientErr
         .map_err(|e| HttpClientError::Build(e.to_string()))
 }
 
-fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, HttpClientError> {
+/// The TLS configuration [`build`] gives its client: trust as described above, the aws-lc-rs
+/// provider (the FIPS module in a `fips` build: see [`crate::fips`]), HTTP/2 and HTTP/1.1.
+pub fn tls_config(config: &HttpClientConfig) -> Result<rustls::ClientConfig, HttpClientError> {
+    let ca_file = config.ca_file.as_deref();
     let mut roots = rustls::RootCertStore::empty();
     roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
     // The system store, or SSL_CERT_FILE / SSL_CERT_DIR. A missing store (a distroless image) is

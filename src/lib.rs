@@ -3,13 +3,15 @@
 //!
 //! The library is split by job: [`hrdata`] reads and validates the CSV and cuts it into
 //! record-exact chunks, [`upload`] talks to Entra ID and the ingestion service, [`emulator`] plays
-//! both services on loopback for tests and the demo, and [`cli`] is the command line.
+//! both services on loopback for tests and the demo, [`fips`] reports whether the cryptography runs on the FIPS 140-3 module, and
+//! [`cli`] is the command line.
 
 pub mod cli;
 pub mod cloud;
 pub mod controller;
 pub mod crd;
 pub mod emulator;
+pub mod fips;
 pub mod hrdata;
 pub mod http_client;
 pub mod schedule;

@@ -8,59 +8,15 @@ use common::cli::*;
 use common::tls::*;
 use common::*;
 
-fn args<'a>(url: &'a str, csv: &'a str, app: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "upload",
-        "--cloud",
-        "gcc-high",
-        "--tenant-id",
-        TENANT,
-        "--app-id",
-        app,
-        "--job-id",
-        JOB,
-        "--csv-file-path",
-        csv,
-        "--authority-url",
-        url,
-        "--ingestion-url",
-        url,
-        "--output",
-        "json",
-    ];
-    args.extend_from_slice(extra);
-    args
-}
-
-struct Setup {
-    dir: tempfile::TempDir,
-    pki: TestPki,
-    issuer: TokenIssuer,
-    csv: String,
-    records: Vec<Vec<String>>,
-}
-
-fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let (csv, records) = write_csv(dir.path(), "hr.csv", 5);
-    Setup {
-        pki: TestPki::new(),
-        issuer: TokenIssuer::new(),
-        csv: csv.to_string_lossy().into_owned(),
-        records,
-        dir,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn secret_over_https_trusting_the_ca_file() {
-    let s = setup();
+    let s = TlsSetup::new();
     let emu = start_https_emulator(&s.pki, ServerCert::Good, &s.issuer).await;
     let url = emu.url();
     assert!(url.starts_with("https://"));
     let ca = s.pki.write_ca(s.dir.path()).to_string_lossy().into_owned();
     let run = hrconnector(
-        &args(
+        &https_upload_args(
             &url,
             &s.csv,
             APP,
@@ -76,14 +32,14 @@ async fn secret_over_https_trusting_the_ca_file() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn certificate_over_https_trusting_ssl_cert_file() {
-    let s = setup();
+    let s = TlsSetup::new();
     let emu = start_https_emulator(&s.pki, ServerCert::Good, &s.issuer).await;
     let url = emu.url();
     let ca = s.pki.write_ca(s.dir.path()).to_string_lossy().into_owned();
     let cert = fixture("certs/test-app.crt").to_string_lossy().into_owned();
     let key = fixture("certs/test-app.key").to_string_lossy().into_owned();
     let run = hrconnector(
-        &args(
+        &https_upload_args(
             &url,
             &s.csv,
             CERT_APP,
@@ -99,7 +55,7 @@ async fn certificate_over_https_trusting_ssl_cert_file() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn workload_identity_over_https_from_the_webhook_variables() {
-    let s = setup();
+    let s = TlsSetup::new();
     let emu = start_https_emulator(&s.pki, ServerCert::Good, &s.issuer).await;
     let url = emu.url();
     let ca = s.pki.write_ca(s.dir.path()).to_string_lossy().into_owned();
@@ -170,7 +126,7 @@ async fn workload_identity_over_https_from_the_webhook_variables() {
 }
 
 async fn untrusted(kind: ServerCert, trust_ca: bool) -> (Run, usize) {
-    let s = setup();
+    let s = TlsSetup::new();
     let emu = start_https_emulator(&s.pki, kind, &s.issuer).await;
     let url = emu.url();
     let ca = s.pki.write_ca(s.dir.path()).to_string_lossy().into_owned();
@@ -178,7 +134,7 @@ async fn untrusted(kind: ServerCert, trust_ca: bool) -> (Run, usize) {
     if trust_ca {
         extra.extend(["--ca-file", ca.as_str()]);
     }
-    let run = hrconnector(&args(&url, &s.csv, APP, &extra), &[]).await;
+    let run = hrconnector(&https_upload_args(&url, &s.csv, APP, &extra), &[]).await;
     (run, emu.requests().len())
 }
 
@@ -216,14 +172,14 @@ async fn a_certificate_for_another_host_is_untrusted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_ca_file_that_is_not_pem_stops_before_anything_is_sent() {
-    let s = setup();
+    let s = TlsSetup::new();
     let emu = start_https_emulator(&s.pki, ServerCert::Good, &s.issuer).await;
     let url = emu.url();
     let bad = s.dir.path().join("ca.der");
     std::fs::write(&bad, b"\x30\x82\x01\x0a not pem at all").unwrap();
     let bad = bad.to_string_lossy().into_owned();
     let run = hrconnector(
-        &args(
+        &https_upload_args(
             &url,
             &s.csv,
             APP,

@@ -60,7 +60,11 @@ def main() -> int:
         expect(mounts.get("trusted-ca", {}).get("readOnly") is True, "trusted CA mounted read-only")
         vols = {v["name"]: v for v in pod.get("volumes", [])}
         expect(vols.get("trusted-ca", {}).get("configMap", {}).get("name") == "agency-ca", "trusted CA from the ConfigMap")
+        # FIPS (issue 13): the -fips image, and the operator refuses to run without the module.
+        expect("--require-fips" in args, "--require-fips from fips.required")
+        expect(c["image"].endswith("-fips"), f"a -fips image with fips.required: {c['image']}")
     else:
+        expect("--require-fips" not in args, "no --require-fips unless fips.required")
         expect("HTTPS_PROXY" not in env and "NO_PROXY" not in env, "no proxy unless proxy.httpsProxy is set")
         expect(not any(a.startswith("--ca-file") for a in args), "no --ca-file unless trustedCA is set")
 

@@ -188,3 +188,35 @@ impl ColumnArgs {
         }
     }
 }
+
+/// `--require-fips` / `HRCONNECTOR_REQUIRE_FIPS=1` (`1`, `true`, `yes`, `on`; `0`, `false`, ... off).
+#[derive(Debug, Clone, Args)]
+pub struct FipsArgs {
+    /// Refuse to start unless the cryptography runs on the FIPS 140-3 module (a build with
+    /// `--features fips`, the image tagged -fips) and every TLS configuration reports FIPS.
+    /// A build without it exits with status 2.
+    #[arg(long, env = "HRCONNECTOR_REQUIRE_FIPS", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub require_fips: bool,
+}
+
+impl FipsArgs {
+    /// Checks `--require-fips` against the outbound HTTP clients' TLS and `more` (named for the
+    /// message); the message to print before exiting with status 2. Trust (`--ca-file`) does not
+    /// change whether a configuration is FIPS, so a bad bundle is left to the run, which
+    /// reports it as it always does (InvalidTrustedCA).
+    pub fn check(&self, more: &[(&str, &rustls::ClientConfig)]) -> Result<(), String> {
+        if !self.require_fips {
+            return Ok(());
+        }
+        let http = crate::http_client::tls_config(&crate::http_client::HttpClientConfig::default())
+            .map_err(|e| e.to_string())?;
+        let mut configs = vec![("Entra ID and the ingestion service", &http)];
+        configs.extend_from_slice(more);
+        crate::fips::require(&configs).map_err(|e| e.to_string())?;
+        tracing::info!(
+            "FIPS 140-3: every TLS connection and signature uses the AWS-LC FIPS module"
+        );
+        Ok(())
+    }
+}

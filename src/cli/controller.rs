@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+use kube::client::ConfigExt as _;
 use tokio_util::sync::CancellationToken;
 
+use super::common::FipsArgs;
 use crate::controller::endpoint_policy::EndpointPolicy;
 use crate::controller::health::{self, Health};
 use crate::controller::leader::LeaderConfig;
@@ -76,6 +78,10 @@ pub struct ControllerArgs {
     /// Name published on Events and Leases (default: $POD_NAME, else the host name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
+    /// Also checks the Kubernetes API client's TLS, and passes HRCONNECTOR_REQUIRE_FIPS=1 on
+    /// to the PVC upload Jobs.
+    #[command(flatten)]
+    pub fips: FipsArgs,
 }
 
 pub fn run(args: ControllerArgs) -> ExitCode {
@@ -86,6 +92,10 @@ pub fn run(args: ControllerArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_USAGE);
         }
     };
+    if let Err(message) = runtime.block_on(check_fips(&args)) {
+        eprintln!("error: {message}");
+        return ExitCode::from(super::EXIT_USAGE);
+    }
     match runtime.block_on(serve(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -93,6 +103,22 @@ pub fn run(args: ControllerArgs) -> ExitCode {
             ExitCode::from(super::EXIT_FAILED)
         }
     }
+}
+
+/// `--require-fips`: the uploads' TLS and the Kubernetes API client's.
+async fn check_fips(args: &ControllerArgs) -> Result<(), String> {
+    if !args.fips.require_fips {
+        return Ok(());
+    }
+    // A build without the module is refused before the cluster is looked for.
+    crate::fips::require(&[]).map_err(|e| e.to_string())?;
+    let kube_config = kube::Config::infer().await.map_err(|e| {
+        format!("cannot reach the Kubernetes API (in-cluster config or KUBECONFIG): {e}")
+    })?;
+    let kube_tls = kube_config
+        .rustls_client_config()
+        .map_err(|e| format!("cannot set up TLS for the Kubernetes API: {e}"))?;
+    args.fips.check(&[("the Kubernetes API", &kube_tls)])
 }
 
 async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
@@ -119,7 +145,7 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
             .unwrap_or_else(crate::controller::leader::default_identity),
         pvc_job: args.upload_job_image.map(|image| PvcJobSettings {
             ttl_seconds_after_finished: args.upload_job_ttl_seconds,
-            proxy_env: proxy_env(),
+            proxy_env: upload_job_env(args.fips.require_fips),
             ..PvcJobSettings::new(image)
         }),
         pvc_job_poll: Duration::from_secs(5),
@@ -225,9 +251,10 @@ async fn api_client() -> anyhow::Result<kube::Client> {
 /// `hrconnector/VERSION`, the User-Agent of every Kubernetes API request the operator makes.
 pub const USER_AGENT: &str = concat!("hrconnector/", env!("CARGO_PKG_VERSION"));
 
-/// The proxy variables of this process, passed on to the upload Jobs.
-fn proxy_env() -> Vec<(String, String)> {
-    ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"]
+/// The proxy variables of this process, and HRCONNECTOR_REQUIRE_FIPS when the operator
+/// requires FIPS, passed on to the upload Jobs.
+fn upload_job_env(require_fips: bool) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"]
         .iter()
         .filter_map(|name| {
             let value = std::env::var(name)
@@ -235,7 +262,11 @@ fn proxy_env() -> Vec<(String, String)> {
                 .ok()?;
             (!value.is_empty()).then(|| (name.to_string(), value))
         })
-        .collect()
+        .collect();
+    if require_fips {
+        env.push(("HRCONNECTOR_REQUIRE_FIPS".into(), "1".into()));
+    }
+    env
 }
 
 /// The namespace a pod runs in, from its service account mount.
@@ -244,4 +275,17 @@ fn in_cluster_namespace() -> Option<String> {
         .ok()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_jobs_are_told_to_require_fips_when_the_operator_does() {
+        let required = upload_job_env(true);
+        assert!(required.contains(&("HRCONNECTOR_REQUIRE_FIPS".into(), "1".into())));
+        let not = upload_job_env(false);
+        assert!(!not.iter().any(|(k, _)| k == "HRCONNECTOR_REQUIRE_FIPS"));
+    }
 }

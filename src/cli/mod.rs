@@ -12,6 +12,7 @@ mod report;
 mod signals;
 mod upload;
 mod validate;
+mod version;
 
 use std::process::ExitCode;
 
@@ -51,6 +52,8 @@ enum Command {
     Rbac(rbac::RbacArgs),
     /// Runs a complete upload of the documentation's sample against an in-process emulator.
     Demo(demo::DemoArgs),
+    /// Prints the version and whether the cryptography runs on the FIPS 140-3 module.
+    Version(version::VersionArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -58,10 +61,15 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // kube's and reqwest's TLS stacks are both rustls; when more than one crypto backend is
     // compiled in (ring arrives through dependencies), rustls refuses to guess and panics.
-    // Choose aws-lc-rs (FIPS-capable, and reqwest's own choice) for the whole process.
+    // Choose aws-lc-rs (reqwest's own choice; the FIPS module in a `fips` build, where this
+    // provider offers only FIPS-approved suites and groups) for the whole process.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     logging::init(match cli.command {
-        Command::Validate(_) | Command::Demo(_) | Command::Crd(_) | Command::Rbac(_) => "warn",
+        Command::Validate(_)
+        | Command::Demo(_)
+        | Command::Crd(_)
+        | Command::Rbac(_)
+        | Command::Version(_) => "warn",
         _ => "info",
     });
     match cli.command {
@@ -72,5 +80,6 @@ pub fn main() -> ExitCode {
         Command::Controller(args) => controller::run(args),
         Command::Rbac(args) => rbac::run(args),
         Command::Crd(args) => crd::run(args),
+        Command::Version(args) => version::run(args),
     }
 }

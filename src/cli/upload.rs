@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
-use super::common::{ColumnArgs, OutputFormat};
+use super::common::{ColumnArgs, FipsArgs, OutputFormat};
 use crate::cloud::Cloud;
 use crate::hrdata::{FileSource, ValidationOptions};
 use crate::upload::{
@@ -137,11 +137,18 @@ pub struct UploadArgs {
     pub request_timeout_seconds: u64,
     #[command(flatten)]
     pub columns: ColumnArgs,
+    #[command(flatten)]
+    pub fips: FipsArgs,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }
 
 pub fn run(args: UploadArgs) -> ExitCode {
+    if let Err(message) = args.fips.check(&[]) {
+        eprintln!("error: {message}");
+        write_result_file(&args, &UploadReport::failed("FipsRequired", message));
+        return ExitCode::from(super::EXIT_USAGE);
+    }
     let validation = match args.columns.validation_options() {
         Ok(opts) => opts,
         Err(usage) => {

@@ -6,6 +6,8 @@ use tokio::process::Command;
 pub const BIN: &str = env!("CARGO_BIN_EXE_hrconnector");
 
 /// Variables of the machine running the tests that would change what the binary does.
+/// (HRCONNECTOR_REQUIRE_FIPS is left through on purpose: CI runs the upload tests of the `fips`
+/// build with it set, so every upload they start must pass the check.)
 const AMBIENT: &[&str] = &[
     "HRCONNECTOR_APP_SECRET",
     "HRCONNECTOR_CA_FILE",

@@ -14,7 +14,7 @@ use rcgen::{
     date_time_ymd,
 };
 
-use super::{APP, CERT_APP, JOB, SECRET, TENANT, fixture};
+use super::{APP, CERT_APP, JOB, SECRET, TENANT, fixture, write_csv};
 
 /// App with a federated credential for `system:serviceaccount:{FED_NAMESPACE}:{FED_ACCOUNT}`.
 pub const FED_APP: &str = "c5e7f9a1-3d4f-4a6b-8c2d-e4f6a8b0c2d4";
@@ -32,6 +32,25 @@ pub enum ServerCert {
     Expired,
     /// Valid, but for another host name.
     WrongName,
+}
+
+/// The key (and so the signature algorithm) of a server certificate.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ServerKey {
+    EcdsaP256,
+    Rsa2048,
+}
+
+impl ServerKey {
+    fn generate(self) -> KeyPair {
+        match self {
+            ServerKey::EcdsaP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
+            ServerKey::Rsa2048 => {
+                KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+            }
+        }
+        .expect("server key")
+    }
 }
 
 pub struct TestPki {
@@ -58,6 +77,10 @@ impl TestPki {
     }
 
     pub fn server(&self, kind: ServerCert) -> TlsIdentity {
+        self.server_with_key(kind, ServerKey::EcdsaP256)
+    }
+
+    pub fn server_with_key(&self, kind: ServerCert, key: ServerKey) -> TlsIdentity {
         let names = match kind {
             ServerCert::WrongName => vec!["login.example.invalid".to_string()],
             _ => vec!["127.0.0.1".to_string(), "localhost".to_string()],
@@ -70,7 +93,7 @@ impl TestPki {
             params.not_before = date_time_ymd(2020, 1, 1);
             params.not_after = date_time_ymd(2021, 1, 1);
         }
-        let key = KeyPair::generate().expect("server key");
+        let key = key.generate();
         let issuer = Issuer::from_params(&self.ca_params, &self.ca_key);
         let cert = params.signed_by(&key, &issuer).expect("server cert");
         TlsIdentity {
@@ -169,11 +192,73 @@ pub async fn start_https_emulator(
     kind: ServerCert,
     issuer: &TokenIssuer,
 ) -> EmulatorHandle {
+    start_https_emulator_with(&pki.server(kind), issuer).await
+}
+
+/// The emulator over HTTPS presenting `identity`, knowing the three apps.
+pub async fn start_https_emulator_with(
+    identity: &TlsIdentity,
+    issuer: &TokenIssuer,
+) -> EmulatorHandle {
     emulator::start_tls(
         config_with_federation(issuer),
         ([127, 0, 0, 1], 0).into(),
-        &pki.server(kind),
+        identity,
     )
     .await
     .expect("emulator starts")
+}
+
+/// `upload --output json` of `csv` for `app` to the emulator at `url` (authority and ingestion),
+/// then `extra`.
+pub fn https_upload_args<'a>(
+    url: &'a str,
+    csv: &'a str,
+    app: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "upload",
+        "--cloud",
+        "gcc-high",
+        "--tenant-id",
+        TENANT,
+        "--app-id",
+        app,
+        "--job-id",
+        JOB,
+        "--csv-file-path",
+        csv,
+        "--authority-url",
+        url,
+        "--ingestion-url",
+        url,
+        "--output",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// A temporary directory with a five-record CSV, a test CA and a token issuer.
+pub struct TlsSetup {
+    pub dir: tempfile::TempDir,
+    pub pki: TestPki,
+    pub issuer: TokenIssuer,
+    pub csv: String,
+    pub records: Vec<Vec<String>>,
+}
+
+impl TlsSetup {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (csv, records) = write_csv(dir.path(), "hr.csv", 5);
+        TlsSetup {
+            pki: TestPki::new(),
+            issuer: TokenIssuer::new(),
+            csv: csv.to_string_lossy().into_owned(),
+            records,
+            dir,
+        }
+    }
 }

@@ -48,12 +48,14 @@ app.kubernetes.io/component: controller
 {{- end }}
 {{- end }}
 
-{{/* The image, by digest when one is given, else by tag (default: the chart's appVersion). */}}
+{{/* The image, by digest when one is given, else by tag (default: the chart's appVersion, with
+     the suffix -fips when fips.required). */}}
 {{- define "hrconnector.image" -}}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- $defaultTag := ternary (printf "%s-fips" .Chart.AppVersion) .Chart.AppVersion .Values.fips.required }}
+{{- printf "%s:%s" .Values.image.repository (default $defaultTag .Values.image.tag) }}
 {{- end }}
 {{- end }}
 

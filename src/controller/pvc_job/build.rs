@@ -61,7 +61,8 @@ pub struct PvcJobSettings {
     /// Pod retries for infrastructure failures (node loss, OOM); an upload that reported
     /// failure is not retried by the Job (see the pod failure policy).
     pub backoff_limit: i32,
-    /// `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` for the upload: the operator passes on its own.
+    /// `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` for the upload: the operator passes on its own
+    /// (and `HRCONNECTOR_REQUIRE_FIPS=1` when it requires FIPS).
     pub proxy_env: Vec<(String, String)>,
 }
 

@@ -1,0 +1,51 @@
+//! `hrconnector version`: the version, and whether the cryptography runs on the FIPS 140-3
+//! module (what a compliance check or `kubectl exec ... version` reads).
+
+use std::process::ExitCode;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::common::OutputFormat;
+use crate::fips::{self, FipsStatus};
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VersionReport {
+    version: &'static str,
+    /// True when the module is linked, in FIPS mode, and the TLS provider is FIPS.
+    fips: bool,
+    crypto_library: String,
+    fips_status: FipsStatus,
+}
+
+pub fn run(args: VersionArgs) -> ExitCode {
+    let status = fips::status();
+    let report = VersionReport {
+        version: env!("CARGO_PKG_VERSION"),
+        fips: status.fips(),
+        crypto_library: fips::crypto_library(),
+        fips_status: status,
+    };
+    match args.output {
+        OutputFormat::Json => match serde_json::to_string_pretty(&report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(super::EXIT_FAILED);
+            }
+        },
+        OutputFormat::Text => {
+            println!("hrconnector {}", report.version);
+            println!("fips: {}", report.fips);
+            println!("crypto: {}", report.crypto_library);
+        }
+    }
+    ExitCode::SUCCESS
+}
