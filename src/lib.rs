@@ -12,4 +12,5 @@ pub mod crd;
 pub mod emulator;
 pub mod hrdata;
 pub mod schedule;
+pub mod source;
 pub mod upload;

@@ -10,8 +10,9 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use super::common::{ColumnArgs, OutputFormat};
+use super::source::SourceArgs;
 use crate::cloud::Cloud;
-use crate::hrdata::FileSource;
+use crate::source::CsvSource;
 use crate::upload::{
     AppCredentials, CertificateCredential, Checkpoint, ClientAuth, CredentialError,
     FileCheckpointStore, MemoryCheckpointStore, NoCheckpoint, RetryPolicy, RunResult, UploadReport,
@@ -75,9 +76,8 @@ pub struct UploadArgs {
     /// The connector job ID shown in the Purview portal.
     #[arg(long)]
     pub job_id: String,
-    /// The HR CSV file.
-    #[arg(long)]
-    pub csv_file_path: PathBuf,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Data records per request; the header row is repeated in every request.
     #[arg(long, default_value_t = crate::upload::DEFAULT_RECORDS_PER_CALL as u32,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -143,7 +143,20 @@ pub fn run(args: UploadArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_USAGE);
         }
     };
-    let report = runtime.block_on(upload(&args, credentials));
+    let source = runtime.block_on(
+        args.source
+            .open(runtime.handle().clone(), args.max_attempts),
+    );
+    let source = match source {
+        Ok(source) => source,
+        Err(message) => {
+            eprintln!("error: {message}");
+            let report = UploadReport::failed("SourceUnreadable", message);
+            write_result_file(&args, &report);
+            return ExitCode::from(super::EXIT_USAGE);
+        }
+    };
+    let report = runtime.block_on(upload(&args, credentials, source));
     print_report(&report, args.output);
     write_result_file(&args, &report);
     exit_code(&report)
@@ -173,7 +186,11 @@ fn parse_sha256(s: &str) -> Result<String, String> {
     }
 }
 
-async fn upload(args: &UploadArgs, credentials: AppCredentials) -> UploadReport {
+async fn upload(
+    args: &UploadArgs,
+    credentials: AppCredentials,
+    source: Arc<dyn CsvSource>,
+) -> UploadReport {
     let endpoints = Cloud::from(args.cloud).endpoints().with_overrides(
         args.authority_url.as_deref(),
         args.ingestion_url.as_deref(),
@@ -186,9 +203,7 @@ async fn upload(args: &UploadArgs, credentials: AppCredentials) -> UploadReport 
     };
     config.request_timeout = Duration::from_secs(args.request_timeout_seconds.max(1));
     let request = UploadRequest {
-        source: Arc::new(FileSource {
-            path: args.csv_file_path.clone(),
-        }),
+        source,
         job_id: args.job_id.clone(),
         validation: args.columns.validation_options(),
         records_per_call: args.records_per_call as usize,

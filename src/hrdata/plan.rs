@@ -10,8 +10,8 @@ use std::io::BufRead;
 
 use super::chunk::Chunk;
 use super::hashing::HashingReader;
-use super::source::ChangeCheck;
 use super::{CsvError, CsvSource};
+use crate::source::ChangeCheck;
 
 /// More chunks than this are planned by parsing again: each costs 8 bytes, and memory must not
 /// grow with the file (5,000,000 records at one record per call would be 40 MB).
@@ -110,10 +110,7 @@ impl PlannedChunks {
         let input = source
             .open()
             .and_then(HashingReader::spawn)
-            .map_err(|error| CsvError::Io {
-                source_name: name.clone(),
-                error,
-            })?;
+            .map_err(|error| CsvError::io(name.clone(), error))?;
         let mut reader = PlannedChunks {
             name,
             input,
@@ -203,10 +200,7 @@ impl PlannedChunks {
                 source_name: name.clone(),
             }),
             Ok(buf) => Ok(buf),
-            Err(error) => Err(CsvError::Io {
-                source_name: name.clone(),
-                error,
-            }),
+            Err(error) => Err(CsvError::io(name.clone(), error)),
         }
     }
 
@@ -217,10 +211,10 @@ impl PlannedChunks {
 
     /// Reads to the end of the source; more bytes than planned is a change.
     fn finish(&mut self) -> Result<(), CsvError> {
-        let rest = self.input.fill_buf().map_err(|error| CsvError::Io {
-            source_name: self.name.clone(),
-            error,
-        })?;
+        let rest = self
+            .input
+            .fill_buf()
+            .map_err(|error| CsvError::io(self.name.clone(), error))?;
         if !rest.is_empty() {
             return Err(CsvError::Changed {
                 source_name: self.name.clone(),
