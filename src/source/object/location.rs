@@ -21,9 +21,10 @@ impl StoreKind {
     /// The permission a reader needs, said the way each platform's documentation says it.
     pub fn read_permission(self, container: &str, code: Option<&str>) -> String {
         match (self, code) {
-            (StoreKind::AzureBlob, Some("AuthenticationFailed")) => {
-                "the account key or SAS token is not valid for this account (a wrong key, or an \
-                 expired or tampered SAS)"
+            (StoreKind::AzureBlob, Some("AuthenticationFailed" | "AuthorizationFailure")) => {
+                "the account key or SAS token is not valid for this account or this read (a \
+                 wrong key; a SAS that expired or lacks read permission \"r\"; the account's \
+                 network rules)"
                     .into()
             }
             (StoreKind::AzureBlob, _) => format!(

@@ -31,9 +31,6 @@ pub use self::location::{ObjectLocation, StoreKind, display_url};
 pub use self::store::{ObjectCredentials, StoreConfig};
 use super::{CsvSource, SourceChanged};
 
-/// Bytes asked for in one ranged GET: large enough that request overhead is small, small enough
-/// that a retried range repeats little.
-const RANGE_LEN: u64 = 32 * 1024 * 1024;
 /// Times one range is requested again after its body broke off, before the read fails.
 const BODY_RETRIES: u32 = 5;
 
@@ -59,6 +56,8 @@ struct Object {
     store: Arc<dyn ObjectStore>,
     path: Path,
     runtime: Handle,
+    /// Bytes asked for in one ranged GET.
+    range_len: u64,
 }
 
 impl ObjectSource {
@@ -66,11 +65,11 @@ impl ObjectSource {
     /// code; the command line's `validate` passes its own runtime's).
     pub fn new(config: &StoreConfig, runtime: Handle) -> Result<Self, ObjectSourceError> {
         let store = config.build()?;
-        Ok(ObjectSource::with_store(
-            config.location.clone(),
-            store,
-            runtime,
-        ))
+        let mut object = ObjectSource::with_store(config.location.clone(), store, runtime);
+        if let Some(inner) = Arc::get_mut(&mut object.inner) {
+            inner.range_len = config.range_len.max(1);
+        }
+        Ok(object)
     }
 
     /// An object of an already built client.
@@ -87,6 +86,7 @@ impl ObjectSource {
                 store,
                 path,
                 runtime,
+                range_len: store::DEFAULT_RANGE_LEN,
             }),
         }
     }
@@ -106,12 +106,14 @@ impl ObjectSource {
                 size: meta.size,
             }),
             // A HEAD answer has no body, so no error code: ask with a one-byte GET.
-            Err(object_store::Error::NotFound { .. }) => {
+            Err(
+                head @ (object_store::Error::NotFound { .. }
+                | object_store::Error::PermissionDenied { .. }
+                | object_store::Error::Unauthenticated { .. }),
+            ) => {
                 let probe = object.store.get_range(&object.path, 0..1).await;
-                Err(match probe {
-                    Err(e) => object.error(&e),
-                    Ok(_) => object.error_from(Failure::NotFound { code: None }),
-                })
+                // The probe succeeding (the object came back in between): what the HEAD saw.
+                Err(object.error(probe.as_ref().err().unwrap_or(&head)))
             }
             Err(e) => Err(object.error(&e)),
         }
@@ -198,7 +200,7 @@ struct RangeReader {
 impl RangeReader {
     /// The next range's body, asked for only if the object is still the pinned version.
     fn request(&self) -> io::Result<BoxStream<'static, object_store::Result<Bytes>>> {
-        let range: Range<u64> = self.offset..self.end.min(self.offset + RANGE_LEN);
+        let range: Range<u64> = self.offset..self.end.min(self.offset + self.object.range_len);
         let options = GetOptions {
             if_match: self.etag.clone(),
             range: Some(GetRange::Bounded(range)),

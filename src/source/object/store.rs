@@ -6,13 +6,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::aws::AmazonS3Builder;
-use object_store::azure::MicrosoftAzureBuilder;
-use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, RetryConfig};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::error::ObjectSourceError;
 use super::location::ObjectLocation;
+
+/// Bytes asked for in one ranged GET: large enough that request overhead is small, small enough
+/// that a retried range repeats little.
+pub const DEFAULT_RANGE_LEN: u64 = 32 * 1024 * 1024;
+
+const CONNECT_TIMEOUT: &str = "30s";
 
 /// How the operator or the command line authenticates to the store.
 #[derive(Clone, Default)]
@@ -60,6 +66,8 @@ pub struct StoreConfig {
     pub max_attempts: u32,
     /// Timeout of one request (the body of a ranged read included).
     pub request_timeout: Duration,
+    /// Bytes asked for in one ranged GET.
+    pub range_len: u64,
 }
 
 impl StoreConfig {
@@ -71,6 +79,7 @@ impl StoreConfig {
             endpoint: None,
             max_attempts: 6,
             request_timeout: Duration::from_secs(300),
+            range_len: DEFAULT_RANGE_LEN,
         }
     }
 
@@ -85,9 +94,9 @@ impl StoreConfig {
             max_retries: self.max_attempts.saturating_sub(1) as usize,
             retry_timeout: Duration::from_secs(300),
         };
-        let options = ClientOptions::new()
-            .with_connect_timeout(Duration::from_secs(30))
-            .with_timeout(self.request_timeout);
+        // Set key by key: replacing the client options would drop those read from the
+        // environment (AWS_ALLOW_HTTP, proxies, …).
+        let timeout = format!("{}s", self.request_timeout.as_secs().max(1));
         let built: Result<Arc<dyn ObjectStore>, object_store::Error> = match &self.location {
             ObjectLocation::AzureBlob {
                 account_url,
@@ -96,8 +105,12 @@ impl StoreConfig {
             } => {
                 let mut builder = MicrosoftAzureBuilder::from_env()
                     .with_container_name(container)
-                    .with_retry(retry);
-                let mut options = options;
+                    .with_retry(retry)
+                    .with_config(AzureConfigKey::Client(ClientConfigKey::Timeout), &timeout)
+                    .with_config(
+                        AzureConfigKey::Client(ClientConfigKey::ConnectTimeout),
+                        CONNECT_TIMEOUT,
+                    );
                 if let Some(url) = account_url {
                     let account = account_name(url).ok_or_else(|| {
                         ObjectSourceError::Configuration(format!(
@@ -107,7 +120,7 @@ impl StoreConfig {
                         ))
                     })?;
                     if url.starts_with("http://") {
-                        options = options.with_allow_http(true);
+                        builder = builder.with_allow_http(true);
                     }
                     builder = builder
                         .with_account(account)
@@ -123,22 +136,26 @@ impl StoreConfig {
                     }
                     _ => builder,
                 };
-                builder
-                    .with_client_options(options)
-                    .build()
-                    .map(|s| Arc::new(s) as _)
+                builder.build().map(|s| Arc::new(s) as _)
             }
             ObjectLocation::S3 { bucket, .. } => {
                 let mut builder = AmazonS3Builder::from_env()
                     .with_bucket_name(bucket)
-                    .with_retry(retry);
-                let mut options = options;
+                    .with_retry(retry)
+                    .with_config(
+                        AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
+                        &timeout,
+                    )
+                    .with_config(
+                        AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
+                        CONNECT_TIMEOUT,
+                    );
                 if let Some(region) = &self.region {
                     builder = builder.with_region(region);
                 }
                 if let Some(endpoint) = &self.endpoint {
                     if endpoint.starts_with("http://") {
-                        options = options.with_allow_http(true);
+                        builder = builder.with_allow_http(true);
                     }
                     builder = builder.with_endpoint(endpoint);
                 }
@@ -155,10 +172,7 @@ impl StoreConfig {
                         builder = builder.with_token(token.expose_secret());
                     }
                 }
-                builder
-                    .with_client_options(options)
-                    .build()
-                    .map(|s| Arc::new(s) as _)
+                builder.build().map(|s| Arc::new(s) as _)
             }
         };
         // Builder errors name settings, not values; still, keep only their kind of text.
