@@ -17,7 +17,10 @@ pub fn needs_a_person(reason: &str) -> bool {
             | reason::SOURCE_NOT_FOUND
             | reason::CREDENTIALS_NOT_FOUND
             | reason::AUTHENTICATION_FAILED
+            | reason::SOURCE_ACCESS_DENIED
+            | reason::CREDENTIALS_UNSUPPORTED
             | "InvalidCredentials"
+            | "InvalidSource"
     )
 }
 

@@ -28,6 +28,12 @@ pub mod reason {
     pub const AWAITING_FIRST_RUN: &str = "AwaitingFirstRun";
     pub const IDLE: &str = "Idle";
     pub const INTERRUPTED: &str = "Interrupted";
+    /// An object source's credentials or the object store refused the read.
+    pub const SOURCE_ACCESS_DENIED: &str = "SourceAccessDenied";
+    /// No answer from an object source's endpoint (DNS, connection, TLS, timeout).
+    pub const SOURCE_UNREACHABLE: &str = "SourceUnreachable";
+    /// A credential kind this build cannot use yet.
+    pub const CREDENTIALS_UNSUPPORTED: &str = "CredentialsUnsupported";
 }
 
 /// Sets the condition `type_`, adding it when missing. `lastTransitionTime` only moves when the

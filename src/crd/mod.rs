@@ -5,16 +5,22 @@
 //! `cargo run -- crd > crds/hrconnector.io_hrconnectorjobs.yaml`; a test fails when it drifts.
 
 pub mod conditions;
+mod object_spec;
 mod spec;
 mod status;
 mod validate;
 
+pub use object_spec::{
+    AzureBlobCredentials, AzureBlobSource, ObjectSecretRef, S3Credentials, S3Source,
+    ServiceAccountIdentity, WebIdentity,
+};
 pub use spec::{
     Columns, CrdCloud, Credentials, EndpointOverrides, HrConnectorJob, HrConnectorJobSpec,
     InvalidRows, KeySelector, ONE_SOURCE_MESSAGE, ONE_SOURCE_RULE, PvcSource, SecretRef, Source,
 };
 pub use status::{
-    ActiveRun, Checkpoint, HISTORY_LIMIT, HrConnectorJobStatus, RunRecord, RunResult, push_history,
+    ActiveRun, Checkpoint, HISTORY_LIMIT, HrConnectorJobStatus, ObjectSourceStatus, RunRecord,
+    RunResult, push_history,
 };
 pub use validate::{SpecError, SpecProblem};
 

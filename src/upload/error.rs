@@ -66,7 +66,11 @@ impl UploadError {
     pub fn reason(&self) -> &'static str {
         match self {
             UploadError::Credentials(_) => "InvalidCredentials",
-            UploadError::Csv(e) if e.is_io() => "SourceUnreadable",
+            // An object store's own reason (SourceNotFound, SourceAccessDenied, …) when it is one.
+            UploadError::Csv(CsvError::Io { error, .. }) => {
+                crate::source::object::object_error(error)
+                    .map_or("SourceUnreadable", |e| e.reason())
+            }
             UploadError::Csv(_) | UploadError::InvalidRecords { .. } => "InvalidCsv",
             UploadError::Authentication { .. } => "AuthenticationFailed",
             UploadError::Rejected { .. } | UploadError::Unavailable { .. } => "UploadFailed",

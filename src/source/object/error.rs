@@ -67,6 +67,11 @@ impl ObjectSourceError {
     }
 }
 
+/// The object-store error inside an I/O error of an object source's reader, if it is one.
+pub fn object_error(error: &std::io::Error) -> Option<&ObjectSourceError> {
+    error.get_ref()?.downcast_ref::<ObjectSourceError>()
+}
+
 /// What went wrong, from an `object_store` error, without its text.
 pub(crate) enum Failure {
     NotFound {

@@ -26,9 +26,9 @@ use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use tokio::runtime::Handle;
 
 use self::error::Failure;
-pub use self::error::ObjectSourceError;
+pub use self::error::{ObjectSourceError, object_error};
 pub use self::location::{ObjectLocation, StoreKind, display_url};
-pub use self::store::{ObjectCredentials, StoreConfig};
+pub use self::store::{ObjectCredentials, StoreConfig, account_name};
 use super::{CsvSource, SourceChanged};
 
 /// Times one range is requested again after its body broke off, before the read fails.

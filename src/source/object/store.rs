@@ -189,7 +189,7 @@ impl StoreConfig {
 
 /// `ACCOUNT` of `https://ACCOUNT.blob.core.windows.net`, or the last path segment of an
 /// emulator's account URL (`http://127.0.0.1:10000/devstoreaccount1`).
-fn account_name(url: &str) -> Option<String> {
+pub fn account_name(url: &str) -> Option<String> {
     let rest = url.split_once("://")?.1.trim_end_matches('/');
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
     let account = if host.contains(".blob.") {
