@@ -74,6 +74,15 @@ impl Server {
 
 /// Azurite's blob service on a free port, data in a temporary directory.
 pub fn start_azurite() -> Server {
+    azurite(false)
+}
+
+/// Azurite keeping blobs in memory (for the benchmark's 1 GiB blob: no disk copy).
+pub fn start_azurite_in_memory() -> Server {
+    azurite(true)
+}
+
+fn azurite(in_memory: bool) -> Server {
     let (azurite, _) = tools();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -82,6 +91,11 @@ pub fn start_azurite() -> Server {
         .arg("--location")
         .arg(dir.path())
         .args(["--silent", "--skipApiVersionCheck", "--disableTelemetry"])
+        .args(if in_memory {
+            &["--inMemoryPersistence", "--extentMemoryLimit", "3072"][..]
+        } else {
+            &[]
+        })
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
