@@ -275,6 +275,39 @@ async fn interrupted_run_resumes_and_sends_the_rest_once() {
     assert!(counts.values().all(|&n| n == 1), "a record was sent twice");
 }
 
+/// A store answering 503 (busy, restarting) is retried with backoff; nothing is lost or doubled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_503_from_the_store_is_retried() {
+    let azurite = start_azurite();
+    azurite.create_container(CONTAINER).await;
+    put(&azure_config(&azurite, BLOB), &csv_text("r", 800)).await;
+    // Three 503s: the HEAD of pinning and the ranged reads that follow see them.
+    let (proxy, served) = common::stores::flaky_proxy(azurite.url(), 3).await;
+    let mut config = azure_config(&azurite, BLOB);
+    config.location = ObjectLocation::AzureBlob {
+        account_url: Some(format!("{proxy}/{}", common::stores::AZURITE_ACCOUNT)),
+        container: CONTAINER.into(),
+        blob: BLOB.into(),
+    };
+    let emu = start_emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = run(
+        &emu,
+        &object_request(&config, 300),
+        &dir.path().join("cp.json"),
+    )
+    .await;
+    assert_eq!(report.result, RunResult::Succeeded, "{}", report.message);
+    assert_eq!(
+        served.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "the 503s were served"
+    );
+    let counts = received(&emu);
+    assert_eq!(counts.len(), 800);
+    assert!(counts.values().all(|&n| n == 1));
+}
+
 // --- the command line: URL forms, environment variables, errors -----------------------------
 
 fn hrconnector() -> Command {

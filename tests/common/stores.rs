@@ -220,3 +220,70 @@ fn httpdate() -> String {
         .strftime("%a, %d %b %Y %H:%M:%S GMT")
         .to_string()
 }
+
+/// A reverse proxy in front of a store that answers the first `failures` requests with 503 (as a
+/// throttled or restarting store does) and forwards everything else. Returns its URL and a
+/// counter of the 503s it served.
+pub async fn flaky_proxy(
+    upstream: String,
+    failures: usize,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::body::Body;
+    use axum::extract::{Request, State};
+    use axum::response::Response;
+
+    #[derive(Clone)]
+    struct Proxy {
+        upstream: String,
+        failures: usize,
+        served: Arc<AtomicUsize>,
+        client: reqwest::Client,
+    }
+
+    async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
+        if proxy.served.fetch_add(1, Ordering::SeqCst) < proxy.failures {
+            return Response::builder()
+                .status(503)
+                .body(Body::from("<Error><Code>ServerBusy</Code></Error>"))
+                .unwrap();
+        }
+        proxy.served.fetch_sub(1, Ordering::SeqCst);
+        let (parts, body) = request.into_parts();
+        let url = format!(
+            "{}{}",
+            proxy.upstream,
+            parts.uri.path_and_query().map_or("/", |p| p.as_str())
+        );
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        let mut upstream = proxy.client.request(parts.method, url).body(body);
+        for (name, value) in &parts.headers {
+            if name != "host" {
+                upstream = upstream.header(name, value);
+            }
+        }
+        let answer = upstream.send().await.expect("upstream answers");
+        let mut response = Response::builder().status(answer.status());
+        for (name, value) in answer.headers() {
+            response = response.header(name, value);
+        }
+        response
+            .body(Body::from_stream(answer.bytes_stream()))
+            .unwrap()
+    }
+
+    let served = Arc::new(AtomicUsize::new(0));
+    let proxy = Proxy {
+        upstream,
+        failures,
+        served: served.clone(),
+        client: reqwest::Client::new(),
+    };
+    let app = axum::Router::new().fallback(forward).with_state(proxy);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, served)
+}
