@@ -26,6 +26,20 @@ use tokio_util::sync::CancellationToken;
 const CONTAINER: &str = "hr-exports";
 const BLOB: &str = "2026/leavers.csv";
 
+/// Azurite with the test container.
+async fn azurite() -> Server {
+    let azurite = start_azurite();
+    azurite.create_container(CONTAINER).await;
+    azurite
+}
+
+/// moto with the test bucket `hr-bucket`.
+async fn moto() -> Server {
+    let moto = start_moto();
+    moto.create_bucket("hr-bucket").await;
+    moto
+}
+
 fn azure_config(azurite: &Server, blob: &str) -> StoreConfig {
     let mut config = StoreConfig::new(ObjectLocation::AzureBlob {
         account_url: Some(azurite.azure_account_url()),
@@ -149,15 +163,13 @@ async fn upload_rerun_rewrite(config: StoreConfig) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_blob_upload_rerun_and_rewrite() {
-    let azurite = start_azurite();
-    azurite.create_container(CONTAINER).await;
+    let azurite = azurite().await;
     upload_rerun_rewrite(azure_config(&azurite, BLOB)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_upload_rerun_and_rewrite() {
-    let moto = start_moto();
-    moto.create_bucket("hr-bucket").await;
+    let moto = moto().await;
     upload_rerun_rewrite(s3_config(&moto, "hr-bucket", "in/leavers.csv")).await;
 }
 
@@ -194,15 +206,13 @@ async fn replaced_mid_run(mut config: StoreConfig) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_blob_replaced_mid_run_is_source_changed() {
-    let azurite = start_azurite();
-    azurite.create_container(CONTAINER).await;
+    let azurite = azurite().await;
     replaced_mid_run(azure_config(&azurite, BLOB)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_object_replaced_mid_run_is_source_changed() {
-    let moto = start_moto();
-    moto.create_bucket("hr-bucket").await;
+    let moto = moto().await;
     replaced_mid_run(s3_config(&moto, "hr-bucket", "leavers.csv")).await;
 }
 
@@ -210,8 +220,7 @@ async fn s3_object_replaced_mid_run_is_source_changed() {
 /// fails its `If-Match`, so not one chunk is handed out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replaced_between_validation_and_sending_hands_out_nothing() {
-    let azurite = start_azurite();
-    azurite.create_container(CONTAINER).await;
+    let azurite = azurite().await;
     let config = azure_config(&azurite, BLOB);
     put(&config, &csv_text("old", 50)).await;
     let source = ObjectSource::new(&config, Handle::current()).unwrap();
@@ -243,8 +252,7 @@ async fn replaced_between_validation_and_sending_hands_out_nothing() {
 /// Interrupted after some chunks (as a stop would), the next run sends the rest, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interrupted_run_resumes_and_sends_the_rest_once() {
-    let azurite = start_azurite();
-    azurite.create_container(CONTAINER).await;
+    let azurite = azurite().await;
     let config = azure_config(&azurite, BLOB);
     put(&config, &csv_text("p", 5000)).await;
     let emu = start_emulator().await;
@@ -278,8 +286,7 @@ async fn interrupted_run_resumes_and_sends_the_rest_once() {
 /// A store answering 503 (busy, restarting) is retried with backoff; nothing is lost or doubled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_503_from_the_store_is_retried() {
-    let azurite = start_azurite();
-    azurite.create_container(CONTAINER).await;
+    let azurite = azurite().await;
     put(&azure_config(&azurite, BLOB), &csv_text("r", 800)).await;
     // Three 503s: the HEAD of pinning and the ranged reads that follow see them.
     let (proxy, served) = common::stores::flaky_proxy(azurite.url(), 3).await;
@@ -348,8 +355,7 @@ fn output(command: &mut Command) -> (i32, String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_validate_and_upload_from_azurite_with_key_and_sas() {
-    let azurite = start_azurite();
-    azurite.create_container(CONTAINER).await;
+    let azurite = azurite().await;
     put(&azure_config(&azurite, BLOB), &csv_text("cli", 30)).await;
     let url = format!("az://{CONTAINER}/{BLOB}");
 
@@ -398,8 +404,7 @@ async fn cli_validate_and_upload_from_azurite_with_key_and_sas() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_names_the_missing_blob_container_key_and_denied_permission() {
-    let azurite = start_azurite();
-    azurite.create_container(CONTAINER).await;
+    let azurite = azurite().await;
 
     let cases = [
         (
@@ -449,8 +454,7 @@ async fn cli_names_the_missing_blob_container_key_and_denied_permission() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_names_the_missing_bucket_and_key_on_s3() {
-    let moto = start_moto();
-    moto.create_bucket("hr-bucket").await;
+    let moto = moto().await;
     put(&s3_config(&moto, "hr-bucket", "ok.csv"), &csv_text("s", 5)).await;
     for (url, code_wanted, expected) in [
         (

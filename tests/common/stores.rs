@@ -86,26 +86,16 @@ fn azurite(in_memory: bool) -> Server {
     let (azurite, _) = tools();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut child = Command::new(azurite)
+    let mut command = Command::new(azurite);
+    command
         .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
         .arg("--location")
         .arg(dir.path())
-        .args(["--silent", "--skipApiVersionCheck", "--disableTelemetry"])
-        .args(if in_memory {
-            &["--inMemoryPersistence", "--extentMemoryLimit", "3072"][..]
-        } else {
-            &[]
-        })
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("azurite-blob starts");
-    wait_for_port(port, &mut child, "azurite-blob");
-    Server {
-        child,
-        port,
-        _dir: dir,
+        .args(["--silent", "--skipApiVersionCheck", "--disableTelemetry"]);
+    if in_memory {
+        command.args(["--inMemoryPersistence", "--extentMemoryLimit", "3072"]);
     }
+    spawn(command, port, dir, "azurite-blob")
 }
 
 /// moto's S3 server on a free port.
@@ -113,14 +103,21 @@ pub fn start_moto() -> Server {
     let (_, moto) = tools();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut child = Command::new(moto)
+    let mut command = Command::new(moto);
+    command
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .current_dir(dir.path())
+        .current_dir(dir.path());
+    spawn(command, port, dir, "moto_server")
+}
+
+/// Starts `command` (output discarded) and waits until it listens on `port`.
+fn spawn(mut command: Command, port: u16, dir: tempfile::TempDir, what: &str) -> Server {
+    let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("moto_server starts");
-    wait_for_port(port, &mut child, "moto_server");
+        .unwrap_or_else(|e| panic!("{what} starts: {e}"));
+    wait_for_port(port, &mut child, what);
     Server {
         child,
         port,
