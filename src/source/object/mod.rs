@@ -65,11 +65,12 @@ impl ObjectSource {
     /// code; the command line's `validate` passes its own runtime's).
     pub fn new(config: &StoreConfig, runtime: Handle) -> Result<Self, ObjectSourceError> {
         let store = config.build()?;
-        let mut object = ObjectSource::with_store(config.location.clone(), store, runtime);
-        if let Some(inner) = Arc::get_mut(&mut object.inner) {
-            inner.range_len = config.range_len.max(1);
-        }
-        Ok(object)
+        Ok(ObjectSource::of(
+            config.location.clone(),
+            store,
+            runtime,
+            config.range_len.max(1),
+        ))
     }
 
     /// An object of an already built client.
@@ -77,6 +78,15 @@ impl ObjectSource {
         location: ObjectLocation,
         store: Arc<dyn ObjectStore>,
         runtime: Handle,
+    ) -> Self {
+        ObjectSource::of(location, store, runtime, store::DEFAULT_RANGE_LEN)
+    }
+
+    fn of(
+        location: ObjectLocation,
+        store: Arc<dyn ObjectStore>,
+        runtime: Handle,
+        range_len: u64,
     ) -> Self {
         let path = Path::from(location.object());
         ObjectSource {
@@ -86,7 +96,7 @@ impl ObjectSource {
                 store,
                 path,
                 runtime,
-                range_len: store::DEFAULT_RANGE_LEN,
+                range_len,
             }),
         }
     }
