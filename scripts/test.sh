@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== test tools (kubectl, python3-venv, npm, tinyproxy): installed when missing"
+scripts/install-test-tools.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -126,6 +126,15 @@ impl Endpoints {
         )
     }
 
+    /// `{authority}/{tenant}/oauth2/v2.0/token`: the endpoint that takes federated assertions.
+    pub fn token_url_v2(&self, tenant_id: &str) -> String {
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.authority_url.trim_end_matches('/'),
+            tenant_id
+        )
+    }
+
     /// `{ingestion}/api/signals?jobid={job}`
     pub fn upload_url(&self, job_id: &str) -> String {
         format!(

@@ -11,6 +11,7 @@ pub mod controller;
 pub mod crd;
 pub mod emulator;
 pub mod hrdata;
+pub mod http_client;
 pub mod schedule;
 pub mod source;
 pub mod upload;

@@ -130,6 +130,23 @@ impl Schedule {
         before.and_then(|b| self.next_after(b)) == Some(t)
     }
 
+    /// The longest time between runs in the year after `from` (to within `step`): `None` when
+    /// the schedule stops firing within that year. Dense schedules are sampled every `step`,
+    /// sparse ones are walked fire by fire, so this takes at most a year's worth of steps.
+    pub fn longest_wait(&self, from: Timestamp, step: SignedDuration) -> Option<SignedDuration> {
+        let end = from
+            .checked_add(SignedDuration::from_hours(24 * 366))
+            .ok()?;
+        let step = step.max(SignedDuration::from_secs(60));
+        let (mut at, mut longest) = (from, SignedDuration::ZERO);
+        while at < end {
+            let next = self.next_after(at)?;
+            longest = longest.max(next.duration_since(at));
+            at = next.max(at.checked_add(step).ok()?);
+        }
+        Some(longest)
+    }
+
     fn zoned_floor(&self, t: Timestamp) -> Option<Zoned> {
         let floored = Timestamp::from_second(t.as_second()).ok()?;
         Some(floored.to_zoned(self.tz.clone()))

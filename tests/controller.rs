@@ -831,3 +831,183 @@ async fn a_pvc_source_runs_as_an_owned_job_whose_report_lands_in_status() {
     assert_eq!((cp.records_acknowledged, cp.complete), (7, true));
     assert_eq!(emu.received_records(JOB), records);
 }
+
+fn fixture(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/csv")
+        .join(name);
+    std::fs::read_to_string(path).expect("fixture")
+}
+
+/// Each scenario's example file, the spec fields it needs, and its name in status.
+fn scenario_jobs() -> Vec<(&'static str, serde_json::Value, &'static str, u64)> {
+    use serde_json::json;
+    vec![
+        ("sample.csv", json!({}), "Resignation", 2),
+        (
+            "job_level_change.csv",
+            json!({"scenario": "JobLevelChange"}),
+            "JobLevelChange",
+            2,
+        ),
+        (
+            "performance_review.csv",
+            json!({"scenario": "PerformanceReview"}),
+            "PerformanceReview",
+            2,
+        ),
+        (
+            "performance_improvement_plan.csv",
+            json!({"scenario": "PerformanceImprovementPlan",
+                   "columns": {"remarks": "ImprovementRemarks", "rating": "PerformanceRating"}}),
+            "PerformanceImprovementPlan",
+            2,
+        ),
+        (
+            "employee_profile.csv",
+            json!({"scenario": "EmployeeProfile", "schedule": "0 3 * * 1"}),
+            "EmployeeProfile",
+            2,
+        ),
+        (
+            "multiple.csv",
+            json!({"scenario": "Multiple", "scenarioColumn": "HRScenarios"}),
+            "Multiple",
+            4,
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn a_job_of_every_scenario_goes_ready_on_valid_data() {
+    for (file, spec, name, records) in scenario_jobs() {
+        let h = harness(spec, &fixture(file), SECRET, ClientBuilder::new()).await;
+        h.reconcile().await;
+        let status = h.status().await;
+        assert_eq!(
+            condition(&status, "Ready").reason,
+            "AwaitingFirstRun",
+            "{name}"
+        );
+        assert!(status.warnings.is_empty(), "{name}: {:?}", status.warnings);
+        h.annotate_run_now("now").await;
+        h.reconcile().await;
+        h.runs_done().await;
+        let status = h.status().await;
+        let ready = condition(&status, "Ready");
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("True", "Succeeded"),
+            "{name}: {}",
+            ready.message
+        );
+        assert_eq!(status.records_saved, Some(records), "{name}");
+        assert_eq!(h.emu.received_records(JOB).len() as u64, records, "{name}");
+        let scenarios = status.last_run.expect("lastRun").scenarios;
+        if name == "Multiple" {
+            assert_eq!(
+                scenarios,
+                BTreeMap::from(
+                    [
+                        "Resignation",
+                        "JobLevelChange",
+                        "PerformanceReview",
+                        "PerformanceImprovementPlan"
+                    ]
+                    .map(|s| (s.to_owned(), 1))
+                )
+            );
+        } else {
+            assert_eq!(scenarios, BTreeMap::from([(name.to_owned(), records)]));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_job_of_every_scenario_is_stalled_on_invalid_data() {
+    for (file, spec, name, _) in scenario_jobs() {
+        // The first record's email address, on line 2 of every example.
+        let csv = fixture(file).replacen("sarad@contoso.com", "not-an-email", 1);
+        let h = harness(spec, &csv, SECRET, ClientBuilder::new()).await;
+        h.reconcile().await;
+        let status = h.status().await;
+        let ready = condition(&status, "Ready");
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "InvalidCsv"),
+            "{name}"
+        );
+        assert!(
+            ready
+                .message
+                .contains("record 1 (line 2), column EmailAddress: not a valid email address"),
+            "{name}: {}",
+            ready.message
+        );
+        assert!(
+            !ready.message.contains("not-an-email"),
+            "{name}: value leaked"
+        );
+        assert_eq!(condition(&status, "Stalled").status, "True", "{name}");
+        assert_eq!(h.emu.token_requests() + h.emu.upload_requests(), 0);
+    }
+}
+
+#[tokio::test]
+async fn an_employee_profile_job_scheduled_monthly_is_warned_about() {
+    let h = harness(
+        serde_json::json!({"scenario": "EmployeeProfile", "schedule": "0 3 1 * *"}),
+        &fixture("employee_profile.csv"),
+        SECRET,
+        ClientBuilder::new(),
+    )
+    .await;
+    h.reconcile().await;
+    let status = h.status().await;
+    assert_eq!(
+        status.warnings,
+        [
+            "schedule \"0 3 1 * *\" leaves up to 31 days between runs: EmployeeProfile data \
+          should be uploaded at least every 15 days, because the service deletes profiles not \
+          refreshed for 30 days"
+        ]
+    );
+    // A warning, not a failure.
+    assert_eq!(condition(&status, "Ready").reason, "AwaitingFirstRun");
+    assert_eq!(condition(&status, "Stalled").status, "False");
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(h.api.clone().into_client(), NS);
+    let warnings: Vec<_> = events
+        .list(&Default::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("ProfileRefreshTooRare"))
+        .collect();
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings[0].type_.as_deref(), Some("Warning"));
+
+    // Reconciling again does not repeat the Event; a fortnightly schedule clears the warning.
+    h.reconcile().await;
+    let patch = serde_json::json!({"spec": {"schedule": "0 3 * * 1"}});
+    h.api
+        .patch(
+            NAME,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .expect("patch");
+    h.reconcile().await;
+    assert!(h.status().await.warnings.is_empty());
+    let count = events
+        .list(&Default::default())
+        .await
+        .expect("events")
+        .items
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("ProfileRefreshTooRare"))
+        .count();
+    assert_eq!(count, 1);
+}

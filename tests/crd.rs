@@ -3,9 +3,10 @@
 
 use hrconnector::cloud::Cloud;
 use hrconnector::crd::{
-    CrdCloud, HISTORY_LIMIT, HrConnectorJob, HrConnectorJobSpec, InvalidRows, KeySelector,
-    ONE_SOURCE_RULE, PvcSource, RunRecord, SpecProblem, push_history,
+    CrdCloud, CrdScenario, HISTORY_LIMIT, HrConnectorJob, HrConnectorJobSpec, InvalidRows,
+    KeySelector, ONE_SOURCE_RULE, PvcSource, RunRecord, ScenarioValues, SpecProblem, push_history,
 };
+use hrconnector::hrdata::{Field, Rule, Scenario, ScenarioChoice, ValidationOptions};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResourceExt;
 use serde_json::Value;
@@ -441,6 +442,7 @@ fn history_keeps_the_newest() {
         source_sha256: None,
         message: None,
         reason: None,
+        scenarios: Default::default(),
     };
     let mut h = Vec::new();
     for s in 0..(HISTORY_LIMIT as i64 + 5) {
@@ -461,4 +463,172 @@ fn status_serializes_camel_case_without_nulls() {
     assert_eq!(v["status"], serde_json::json!({}));
     assert!(v["spec"].get("startingDeadlineSeconds").is_none());
     assert_eq!(v["spec"]["jobId"], "0bd3f6a3-46b1-4c1e-9e1b-3f2c7c1a9d00");
+}
+
+#[test]
+fn an_existing_resignation_job_reads_as_before() {
+    // A job written before scenarios existed: no scenario, the three columns.
+    let spec = minimal();
+    assert_eq!(spec.scenario, CrdScenario::Resignation);
+    assert_eq!(
+        spec.validation_options(),
+        ValidationOptions::default().tap_columns(&[
+            (Field::EmailAddress, "EmailAddress"),
+            (Field::TerminationDate, "TerminationDate"),
+            (Field::LastWorkingDate, "LastWorkingDate"),
+        ])
+    );
+    // Serializing it again adds nothing but the scenario's default.
+    let json = serde_json::to_value(&spec).expect("json");
+    assert_eq!(json["scenario"], "Resignation");
+    assert_eq!(
+        json["columns"],
+        serde_json::json!({"emailAddress": "EmailAddress", "terminationDate": "TerminationDate",
+                           "lastWorkingDate": "LastWorkingDate"})
+    );
+    assert!(json.get("scenarioColumn").is_none() && json.get("scenarioValues").is_none());
+}
+
+/// `ValidationOptions` with `columns` mapped, for comparisons.
+trait TapColumns {
+    fn tap_columns(self, columns: &[(Field, &str)]) -> Self;
+}
+
+impl TapColumns for ValidationOptions {
+    fn tap_columns(mut self, columns: &[(Field, &str)]) -> Self {
+        for (field, header) in columns {
+            self.columns.set(*field, *header);
+        }
+        self
+    }
+}
+
+#[test]
+fn the_schema_documents_every_scenario_and_column() {
+    let s = schema();
+    let spec = &s["properties"]["spec"]["properties"];
+    let scenarios: Vec<_> = spec["scenario"]["enum"]
+        .as_array()
+        .expect("enum")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let mut expected: Vec<_> = Scenario::ALL.iter().map(|s| s.name()).collect();
+    expected.push("Multiple");
+    assert_eq!(scenarios, expected);
+    assert_eq!(spec["scenario"]["default"], "Resignation");
+
+    let columns = spec["columns"]["properties"].as_object().expect("columns");
+    assert_eq!(columns.len(), Field::ALL.len());
+    for field in Field::ALL {
+        let description = columns[&field.name()]["description"]
+            .as_str()
+            .unwrap_or_else(|| panic!("spec.columns.{field} is undocumented"));
+        assert!(
+            description.contains(&format!("Default {}", field.default_header())),
+            "spec.columns.{field}: {description}"
+        );
+        let everywhere = Scenario::ALL.iter().all(|s| s.has(field));
+        for scenario in Scenario::ALL.into_iter().filter(|s| s.has(field)) {
+            assert!(
+                description.contains(scenario.name())
+                    || (everywhere && description.contains("All scenarios")),
+                "spec.columns.{field} does not name {scenario}: {description}"
+            );
+        }
+        let bound = Scenario::ALL
+            .iter()
+            .flat_map(|s| s.columns())
+            .find(|c| c.field == field)
+            .and_then(|c| match c.rule {
+                Rule::Text { max_chars } => max_chars,
+                _ => None,
+            });
+        if let Some(max) = bound {
+            assert!(
+                description.contains(&format!("at most {max} characters")),
+                "{description}"
+            );
+        }
+    }
+    let values = spec["scenarioValues"]["properties"]
+        .as_object()
+        .expect("scenarioValues");
+    for scenario in Scenario::ALL {
+        let description = values[scenario.name()]["description"]
+            .as_str()
+            .expect("described");
+        assert!(
+            description.contains(scenario.default_value()),
+            "{description}"
+        );
+    }
+    assert!(
+        spec["scenarioColumn"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains(hrconnector::hrdata::DEFAULT_SCENARIO_COLUMN))
+    );
+}
+
+#[test]
+fn a_multi_scenario_spec_maps_to_its_validation_options() {
+    let mut spec = minimal();
+    spec.scenario = CrdScenario::Multiple;
+    spec.columns.remarks = Some("ImprovementRemarks".into());
+    spec.scenario_column = Some("HRScenarios".into());
+    spec.scenario_values = Some(ScenarioValues {
+        job_level_change: Some("Promotion".into()),
+        ..ScenarioValues::default()
+    });
+    spec.validate().expect("valid");
+    let opts = spec.validation_options();
+    assert_eq!(opts.scenario, ScenarioChoice::Multiple);
+    assert_eq!(opts.columns.header(Field::Remarks), "ImprovementRemarks");
+    assert_eq!(opts.columns.header(Field::Rating), "Rating");
+    assert_eq!(opts.scenario_column, "HRScenarios");
+    assert_eq!(
+        opts.scenario_values.value(Scenario::JobLevelChange),
+        "Promotion"
+    );
+    assert_eq!(
+        opts.scenario_values.value(Scenario::Resignation),
+        "Resignation"
+    );
+}
+
+#[test]
+fn validate_refuses_columns_and_fields_the_scenario_does_not_have() {
+    let mut spec = minimal();
+    spec.scenario = CrdScenario::PerformanceReview;
+    spec.validate()
+        .expect("the default resignation headers are ignored");
+    spec.columns.termination_date = "Left".into();
+    spec.columns.old_level = Some("Old".into());
+    spec.scenario_column = Some("Kind".into());
+    let messages: Vec<_> = problems(&spec).iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages,
+        [
+            "spec.columns.terminationDate is not a column of scenario PerformanceReview; its \
+             columns are emailAddress, effectiveDate, remarks, rating",
+            "spec.columns.oldLevel is not a column of scenario PerformanceReview; its columns \
+             are emailAddress, effectiveDate, remarks, rating",
+            "spec.scenarioColumn is only used with scenario Multiple",
+        ]
+    );
+
+    let mut spec = minimal();
+    spec.scenario = CrdScenario::Multiple;
+    spec.scenario_values = Some(ScenarioValues {
+        performance_review: Some("resignation".into()),
+        ..ScenarioValues::default()
+    });
+    let messages: Vec<_> = problems(&spec).iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages,
+        [
+            "spec.columns/spec.scenarioValues: Resignation and PerformanceReview have the same \
+          scenario text \"Resignation\"; each scenario needs its own"
+        ]
+    );
 }

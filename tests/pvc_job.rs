@@ -64,6 +64,14 @@ fn args(job: &Job) -> Vec<String> {
 }
 
 /// The value following `flag` in `args`.
+/// Every value of a repeatable flag, in order.
+fn flags<'a>(args: &'a [String], flag: &str) -> Vec<&'a str> {
+    args.windows(2)
+        .filter(|w| w[0] == flag)
+        .map(|w| w[1].as_str())
+        .collect()
+}
+
 fn flag<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
     let i = args.iter().position(|a| a == flag)?;
     args.get(i + 1).map(String::as_str)
@@ -226,6 +234,36 @@ fn the_claim_and_the_secret_are_mounted_read_only() {
 }
 
 #[test]
+fn a_multi_scenario_job_passes_its_columns_and_scenario_texts() {
+    let hr = hrjob(json!({
+        "scenario": "Multiple",
+        "columns": {"remarks": "ImprovementRemarks", "rating": "PerformanceRating"},
+        "scenarioColumn": "HRScenarios",
+        "scenarioValues": {"JobLevelChange": "Promotion"}
+    }));
+    let a = args(&build(&hr, AuthKind::Secret));
+    assert_eq!(flag(&a, "--scenario"), Some("multiple"));
+    let columns = flags(&a, "--column");
+    assert_eq!(columns.len(), hrconnector::hrdata::Field::ALL.len());
+    assert!(
+        columns.contains(&"remarks=ImprovementRemarks"),
+        "{columns:?}"
+    );
+    assert!(columns.contains(&"rating=PerformanceRating"), "{columns:?}");
+    assert!(
+        columns.contains(&"effectiveDate=EffectiveDate"),
+        "{columns:?}"
+    );
+    assert_eq!(flag(&a, "--scenario-column"), Some("HRScenarios"));
+    let values = flags(&a, "--scenario-value");
+    assert!(values.contains(&"job-level-change=Promotion"), "{values:?}");
+    assert!(
+        values.contains(&"performance-review=Performance review"),
+        "{values:?}"
+    );
+}
+
+#[test]
 fn arguments_for_a_secret_app() {
     let hr = hrjob(json!({
         "recordsPerCall": 250, "invalidRows": "Skip",
@@ -251,9 +289,16 @@ fn arguments_for_a_secret_app() {
     assert_eq!(flag(&a, "--csv-file-path"), Some("/data/exports/hr.csv"));
     assert_eq!(flag(&a, "--records-per-call"), Some("250"));
     assert_eq!(flag(&a, "--invalid-rows"), Some("skip"));
-    assert_eq!(flag(&a, "--email-column"), Some("Mail"));
-    assert_eq!(flag(&a, "--termination-date-column"), Some("Left"));
-    assert_eq!(flag(&a, "--last-working-date-column"), Some("Last"));
+    assert_eq!(flag(&a, "--scenario"), Some("resignation"));
+    assert_eq!(
+        flags(&a, "--column"),
+        [
+            "emailAddress=Mail",
+            "terminationDate=Left",
+            "lastWorkingDate=Last"
+        ]
+    );
+    assert_eq!(flag(&a, "--scenario-column"), None);
     assert_eq!(flag(&a, "--output"), Some("json"));
     assert_eq!(flag(&a, "--result-file"), Some(TERMINATION_LOG));
     for absent in [
@@ -772,4 +817,41 @@ async fn round_trip_of_a_failure_reports_the_reason() {
     assert!(message.contains("AADSTS"), "{message}");
     assert!(!message.contains("WRONG-LEAKCHECK"));
     assert_eq!(report.unwrap().checkpoint("job"), None);
+}
+
+#[test]
+fn the_operators_proxy_variables_reach_the_upload_job() {
+    let hr = hrjob(json!({}));
+    let settings = PvcJobSettings {
+        proxy_env: vec![
+            ("HTTPS_PROXY".into(), "http://proxy.agency.gov:3128".into()),
+            ("NO_PROXY".into(), "kubernetes.default.svc,.svc".into()),
+        ],
+        ..settings()
+    };
+    let job = build_upload_job(
+        &hr,
+        &settings,
+        "2026-11-02T03:00:00Z",
+        AuthKind::Secret,
+        None,
+        false,
+    )
+    .expect("job");
+    let env: Vec<(String, Option<String>)> = container(&job)
+        .env
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.name, e.value))
+        .collect();
+    assert!(env.contains(&(
+        "HTTPS_PROXY".into(),
+        Some("http://proxy.agency.gov:3128".into())
+    )));
+    assert!(env.contains(&(
+        "NO_PROXY".into(),
+        Some("kubernetes.default.svc,.svc".into())
+    )));
+    assert!(env.contains(&("HOME".into(), Some("/tmp".into()))));
 }

@@ -322,3 +322,35 @@ fn a_date_that_never_occurs_never_fires() {
         }
     }
 }
+
+#[test]
+fn longest_wait_between_runs_over_a_year() {
+    let from = ts("2026-12-01T00:00:00Z");
+    let step = jiff::SignedDuration::from_hours(6);
+    let days = |cron: &str| {
+        sched(cron, "UTC")
+            .longest_wait(from, step)
+            .map(|d| d.as_secs() / 86_400)
+    };
+    assert_eq!(days("0 3 * * *"), Some(1));
+    assert_eq!(days("0 3 * * 1"), Some(7));
+    assert_eq!(
+        days("0 3 1,15 * *"),
+        Some(17),
+        "the 15th to the 1st of a 31-day month"
+    );
+    assert_eq!(days("0 3 1 * *"), Some(31));
+    // Every minute, but only on the first of the month: dense, with month-long gaps.
+    assert_eq!(days("* * 1 * *"), Some(30));
+    // Once a year; once in four years (the next 29 February is in 2028).
+    assert!(
+        days("0 3 1 6 *").is_some_and(|d| d >= 180),
+        "{:?}",
+        days("0 3 1 6 *")
+    );
+    assert!(
+        days("0 0 29 2 *").is_some_and(|d| d > 366),
+        "{:?}",
+        days("0 0 29 2 *")
+    );
+}

@@ -4,12 +4,14 @@
 
 mod common;
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use common::*;
 use hrconnector::cloud::Cloud;
 use hrconnector::emulator::{Fault, FaultAction, FaultTarget, RequestKind};
-use hrconnector::hrdata::BytesSource;
+use hrconnector::hrdata::{BytesSource, ScenarioChoice, ValidationOptions};
 use hrconnector::upload::{
     AppCredentials, CertificateCredential, ClientAuth, FileCheckpointStore, NoCheckpoint,
     RunResult, Uploader, UploaderConfig,
@@ -340,4 +342,126 @@ async fn unreachable_service_is_reported_after_bounded_attempts() {
         report.message
     );
     assert_eq!(sleeper.waits().len(), 2);
+}
+
+/// A multi-scenario file of `n` records cycling through the five scenarios, each row leaving the
+/// other scenarios' columns blank; every third remark is quoted, with a comma and a line break.
+fn write_multi_scenario_csv(dir: &std::path::Path, n: usize) -> (PathBuf, Vec<Vec<String>>) {
+    let header = [
+        "HRScenario",
+        "EmailAddress",
+        "TerminationDate",
+        "LastWorkingDate",
+        "EffectiveDate",
+        "Remarks",
+        "Rating",
+        "OldLevel",
+        "NewLevel",
+        "EmployeeFirstName",
+        "EmployeeLastName",
+        "EmployeeAddressLine1",
+        "EmployeeZipCode",
+    ];
+    let mut w = csv::WriterBuilder::new().from_writer(vec![]);
+    w.write_record(header).unwrap();
+    let mut records = Vec::new();
+    for i in 0..n {
+        let remarks = if i % 3 == 0 {
+            format!("moved, then\n\"reviewed\" #{i}")
+        } else {
+            format!("r{i}")
+        };
+        let date = "2026-03-01T09:00:00.1234567+05:30".to_string();
+        let mut rec = vec![String::new(); header.len()];
+        rec[1] = format!("person{i}@contoso.com");
+        match i % 5 {
+            0 => {
+                rec[0] = "Resignation".into();
+                rec[2] = date.clone();
+                rec[3] = "2026-03-15T17:00:00Z".into();
+            }
+            1 => {
+                rec[0] = "Job level change".into();
+                rec[4] = date;
+                rec[5] = remarks;
+                rec[7] = "L61".into();
+                rec[8] = "L62".into();
+            }
+            2 | 3 => {
+                rec[0] = if i % 5 == 2 {
+                    "Performance review"
+                } else {
+                    "Performance improvement plan"
+                }
+                .into();
+                rec[4] = date;
+                rec[5] = remarks;
+                rec[6] = "3".into();
+            }
+            _ => {
+                rec[0] = "Employee profile".into();
+                rec[9] = "Sara".into();
+                rec[10] = "Davis".into();
+                rec[11] = "1 Contoso Way, Suite 5".into();
+                rec[12] = "98052".into();
+            }
+        }
+        w.write_record(&rec).unwrap();
+        records.push(rec);
+    }
+    let path = dir.join("multi.csv");
+    std::fs::write(&path, w.into_inner().unwrap()).unwrap();
+    (path, records)
+}
+
+#[tokio::test]
+async fn a_multi_scenario_file_goes_up_record_exact_and_is_counted_per_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, records) = write_multi_scenario_csv(dir.path(), 23);
+    let emu = start_emulator().await;
+    let sleeper = RecordingSleeper::default();
+    let mut req = request(&csv, 5);
+    req.validation = ValidationOptions {
+        scenario: ScenarioChoice::Multiple,
+        ..ValidationOptions::default()
+    };
+    let report = uploader(&emu, secret_credentials(SECRET), &sleeper)
+        .run(&req, &NoCheckpoint)
+        .await;
+    assert_eq!(report.result, RunResult::Succeeded, "{}", report.message);
+    assert_eq!((report.records_saved, report.chunks), (23, 5));
+    let expected = BTreeMap::from([
+        ("Resignation".to_owned(), 5),
+        ("JobLevelChange".to_owned(), 5),
+        ("PerformanceReview".to_owned(), 5),
+        ("PerformanceImprovementPlan".to_owned(), 4),
+        ("EmployeeProfile".to_owned(), 4),
+    ]);
+    assert_eq!(report.scenarios, expected);
+
+    // Record-exact: every record arrived once, in order, quoted fields intact.
+    assert_eq!(emu.received_records(JOB), records);
+    let headers = emu.received_headers(JOB);
+    assert_eq!(headers.len(), 5);
+    for h in &headers {
+        assert_eq!(h[0], "HRScenario", "the header row starts every chunk");
+        assert_eq!(h.len(), 13);
+    }
+    // The service side counts the same records per scenario.
+    let mut counted: BTreeMap<String, u64> = BTreeMap::new();
+    for entry in emu.log(JOB) {
+        for (text, n) in entry.scenarios {
+            *counted.entry(text).or_default() += n;
+        }
+    }
+    assert_eq!(
+        counted,
+        BTreeMap::from([
+            ("Resignation".to_owned(), 5),
+            ("Job level change".to_owned(), 5),
+            ("Performance review".to_owned(), 5),
+            ("Performance improvement plan".to_owned(), 4),
+            ("Employee profile".to_owned(), 4),
+        ])
+    );
 }

@@ -4,33 +4,8 @@ mod common;
 
 use std::path::Path;
 
+use common::cli::*;
 use common::*;
-use serde_json::Value;
-use tokio::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_hrconnector");
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-async fn hrconnector(args: &[&str], envs: &[(&str, &str)]) -> Run {
-    let out = Command::new(BIN)
-        .args(args)
-        .env_remove("HRCONNECTOR_APP_SECRET")
-        .env("RUST_LOG", "trace")
-        .envs(envs.iter().copied())
-        .output()
-        .await
-        .expect("binary runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 fn upload_args<'a>(url: &'a str, csv: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
@@ -54,11 +29,6 @@ fn upload_args<'a>(url: &'a str, csv: &'a str, extra: &[&'a str]) -> Vec<&'a str
     ];
     args.extend_from_slice(extra);
     args
-}
-
-fn json(run: &Run) -> Value {
-    serde_json::from_str(run.stdout.trim())
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", run.stdout, run.stderr))
 }
 
 fn assert_no_secret(run: &Run) {

@@ -68,7 +68,7 @@ fn documentation_sample_is_valid() {
     assert_eq!(
         report,
         serde_json::json!({"valid": true, "records": 2, "rejected": 0, "errors": [],
-                           "warnings": []})
+                           "warnings": [], "scenarios": {"Resignation": 2}})
     );
 }
 
@@ -362,7 +362,17 @@ fn json_output_is_exactly_one_object_with_the_documented_keys() {
         .cloned()
         .collect();
     keys.sort();
-    assert_eq!(keys, ["errors", "records", "rejected", "valid", "warnings"]);
+    assert_eq!(
+        keys,
+        [
+            "errors",
+            "records",
+            "rejected",
+            "scenarios",
+            "valid",
+            "warnings"
+        ]
+    );
     let mut error_keys: Vec<_> = report["errors"][0]
         .as_object()
         .expect("object")

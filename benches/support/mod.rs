@@ -90,6 +90,7 @@ pub async fn start_emulator() -> EmulatorHandle {
             app_id: APP.into(),
             secret: Some(SECRET.into()),
             certificate_pem: None,
+            federated_credentials: Vec::new(),
         }],
         jobs: vec![JOB.into()],
         keep_records: false,

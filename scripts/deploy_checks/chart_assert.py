@@ -49,6 +49,21 @@ def main() -> int:
     expect("POD_NAMESPACE" in env and "POD_NAME" in env, "POD_NAME and POD_NAMESPACE from the downward API")
     expect(args[0] == "controller", "runs `hrconnector controller`")
 
+    # Proxy and trusted CA (issue 10): NO_PROXY always keeps the API server off the proxy.
+    if mode == "all":
+        expect(env.get("HTTPS_PROXY", {}).get("value") == "http://proxy.example.com:3128", "HTTPS_PROXY from proxy.httpsProxy")
+        no_proxy = env.get("NO_PROXY", {}).get("value", "").split(",")
+        for name in ("kubernetes.default.svc", ".svc", ".cluster.local", ".internal.example.com"):
+            expect(name in no_proxy, f"NO_PROXY holds {name}")
+        expect("--ca-file=/etc/hrconnector/trusted-ca/ca-bundle.pem" in args, "--ca-file on the trustedCA mount")
+        mounts = {m["name"]: m for m in c.get("volumeMounts", [])}
+        expect(mounts.get("trusted-ca", {}).get("readOnly") is True, "trusted CA mounted read-only")
+        vols = {v["name"]: v for v in pod.get("volumes", [])}
+        expect(vols.get("trusted-ca", {}).get("configMap", {}).get("name") == "agency-ca", "trusted CA from the ConfigMap")
+    else:
+        expect("HTTPS_PROXY" not in env and "NO_PROXY" not in env, "no proxy unless proxy.httpsProxy is set")
+        expect(not any(a.startswith("--ca-file") for a in args), "no --ca-file unless trustedCA is set")
+
     replicas = deploy["spec"]["replicas"]
     leader = "--leader-election" in args
     pdbs = by_kind.get("PodDisruptionBudget", [])

@@ -35,6 +35,12 @@ pub struct ControllerArgs {
     /// Attempts per request before a transient failure fails the run.
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: u32,
+    /// PEM bundle of extra trusted CAs (an agency's TLS-inspection CA) for Entra ID and the
+    /// ingestion service, in addition to the public roots and the system store. HTTPS_PROXY,
+    /// HTTP_PROXY and NO_PROXY apply to those requests (and are passed on to PVC upload Jobs);
+    /// the Kubernetes API client never uses a proxy.
+    #[arg(long, env = "HRCONNECTOR_CA_FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Container image of the batch Jobs that upload PersistentVolumeClaim sources (normally
     /// the operator's own image). Without it, PVC-sourced jobs fail with a clear message.
     #[arg(long, env = "HRCONNECTOR_UPLOAD_JOB_IMAGE")]
@@ -77,15 +83,26 @@ pub fn run(args: ControllerArgs) -> ExitCode {
 }
 
 async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
-    let client = kube::Client::try_default().await.map_err(|e| {
+    // A CA bundle that cannot be used stops the operator at start, not at the first run.
+    crate::http_client::build(&crate::http_client::HttpClientConfig {
+        ca_file: args.ca_file.clone(),
+        ..Default::default()
+    })?;
+    let mut kube_config = kube::Config::infer().await.map_err(|e| {
         anyhow::anyhow!("cannot reach the Kubernetes API (in-cluster config or KUBECONFIG): {e}")
     })?;
+    // kube takes HTTPS_PROXY for the API server when it reads a kubeconfig, ignoring NO_PROXY;
+    // those variables are meant for Entra ID and the ingestion service only.
+    kube_config.proxy_url = None;
+    let client = kube::Client::try_from(kube_config)
+        .map_err(|e| anyhow::anyhow!("cannot build the Kubernetes API client: {e}"))?;
     let config = ControllerConfig {
         namespace: args.namespace,
         max_concurrent_uploads: args.max_concurrent_uploads as usize,
         secret_source_recheck: Duration::from_secs(args.secret_source_recheck_seconds.max(1)),
         object_source_recheck: Duration::from_secs(args.object_source_recheck_seconds.max(1)),
         request_timeout: Duration::from_secs(args.request_timeout_seconds.max(1)),
+        ca_file: args.ca_file.clone(),
         retry: RetryPolicy {
             max_attempts: args.max_attempts,
             ..RetryPolicy::default()
@@ -93,6 +110,7 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
         identity: args.identity.unwrap_or_else(default_identity),
         pvc_job: args.upload_job_image.map(|image| PvcJobSettings {
             ttl_seconds_after_finished: args.upload_job_ttl_seconds,
+            proxy_env: proxy_env(),
             ..PvcJobSettings::new(image)
         }),
         pvc_job_poll: Duration::from_secs(5),
@@ -164,6 +182,19 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
     let _ = server.await;
     tracing::info!("controller stopped");
     Ok(())
+}
+
+/// The proxy variables of this process, passed on to the upload Jobs.
+fn proxy_env() -> Vec<(String, String)> {
+    ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"]
+        .iter()
+        .filter_map(|name| {
+            let value = std::env::var(name)
+                .or_else(|_| std::env::var(name.to_ascii_lowercase()))
+                .ok()?;
+            (!value.is_empty()).then(|| (name.to_string(), value))
+        })
+        .collect()
 }
 
 /// The namespace a pod runs in, from its service account mount.

@@ -50,6 +50,7 @@ async fn demo(output: OutputFormat) -> anyhow::Result<ExitCode> {
             app_id: emulator::DEMO_APP_ID.into(),
             secret: Some(emulator::DEMO_APP_SECRET.into()),
             certificate_pem: None,
+            federated_credentials: Vec::new(),
         }],
         jobs: vec![emulator::DEMO_JOB_ID.into()],
         ..EmulatorConfig::default()

@@ -47,6 +47,36 @@ pub struct EmulatorArgs {
     /// Do not keep received records in memory (for benchmarks); counts and logs are kept.
     #[arg(long)]
     no_keep_records: bool,
+    /// A federated identity credential of the custom app, `ISSUER|SUBJECT|AUDIENCE`
+    /// (repeatable), e.g. `https://kubernetes.default.svc|system:serviceaccount:hr:uploader|api://AzureADTokenExchange`.
+    #[arg(long = "federated-credential", value_parser = parse_federated)]
+    federated_credentials: Vec<emulator::FederatedCredential>,
+    /// An issuer whose tokens federated credentials accept, `ISSUER=PUBLIC_KEY_PEM_FILE`
+    /// (repeatable).
+    #[arg(long = "trusted-issuer")]
+    trusted_issuers: Vec<String>,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key-file).
+    #[arg(long, requires = "tls_key_file")]
+    tls_cert_file: Option<PathBuf>,
+    /// PEM private key of --tls-cert-file.
+    #[arg(long, requires = "tls_cert_file")]
+    tls_key_file: Option<PathBuf>,
+}
+
+fn parse_federated(s: &str) -> Result<emulator::FederatedCredential, String> {
+    let mut parts = s.splitn(3, '|');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(issuer), Some(subject), Some(audience))
+            if !issuer.is_empty() && !subject.is_empty() && !audience.is_empty() =>
+        {
+            Ok(emulator::FederatedCredential {
+                issuer: issuer.into(),
+                subject: subject.into(),
+                audience: audience.into(),
+            })
+        }
+        _ => Err("expected ISSUER|SUBJECT|AUDIENCE".into()),
+    }
 }
 
 /// A command line that cannot be served.
@@ -59,7 +89,7 @@ enum ArgsError {
     #[error("--tenant-id and --app-id must be given together")]
     PartialApp,
     #[error(
-        "a custom app needs --app-secret (or HRCONNECTOR_EMULATOR_APP_SECRET) or --certificate-file"
+        "a custom app needs --app-secret (or HRCONNECTOR_EMULATOR_APP_SECRET), --certificate-file or --federated-credential"
     )]
     NoCredential,
     #[error("cannot read certificate file {path}: {source}")]
@@ -67,6 +97,20 @@ enum ArgsError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("--trusted-issuer {0:?}: expected ISSUER=PUBLIC_KEY_PEM_FILE")]
+    TrustedIssuer(String),
+}
+
+fn read_text(path: &PathBuf) -> Result<String, ArgsError> {
+    std::fs::read_to_string(path).map_err(|source| ArgsError::Read {
+        path: path.clone(),
+        source,
+    })
 }
 
 fn build_config(args: &EmulatorArgs) -> Result<EmulatorConfig, ArgsError> {
@@ -76,12 +120,16 @@ fn build_config(args: &EmulatorArgs) -> Result<EmulatorConfig, ArgsError> {
     let custom = args.tenant_id.is_some()
         || args.app_id.is_some()
         || args.app_secret.is_some()
-        || args.certificate_file.is_some();
+        || args.certificate_file.is_some()
+        || !args.federated_credentials.is_empty();
     let mut config = if custom {
         let (Some(tenant_id), Some(app_id)) = (&args.tenant_id, &args.app_id) else {
             return Err(ArgsError::PartialApp);
         };
-        if args.app_secret.is_none() && args.certificate_file.is_none() {
+        if args.app_secret.is_none()
+            && args.certificate_file.is_none()
+            && args.federated_credentials.is_empty()
+        {
             return Err(ArgsError::NoCredential);
         }
         let certificate_pem =
@@ -100,6 +148,7 @@ fn build_config(args: &EmulatorArgs) -> Result<EmulatorConfig, ArgsError> {
                 app_id: app_id.clone(),
                 secret: args.app_secret.clone(),
                 certificate_pem,
+                federated_credentials: args.federated_credentials.clone(),
             }],
             ..EmulatorConfig::default()
         }
@@ -112,6 +161,15 @@ fn build_config(args: &EmulatorArgs) -> Result<EmulatorConfig, ArgsError> {
     config.resource = args.resource.clone();
     config.token_lifetime = Duration::from_secs(args.token_lifetime_seconds);
     config.keep_records = !args.no_keep_records;
+    for spec in &args.trusted_issuers {
+        let (issuer, file) = spec
+            .split_once('=')
+            .ok_or_else(|| ArgsError::TrustedIssuer(spec.clone()))?;
+        config.issuers.push(emulator::TrustedIssuer {
+            issuer: issuer.to_string(),
+            public_key_pem: read_text(&PathBuf::from(file))?,
+        });
+    }
     Ok(config)
 }
 
@@ -141,10 +199,27 @@ pub fn run(args: EmulatorArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_FAILED);
         }
     };
-    runtime.block_on(serve(config, args.listen))
+    let tls = match (&args.tls_cert_file, &args.tls_key_file) {
+        (Some(cert), Some(key)) => match (read_text(cert), read_text(key)) {
+            (Ok(cert_chain_pem), Ok(key_pem)) => Some(emulator::TlsIdentity {
+                cert_chain_pem,
+                key_pem,
+            }),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("hrconnector emulator: {e}");
+                return ExitCode::from(super::EXIT_USAGE);
+            }
+        },
+        _ => None,
+    };
+    runtime.block_on(serve(config, args.listen, tls))
 }
 
-async fn serve(config: EmulatorConfig, listen: SocketAddr) -> ExitCode {
+async fn serve(
+    config: EmulatorConfig,
+    listen: SocketAddr,
+    tls: Option<emulator::TlsIdentity>,
+) -> ExitCode {
     // Printed before `start` consumes the config; never the secret.
     let apps: Vec<(String, String, bool, bool)> = config
         .apps
@@ -161,7 +236,11 @@ async fn serve(config: EmulatorConfig, listen: SocketAddr) -> ExitCode {
     let jobs = config.jobs.clone();
     let resource = config.resource.clone();
 
-    let handle = match emulator::start(config, listen).await {
+    let started = match &tls {
+        Some(identity) => emulator::start_tls(config, listen, identity).await,
+        None => emulator::start(config, listen).await,
+    };
+    let handle = match started {
         Ok(h) => h,
         Err(e) => {
             eprintln!("hrconnector emulator: cannot listen on {listen}: {e}");
@@ -171,6 +250,7 @@ async fn serve(config: EmulatorConfig, listen: SocketAddr) -> ExitCode {
     let url = handle.url();
     println!("hrconnector emulator listening on {url}");
     println!("  token:  POST {url}/{{tenant}}/oauth2/token?api-version=1.0");
+    println!("  token:  POST {url}/{{tenant}}/oauth2/v2.0/token (federated assertions)");
     println!("  upload: POST {url}/api/signals?jobid={{job}}");
     println!("  log:    GET  {url}/api/log?jobid={{job}}");
     println!("  resource: {resource}");
@@ -178,7 +258,8 @@ async fn serve(config: EmulatorConfig, listen: SocketAddr) -> ExitCode {
         let creds = match (secret, cert) {
             (true, true) => "secret, certificate",
             (true, false) => "secret",
-            _ => "certificate",
+            (false, true) => "certificate",
+            (false, false) => "federated credentials",
         };
         println!("  tenant {tenant}  app {app}  ({creds})");
     }

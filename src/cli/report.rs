@@ -24,6 +24,15 @@ pub fn print_text(report: &UploadReport) {
             &report.source_sha256
         },
     );
+    print_scenarios(&report.scenarios);
+}
+
+/// One line per scenario: the records that are (or would be) sent.
+pub fn print_scenarios<K: std::fmt::Display>(scenarios: &std::collections::BTreeMap<K, u64>) {
+    for (scenario, records) in scenarios {
+        let s = if *records == 1 { "" } else { "s" };
+        println!("  {scenario}: {records} record{s}");
+    }
 }
 
 pub fn print_json(report: &UploadReport) {
@@ -74,6 +83,7 @@ mod tests {
             source_sha256: "a".repeat(64),
             message,
             reason: Some("UploadFailed"),
+            scenarios: Default::default(),
         }
     }
 

@@ -35,6 +35,7 @@ impl SourceArgs {
         &self,
         runtime: Handle,
         max_attempts: u32,
+        ca_file: Option<&std::path::Path>,
     ) -> Result<Arc<dyn CsvSource>, String> {
         match (&self.csv_file_path, &self.source) {
             (Some(path), _) => Ok(Arc::new(FileSource::new(path))),
@@ -42,6 +43,7 @@ impl SourceArgs {
                 let location = ObjectLocation::parse(url).map_err(|e| e.to_string())?;
                 let mut config = StoreConfig::new(location);
                 config.max_attempts = max_attempts;
+                config.ca_file = ca_file.map(ToOwned::to_owned);
                 let object = ObjectSource::new(&config, runtime).map_err(|e| e.to_string())?;
                 object.head().await.map_err(|e| e.to_string())?;
                 Ok(Arc::new(object))

@@ -12,11 +12,12 @@ use tokio_util::sync::CancellationToken;
 use super::common::{ColumnArgs, OutputFormat};
 use super::source::SourceArgs;
 use crate::cloud::Cloud;
+use crate::hrdata::ValidationOptions;
 use crate::source::CsvSource;
 use crate::upload::{
     AppCredentials, CertificateCredential, Checkpoint, ClientAuth, CredentialError,
-    FileCheckpointStore, MemoryCheckpointStore, NoCheckpoint, RetryPolicy, RunResult, UploadReport,
-    UploadRequest, Uploader, UploaderConfig,
+    FederatedTokenFile, FileCheckpointStore, MemoryCheckpointStore, NoCheckpoint, RetryPolicy,
+    RunResult, UploadReport, UploadRequest, Uploader, UploaderConfig,
 };
 
 /// The cloud names accepted on the command line. There is no default on purpose.
@@ -67,6 +68,21 @@ pub struct UploadArgs {
     /// File holding the client secret (a trailing newline is ignored).
     #[arg(long, conflicts_with = "certificate_file")]
     pub app_secret_file: Option<PathBuf>,
+    /// Authenticate with workload identity federation: a service account token sent as a
+    /// federated client assertion to the v2 token endpoint; no secret. The app, tenant, token
+    /// file and authority come from AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE
+    /// and AZURE_AUTHORITY_HOST (what the Azure Workload Identity webhook injects) unless
+    /// --app-id, --tenant-id, --federated-token-file or --authority-url are given.
+    #[arg(long, conflicts_with_all = ["app_secret", "app_secret_file", "certificate_file"])]
+    pub workload_identity: bool,
+    /// The projected service account token, read again for every token request (the kubelet
+    /// rotates it). Overrides AZURE_FEDERATED_TOKEN_FILE.
+    #[arg(long, requires = "workload_identity")]
+    pub federated_token_file: Option<PathBuf>,
+    /// PEM bundle of extra trusted CAs (an agency's TLS-inspection CA), trusted in addition to
+    /// the public roots and the system store (or SSL_CERT_FILE).
+    #[arg(long, env = "HRCONNECTOR_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
     /// PEM certificate registered on the app, for certificate authentication.
     #[arg(long, requires = "private_key_file")]
     pub certificate_file: Option<PathBuf>,
@@ -82,7 +98,8 @@ pub struct UploadArgs {
     #[arg(long, default_value_t = crate::upload::DEFAULT_RECORDS_PER_CALL as u32,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub records_per_call: u32,
-    /// Overrides the cloud's Entra ID authority (private endpoints, proxies, tests).
+    /// Overrides the cloud's Entra ID authority (private endpoints, proxies, tests), and
+    /// AZURE_AUTHORITY_HOST with --workload-identity.
     #[arg(long)]
     pub authority_url: Option<String>,
     /// Overrides the cloud's ingestion base URL.
@@ -126,6 +143,15 @@ pub struct UploadArgs {
 }
 
 pub fn run(args: UploadArgs) -> ExitCode {
+    let validation = match args.columns.validation_options() {
+        Ok(opts) => opts,
+        Err(usage) => {
+            eprintln!("error: {usage}");
+            let report = UploadReport::failed("InvalidArguments", usage);
+            write_result_file(&args, &report);
+            return ExitCode::from(super::EXIT_USAGE);
+        }
+    };
     let credentials = match load_credentials(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -143,10 +169,11 @@ pub fn run(args: UploadArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_USAGE);
         }
     };
-    let source = runtime.block_on(
-        args.source
-            .open(runtime.handle().clone(), args.max_attempts),
-    );
+    let source = runtime.block_on(args.source.open(
+        runtime.handle().clone(),
+        args.max_attempts,
+        args.ca_file.as_deref(),
+    ));
     let source = match source {
         Ok(source) => source,
         Err(message) => {
@@ -156,7 +183,7 @@ pub fn run(args: UploadArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_USAGE);
         }
     };
-    let report = runtime.block_on(upload(&args, credentials, source));
+    let report = runtime.block_on(upload(&args, validation, credentials, source));
     print_report(&report, args.output);
     write_result_file(&args, &report);
     exit_code(&report)
@@ -188,15 +215,19 @@ fn parse_sha256(s: &str) -> Result<String, String> {
 
 async fn upload(
     args: &UploadArgs,
+    validation: ValidationOptions,
     credentials: AppCredentials,
     source: Arc<dyn CsvSource>,
 ) -> UploadReport {
-    let endpoints = Cloud::from(args.cloud).endpoints().with_overrides(
-        args.authority_url.as_deref(),
+    let cloud = Cloud::from(args.cloud);
+    let authority = authority(args, cloud, std::env::var("AZURE_AUTHORITY_HOST").ok());
+    let endpoints = cloud.endpoints().with_overrides(
+        authority.as_deref(),
         args.ingestion_url.as_deref(),
         args.resource.as_deref(),
     );
     let mut config = UploaderConfig::new(endpoints, credentials);
+    config.ca_file = args.ca_file.clone();
     config.retry = RetryPolicy {
         max_attempts: args.max_attempts,
         ..RetryPolicy::default()
@@ -205,7 +236,7 @@ async fn upload(
     let request = UploadRequest {
         source,
         job_id: args.job_id.clone(),
-        validation: args.columns.validation_options(),
+        validation,
         records_per_call: args.records_per_call as usize,
         force: args.force,
         dry_run: args.dry_run,
@@ -256,7 +287,74 @@ fn cancel_on_signal() -> CancellationToken {
     token
 }
 
+/// The authority to use instead of the cloud's: --authority-url, then (with
+/// --workload-identity) AZURE_AUTHORITY_HOST. Warns when the variable names another host than
+/// the cloud's: a GCC High or DoD app lives in the `.us` authority even when the cluster (and so
+/// the webhook's default) is in commercial Azure.
+fn authority(args: &UploadArgs, cloud: Cloud, env_host: Option<String>) -> Option<String> {
+    if let Some(url) = &args.authority_url {
+        return Some(url.clone());
+    }
+    let host = env_host.filter(|h| args.workload_identity && !h.trim().is_empty())?;
+    let host = host.trim().trim_end_matches('/').to_string();
+    let published = cloud.endpoints().authority_url;
+    if host_of(&host) != host_of(&published) {
+        tracing::warn!(
+            azure_authority_host = %host,
+            cloud = %cloud,
+            cloud_authority = %published,
+            "AZURE_AUTHORITY_HOST names {host}, but the {cloud} cloud's authority is {published}; using AZURE_AUTHORITY_HOST. If the app is registered in the {cloud} cloud, pass --authority-url {published}"
+        );
+    }
+    Some(host)
+}
+
+/// The host of an authority URL, lower-case, without scheme, port, path.
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', ':'])
+        .next()
+        .unwrap_or(rest)
+        .to_ascii_lowercase()
+}
+
+/// `--flag`, else the Azure Workload Identity webhook's variable.
+fn flag_or_env(value: &Option<String>, env: &str) -> Option<String> {
+    value
+        .clone()
+        .or_else(|| std::env::var(env).ok())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn workload_identity_credentials(args: &UploadArgs) -> Result<AppCredentials, CredentialError> {
+    let missing = |flag: &str, env: &str| {
+        CredentialError::Missing(format!(
+            "--workload-identity needs {flag} or {env} (the Azure Workload Identity webhook sets it)"
+        ))
+    };
+    let path = args
+        .federated_token_file
+        .clone()
+        .or_else(|| std::env::var_os("AZURE_FEDERATED_TOKEN_FILE").map(PathBuf::from))
+        .filter(|p| !p.as_os_str().is_empty())
+        .ok_or_else(|| missing("--federated-token-file", "AZURE_FEDERATED_TOKEN_FILE"))?;
+    let file = FederatedTokenFile { path };
+    // Read once now so a bad file stops the run before anything is sent.
+    file.read()?;
+    Ok(AppCredentials {
+        tenant_id: flag_or_env(&args.tenant_id, "AZURE_TENANT_ID")
+            .ok_or_else(|| missing("--tenant-id", "AZURE_TENANT_ID"))?,
+        app_id: flag_or_env(&args.app_id, "AZURE_CLIENT_ID")
+            .ok_or_else(|| missing("--app-id", "AZURE_CLIENT_ID"))?,
+        auth: ClientAuth::Federated(Arc::new(file)),
+    })
+}
+
 fn load_credentials(args: &UploadArgs) -> Result<AppCredentials, CredentialError> {
+    if args.workload_identity {
+        return workload_identity_credentials(args);
+    }
     let auth = match (
         &args.app_secret,
         &args.app_secret_file,
@@ -293,7 +391,7 @@ fn load_credentials(args: &UploadArgs) -> Result<AppCredentials, CredentialError
         }
         _ => {
             return Err(CredentialError::Missing(
-                "no app credential: give --app-secret-file, HRCONNECTOR_APP_SECRET, --app-secret, or --certificate-file with --private-key-file".into(),
+                "no app credential: give --app-secret-file, HRCONNECTOR_APP_SECRET, --app-secret, --certificate-file with --private-key-file, or --workload-identity".into(),
             ));
         }
     };

@@ -24,7 +24,13 @@ pub struct ValidateArgs {
 }
 
 pub fn run(args: ValidateArgs) -> ExitCode {
-    let opts = args.columns.validation_options();
+    let opts = match args.columns.validation_options() {
+        Ok(opts) => opts,
+        Err(usage) => {
+            eprintln!("error: {usage}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let name = args.source.name();
     // An object source is read through an async client; a file needs no runtime, but one
     // costs little.
@@ -38,7 +44,7 @@ pub fn run(args: ValidateArgs) -> ExitCode {
             );
         }
     };
-    let source = match runtime.block_on(args.source.open(runtime.handle().clone(), 6)) {
+    let source = match runtime.block_on(args.source.open(runtime.handle().clone(), 6, None)) {
         Ok(source) => source,
         Err(message) => return fail(&args, &message, EXIT_USAGE),
     };
@@ -64,6 +70,7 @@ pub fn run(args: ValidateArgs) -> ExitCode {
                 "rejected": report.rejected,
                 "errors": report.errors,
                 "warnings": report.warnings,
+                "scenarios": report.scenarios,
             })
         ),
         OutputFormat::Text => print_text(&name, &report, opts.invalid_rows),
@@ -102,6 +109,7 @@ fn print_text(name: &str, report: &ValidationReport, invalid_rows: InvalidRows) 
     } else {
         println!("{name}: {records}, {} rejected", report.rejected);
     }
+    super::report::print_scenarios(&report.scenarios);
     for warning in &report.warnings {
         println!("warning: {warning}");
     }

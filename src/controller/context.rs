@@ -31,6 +31,8 @@ pub struct ControllerConfig {
     pub object_source_recheck: Duration,
     /// Timeout of one HTTP request to Entra ID or the ingestion service.
     pub request_timeout: Duration,
+    /// Extra trusted CA bundle for Entra ID and the ingestion service (--ca-file).
+    pub ca_file: Option<std::path::PathBuf>,
     pub retry: RetryPolicy,
     /// Who publishes Events (the pod name in a cluster).
     pub identity: String,
@@ -48,6 +50,7 @@ impl Default for ControllerConfig {
             secret_source_recheck: Duration::from_secs(300),
             object_source_recheck: Duration::from_secs(300),
             request_timeout: crate::upload::DEFAULT_REQUEST_TIMEOUT,
+            ca_file: None,
             retry: RetryPolicy::default(),
             identity: "hrconnector".into(),
             pvc_job: None,

@@ -145,9 +145,9 @@ async fn upload(
         Ok(c) => c,
         Err(e) => return UploadReport::failed(reason::CREDENTIALS_NOT_FOUND, e.to_string()),
     };
-    let max_attempts = ctx.config.retry.max_attempts;
+    let settings = object_source::settings(ctx);
     let source: Arc<dyn CsvSource> =
-        match object_source::resolve(&ctx.client, namespace, job, max_attempts).await {
+        match object_source::resolve(&ctx.client, namespace, job, settings).await {
             Ok(Some(object)) => Arc::new(object),
             Err(problem) => return UploadReport::failed(problem.reason, problem.message),
             Ok(None) => match source::load(&ctx.client, namespace, job).await {
@@ -164,6 +164,7 @@ async fn upload(
     let mut config = UploaderConfig::new(job.spec.endpoints(), creds.credentials);
     config.retry = ctx.config.retry.clone();
     config.request_timeout = ctx.config.request_timeout;
+    config.ca_file = ctx.config.ca_file.clone();
     config.sleeper = ctx.sleeper.clone();
     let uploader = match Uploader::new(config) {
         Ok(u) => u,
@@ -243,6 +244,7 @@ async fn mark_finished(
         source_sha256: (!report.source_sha256.is_empty()).then(|| report.source_sha256.clone()),
         message: Some(report.message.clone()),
         reason: report.reason.map(str::to_string),
+        scenarios: report.scenarios.clone(),
     };
     push_history(&mut status.history, run.clone());
     super::verdict::apply_run_outcome(&mut status.conditions, report, generation, completed);

@@ -18,6 +18,7 @@ pub mod pvc_job;
 mod pvc_run;
 pub mod rbac;
 pub mod reconcile;
+pub mod refresh;
 pub mod runs;
 pub mod source;
 pub mod status;
@@ -37,23 +38,11 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::{Context, ControllerConfig};
 
 use crate::crd::HrConnectorJob;
-use crate::hrdata::{ColumnNames, InvalidRows, ValidationOptions};
+use crate::hrdata::ValidationOptions;
 
 /// The validation settings a job asks for.
 pub fn validation_options(job: &HrConnectorJob) -> ValidationOptions {
-    let c = &job.spec.columns;
-    ValidationOptions {
-        columns: ColumnNames {
-            email_address: c.email_address.clone(),
-            termination_date: c.termination_date.clone(),
-            last_working_date: c.last_working_date.clone(),
-        },
-        invalid_rows: match job.spec.invalid_rows {
-            crate::crd::InvalidRows::Reject => InvalidRows::Reject,
-            crate::crd::InvalidRows::Skip => InvalidRows::Skip,
-        },
-        ..ValidationOptions::default()
-    }
+    job.spec.validation_options()
 }
 
 /// Runs the controller until `ctx.shutdown` fires, then waits for runs to stop after their

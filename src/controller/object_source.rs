@@ -46,8 +46,9 @@ pub async fn resolve(
     client: &Client,
     namespace: &str,
     job: &HrConnectorJob,
-    ctx_max_attempts: u32,
+    settings: (u32, Option<&std::path::Path>),
 ) -> Result<Option<ObjectSource>, ObjectProblem> {
+    let (max_attempts, ca_file) = settings;
     let source = &job.spec.source;
     let mut config = if let Some(blob) = &source.azure_blob {
         let mut config = StoreConfig::new(ObjectLocation::AzureBlob {
@@ -116,10 +117,16 @@ pub async fn resolve(
     } else {
         return Ok(None);
     };
-    config.max_attempts = ctx_max_attempts;
+    config.max_attempts = max_attempts;
+    config.ca_file = ca_file.map(ToOwned::to_owned);
     ObjectSource::new(&config, Handle::current())
         .map(Some)
         .map_err(|e| ObjectProblem::new(e.reason(), e.to_string()))
+}
+
+/// Attempts per request and the extra trusted CA bundle, as for the uploads.
+pub fn settings(ctx: &Context) -> (u32, Option<&std::path::Path>) {
+    (ctx.config.retry.max_attempts, ctx.config.ca_file.as_deref())
 }
 
 /// Token-based credentials arrive with the TokenRequest support of the workload-identity work.
@@ -171,7 +178,7 @@ pub async fn preflight(
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);
     };
-    let object = match resolve(&ctx.client, namespace, job, ctx.config.retry.max_attempts).await {
+    let object = match resolve(&ctx.client, namespace, job, settings(ctx)).await {
         Ok(Some(object)) => object,
         Ok(None) => {
             return Preflight {

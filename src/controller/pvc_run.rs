@@ -148,6 +148,7 @@ async fn finish(api: &Api<HrConnectorJob>, hrjob: &HrConnectorJob, pod: PodRepor
         source_sha256: pod.source_sha256,
         message: pod.message,
         reason: pod.reason.as_deref().map(known_reason),
+        scenarios: pod.scenarios,
     }
 }
 

@@ -13,6 +13,7 @@ use serde_json::json;
 use super::context::{Context, job_key};
 use super::execute::{self, Trigger};
 use super::object_source;
+use super::refresh;
 use super::source::{self, SourceRef};
 use super::status::patch_status;
 use super::verdict;
@@ -107,6 +108,20 @@ pub async fn reconcile(
 
     let mut next = status.clone();
     next.observed_generation = generation;
+    next.warnings = refresh::profile_warning(&job.spec, &schedule, now)
+        .into_iter()
+        .collect();
+    let new_warnings: Vec<String> = next
+        .warnings
+        .iter()
+        .filter(|w| !status.warnings.contains(w))
+        .cloned()
+        .collect();
+    for warning in new_warnings {
+        tracing::warn!(job = %name, namespace = %namespace, "{warning}");
+        ctx.event(&job, true, refresh::PROFILE_REFRESH_REASON, warning)
+            .await;
+    }
     next.next_schedule_time = match decision {
         Decision::Wait { next } => Some(Time(next)),
         Decision::Suspended { .. } | Decision::Never | Decision::RunNow { .. } => None,
@@ -323,6 +338,7 @@ async fn write_if_changed(
         "conditions": after.conditions,
         "nextScheduleTime": after.next_schedule_time,
         "source": after.source,
+        "warnings": after.warnings,
     });
     patch_status(api, name, patch)
         .await

@@ -15,8 +15,9 @@ pub use object_spec::{
     ServiceAccountIdentity, WebIdentity,
 };
 pub use spec::{
-    Columns, CrdCloud, Credentials, EndpointOverrides, HrConnectorJob, HrConnectorJobSpec,
-    InvalidRows, KeySelector, ONE_SOURCE_MESSAGE, ONE_SOURCE_RULE, PvcSource, SecretRef, Source,
+    Columns, CrdCloud, CrdScenario, Credentials, EndpointOverrides, HrConnectorJob,
+    HrConnectorJobSpec, InvalidRows, KeySelector, ONE_SOURCE_MESSAGE, ONE_SOURCE_RULE, PvcSource,
+    ScenarioValues, SecretRef, Source,
 };
 pub use status::{
     ActiveRun, Checkpoint, HISTORY_LIMIT, HrConnectorJobStatus, ObjectSourceStatus, RunRecord,

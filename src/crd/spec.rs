@@ -7,10 +7,11 @@ use serde::{Deserialize, Serialize};
 use super::object_spec::{AzureBlobSource, S3Source};
 use super::status::HrConnectorJobStatus;
 use crate::cloud::Cloud;
+use crate::hrdata::{Field, Scenario, ScenarioChoice, ValidationOptions};
 
-/// Uploads HR resignation data from a ConfigMap, Secret, PersistentVolumeClaim, Azure Blob Storage
-/// or S3 to Microsoft
-/// Purview's HR connector on a cron schedule.
+/// Uploads HR data (resignations, job level changes, performance reviews and improvement plans,
+/// employee profiles) from a ConfigMap, Secret, PersistentVolumeClaim, Azure Blob Storage or S3
+/// to Microsoft Purview's HR connector on a cron schedule.
 // Clippy reads the repeated `type_ = "string"` of separate printcolumns as duplicates.
 #[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
@@ -24,7 +25,7 @@ use crate::cloud::Cloud;
     category = "hrconnector",
     status = "HrConnectorJobStatus",
     derive = "PartialEq",
-    doc = "Uploads HR resignation data to Microsoft Purview's HR connector on a schedule.",
+    doc = "Uploads HR data to Microsoft Purview's HR connector on a schedule.",
     printcolumn(name = "Cloud", type_ = "string", json_path = ".spec.cloud"),
     printcolumn(name = "Schedule", type_ = "string", json_path = ".spec.schedule"),
     printcolumn(name = "Last Run", type_ = "date", json_path = ".status.lastRunTime"),
@@ -63,9 +64,31 @@ pub struct HrConnectorJobSpec {
     /// azureBlob or s3.
     pub source: Source,
 
-    /// The CSV header names of the three required columns, as mapped in the Purview portal.
+    /// The HR data type of the CSV, as chosen when the connector was created in the Purview
+    /// portal: Resignation (the default), JobLevelChange, PerformanceReview,
+    /// PerformanceImprovementPlan, EmployeeProfile, or Multiple for a file whose scenarioColumn
+    /// names each row's scenario.
+    #[serde(default)]
+    pub scenario: CrdScenario,
+
+    /// The CSV header names of the scenario's columns, as mapped in the Purview portal (matched
+    /// case-insensitively). Each field defaults to its PascalCase name; only the fields of
+    /// spec.scenario may be set (all of them with Multiple).
     #[serde(default)]
     pub columns: Columns,
+
+    /// With scenario Multiple: the header of the column that names each row's scenario.
+    /// Default HRScenario. Not allowed with another scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub scenario_column: Option<String>,
+
+    /// With scenario Multiple: the text of scenarioColumn that means each scenario, as mapped in
+    /// the portal (matched case-insensitively). Unset scenarios keep the defaults Resignation,
+    /// "Job level change", "Performance review", "Performance improvement plan" and "Employee
+    /// profile". Not allowed with another scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario_values: Option<ScenarioValues>,
 
     /// When to upload: a 5-field cron expression (minute hour day-of-month month day-of-week),
     /// evaluated in timeZone.
@@ -242,19 +265,85 @@ pub struct PvcSource {
     pub path: String,
 }
 
-/// Header names of the three required CSV columns (matched case-insensitively).
+/// Header names of the CSV columns (matched case-insensitively); each defaults to its
+/// PascalCase name. The first three keep their defaults in the stored object, as they always
+/// have; the others are set only when mapped.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Columns {
-    /// Header of the column with the email address of the person who left.
+    /// Header of the column with the person's user principal name (UPN), usually their email address. All scenarios. Default EmailAddress.
     #[serde(default = "default_email_column")]
     pub email_address: String,
-    /// Header of the column with the termination date.
+    /// Header of the column with when the person resigned or was terminated (the commercial article's ResignationDate). Resignation. Default TerminationDate.
     #[serde(default = "default_termination_column")]
     pub termination_date: String,
-    /// Header of the column with the last working date.
+    /// Header of the column with the person's last working day. Resignation. Default LastWorkingDate.
     #[serde(default = "default_last_working_column")]
     pub last_working_date: String,
+    /// Header of the column with when the level change, review or plan took effect. JobLevelChange, PerformanceReview, PerformanceImprovementPlan. Default EffectiveDate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub effective_date: Option<String>,
+    /// Header of the column with free text about the event, at most 200 characters (optional column). JobLevelChange, PerformanceReview, PerformanceImprovementPlan. Default Remarks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub remarks: Option<String>,
+    /// Header of the column with the rating given in the review or plan, at most 25 characters (optional column). PerformanceReview, PerformanceImprovementPlan. Default Rating.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub rating: Option<String>,
+    /// Header of the column with the job level before the change (optional column). JobLevelChange. Default OldLevel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub old_level: Option<String>,
+    /// Header of the column with the job level after the change (optional column). JobLevelChange. Default NewLevel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub new_level: Option<String>,
+    /// Header of the column with the person's first name. EmployeeProfile. Default EmployeeFirstName.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub employee_first_name: Option<String>,
+    /// Header of the column with the person's last name. EmployeeProfile. Default EmployeeLastName.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub employee_last_name: Option<String>,
+    /// Header of the column with the first line of the person's postal address. EmployeeProfile. Default EmployeeAddressLine1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub employee_address_line1: Option<String>,
+    /// Header of the column with the second line of the person's postal address (optional column). EmployeeProfile. Default EmployeeAddressLine2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub employee_address_line2: Option<String>,
+    /// Header of the column with the city of the person's address (optional column). EmployeeProfile. Default EmployeeCity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub employee_city: Option<String>,
+    /// Header of the column with the state of the person's address (optional column). EmployeeProfile. Default EmployeeState.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub employee_state: Option<String>,
+    /// Header of the column with the postal code of the person's address. EmployeeProfile. Default EmployeeZipCode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub employee_zip_code: Option<String>,
+    /// Header of the column with the country of the person's address (optional column). EmployeeProfile. Default EmployeeCountry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub employee_country: Option<String>,
+    /// Header of the column with the person's department (optional column). EmployeeProfile. Default EmployeeDepartment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub employee_department: Option<String>,
+    /// Header of the column with the person's employment type (optional column). EmployeeProfile. Default EmployeeType.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub employee_type: Option<String>,
+    /// Header of the column with the person's role (optional column). EmployeeProfile. Default EmployeeRole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub employee_role: Option<String>,
 }
 
 impl Default for Columns {
@@ -263,7 +352,65 @@ impl Default for Columns {
             email_address: default_email_column(),
             termination_date: default_termination_column(),
             last_working_date: default_last_working_column(),
+            effective_date: None,
+            remarks: None,
+            rating: None,
+            old_level: None,
+            new_level: None,
+            employee_first_name: None,
+            employee_last_name: None,
+            employee_address_line1: None,
+            employee_address_line2: None,
+            employee_city: None,
+            employee_state: None,
+            employee_zip_code: None,
+            employee_country: None,
+            employee_department: None,
+            employee_type: None,
+            employee_role: None,
         }
+    }
+}
+
+impl Columns {
+    /// Each field with the header this object gives it (`None`: not set, the default applies).
+    pub fn entries(&self) -> [(Field, Option<&str>); Field::ALL.len()] {
+        [
+            (Field::EmailAddress, Some(self.email_address.as_str())),
+            (Field::TerminationDate, Some(self.termination_date.as_str())),
+            (
+                Field::LastWorkingDate,
+                Some(self.last_working_date.as_str()),
+            ),
+            (Field::EffectiveDate, self.effective_date.as_deref()),
+            (Field::Remarks, self.remarks.as_deref()),
+            (Field::Rating, self.rating.as_deref()),
+            (Field::OldLevel, self.old_level.as_deref()),
+            (Field::NewLevel, self.new_level.as_deref()),
+            (
+                Field::EmployeeFirstName,
+                self.employee_first_name.as_deref(),
+            ),
+            (Field::EmployeeLastName, self.employee_last_name.as_deref()),
+            (
+                Field::EmployeeAddressLine1,
+                self.employee_address_line1.as_deref(),
+            ),
+            (
+                Field::EmployeeAddressLine2,
+                self.employee_address_line2.as_deref(),
+            ),
+            (Field::EmployeeCity, self.employee_city.as_deref()),
+            (Field::EmployeeState, self.employee_state.as_deref()),
+            (Field::EmployeeZipCode, self.employee_zip_code.as_deref()),
+            (Field::EmployeeCountry, self.employee_country.as_deref()),
+            (
+                Field::EmployeeDepartment,
+                self.employee_department.as_deref(),
+            ),
+            (Field::EmployeeType, self.employee_type.as_deref()),
+            (Field::EmployeeRole, self.employee_role.as_deref()),
+        ]
     }
 }
 
@@ -275,6 +422,78 @@ fn default_termination_column() -> String {
 }
 fn default_last_working_column() -> String {
     "LastWorkingDate".to_string()
+}
+
+/// The HR data type: one of the five scenarios, or Multiple (a scenario column per row).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default, JsonSchema)]
+pub enum CrdScenario {
+    #[default]
+    Resignation,
+    JobLevelChange,
+    PerformanceReview,
+    PerformanceImprovementPlan,
+    EmployeeProfile,
+    Multiple,
+}
+
+impl From<CrdScenario> for ScenarioChoice {
+    fn from(s: CrdScenario) -> Self {
+        match s {
+            CrdScenario::Resignation => ScenarioChoice::One(Scenario::Resignation),
+            CrdScenario::JobLevelChange => ScenarioChoice::One(Scenario::JobLevelChange),
+            CrdScenario::PerformanceReview => ScenarioChoice::One(Scenario::PerformanceReview),
+            CrdScenario::PerformanceImprovementPlan => {
+                ScenarioChoice::One(Scenario::PerformanceImprovementPlan)
+            }
+            CrdScenario::EmployeeProfile => ScenarioChoice::One(Scenario::EmployeeProfile),
+            CrdScenario::Multiple => ScenarioChoice::Multiple,
+        }
+    }
+}
+
+/// The scenario column's text for each scenario (scenario Multiple); unset keys keep defaults.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct ScenarioValues {
+    /// Text meaning a resignation row. Default Resignation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub resignation: Option<String>,
+    /// Text meaning a job level change row. Default "Job level change".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub job_level_change: Option<String>,
+    /// Text meaning a performance review row. Default "Performance review".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub performance_review: Option<String>,
+    /// Text meaning a performance improvement plan row. Default "Performance improvement plan".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub performance_improvement_plan: Option<String>,
+    /// Text meaning an employee profile row. Default "Employee profile".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub employee_profile: Option<String>,
+}
+
+impl ScenarioValues {
+    /// Each scenario with the text this object gives it.
+    pub fn entries(&self) -> [(Scenario, Option<&str>); Scenario::ALL.len()] {
+        [
+            (Scenario::Resignation, self.resignation.as_deref()),
+            (Scenario::JobLevelChange, self.job_level_change.as_deref()),
+            (
+                Scenario::PerformanceReview,
+                self.performance_review.as_deref(),
+            ),
+            (
+                Scenario::PerformanceImprovementPlan,
+                self.performance_improvement_plan.as_deref(),
+            ),
+            (Scenario::EmployeeProfile, self.employee_profile.as_deref()),
+        ]
+    }
 }
 
 /// Per-job overrides of the cloud's endpoints; unset fields keep the cloud's published values.
@@ -293,6 +512,39 @@ pub struct EndpointOverrides {
 }
 
 impl HrConnectorJobSpec {
+    /// The validation options this job asks for. Columns the scenario does not have are left
+    /// out (the first three always have a value); [`HrConnectorJobSpec::validate`] reports a
+    /// set one as a mistake.
+    pub fn validation_options(&self) -> ValidationOptions {
+        let mut opts = ValidationOptions {
+            scenario: self.scenario.into(),
+            invalid_rows: match self.invalid_rows {
+                InvalidRows::Reject => crate::hrdata::InvalidRows::Reject,
+                InvalidRows::Skip => crate::hrdata::InvalidRows::Skip,
+            },
+            ..ValidationOptions::default()
+        };
+        let fields = opts.fields();
+        for (field, header) in self.columns.entries() {
+            if let Some(header) = header.filter(|_| fields.contains(&field)) {
+                opts.columns.set(field, header);
+            }
+        }
+        if let Some(column) = &self.scenario_column {
+            opts.scenario_column = column.clone();
+        }
+        for (scenario, text) in self
+            .scenario_values
+            .iter()
+            .flat_map(ScenarioValues::entries)
+        {
+            if let Some(text) = text {
+                opts.scenario_values.set(scenario, text);
+            }
+        }
+        opts
+    }
+
     /// The endpoints to use: the cloud's published ones with this job's overrides applied.
     pub fn endpoints(&self) -> crate::cloud::Endpoints {
         let base = Cloud::from(self.cloud).endpoints();

@@ -1,5 +1,7 @@
 //! The observed state of an `HrConnectorJob`, written only by the controller.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -51,6 +53,10 @@ pub struct HrConnectorJobStatus {
     /// The object (azureBlob or s3 source) as the last pre-flight check saw it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ObjectSourceStatus>,
+    /// Things about the spec that do not stop the job but likely need a person, e.g. an
+    /// EmployeeProfile job scheduled less often than every 15 days.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// The run in progress, if any. A controller that finds this set without a run of its own
     /// (after a crash or a fail-over) resumes it from `checkpoint`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,6 +123,10 @@ pub struct RunRecord {
     /// One-word CamelCase reason of a failed run (`AuthenticationFailed`, `InvalidCsv`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The file's accepted records per scenario (Resignation, JobLevelChange, PerformanceReview,
+    /// PerformanceImprovementPlan, EmployeeProfile), once it was validated.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scenarios: BTreeMap<String, u64>,
 }
 
 /// Outcome of a run: Succeeded, Unchanged, DryRun or Failed.

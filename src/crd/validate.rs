@@ -2,6 +2,7 @@
 //! Kubernetes 1.25+, and some checks, like cron syntax, cannot live in the schema).
 
 use super::spec::{HrConnectorJobSpec, ONE_SOURCE_MESSAGE};
+use crate::hrdata::ScenarioChoice;
 use crate::schedule::{Schedule, ScheduleError};
 
 /// Everything wrong with a spec; `Display` joins the messages for `status.conditions`.
@@ -47,6 +48,17 @@ pub enum SpecProblem {
          https://ACCOUNT.blob.core.windows.net or https://ACCOUNT.blob.core.usgovcloudapi.net"
     )]
     AccountUrl(String),
+    #[error("spec.columns.{field} is not a column of scenario {scenario}; its columns are {valid}")]
+    ColumnNotInScenario {
+        field: String,
+        scenario: &'static str,
+        valid: String,
+    },
+    #[error("spec.{0} is only used with scenario Multiple")]
+    OnlyForMultiple(&'static str),
+    /// Column headers or scenario texts that contradict each other.
+    #[error("spec.columns/spec.scenarioValues: {0}")]
+    Options(crate::hrdata::OptionsError),
 }
 
 impl HrConnectorJobSpec {
@@ -70,6 +82,7 @@ impl HrConnectorJobSpec {
             problems.push(SpecProblem::Empty("spec.credentials.secretRef.name"));
         }
         self.check_source(&mut problems);
+        self.check_scenario(&mut problems);
 
         if problems.is_empty() {
             Ok(())
@@ -143,6 +156,40 @@ impl HrConnectorJobSpec {
             if let Err(p) = check_relative_path(&pvc.path) {
                 problems.push(p);
             }
+        }
+    }
+}
+
+impl HrConnectorJobSpec {
+    /// Columns of other scenarios, and Multiple's fields without Multiple. The first three
+    /// columns always hold a value (their defaults), so only a non-default one counts as set.
+    fn check_scenario(&self, problems: &mut Vec<SpecProblem>) {
+        let opts = self.validation_options();
+        let fields = opts.fields();
+        for (field, header) in self.columns.entries() {
+            let set = header.is_some_and(|h| h != field.default_header());
+            if set && !fields.contains(&field) {
+                problems.push(SpecProblem::ColumnNotInScenario {
+                    field: field.name(),
+                    scenario: opts.scenario.name(),
+                    valid: fields
+                        .iter()
+                        .map(|f| f.name())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+        }
+        if opts.scenario != ScenarioChoice::Multiple {
+            if self.scenario_column.is_some() {
+                problems.push(SpecProblem::OnlyForMultiple("scenarioColumn"));
+            }
+            if self.scenario_values.is_some() {
+                problems.push(SpecProblem::OnlyForMultiple("scenarioValues"));
+            }
+        }
+        if let Err(found) = opts.check() {
+            problems.extend(found.into_iter().map(SpecProblem::Options));
         }
     }
 }

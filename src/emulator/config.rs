@@ -19,6 +19,30 @@ pub struct AppRegistration {
     pub secret: Option<String>,
     /// PEM of the X.509 certificate uploaded to the app, if it uses certificate auth.
     pub certificate_pem: Option<String>,
+    /// Federated identity credentials: which other issuers' tokens the app accepts.
+    #[serde(default)]
+    pub federated_credentials: Vec<FederatedCredential>,
+}
+
+/// A federated identity credential on an app registration (what
+/// `az ad app federated-credential create` records): a token from `issuer` about `subject`
+/// for `audience` stands in for the app's secret.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FederatedCredential {
+    pub issuer: String,
+    /// `system:serviceaccount:NAMESPACE:NAME` for a Kubernetes service account.
+    pub subject: String,
+    /// Usually `api://AzureADTokenExchange`.
+    pub audience: String,
+}
+
+/// An OIDC issuer Entra ID trusts, with the public key its tokens are signed with (real Entra ID
+/// fetches it from the issuer's discovery document; the emulator is given it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedIssuer {
+    pub issuer: String,
+    /// PEM public key (SPKI) or certificate; RSA or EC P-256.
+    pub public_key_pem: String,
 }
 
 impl std::fmt::Debug for AppRegistration {
@@ -31,6 +55,7 @@ impl std::fmt::Debug for AppRegistration {
                 "certificate_pem",
                 &self.certificate_pem.as_ref().map(|_| "<pem>"),
             )
+            .field("federated_credentials", &self.federated_credentials)
             .finish()
     }
 }
@@ -47,6 +72,17 @@ pub struct EmulatorConfig {
     pub token_lifetime: Duration,
     /// Keep every received record in memory (benchmarks turn this off).
     pub keep_records: bool,
+    /// Header of a multi-scenario file's scenario column (matched case-insensitively): the
+    /// upload log counts each upload's records per value of it.
+    #[serde(default = "default_scenario_column")]
+    pub scenario_column: String,
+    /// Issuers whose tokens federated identity credentials may name.
+    #[serde(default)]
+    pub issuers: Vec<TrustedIssuer>,
+}
+
+fn default_scenario_column() -> String {
+    crate::hrdata::DEFAULT_SCENARIO_COLUMN.to_string()
 }
 
 impl Default for EmulatorConfig {
@@ -57,6 +93,8 @@ impl Default for EmulatorConfig {
             jobs: Vec::new(),
             token_lifetime: Duration::from_secs(3599),
             keep_records: true,
+            scenario_column: default_scenario_column(),
+            issuers: Vec::new(),
         }
     }
 }
@@ -79,9 +117,11 @@ pub enum ConfigError {
         reason: String,
     },
     #[error(
-        "app {app_id} in tenant {tenant_id}: registered with neither a secret nor a certificate"
+        "app {app_id} in tenant {tenant_id}: registered with neither a secret, a certificate nor a federated credential"
     )]
     NoCredential { tenant_id: String, app_id: String },
+    #[error("trusted issuer {issuer}: public key is not a PEM RSA or EC key: {reason}")]
+    IssuerKey { issuer: String, reason: String },
 }
 
 impl From<ConfigError> for std::io::Error {
@@ -103,6 +143,28 @@ pub(crate) struct RegisteredCert {
 pub(crate) struct App {
     pub secret: Option<String>,
     pub cert: Option<RegisteredCert>,
+    pub federated: Vec<FederatedCredential>,
+}
+
+/// issuer URL → the key that verifies its tokens.
+pub(crate) type Issuers = HashMap<String, (jsonwebtoken::Algorithm, DecodingKey)>;
+
+pub(crate) fn build_issuers(issuers: &[TrustedIssuer]) -> Result<Issuers, ConfigError> {
+    let mut map = Issuers::new();
+    for i in issuers {
+        let pem_bytes = i.public_key_pem.as_bytes();
+        let key = DecodingKey::from_rsa_pem(pem_bytes)
+            .map(|k| (jsonwebtoken::Algorithm::RS256, k))
+            .or_else(|_| {
+                DecodingKey::from_ec_pem(pem_bytes).map(|k| (jsonwebtoken::Algorithm::ES256, k))
+            })
+            .map_err(|e| ConfigError::IssuerKey {
+                issuer: i.issuer.clone(),
+                reason: format!("{:?}", e.kind()),
+            })?;
+        map.insert(i.issuer.clone(), key);
+    }
+    Ok(map)
 }
 
 /// tenant id → app id → app. Ids are compared case-insensitively (GUIDs), so keys are lowercase.
@@ -111,7 +173,10 @@ pub(crate) type Directory = HashMap<String, HashMap<String, App>>;
 pub(crate) fn build_directory(apps: &[AppRegistration]) -> Result<Directory, ConfigError> {
     let mut dir = Directory::new();
     for reg in apps {
-        if reg.secret.is_none() && reg.certificate_pem.is_none() {
+        if reg.secret.is_none()
+            && reg.certificate_pem.is_none()
+            && reg.federated_credentials.is_empty()
+        {
             return Err(ConfigError::NoCredential {
                 tenant_id: reg.tenant_id.clone(),
                 app_id: reg.app_id.clone(),
@@ -128,6 +193,7 @@ pub(crate) fn build_directory(apps: &[AppRegistration]) -> Result<Directory, Con
                 App {
                     secret: reg.secret.clone(),
                     cert,
+                    federated: reg.federated_credentials.clone(),
                 },
             );
     }
@@ -181,6 +247,7 @@ mod tests {
             app_id: "a".into(),
             secret: Some("hunter2".into()),
             certificate_pem: None,
+            federated_credentials: Vec::new(),
         };
         let text = format!("{app:?}");
         assert!(

@@ -5,6 +5,7 @@
 //! config lists jobs (403), then the body: multipart with a `file` part that has a filename and
 //! holds a CSV with a header row and at least one data row (400 otherwise).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -192,12 +193,18 @@ async fn accept(
     }
 
     let (file_name, bytes) = read_file_part(note, req).await.map_err(|e| (e, None))?;
-    let parsed = parse_csv(&bytes, state.config.keep_records).map_err(|e| (e, None))?;
+    let parsed = parse_csv(
+        &bytes,
+        state.config.keep_records,
+        &state.config.scenario_column,
+    )
+    .map_err(|e| (e, None))?;
     let entry = LogEntry {
         time: jiff::Timestamp::now(),
         file_name,
         records_saved: parsed.count,
         status: "Succeeded".to_string(),
+        scenarios: parsed.scenarios,
     };
     tracing::info!(job = %job, records = parsed.count, "upload accepted");
     state.store_upload(&job, entry, parsed.header, parsed.records);
@@ -257,11 +264,13 @@ struct ParsedCsv {
     header: Vec<String>,
     records: Vec<Vec<String>>,
     count: u64,
+    /// Records per value of the scenario column, when the header has one.
+    scenarios: BTreeMap<String, u64>,
 }
 
 /// Parses RFC 4180 CSV: a header row, then at least one data row, all with the header's width.
 /// A quoted field spanning lines is one record.
-fn parse_csv(bytes: &[u8], keep: bool) -> Result<ParsedCsv, IngestError> {
+fn parse_csv(bytes: &[u8], keep: bool, scenario_column: &str) -> Result<ParsedCsv, IngestError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -277,12 +286,19 @@ fn parse_csv(bytes: &[u8], keep: bool) -> Result<ParsedCsv, IngestError> {
             "The file is empty: a header row is required.",
         ));
     }
+    let scenario_at = header
+        .iter()
+        .position(|h| h.eq_ignore_ascii_case(scenario_column));
+    let mut scenarios = BTreeMap::new();
     let mut records = Vec::new();
     let mut count = 0u64;
     for result in reader.records() {
         let record = result
             .map_err(|e| IngestError::bad_request(format!("The file is not valid CSV: {e}")))?;
         count += 1;
+        if let Some(value) = scenario_at.and_then(|i| record.get(i)) {
+            *scenarios.entry(value.to_owned()).or_default() += 1;
+        }
         if keep {
             records.push(record.iter().map(str::to_string).collect());
         }
@@ -296,6 +312,7 @@ fn parse_csv(bytes: &[u8], keep: bool) -> Result<ParsedCsv, IngestError> {
         header,
         records,
         count,
+        scenarios,
     })
 }
 
@@ -317,16 +334,17 @@ mod tests {
     #[test]
     fn multiline_quoted_field_is_one_record() {
         let csv = b"Email,Note\r\na@x.com,\"line one\nline two\"\r\nb@x.com,plain\r\n";
-        let p = parse_csv(csv, true).unwrap();
+        let p = parse_csv(csv, true, "HRScenario").unwrap();
         assert_eq!(p.count, 2);
         assert_eq!(p.records[0][1], "line one\nline two");
+        assert!(p.scenarios.is_empty());
     }
 
     #[test]
     fn ragged_rows_empty_and_header_only_are_refused() {
-        assert!(parse_csv(b"a,b\n1,2,3\n", true).is_err());
-        assert!(parse_csv(b"", true).is_err());
-        assert!(parse_csv(b"a,b\n", true).is_err());
+        assert!(parse_csv(b"a,b\n1,2,3\n", true, "s").is_err());
+        assert!(parse_csv(b"", true, "s").is_err());
+        assert!(parse_csv(b"a,b\n", true, "s").is_err());
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod assertion;
 mod config;
 pub mod control;
 mod faults;
+mod federated;
 mod ingest;
 mod record;
 mod server;
@@ -24,9 +25,11 @@ mod state;
 mod token;
 
 pub use assertion::JWT_BEARER;
-pub use config::{AppRegistration, ConfigError, EmulatorConfig, x5t_of_der};
+pub use config::{
+    AppRegistration, ConfigError, EmulatorConfig, FederatedCredential, TrustedIssuer, x5t_of_der,
+};
 pub use faults::{Fault, FaultAction, FaultTarget};
-pub use server::{EmulatorHandle, MAX_BODY_BYTES, start};
+pub use server::{EmulatorHandle, MAX_BODY_BYTES, TlsIdentity, start, start_tls};
 pub use state::{LogEntry, RequestKind, RequestRecord};
 
 /// Tenant of the demo app `hrconnector emulator` registers when given no app flags.
@@ -48,6 +51,7 @@ impl EmulatorConfig {
                 app_id: DEMO_APP_ID.to_string(),
                 secret: Some(DEMO_APP_SECRET.to_string()),
                 certificate_pem: None,
+                federated_credentials: Vec::new(),
             }],
             jobs: vec![DEMO_JOB_ID.to_string()],
             ..Self::default()

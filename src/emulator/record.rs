@@ -25,7 +25,7 @@ impl Note {
 pub(crate) fn kind_of(path: &str) -> RequestKind {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
-        [_tenant, "oauth2", "token"] => RequestKind::Token,
+        [_tenant, "oauth2", "token"] | [_tenant, "oauth2", "v2.0", "token"] => RequestKind::Token,
         ["api", "signals"] => RequestKind::Upload,
         _ => RequestKind::Other,
     }
@@ -54,6 +54,9 @@ pub(crate) async fn record(
         part_name: None,
         file_name: None,
         status: 0,
+        assertion_issuer: None,
+        assertion_subject: None,
+        assertion_expires: None,
     };
     let note = Note(Arc::new(Mutex::new(record)));
     lock(&state.requests).push(note.0.clone());

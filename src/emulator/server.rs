@@ -87,6 +87,7 @@ pub(crate) fn status_fault(
 fn router(state: Arc<State>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/token", post(token::token))
+        .route("/{tenant}/oauth2/v2.0/token", post(token::token_v2))
         .route("/api/signals", post(ingest::upload))
         .route("/api/log", get(ingest::log))
         .merge(control::routes())
@@ -103,21 +104,91 @@ fn router(state: Arc<State>) -> Router {
 /// the runtime ends.
 pub struct EmulatorHandle {
     addr: SocketAddr,
+    scheme: &'static str,
     state: Arc<State>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
-/// Starts the emulator on `listen` (port 0 picks a free port).
+/// The certificate chain and key the emulator serves HTTPS with (PEM).
+#[derive(Clone)]
+pub struct TlsIdentity {
+    pub cert_chain_pem: String,
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsIdentity { .. }")
+    }
+}
+
+/// Starts the emulator on `listen` (port 0 picks a free port), serving plain HTTP.
 pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> io::Result<EmulatorHandle> {
+    start_with(config, listen, None).await
+}
+
+/// Starts the emulator serving HTTPS with `identity`.
+pub async fn start_tls(
+    config: EmulatorConfig,
+    listen: SocketAddr,
+    identity: &TlsIdentity,
+) -> io::Result<EmulatorHandle> {
+    start_with(config, listen, Some(acceptor(identity)?)).await
+}
+
+fn acceptor(identity: &TlsIdentity) -> io::Result<tokio_rustls::TlsAcceptor> {
+    let invalid = |what: &str, e: String| {
+        io::Error::new(io::ErrorKind::InvalidInput, format!("TLS {what}: {e}"))
+    };
+    let chain = pem::parse_many(&identity.cert_chain_pem)
+        .map_err(|e| invalid("certificate", e.to_string()))?
+        .into_iter()
+        .filter(|b| b.tag() == "CERTIFICATE")
+        .map(|b| rustls::pki_types::CertificateDer::from(b.into_contents()))
+        .collect::<Vec<_>>();
+    let key_block = pem::parse_many(&identity.key_pem)
+        .map_err(|e| invalid("key", e.to_string()))?
+        .into_iter()
+        .find(|b| b.tag().ends_with("PRIVATE KEY"))
+        .ok_or_else(|| invalid("key", "no PRIVATE KEY block".into()))?;
+    let key = rustls::pki_types::PrivateKeyDer::try_from(key_block.into_contents())
+        .map_err(|e| invalid("key", e.to_string()))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid("versions", e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| invalid("identity", e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The scheme the emulator serves, for the `aud` of certificate assertions.
+#[derive(Clone, Copy)]
+pub(crate) struct Scheme(pub &'static str);
+
+async fn start_with(
+    config: EmulatorConfig,
+    listen: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> io::Result<EmulatorHandle> {
     let state = Arc::new(State::new(config)?);
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, router(state.clone()), shutdown_rx));
-    tracing::info!(%addr, "emulator listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let task = tokio::spawn(accept_loop(
+        listener,
+        router(state.clone()),
+        tls,
+        shutdown_rx,
+    ));
+    tracing::info!(%addr, scheme, "emulator listening");
     Ok(EmulatorHandle {
         addr,
+        scheme,
         state,
         shutdown,
         task,
@@ -137,9 +208,9 @@ impl EmulatorHandle {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash); the IP is the one listened on.
+    /// `http://127.0.0.1:PORT` (or `https://`; no trailing slash); the IP is the one listened on.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Queues a fault behind any already queued for the same target.
@@ -211,13 +282,18 @@ impl EmulatorHandle {
     }
 }
 
-async fn accept_loop(listener: TcpListener, router: Router, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    connections.spawn(serve(stream, peer, router.clone(), shutdown.clone()));
+                    connections.spawn(serve(stream, peer, router.clone(), tls.clone(), shutdown.clone()));
                 }
                 Err(e) => {
                     // Usually EMFILE; back off instead of spinning.
@@ -243,20 +319,45 @@ async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     router: Router,
-    mut shutdown: watch::Receiver<bool>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: watch::Receiver<bool>,
 ) {
+    let reset = Arc::new(AtomicBool::new(false));
+    let stream = ResettableStream {
+        inner: stream,
+        reset: reset.clone(),
+    };
+    match tls {
+        None => serve_conn(stream, Scheme("http"), peer, router, reset, shutdown).await,
+        Some(acceptor) => match acceptor.accept(stream).await {
+            Ok(tls_stream) => {
+                serve_conn(tls_stream, Scheme("https"), peer, router, reset, shutdown).await
+            }
+            // The client did not trust us, or spoke plain HTTP: what TLS tests provoke.
+            Err(e) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
+        },
+    }
+}
+
+async fn serve_conn<I>(
+    io: I,
+    scheme: Scheme,
+    peer: SocketAddr,
+    router: Router,
+    reset: Arc<AtomicBool>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let kill = KillSwitch {
         notify: Arc::new(Notify::new()),
     };
-    let reset = Arc::new(AtomicBool::new(false));
-    let io = TokioIo::new(ResettableStream {
-        inner: stream,
-        reset: reset.clone(),
-    });
+    let io = TokioIo::new(io);
     let handler_kill = kill.clone();
     let service =
         hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(handler_kill.clone());
+            req.extensions_mut().insert(scheme);
             let mut router = router.clone();
             async move { router.call(req.map(Body::new)).await }
         });

@@ -1,13 +1,15 @@
 //! Everything the emulator remembers between requests, shared by all connections.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::config::{ConfigError, Directory, EmulatorConfig, build_directory};
+use super::config::{
+    ConfigError, Directory, EmulatorConfig, Issuers, build_directory, build_issuers,
+};
 use super::faults::{FaultQueues, lock};
 
 /// Which endpoint a request was aimed at.
@@ -38,6 +40,15 @@ pub struct RequestRecord {
     pub file_name: Option<String>,
     /// Status answered; 0 when the connection was reset instead of answered.
     pub status: u16,
+    /// v2 token requests with a verified federated assertion: its `iss` and `sub` claims
+    /// (never the token itself).
+    #[serde(default)]
+    pub assertion_issuer: Option<String>,
+    #[serde(default)]
+    pub assertion_subject: Option<String>,
+    /// Its `exp` claim: tells a rotated token from the one before it.
+    #[serde(default)]
+    pub assertion_expires: Option<i64>,
 }
 
 /// One accepted upload, like a line of the portal's "Download log".
@@ -48,6 +59,9 @@ pub struct LogEntry {
     pub file_name: String,
     pub records_saved: u64,
     pub status: String,
+    /// Records per value of the scenario column, for files that have one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scenarios: BTreeMap<String, u64>,
 }
 
 /// What one job received.
@@ -65,6 +79,7 @@ pub(crate) struct IssuedToken {
 pub(crate) struct State {
     pub config: EmulatorConfig,
     pub directory: Directory,
+    pub issuers: Issuers,
     pub faults: FaultQueues,
     pub tokens: Mutex<HashMap<String, IssuedToken>>,
     pub jobs: Mutex<HashMap<String, JobData>>,
@@ -98,9 +113,11 @@ impl Drop for InFlight<'_> {
 impl State {
     pub fn new(config: EmulatorConfig) -> Result<Self, ConfigError> {
         let directory = build_directory(&config.apps)?;
+        let issuers = build_issuers(&config.issuers)?;
         Ok(Self {
             config,
             directory,
+            issuers,
             faults: FaultQueues::default(),
             tokens: Mutex::default(),
             jobs: Mutex::default(),

@@ -1,4 +1,6 @@
-//! `POST /{tenant}/oauth2/token?api-version=1.0`: the Entra ID v1 client-credentials grant.
+//! `POST /{tenant}/oauth2/token?api-version=1.0`: the Entra ID v1 client-credentials grant, and
+//! `POST /{tenant}/oauth2/v2.0/token`: the v2 one, which takes `scope={resource}/.default`
+//! instead of `resource` and also federated assertions (see `federated.rs`).
 //!
 //! Checks, in order, with the answer for each failure (codes marked * are the emulator's
 //! choice where the real code is not documented):
@@ -15,6 +17,11 @@
 //! | secret matches | 401 | invalid_client | 7000215 |
 //! | assertion type, then assertion (see `assertion.rs`) | 400 / 401 | invalid_request 90014* / invalid_client 7000xx |
 //! | `resource` present / the configured one | 400 | invalid_request 900144 / invalid_resource 500011 |
+//!
+//! v2 differs: no `api-version`; a `resource` field is refused (901002), `scope` must be
+//! `{resource}/.default` (70011); an assertion without the registered certificate's `x5t` is
+//! checked as a federated one: issuer trusted (700211), signature (700027), `exp` (700024), a
+//! federated credential matching `iss`/`sub`/`aud` (70021).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,13 +37,36 @@ use serde::Serialize;
 use super::aad::AadError;
 use super::assertion::{self, JWT_BEARER};
 use super::faults::{FaultAction, FaultTarget};
+use super::federated;
 use super::record::Note;
-use super::server::{KillSwitch, drain, read_some, reset_connection, status_fault};
+use super::server::{KillSwitch, Scheme, drain, read_some, reset_connection, status_fault};
 use super::state::State;
 
 /// Token request bodies are small; anything bigger is not a client-credentials request.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 const REDACTED: &str = "<redacted>";
+
+/// Which token endpoint was called.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Version {
+    V1,
+    V2,
+}
+
+/// The endpoint a request came to: its version and the scheme it was served over.
+struct Called<'a> {
+    version: Version,
+    scheme: &'a str,
+}
+
+/// The v2 token answer: times are numbers.
+#[derive(Debug, Serialize)]
+struct TokenAnswerV2 {
+    token_type: &'static str,
+    expires_in: u64,
+    ext_expires_in: u64,
+    access_token: String,
+}
 
 /// The v1 token answer. Times are strings of seconds, as Entra v1 sends them.
 #[derive(Debug, Serialize)]
@@ -51,11 +81,32 @@ struct TokenAnswer {
 }
 
 pub(crate) async fn token(
+    state: AxState<Arc<State>>,
+    tenant: Path<String>,
+    kill: axum::Extension<KillSwitch>,
+    note: axum::Extension<Note>,
+    req: Request,
+) -> Response {
+    handle(state, tenant, kill, note, req, Version::V1).await
+}
+
+pub(crate) async fn token_v2(
+    state: AxState<Arc<State>>,
+    tenant: Path<String>,
+    kill: axum::Extension<KillSwitch>,
+    note: axum::Extension<Note>,
+    req: Request,
+) -> Response {
+    handle(state, tenant, kill, note, req, Version::V2).await
+}
+
+async fn handle(
     AxState(state): AxState<Arc<State>>,
     Path(tenant): Path<String>,
     kill: axum::Extension<KillSwitch>,
     note: axum::Extension<Note>,
     req: Request,
+    version: Version,
 ) -> Response {
     let (parts, body) = req.into_parts();
     let mut drop_response = false;
@@ -86,7 +137,25 @@ pub(crate) async fn token(
     }
 
     let response = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
-        Ok(bytes) => match grant(&state, &tenant, &parts.uri, &parts.headers, &bytes, &note) {
+        Ok(bytes) => match grant(
+            &state,
+            &tenant,
+            Called {
+                version,
+                scheme: parts.extensions.get::<Scheme>().map_or("http", |s| s.0),
+            },
+            &parts.uri,
+            &parts.headers,
+            &bytes,
+            &note,
+        ) {
+            Ok(answer) if version == Version::V2 => Json(TokenAnswerV2 {
+                token_type: answer.token_type,
+                expires_in: answer.expires_in.parse().unwrap_or(0),
+                ext_expires_in: answer.ext_expires_in.parse().unwrap_or(0),
+                access_token: answer.access_token,
+            })
+            .into_response(),
             Ok(answer) => Json(answer).into_response(),
             Err(e) => {
                 tracing::info!(tenant = %tenant, code = e.code, error = e.error, "token request rejected");
@@ -113,18 +182,20 @@ pub(crate) async fn token(
 fn grant(
     state: &State,
     tenant: &str,
+    called: Called<'_>,
     uri: &axum::http::Uri,
     headers: &HeaderMap,
     body: &[u8],
     note: &Note,
 ) -> Result<TokenAnswer, AadError> {
+    let Called { version, scheme } = called;
     let query: Vec<(String, String)> =
         serde_urlencoded::from_str(uri.query().unwrap_or("")).unwrap_or_default();
     let api_version = query
         .iter()
         .find(|(k, _)| k == "api-version")
         .map(|(_, v)| v.as_str());
-    if api_version != Some("1.0") {
+    if version == Version::V1 && api_version != Some("1.0") {
         return Err(AadError::new(
             400,
             "invalid_request",
@@ -251,20 +322,39 @@ fn grant(
                     format!("The field 'client_assertion_type' must be '{JWT_BEARER}'."),
                 ));
             }
-            let Some(cert) = &app.cert else {
-                return Err(AadError::new(
-                    401,
-                    "invalid_client",
-                    700027,
-                    "Client assertion contains an invalid signature. [Reason - The key was not found.]",
-                ));
-            };
-            let now = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
-            assertion::verify(jwt, cert, client_id, &audiences(uri, headers), now)?;
+            let names_cert = app.cert.as_ref().is_some_and(|c| {
+                jsonwebtoken::decode_header(jwt)
+                    .ok()
+                    .and_then(|h| h.x5t)
+                    .is_some_and(|x| x == c.x5t)
+            });
+            if version == Version::V2 && !names_cert {
+                let now = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
+                let verified = federated::verify(jwt, app, &state.issuers, now)?;
+                note.update(|r| {
+                    r.assertion_issuer = Some(verified.issuer);
+                    r.assertion_subject = Some(verified.subject);
+                    r.assertion_expires = Some(verified.expires);
+                });
+            } else {
+                let Some(cert) = &app.cert else {
+                    return Err(AadError::new(
+                        401,
+                        "invalid_client",
+                        700027,
+                        "Client assertion contains an invalid signature. [Reason - The key was not found.]",
+                    ));
+                };
+                let now = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
+                assertion::verify(jwt, cert, client_id, &audiences(uri, headers, scheme), now)?;
+            }
         }
     }
 
-    let resource = field("resource").ok_or_else(|| AadError::missing_parameter("resource"))?;
+    let resource = match version {
+        Version::V1 => field("resource").ok_or_else(|| AadError::missing_parameter("resource"))?,
+        Version::V2 => v2_resource(&field("resource"), &field("scope"), &state.config.resource)?,
+    };
     if resource != state.config.resource {
         return Err(AadError::new(
             400,
@@ -294,16 +384,44 @@ fn grant(
     })
 }
 
+/// The resource a v2 request's `scope` names: `{resource}/.default`, and no `resource` field.
+fn v2_resource<'a>(
+    resource: &Option<&str>,
+    scope: &Option<&'a str>,
+    configured: &str,
+) -> Result<&'a str, AadError> {
+    if resource.is_some() {
+        return Err(AadError::new(
+            400,
+            "invalid_request",
+            901002,
+            "The 'resource' request parameter is not supported.",
+        ));
+    }
+    let scope = scope.ok_or_else(|| AadError::missing_parameter("scope"))?;
+    match scope.strip_suffix("/.default") {
+        Some(r) if r == configured => Ok(r),
+        _ => Err(AadError::new(
+            400,
+            "invalid_scope",
+            70011,
+            format!(
+                "The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid: expected '{configured}/.default'."
+            ),
+        )),
+    }
+}
+
 /// The URLs a client assertion may name as `aud`: the token URL it posted to, with and without
 /// the query string (Entra accepts the bare token endpoint too).
-fn audiences(uri: &axum::http::Uri, headers: &HeaderMap) -> Vec<String> {
+fn audiences(uri: &axum::http::Uri, headers: &HeaderMap, scheme: &str) -> Vec<String> {
     let host = headers
         .get(HOST)
         .and_then(|h| h.to_str().ok())
         .map(str::to_string)
         .or_else(|| uri.authority().map(|a| a.to_string()))
         .unwrap_or_default();
-    let bare = format!("http://{host}{}", uri.path());
+    let bare = format!("{scheme}://{host}{}", uri.path());
     match uri.query() {
         Some(q) => vec![format!("{bare}?{q}"), bare],
         None => vec![bare],

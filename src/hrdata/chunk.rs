@@ -202,11 +202,14 @@ impl ParsedChunks {
     /// Whether the current record is to be sent; an error for an invalid record in reject mode.
     fn check_record(&self) -> Result<bool, CsvError> {
         let mut first = None;
-        let valid = self.stream.check(&self.record, |problem| {
-            if first.is_none() {
-                first = Some(problem);
-            }
-        })?;
+        let valid = self
+            .stream
+            .check(&self.record, |problem| {
+                if first.is_none() {
+                    first = Some(problem);
+                }
+            })?
+            .valid;
         match (valid, self.invalid_rows, first) {
             (true, _, _) => Ok(true),
             (false, InvalidRows::Skip, _) => Ok(false),

@@ -1,49 +1,67 @@
-//! Mapping the header row to the three required columns.
+//! Mapping the header row to the columns of the chosen scenario (or scenarios).
 
-use super::{ColumnNames, CsvError};
+use super::schema::{Field, Scenario};
+use super::{CsvError, ScenarioChoice, ValidationOptions};
 
-/// Positions of the required columns in each record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where each column of the chosen scenarios is in a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ColumnMap {
-    pub email_address: usize,
-    pub termination_date: usize,
-    pub last_working_date: usize,
+    /// Every field the scenarios can have, with its position; `None` when the header lacks it
+    /// (an optional column, or with several scenarios a column the file's records may not need).
+    pub fields: Vec<(Field, Option<usize>)>,
+    /// Position of the scenario column (multi-scenario files only).
+    pub scenario_column: Option<usize>,
 }
 
-/// Finds the required columns (case-insensitively, as the portal's file mapping does) and
-/// collects warnings about the header. Other columns are allowed and passed through.
+impl ColumnMap {
+    pub fn position(&self, field: Field) -> Option<usize> {
+        self.fields
+            .iter()
+            .find(|(f, _)| *f == field)
+            .and_then(|(_, at)| *at)
+    }
+}
+
+/// Finds the columns (case-insensitively, as the portal's file mapping does) and collects
+/// warnings about the header. Other columns are allowed and passed through.
+///
+/// A single-scenario header must have every required column of its scenario; a multi-scenario
+/// header needs only the scenario column, and a record whose scenario needs a column the header
+/// lacks is an error of that record.
 pub(crate) fn map_header(
     source_name: &str,
     header: &[&str],
-    names: &ColumnNames,
+    opts: &ValidationOptions,
 ) -> Result<(ColumnMap, Vec<String>), CsvError> {
     let lowered: Vec<String> = header.iter().map(|h| h.to_lowercase()).collect();
-    let wanted = [
-        &names.email_address,
-        &names.termination_date,
-        &names.last_working_date,
-    ];
-
-    let mut positions = [0usize; 3];
-    let mut missing = Vec::new();
-    for (slot, name) in positions.iter_mut().zip(wanted) {
+    let find = |name: &str| -> Result<Option<usize>, CsvError> {
         let name_lower = name.to_lowercase();
         let mut found = lowered
             .iter()
             .enumerate()
             .filter(|(_, h)| **h == name_lower);
         match (found.next(), found.count()) {
-            (Some((i, _)), 0) => *slot = i,
-            (Some((i, _)), more) => {
-                return Err(CsvError::DuplicateColumn {
-                    source_name: source_name.to_owned(),
-                    column: header.get(i).copied().unwrap_or(name).to_owned(),
-                    count: more + 1,
-                });
-            }
-            (None, _) => missing.push(name.to_string()),
+            (Some((i, _)), 0) => Ok(Some(i)),
+            (Some((i, _)), more) => Err(CsvError::DuplicateColumn {
+                source_name: source_name.to_owned(),
+                column: header.get(i).copied().unwrap_or(name).to_owned(),
+                count: more + 1,
+            }),
+            (None, _) => Ok(None),
         }
+    };
+
+    let mut fields = Vec::new();
+    for field in opts.fields() {
+        fields.push((field, find(opts.columns.header(field))?));
     }
+    let (missing, scenario_column) = match opts.scenario {
+        ScenarioChoice::One(scenario) => (missing_required(scenario, &fields, opts), None),
+        ScenarioChoice::Multiple => match find(&opts.scenario_column)? {
+            Some(at) => (Vec::new(), Some(at)),
+            None => (vec![opts.scenario_column.clone()], None),
+        },
+    };
     if !missing.is_empty() {
         return Err(CsvError::MissingColumns {
             source_name: source_name.to_owned(),
@@ -63,16 +81,28 @@ pub(crate) fn map_header(
             ));
         }
     }
-
-    let [email_address, termination_date, last_working_date] = positions;
     Ok((
         ColumnMap {
-            email_address,
-            termination_date,
-            last_working_date,
+            fields,
+            scenario_column,
         },
         warnings,
     ))
+}
+
+/// Headers of the scenario's required columns that are not in the header.
+fn missing_required(
+    scenario: Scenario,
+    fields: &[(Field, Option<usize>)],
+    opts: &ValidationOptions,
+) -> Vec<String> {
+    scenario
+        .columns()
+        .iter()
+        .filter(|c| c.required)
+        .filter(|c| fields.iter().any(|(f, at)| *f == c.field && at.is_none()))
+        .map(|c| opts.columns.header(c.field).to_owned())
+        .collect()
 }
 
 #[cfg(test)]
@@ -84,23 +114,24 @@ mod tests {
         let (map, warnings) = map_header(
             "f",
             &["Name", "lastworkingdate", "EMAILADDRESS", "terminationDate"],
-            &ColumnNames::default(),
+            &ValidationOptions::default(),
         )
         .unwrap();
-        assert_eq!(
-            map,
-            ColumnMap {
-                email_address: 2,
-                termination_date: 3,
-                last_working_date: 1
-            }
-        );
+        assert_eq!(map.position(Field::EmailAddress), Some(2));
+        assert_eq!(map.position(Field::TerminationDate), Some(3));
+        assert_eq!(map.position(Field::LastWorkingDate), Some(1));
+        assert_eq!(map.scenario_column, None);
         assert!(warnings.is_empty());
     }
 
     #[test]
     fn missing_and_duplicate() {
-        let err = map_header("f", &["EmailAddress", "Other"], &ColumnNames::default()).unwrap_err();
+        let err = map_header(
+            "f",
+            &["EmailAddress", "Other"],
+            &ValidationOptions::default(),
+        )
+        .unwrap_err();
         match err {
             CsvError::MissingColumns {
                 missing, header, ..
@@ -118,7 +149,7 @@ mod tests {
                 "LastWorkingDate",
                 "emailaddress",
             ],
-            &ColumnNames::default(),
+            &ValidationOptions::default(),
         )
         .unwrap_err();
         assert!(
@@ -128,15 +159,44 @@ mod tests {
     }
 
     #[test]
+    fn optional_columns_may_be_missing() {
+        let opts = ValidationOptions::for_scenario(Scenario::PerformanceReview);
+        let (map, _) = map_header("f", &["EmailAddress", "EffectiveDate"], &opts).unwrap();
+        assert_eq!(map.position(Field::Remarks), None);
+        let err = map_header("f", &["EmailAddress", "Rating"], &opts).unwrap_err();
+        assert!(
+            matches!(&err, CsvError::MissingColumns { missing, .. } if missing == &["EffectiveDate"]),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn multiple_needs_only_the_scenario_column() {
+        let opts = ValidationOptions {
+            scenario: ScenarioChoice::Multiple,
+            ..ValidationOptions::default()
+        };
+        let (map, _) = map_header("f", &["EmailAddress", "hrscenario"], &opts).unwrap();
+        assert_eq!(map.scenario_column, Some(1));
+        assert_eq!(map.position(Field::EffectiveDate), None);
+        let err = map_header("f", &["EmailAddress"], &opts).unwrap_err();
+        assert!(
+            matches!(&err, CsvError::MissingColumns { missing, .. } if missing == &["HRScenario"]),
+            "{err:?}"
+        );
+    }
+
+    #[test]
     fn spaces_warn() {
-        let names = ColumnNames {
-            email_address: "Email Address".into(),
-            ..ColumnNames::default()
+        let opts = ValidationOptions {
+            columns: super::super::ColumnNames::default()
+                .with(Field::EmailAddress, "Email Address"),
+            ..ValidationOptions::default()
         };
         let (_, warnings) = map_header(
             "f",
             &["email address", "TerminationDate", "LastWorkingDate", ""],
-            &names,
+            &opts,
         )
         .unwrap();
         assert_eq!(warnings.len(), 2, "{warnings:?}");

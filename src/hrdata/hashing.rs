@@ -4,10 +4,17 @@
 //! bare CSV parsing. SHA-256 alone takes about 80% of the parsing time (even with the CPU's SHA
 //! instructions), so hashing in line with parsing cannot meet that; on its own thread it
 //! overlaps with parsing. Memory stays bounded: at most a few blocks are in flight.
+//!
+//! A source already in memory (a ConfigMap or Secret key) is neither read nor copied: the
+//! parser reads its bytes in place while the second thread hashes the same bytes.
 
 use std::io::{self, BufRead, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
+
+use bytes::Bytes;
 
 use sha2::{Digest, Sha256};
 
@@ -27,15 +34,75 @@ enum Message {
 
 /// A `Read` over a source that is read and hashed on a background thread.
 pub(crate) struct HashingReader {
-    blocks: Receiver<Message>,
-    /// Consumed blocks go back to the reading thread for reuse.
-    recycle: SyncSender<Vec<u8>>,
-    current: Vec<u8>,
+    input: Input,
     pos: usize,
     sha256: Option<String>,
 }
 
+enum Input {
+    /// Blocks read (and hashed) by the background thread.
+    Blocks {
+        blocks: Receiver<Message>,
+        /// Consumed blocks go back to the reading thread for reuse.
+        recycle: SyncSender<Vec<u8>>,
+        current: Vec<u8>,
+    },
+    /// Bytes in memory, read in place; the background thread only hashes them.
+    Memory {
+        data: Bytes,
+        hash: Option<thread::JoinHandle<Option<String>>>,
+        /// Tells the hashing thread to stop when the reader is dropped early.
+        stop: Arc<AtomicBool>,
+    },
+}
+
+impl Drop for HashingReader {
+    fn drop(&mut self) {
+        if let Input::Memory { stop, .. } = &self.input {
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Bytes hashed between two looks at the stop flag.
+const HASH_PIECE: usize = 1 << 20;
+
 impl HashingReader {
+    /// Reads `source`: in place when its bytes are in memory, else on a background thread.
+    pub fn of(source: &dyn super::CsvSource) -> io::Result<Self> {
+        match source.bytes() {
+            Some(data) => Self::over_bytes(data),
+            None => Self::spawn(source.open()?),
+        }
+    }
+
+    /// Hashes `data` on a new thread and hands out the same bytes without copying them.
+    pub fn over_bytes(data: Bytes) -> io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (bytes, stopped) = (data.clone(), stop.clone());
+        let hash = thread::Builder::new()
+            .name("hrdata-hash".into())
+            .spawn(move || {
+                let mut hasher = Sha256::new();
+                for piece in bytes.chunks(HASH_PIECE) {
+                    if stopped.load(Ordering::Relaxed) {
+                        return None;
+                    }
+                    hasher.update(piece);
+                }
+                Some(hex::encode(hasher.finalize()))
+            })?;
+        Ok(HashingReader {
+            input: Input::Memory {
+                data,
+                hash: Some(hash),
+                stop,
+            },
+            pos: 0,
+            sha256: None,
+        })
+    }
+
     /// Starts reading `source` on a new thread. The thread ends at the end of the source, on an
     /// error, or soon after this reader is dropped.
     pub fn spawn(mut source: Box<dyn Read + Send>) -> io::Result<Self> {
@@ -69,9 +136,11 @@ impl HashingReader {
                 }
             })?;
         Ok(HashingReader {
-            blocks,
-            recycle,
-            current: Vec::new(),
+            input: Input::Blocks {
+                blocks,
+                recycle,
+                current: Vec::new(),
+            },
             pos: 0,
             sha256: None,
         })
@@ -101,27 +170,48 @@ impl BufRead for HashingReader {
     /// The rest of the current block; the first block holds at least
     /// [`SNIFF_LEN`] bytes unless the source is shorter.
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        while self.pos == self.current.len() {
-            if self.sha256.is_some() {
-                return Ok(&[]);
-            }
-            match self.blocks.recv() {
-                Ok(Message::Data(block)) => {
-                    let used = std::mem::replace(&mut self.current, block);
-                    // If the thread has enough buffers already, this one is simply dropped.
-                    let _ = self.recycle.try_send(used);
-                    self.pos = 0;
+        let stopped = || io::Error::other("the reading thread stopped unexpectedly");
+        match &mut self.input {
+            Input::Blocks {
+                blocks,
+                recycle,
+                current,
+            } => {
+                while self.pos == current.len() {
+                    if self.sha256.is_some() {
+                        return Ok(&[]);
+                    }
+                    match blocks.recv() {
+                        Ok(Message::Data(block)) => {
+                            let used = std::mem::replace(current, block);
+                            // If the thread has enough buffers already, this one is dropped.
+                            let _ = recycle.try_send(used);
+                            self.pos = 0;
+                        }
+                        Ok(Message::End(hash)) => self.sha256 = Some(hash),
+                        Ok(Message::Failed(e)) => return Err(e),
+                        Err(_) => return Err(stopped()),
+                    }
                 }
-                Ok(Message::End(hash)) => self.sha256 = Some(hash),
-                Ok(Message::Failed(e)) => return Err(e),
-                Err(_) => return Err(io::Error::other("the reading thread stopped unexpectedly")),
+                Ok(current.get(self.pos..).unwrap_or_default())
+            }
+            Input::Memory { data, hash, .. } => {
+                if self.pos == data.len()
+                    && let Some(handle) = hash.take()
+                {
+                    self.sha256 = Some(handle.join().ok().flatten().ok_or_else(stopped)?);
+                }
+                Ok(data.get(self.pos..).unwrap_or_default())
             }
         }
-        Ok(self.current.get(self.pos..).unwrap_or_default())
     }
 
     fn consume(&mut self, n: usize) {
-        self.pos = (self.pos + n).min(self.current.len());
+        let len = match &self.input {
+            Input::Blocks { current, .. } => current.len(),
+            Input::Memory { data, .. } => data.len(),
+        };
+        self.pos = (self.pos + n).min(len);
     }
 }
 
@@ -179,6 +269,32 @@ mod tests {
             .unwrap()
             .to_vec();
         assert_eq!(short, b"abc");
+    }
+
+    #[test]
+    fn bytes_in_memory_are_read_in_place_and_hashed() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let mut r = HashingReader::over_bytes(Bytes::from(data.clone())).unwrap();
+        assert_eq!(
+            r.fill_buf().unwrap().len(),
+            data.len(),
+            "one buffer: no copy"
+        );
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).unwrap();
+        assert_eq!(got, data);
+        assert_eq!(
+            r.sha256(),
+            Some(hex::encode(Sha256::digest(&data)).as_str())
+        );
+        let mut empty = HashingReader::over_bytes(Bytes::new()).unwrap();
+        assert!(empty.fill_buf().unwrap().is_empty());
+        assert_eq!(
+            empty.sha256(),
+            Some(hex::encode(Sha256::digest(b"")).as_str())
+        );
+        // Dropped before the end: the hashing thread stops on its own.
+        drop(HashingReader::over_bytes(Bytes::from(data)).unwrap());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The HR CSV: streaming reader, header mapping, per-record checks and record-exact chunking.
+//! The HR CSV: streaming reader, header mapping, per-record checks against the scenario schemas
+//! (schema.rs) and record-exact chunking.
 //!
 //! Nothing here holds a whole file in memory: validation and chunking both stream the source.
 //! Errors carry the offending value separately from the message, so that the message can go into
@@ -11,9 +12,11 @@ pub mod email;
 mod encoding;
 mod error;
 mod hashing;
+mod options;
 mod parse;
 mod plan;
 mod record;
+pub mod schema;
 mod stream;
 mod validate;
 
@@ -26,14 +29,14 @@ pub use validate::{ValidationReport, validate, validate_and_plan};
 // API CONTRACT (filled in by the hrdata work; other modules code against these names):
 //
 // pub enum InvalidRows { Reject (default), Skip }
-// pub struct ColumnNames { pub email_address: String, pub termination_date: String,
-//                          pub last_working_date: String }   // Default = the three defaults
+// pub struct ColumnNames   // header per schema::Field; Default = each field's PascalCase name
 // pub trait CsvSource: Send + Sync { fn open(&self) -> io::Result<Box<dyn Read + Send>>;
 //                                    fn name(&self) -> String; }
 // pub struct FileSource { pub path: PathBuf }            // impl CsvSource
 // pub struct BytesSource { pub name: String, pub data: bytes::Bytes }   // impl CsvSource
-// pub struct ValidationOptions { pub columns: ColumnNames, pub invalid_rows: InvalidRows,
-//                                pub max_errors: usize /* 100 */ }    // Default
+// pub struct ValidationOptions { pub scenario: ScenarioChoice, pub columns: ColumnNames,
+//        pub scenario_column: String, pub scenario_values: ScenarioValues,
+//        pub invalid_rows: InvalidRows, pub max_errors: usize /* 100 */ }  // Default: Resignation
 // pub fn validate(source: &dyn CsvSource, opts: &ValidationOptions)
 //        -> Result<ValidationReport, CsvError>
 // pub struct ValidationReport { pub records: u64, pub rejected: u64,
@@ -63,50 +66,13 @@ pub use validate::{ValidationReport, validate, validate_and_plan};
 // records_per_call, skip_accepted)` copies the planned ranges, or parses when there is no
 // usable plan; `CsvError::Changed` when the bytes differ from what validation read;
 // `CsvSource::pin()` (one open file for both passes) and `CsvSource::change_check()`.
+//
+// Added for every HR data type (schema.rs, options.rs): `Scenario`, `Field`, `Rule`, the
+// scenario tables; `ValidationOptions::check()` for options that contradict the scenario;
+// `ValidationReport::scenarios` (accepted records per scenario).
 
-/// What to do with records that fail validation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum InvalidRows {
-    /// Any invalid record makes the whole file invalid; nothing is sent.
-    #[default]
-    Reject,
-    /// Invalid records are left out and counted; the rest is sent.
-    Skip,
-}
-
-/// Header names of the three required columns, as entered in the portal's file mapping.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ColumnNames {
-    pub email_address: String,
-    pub termination_date: String,
-    pub last_working_date: String,
-}
-
-impl Default for ColumnNames {
-    fn default() -> Self {
-        ColumnNames {
-            email_address: "EmailAddress".into(),
-            termination_date: "TerminationDate".into(),
-            last_working_date: "LastWorkingDate".into(),
-        }
-    }
-}
-
-/// How a file is validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValidationOptions {
-    pub columns: ColumnNames,
-    pub invalid_rows: InvalidRows,
-    /// How many record errors a report keeps; the total is always counted.
-    pub max_errors: usize,
-}
-
-impl Default for ValidationOptions {
-    fn default() -> Self {
-        ValidationOptions {
-            columns: ColumnNames::default(),
-            invalid_rows: InvalidRows::default(),
-            max_errors: 100,
-        }
-    }
-}
+pub use options::{
+    ColumnNames, DEFAULT_SCENARIO_COLUMN, InvalidRows, OptionsError, ScenarioChoice,
+    ScenarioValues, ValidationOptions,
+};
+pub use schema::{Column, Field, Rule, Scenario};

@@ -107,10 +107,7 @@ impl PlannedChunks {
         skip_chunks: usize,
     ) -> Result<Self, CsvError> {
         let name = source.name();
-        let input = source
-            .open()
-            .and_then(HashingReader::spawn)
-            .map_err(|error| CsvError::io(name.clone(), error))?;
+        let input = HashingReader::of(source).map_err(|error| CsvError::io(name.clone(), error))?;
         let mut reader = PlannedChunks {
             name,
             input,

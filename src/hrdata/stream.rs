@@ -5,7 +5,7 @@ use super::columns::map_header;
 use super::encoding::{SNIFF_LEN, invalid_utf8_detail, sniff};
 use super::hashing::HashingReader;
 use super::parse::{Record, RecordReader};
-use super::record::{NotUtf8, Problem, RecordChecker, header_fields};
+use super::record::{NotUtf8, Problem, RecordChecker, Verdict, header_fields};
 use super::{CsvError, CsvSource, ValidationOptions};
 
 /// A source opened for reading records; used by both validation and chunking.
@@ -22,7 +22,7 @@ impl CsvStream {
     pub fn open(source: &dyn CsvSource, opts: &ValidationOptions) -> Result<Self, CsvError> {
         let name = source.name();
         let io_error = |error| CsvError::io(name.clone(), error);
-        let hashing = HashingReader::spawn(source.open().map_err(io_error)?).map_err(io_error)?;
+        let hashing = HashingReader::of(source).map_err(io_error)?;
         let mut reader = RecordReader::new(hashing);
 
         // The hashing reader's first block holds at least SNIFF_LEN bytes (or the whole source).
@@ -43,8 +43,8 @@ impl CsvStream {
         }
         let header_line = header.line();
         let fields = header_fields(&header).map_err(|e| encoding_error(&name, header_line, e))?;
-        let (map, warnings) = map_header(&name, &fields, &opts.columns)?;
-        let checker = RecordChecker::new(&fields, map);
+        let (map, warnings) = map_header(&name, &fields, opts)?;
+        let checker = RecordChecker::new(&fields, &map, opts);
 
         Ok(CsvStream {
             name,
@@ -65,10 +65,10 @@ impl CsvStream {
     /// Checks a record (see [`RecordChecker::check`]); bytes that are not UTF-8 end the stream
     /// with an encoding error.
     pub fn check<'r>(
-        &self,
+        &'r self,
         record: &'r Record,
         report: impl FnMut(Problem<'r>),
-    ) -> Result<bool, CsvError> {
+    ) -> Result<Verdict, CsvError> {
         self.checker
             .check(record, report)
             .map_err(|e| encoding_error(&self.name, record.line(), e))

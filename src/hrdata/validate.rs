@@ -1,15 +1,18 @@
 //! Validating a whole source in one streaming pass.
 
+use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
 
 use serde::Serialize;
 
+use super::schema::Scenario;
+
 use super::parse::Record;
 use super::plan::{ChunkPlan, PlanBuilder};
 use super::record::RecordChecker;
 use super::stream::{CsvStream, encoding_error};
-use super::{CsvError, CsvSource, RecordError, ValidationOptions};
+use super::{CsvError, CsvSource, RecordError, ScenarioChoice, ValidationOptions};
 
 /// The outcome of [`validate`] for a source that could be read as CSV.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -26,6 +29,9 @@ pub struct ValidationReport {
     pub warnings: Vec<String>,
     /// Lowercase hex SHA-256 of the raw source bytes, byte-order mark included.
     pub sha256: String,
+    /// Accepted records (those sent, or that would be) per scenario: the file's one scenario
+    /// always, and with several scenarios each one that has records.
+    pub scenarios: BTreeMap<Scenario, u64>,
 }
 
 impl ValidationReport {
@@ -70,6 +76,7 @@ pub fn validate_and_plan(
         rejected: 0,
         errors: Vec::new(),
         error_count: 0,
+        accepted: [0; Scenario::ALL.len()],
         plan,
     };
 
@@ -100,6 +107,11 @@ pub fn validate_and_plan(
         error_count: tally.error_count,
         warnings: std::mem::take(&mut stream.warnings),
         sha256: String::new(),
+        scenarios: Scenario::ALL
+            .into_iter()
+            .zip(tally.accepted)
+            .filter(|(s, n)| *n > 0 || opts.scenario == ScenarioChoice::One(*s))
+            .collect(),
     };
     if report.records == 0 {
         report
@@ -153,6 +165,8 @@ struct Tally {
     rejected: u64,
     errors: Vec<RecordError>,
     error_count: u64,
+    /// Valid records per scenario, in [`Scenario::ALL`] order.
+    accepted: [u64; Scenario::ALL.len()],
     plan: PlanBuilder,
 }
 
@@ -177,7 +191,7 @@ impl Tally {
         let number = self.records;
         let (errors, error_count) = (&mut self.errors, &mut self.error_count);
         let (checker, max_errors) = (&self.checker, self.max_errors);
-        let valid = checker
+        let verdict = checker
             .check(record, |problem| {
                 *error_count += 1;
                 if errors.len() < max_errors {
@@ -185,10 +199,11 @@ impl Tally {
                 }
             })
             .map_err(|e| encoding_error(&self.name, record.line(), e))?;
-        if !valid {
-            self.rejected += 1;
+        match verdict.scenario {
+            Some(scenario) if verdict.valid => self.accepted[scenario as usize] += 1,
+            _ => self.rejected += 1,
         }
-        self.plan.record(record.start(), valid);
+        self.plan.record(record.start(), verdict.valid);
         Ok(())
     }
 }

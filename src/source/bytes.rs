@@ -35,4 +35,8 @@ impl CsvSource for BytesSource {
         // The bytes cannot change.
         Ok(Arc::new(self.clone()))
     }
+
+    fn bytes(&self) -> Option<bytes::Bytes> {
+        Some(self.data.clone())
+    }
 }

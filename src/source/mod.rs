@@ -36,6 +36,10 @@ pub trait CsvSource: Send + Sync {
     fn change_check(&self) -> Option<ChangeCheck> {
         None
     }
+    /// The whole content, when it is in memory already: read in place rather than copied.
+    fn bytes(&self) -> Option<::bytes::Bytes> {
+        None
+    }
 }
 
 /// True when a pinned source may have changed since it was pinned.

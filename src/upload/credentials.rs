@@ -1,6 +1,11 @@
-//! The Entra ID app's identity: tenant, app id and either a client secret or a certificate.
+//! The Entra ID app's identity: tenant, app id and one of a client secret, a certificate, or a
+//! federated assertion (a Kubernetes service account token, workload identity federation).
 
 use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -25,6 +30,66 @@ pub enum ClientAuth {
     Secret(SecretString),
     /// A signed `client_assertion` (RS256 JWT) in the token request.
     Certificate(CertificateCredential),
+    /// A token another issuer (the cluster) signed for this app's federated identity credential,
+    /// sent as `client_assertion` to the v2 endpoint. Fetched again for every token request:
+    /// the kubelet rotates the file, the TokenRequest API issues short-lived tokens.
+    Federated(Arc<dyn AssertionSource>),
+}
+
+impl ClientAuth {
+    /// Federated assertions are only accepted by the v2 token endpoint.
+    pub fn uses_v2_endpoint(&self) -> bool {
+        matches!(self, ClientAuth::Federated(_))
+    }
+}
+
+/// Where a federated assertion comes from. Implementations never log or return the token in
+/// error text.
+pub trait AssertionSource: Send + Sync + fmt::Debug {
+    /// A fresh assertion.
+    fn fetch(&self) -> BoxFuture<'_, Result<SecretString, CredentialError>>;
+}
+
+/// A projected service account token file (`AZURE_FEDERATED_TOKEN_FILE`), read on every fetch.
+#[derive(Debug, Clone)]
+pub struct FederatedTokenFile {
+    pub path: PathBuf,
+}
+
+impl FederatedTokenFile {
+    /// Reads the token now (also used once at start, so a bad file stops the run before
+    /// anything is sent).
+    pub fn read(&self) -> Result<SecretString, CredentialError> {
+        let shown = self.path.display();
+        let text = std::fs::read_to_string(&self.path).map_err(|e| {
+            CredentialError::Federated(format!("cannot read the federated token file {shown}: {e}"))
+        })?;
+        let token = text.trim();
+        if token.is_empty() {
+            return Err(CredentialError::Federated(format!(
+                "the federated token file {shown} is empty"
+            )));
+        }
+        // A JWT is three base64url parts; say so rather than send something Entra ID rejects.
+        let parts = token.split('.').count();
+        if parts != 3 || token.chars().any(char::is_whitespace) {
+            return Err(CredentialError::Federated(format!(
+                "the federated token file {shown} does not hold a JWT (a service account token)"
+            )));
+        }
+        Ok(SecretString::from(token.to_string()))
+    }
+}
+
+impl AssertionSource for FederatedTokenFile {
+    fn fetch(&self) -> BoxFuture<'_, Result<SecretString, CredentialError>> {
+        Box::pin(async move {
+            let file = self.clone();
+            tokio::task::spawn_blocking(move || file.read())
+                .await
+                .map_err(|e| CredentialError::Federated(format!("reading the token file: {e}")))?
+        })
+    }
 }
 
 /// A certificate's thumbprint and the private key that signs client assertions.

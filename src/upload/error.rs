@@ -4,6 +4,7 @@
 //! Kubernetes status and in Events.
 
 use crate::hrdata::CsvError;
+use crate::http_client::{HttpClientError, UntrustedCertificate};
 
 /// Why an upload run stopped.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,17 @@ pub enum UploadError {
         error: String,
         description: String,
     },
+
+    /// A server's TLS certificate failed verification: a configuration error, never retried.
+    #[error(
+        "the TLS certificate of {} is not trusted: {}. Nothing was sent. If a proxy inspects TLS, trust its CA with --ca-file (or SSL_CERT_FILE), or the Helm chart's trustedCA.configMap; otherwise check the endpoint URL",
+        .0.host, .0.problem
+    )]
+    UntrustedCertificate(UntrustedCertificate),
+
+    /// The HTTP client could not be set up (an unusable CA bundle).
+    #[error(transparent)]
+    HttpClient(#[from] HttpClientError),
 
     /// The ingestion service refused the upload and retrying would not help.
     #[error("upload rejected by the service (HTTP {status}): {message}")]
@@ -73,6 +85,8 @@ impl UploadError {
             }
             UploadError::Csv(_) | UploadError::InvalidRecords { .. } => "InvalidCsv",
             UploadError::Authentication { .. } => "AuthenticationFailed",
+            UploadError::UntrustedCertificate(_) => "UntrustedCertificate",
+            UploadError::HttpClient(_) => "InvalidTrustedCA",
             UploadError::Rejected { .. } | UploadError::Unavailable { .. } => "UploadFailed",
             UploadError::Checkpoint(_) => "CheckpointFailed",
             UploadError::SourceChanged => "SourceChanged",
@@ -93,4 +107,7 @@ pub enum CredentialError {
     Signing(String),
     #[error("{0}")]
     Missing(String),
+    /// The federated assertion (workload identity) could not be obtained.
+    #[error("{0}")]
+    Federated(String),
 }

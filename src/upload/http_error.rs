@@ -16,6 +16,14 @@ pub fn describe_transport_error(e: &reqwest::Error) -> String {
         text.push_str(&cause.to_string());
         source = cause.source();
     }
+    // A refused or unreachable proxy otherwise reads like the service being down.
+    if e.is_connect()
+        && let Some(proxy) = e.url().and_then(crate::http_client::proxy_for)
+    {
+        text.push_str(&format!(
+            " (through the proxy {proxy} from HTTPS_PROXY/HTTP_PROXY: check that it runs and accepts connections, or list the host in NO_PROXY)"
+        ));
+    }
     text
 }
 

@@ -6,6 +6,8 @@ use bytes::Bytes;
 use reqwest::multipart::{Form, Part};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::http_client::{UntrustedCertificate, untrusted_certificate};
+
 use super::http_error::{describe_transport_error, truncate_body};
 use super::retry::{is_retryable_status, retry_after};
 
@@ -21,6 +23,8 @@ pub enum AttemptOutcome {
     },
     /// The service refused the chunk; retrying would not help.
     Refused { status: u16, message: String },
+    /// The server's certificate is not trusted; retrying would not help.
+    Untrusted(UntrustedCertificate),
 }
 
 /// Posts `body` (header row + records) as the part `file` named `file_name`.
@@ -52,6 +56,9 @@ pub async fn post_chunk(
     let response = match response {
         Ok(r) => r,
         Err(e) => {
+            if let Some(cert) = untrusted_certificate(&e) {
+                return AttemptOutcome::Untrusted(cert);
+            }
             return AttemptOutcome::Transient {
                 message: describe_transport_error(&e),
                 retry_after: None,

@@ -15,7 +15,9 @@ pub mod token;
 pub use checkpoint::{
     Checkpoint, CheckpointStore, FileCheckpointStore, MemoryCheckpointStore, NoCheckpoint,
 };
-pub use credentials::{AppCredentials, CertificateCredential, ClientAuth};
+pub use credentials::{
+    AppCredentials, AssertionSource, CertificateCredential, ClientAuth, FederatedTokenFile,
+};
 pub use error::{CredentialError, UploadError};
 pub use retry::{RetryPolicy, Sleeper, TokioSleeper};
 pub use run::{

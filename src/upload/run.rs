@@ -1,6 +1,7 @@
 //! One upload run: validate the whole source, decide what still has to be sent, send it chunk by
 //! chunk, and checkpoint after every acknowledged chunk.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use crate::hrdata::{
     self, Chunk, ChunkPlan, ChunkReader, CsvError, CsvSource, InvalidRows, ValidationOptions,
     ValidationReport,
 };
+use crate::http_client::{self, HttpClientConfig};
 
 /// The sample scripts' request timeout.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(400);
@@ -32,6 +34,8 @@ pub struct UploaderConfig {
     pub credentials: AppCredentials,
     pub retry: RetryPolicy,
     pub request_timeout: Duration,
+    /// Extra trusted CA bundle (PEM), in addition to the public and system roots.
+    pub ca_file: Option<std::path::PathBuf>,
     pub sleeper: Arc<dyn Sleeper>,
 }
 
@@ -42,6 +46,7 @@ impl UploaderConfig {
             credentials,
             retry: RetryPolicy::default(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            ca_file: None,
             sleeper: Arc::new(TokioSleeper),
         }
     }
@@ -106,6 +111,10 @@ pub struct UploadReport {
     /// A one-word reason when the run failed (`AuthenticationFailed`, `InvalidCsv`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
+    /// The file's accepted records per scenario (`Resignation`, `JobLevelChange`, …), once it
+    /// has been validated.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scenarios: BTreeMap<String, u64>,
 }
 
 impl UploadReport {
@@ -121,6 +130,7 @@ impl UploadReport {
             source_sha256: String::new(),
             message,
             reason: Some(reason),
+            scenarios: BTreeMap::new(),
         }
     }
 
@@ -141,17 +151,17 @@ pub struct Uploader {
 
 impl Uploader {
     pub fn new(config: UploaderConfig) -> Result<Self, UploadError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(Duration::from_secs(30))
-            .user_agent(concat!("hrconnector/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| UploadError::Unavailable {
-                what: "HTTP client",
-                attempts: 0,
-                last: e.to_string(),
-            })?;
-        let token_url = config.endpoints.token_url(&config.credentials.tenant_id);
+        let http = http_client::build(&HttpClientConfig {
+            request_timeout: config.request_timeout,
+            ca_file: config.ca_file.clone(),
+            ..HttpClientConfig::default()
+        })?;
+        let tenant = &config.credentials.tenant_id;
+        let token_url = if config.credentials.auth.uses_v2_endpoint() {
+            config.endpoints.token_url_v2(tenant)
+        } else {
+            config.endpoints.token_url(tenant)
+        };
         let tokens = TokenClient::new(
             http.clone(),
             token_url,
@@ -176,7 +186,7 @@ impl Uploader {
         store: &S,
     ) -> UploadReport {
         let mut progress = Progress::default();
-        match self.run_inner(request, store, &mut progress).await {
+        let mut report = match self.run_inner(request, store, &mut progress).await {
             Ok(report) => report,
             Err(error) => {
                 tracing::warn!(reason = error.reason(), error = %error, "upload failed");
@@ -190,9 +200,12 @@ impl Uploader {
                     source_sha256: progress.sha256,
                     message: error.to_string(),
                     reason: Some(error.reason()),
+                    scenarios: BTreeMap::new(),
                 }
             }
-        }
+        };
+        report.scenarios = std::mem::take(&mut progress.scenarios);
+        report
     }
 
     async fn run_inner<S: CheckpointStore>(
@@ -205,6 +218,11 @@ impl Uploader {
         let (source, report, plan) = validate_blocking(request, records_per_call).await?;
         progress.sha256 = report.sha256.clone();
         progress.rejected = report.rejected;
+        progress.scenarios = report
+            .scenarios
+            .iter()
+            .map(|(s, n)| (s.name().to_owned(), *n))
+            .collect();
         if request.validation.invalid_rows == InvalidRows::Reject && !report.is_valid() {
             let first = report
                 .errors
@@ -241,6 +259,7 @@ impl Uploader {
                     cp.records_acknowledged
                 ),
                 reason: None,
+                scenarios: BTreeMap::new(),
             });
         }
         let resume_from = previous
@@ -263,6 +282,7 @@ impl Uploader {
                     "dry run: would send {remaining} of {total} records in {chunks} chunk(s)"
                 ),
                 reason: None,
+                scenarios: BTreeMap::new(),
             });
         }
 
@@ -344,6 +364,7 @@ impl Uploader {
                 }
             ),
             reason: None,
+            scenarios: BTreeMap::new(),
         })
     }
 
@@ -366,6 +387,9 @@ impl Uploader {
                     AttemptOutcome::Accepted => return Ok(()),
                     AttemptOutcome::Refused { status, message } => {
                         return Err(UploadError::Rejected { status, message });
+                    }
+                    AttemptOutcome::Untrusted(cert) => {
+                        return Err(UploadError::UntrustedCertificate(cert));
                     }
                     AttemptOutcome::Transient {
                         message,
@@ -394,6 +418,7 @@ struct Progress {
     chunks: u64,
     attempts: u64,
     sha256: String,
+    scenarios: BTreeMap<String, u64>,
 }
 
 /// Opens the source once for both passes (what is sent is what was validated) and validates it

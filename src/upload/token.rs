@@ -1,5 +1,6 @@
-//! Access tokens from Entra ID's v1 token endpoint (client credentials), cached until shortly
-//! before they expire. The sample script fetches a token for every chunk; one token per hour is
+//! Access tokens from Entra ID's token endpoints (client credentials), cached until shortly
+//! before they expire: v1 (`resource`) for a secret or a certificate, v2 (`scope`) for a
+//! federated assertion, which Entra ID only accepts there. The sample script fetches a token for every chunk; one token per hour is
 //! enough.
 
 use std::sync::Arc;
@@ -8,6 +9,8 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::Mutex;
+
+use crate::http_client::untrusted_certificate;
 
 use super::assertion::client_assertion;
 use super::credentials::{AppCredentials, ClientAuth};
@@ -115,9 +118,16 @@ impl TokenClient {
         let mut form: Vec<(&str, String)> = vec![
             ("client_id", creds.app_id.clone()),
             ("grant_type", "client_credentials".into()),
-            ("resource", self.resource.clone()),
-            ("tenant_id", creds.tenant_id.clone()),
         ];
+        if creds.auth.uses_v2_endpoint() {
+            form.push((
+                "scope",
+                format!("{}/.default", self.resource.trim_end_matches('/')),
+            ));
+        } else {
+            form.push(("resource", self.resource.clone()));
+            form.push(("tenant_id", creds.tenant_id.clone()));
+        }
         match &creds.auth {
             ClientAuth::Secret(secret) => {
                 form.push(("client_secret", secret.expose_secret().to_string()))
@@ -128,6 +138,14 @@ impl TokenClient {
                 form.push(("client_assertion_type", CLIENT_ASSERTION_TYPE.into()));
                 form.push(("client_assertion", assertion));
             }
+            ClientAuth::Federated(source) => {
+                let assertion = source
+                    .fetch()
+                    .await
+                    .map_err(|e| FetchError::Fatal(e.into()))?;
+                form.push(("client_assertion_type", CLIENT_ASSERTION_TYPE.into()));
+                form.push(("client_assertion", assertion.expose_secret().to_string()));
+            }
         }
         tracing::debug!(url = %self.token_url, app_id = %creds.app_id, "requesting access token");
         let response = self
@@ -136,9 +154,12 @@ impl TokenClient {
             .form(&form)
             .send()
             .await
-            .map_err(|e| FetchError::Transient {
-                message: describe_transport_error(&e),
-                retry_after: None,
+            .map_err(|e| match untrusted_certificate(&e) {
+                Some(cert) => FetchError::Fatal(UploadError::UntrustedCertificate(cert)),
+                None => FetchError::Transient {
+                    message: describe_transport_error(&e),
+                    retry_after: None,
+                },
             })?;
         let status = response.status();
         let wait_hint = retry_after(response.headers());

@@ -1,6 +1,10 @@
 //! Shared set-up for the integration tests: a real emulator on loopback and real uploads.
 #![allow(dead_code)]
 
+pub mod cli;
+pub mod proxy;
+pub mod tls;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,12 +49,14 @@ pub async fn start_emulator_with_resource(resource: &str) -> EmulatorHandle {
                 app_id: APP.into(),
                 secret: Some(SECRET.into()),
                 certificate_pem: None,
+                federated_credentials: Vec::new(),
             },
             AppRegistration {
                 tenant_id: TENANT.into(),
                 app_id: CERT_APP.into(),
                 secret: None,
                 certificate_pem: Some(cert),
+                federated_credentials: Vec::new(),
             },
         ],
         jobs: vec![JOB.into()],

@@ -4,6 +4,7 @@
 use super::PvcJobError;
 use super::auth::AuthKind;
 use crate::crd::{Checkpoint, CrdCloud, HrConnectorJob, InvalidRows};
+use crate::hrdata::{Scenario, ScenarioChoice, ValidationOptions};
 
 /// File names of the Secret's keys inside the credentials directory: fixed, whatever the keys
 /// are called in the Secret (the volume's `items` map them).
@@ -91,13 +92,8 @@ pub fn upload_args(
             InvalidRows::Skip => "skip",
         }
         .into(),
-        "--email-column".into(),
-        spec.columns.email_address.clone(),
-        "--termination-date-column".into(),
-        spec.columns.termination_date.clone(),
-        "--last-working-date-column".into(),
-        spec.columns.last_working_date.clone(),
     ]);
+    args.extend(scenario_args(&spec.validation_options()));
     if let Some(o) = &spec.endpoints {
         for (flag, value) in [
             ("--authority-url", &o.authority_url),
@@ -135,6 +131,39 @@ pub fn upload_args(
 }
 
 /// The name `upload --cloud` takes for each CRD cloud.
+/// The `upload` flags that give the pod the job's scenario, every column header of it, and the
+/// scenario column and texts of a multi-scenario file.
+fn scenario_args(opts: &ValidationOptions) -> Vec<String> {
+    let mut args = vec![
+        "--scenario".to_owned(),
+        match opts.scenario {
+            ScenarioChoice::One(s) => s.cli_name(),
+            ScenarioChoice::Multiple => "multiple",
+        }
+        .to_owned(),
+    ];
+    for field in opts.fields() {
+        args.extend([
+            "--column".to_owned(),
+            format!("{}={}", field.name(), opts.columns.header(field)),
+        ]);
+    }
+    if opts.scenario == ScenarioChoice::Multiple {
+        args.extend(["--scenario-column".to_owned(), opts.scenario_column.clone()]);
+        for scenario in Scenario::ALL {
+            args.extend([
+                "--scenario-value".to_owned(),
+                format!(
+                    "{}={}",
+                    scenario.cli_name(),
+                    opts.scenario_values.value(scenario)
+                ),
+            ]);
+        }
+    }
+    args
+}
+
 fn cloud_arg(cloud: CrdCloud) -> &'static str {
     match cloud {
         CrdCloud::Commercial => "commercial",

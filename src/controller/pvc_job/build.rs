@@ -55,6 +55,8 @@ pub struct PvcJobSettings {
     /// Pod retries for infrastructure failures (node loss, OOM); an upload that reported
     /// failure is not retried by the Job (see the pod failure policy).
     pub backoff_limit: i32,
+    /// `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` for the upload: the operator passes on its own.
+    pub proxy_env: Vec<(String, String)>,
 }
 
 impl PvcJobSettings {
@@ -65,6 +67,7 @@ impl PvcJobSettings {
             ttl_seconds_after_finished: 3600,
             active_deadline_seconds: 6 * 3600,
             backoff_limit: 2,
+            proxy_env: Vec::new(),
         }
     }
 }
@@ -131,7 +134,12 @@ pub fn build_upload_job(
             image: Some(settings.image.clone()),
             image_pull_policy: settings.image_pull_policy.clone(),
             args: Some(args),
-            env: Some(vec![env("HOME", "/tmp"), env("TMPDIR", "/tmp")]),
+            env: Some(
+                [env("HOME", "/tmp"), env("TMPDIR", "/tmp")]
+                    .into_iter()
+                    .chain(settings.proxy_env.iter().map(|(k, v)| env(k, v)))
+                    .collect(),
+            ),
             security_context: Some(container_security_context()),
             resources: Some(resources()),
             termination_message_path: Some(TERMINATION_LOG.into()),

@@ -1,6 +1,8 @@
 //! Reading an upload Job back: still running, or finished with the report its pod left in the
 //! termination message.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ContainerStateTerminated, Pod};
 use serde::{Deserialize, Serialize};
@@ -28,6 +30,8 @@ pub struct PodReport {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scenarios: BTreeMap<String, u64>,
 }
 
 impl PodReport {

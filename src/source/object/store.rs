@@ -68,6 +68,8 @@ pub struct StoreConfig {
     pub request_timeout: Duration,
     /// Bytes asked for in one ranged GET.
     pub range_len: u64,
+    /// Extra trusted CA bundle (`--ca-file`), as for the uploader's connections.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl StoreConfig {
@@ -80,6 +82,7 @@ impl StoreConfig {
             max_attempts: 6,
             request_timeout: Duration::from_secs(300),
             range_len: DEFAULT_RANGE_LEN,
+            ca_file: None,
         }
     }
 
@@ -94,8 +97,17 @@ impl StoreConfig {
             max_retries: self.max_attempts.saturating_sub(1) as usize,
             retry_timeout: Duration::from_secs(300),
         };
+        // Every connection is configured as the uploader's are (proxies, trusted CAs,
+        // timeouts): the one client builder of the crate.
+        let http = crate::http_client::build(&crate::http_client::HttpClientConfig {
+            request_timeout: self.request_timeout,
+            connect_timeout: Duration::from_secs(30),
+            ca_file: self.ca_file.clone(),
+        })
+        .map_err(|e| ObjectSourceError::Configuration(e.to_string()))?;
+        let connector = SharedClient(http);
         // Set key by key: replacing the client options would drop those read from the
-        // environment (AWS_ALLOW_HTTP, proxies, …).
+        // environment (AWS_ALLOW_HTTP, …).
         let timeout = format!("{}s", self.request_timeout.as_secs().max(1));
         let built: Result<Arc<dyn ObjectStore>, object_store::Error> = match &self.location {
             ObjectLocation::AzureBlob {
@@ -136,7 +148,10 @@ impl StoreConfig {
                     }
                     _ => builder,
                 };
-                builder.build().map(|s| Arc::new(s) as _)
+                builder
+                    .with_http_connector(connector)
+                    .build()
+                    .map(|s| Arc::new(s) as _)
             }
             ObjectLocation::S3 { bucket, .. } => {
                 let mut builder = AmazonS3Builder::from_env()
@@ -172,7 +187,10 @@ impl StoreConfig {
                         builder = builder.with_token(token.expose_secret());
                     }
                 }
-                builder.build().map(|s| Arc::new(s) as _)
+                builder
+                    .with_http_connector(connector)
+                    .build()
+                    .map(|s| Arc::new(s) as _)
             }
         };
         // Builder errors name settings, not values; still, keep only their kind of text.
@@ -184,6 +202,19 @@ impl StoreConfig {
                 super::location::display_url(&e.to_string())
             ))
         })
+    }
+}
+
+/// Hands object_store the crate's own HTTP client (see `http_client`).
+#[derive(Debug)]
+struct SharedClient(reqwest::Client);
+
+impl object_store::client::HttpConnector for SharedClient {
+    fn connect(
+        &self,
+        _options: &object_store::ClientOptions,
+    ) -> object_store::Result<object_store::client::HttpClient> {
+        Ok(object_store::client::HttpClient::new(self.0.clone()))
     }
 }
 
