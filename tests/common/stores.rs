@@ -89,11 +89,12 @@ fn azurite(in_memory: bool) -> Server {
     let mut command = Command::new(azurite);
     command
         .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
-        .arg("--location")
-        .arg(dir.path())
         .args(["--silent", "--skipApiVersionCheck", "--disableTelemetry"]);
+    // Azurite refuses a --location together with in-memory persistence.
     if in_memory {
         command.args(["--inMemoryPersistence", "--extentMemoryLimit", "3072"]);
+    } else {
+        command.arg("--location").arg(dir.path());
     }
     spawn(command, port, dir, "azurite-blob")
 }
