@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds release and runs every benchmark (benches/*.rs), printing the machine, the date and
 # each figure; every figure is a ratio against a baseline measured in the same run.
-# Usage: scripts/bench.sh [NAME...]   (default: all four; NAME as in benches/NAME.rs)
+# Usage: scripts/bench.sh [NAME...]   (default: all five; NAME as in benches/NAME.rs)
 # Needs: curl (upload_e2e), /usr/bin/time (memory: `apt-get install -y time`), ~700 MB free
 # in the temp dir for the generated files (deleted afterwards).
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 benches=("$@")
 if [ ${#benches[@]} -eq 0 ]; then
-    benches=(validate_throughput upload_e2e memory auth_error federation_tls_errors)
+    benches=(validate_throughput upload_e2e memory auth_error federation_tls_errors object_store)
 fi
 
 echo "== machine"

@@ -12,6 +12,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy (warnings are errors)"
 cargo clippy --all-targets --locked -- -D warnings
 
+echo "== object stores the tests start: Azurite (npm) and moto[server] (PyPI), into .cache/"
+scripts/object-stores.sh >/dev/null
+
 echo "== cargo test"
 cargo test --all-targets --locked
 

@@ -15,4 +15,5 @@ pub mod fips;
 pub mod hrdata;
 pub mod http_client;
 pub mod schedule;
+pub mod source;
 pub mod upload;

@@ -327,8 +327,92 @@ fn validate_wants_exactly_one_source() {
     );
     assert!(
         err.to_string()
-            .contains("exactly one of configMap, secret or persistentVolumeClaim")
+            .contains("exactly one of configMap, secret, persistentVolumeClaim, azureBlob or s3")
     );
+}
+
+const BLOB_SOURCE: &str = r#"
+azureBlob:
+  accountUrl: https://agencyhr.blob.core.usgovcloudapi.net
+  container: hr-exports
+  blob: leavers.csv
+  credentials:
+    secretRef: {name: hr-blob}
+"#;
+
+const S3_SOURCE: &str = r#"
+s3:
+  bucket: hr-exports
+  key: in/leavers.csv
+  region: us-gov-west-1
+  credentials:
+    webIdentity:
+      serviceAccountName: hr-reader
+      roleArn: arn:aws-us-gov:iam::123456789012:role/hr-reader
+"#;
+
+#[test]
+fn object_sources_are_two_more_of_the_five() {
+    for yaml in [BLOB_SOURCE, S3_SOURCE] {
+        let mut spec = minimal();
+        spec.source = serde_yaml::from_str(yaml).expect("source");
+        assert!(problems(&spec).is_empty(), "{:?}", problems(&spec));
+        spec.source.config_map = minimal().source.config_map;
+        assert!(
+            matches!(
+                problems(&spec).as_slice(),
+                [SpecProblem::SourceCount { count: 2 }]
+            ),
+            "{:?}",
+            problems(&spec)
+        );
+    }
+    for source in [
+        "configMap",
+        "secret",
+        "persistentVolumeClaim",
+        "azureBlob",
+        "s3",
+    ] {
+        assert!(ONE_SOURCE_RULE.contains(&format!("has(self.{source})")));
+    }
+}
+
+#[test]
+fn object_sources_want_one_credential_and_an_account_url() {
+    let mut spec = minimal();
+    spec.source = serde_yaml::from_str(BLOB_SOURCE).unwrap();
+    let blob = spec.source.azure_blob.as_mut().unwrap();
+    blob.credentials.workload_identity = Some(hrconnector::crd::ServiceAccountIdentity {
+        service_account_name: "hr".into(),
+    });
+    blob.account_url = "https://example.com".into();
+    let text = spec.validate().unwrap_err().to_string();
+    assert!(
+        text.contains("exactly one of secretRef or workloadIdentity"),
+        "{text}"
+    );
+    assert!(text.contains("names no storage account"), "{text}");
+
+    let mut spec = minimal();
+    spec.source = serde_yaml::from_str(S3_SOURCE).unwrap();
+    spec.source.s3.as_mut().unwrap().credentials.web_identity = None;
+    let text = spec.validate().unwrap_err().to_string();
+    assert!(
+        text.contains("exactly one of secretRef or webIdentity"),
+        "{text}"
+    );
+
+    // The API server enforces the same with CEL on the credentials.
+    let root = schema();
+    let source = &root["properties"]["spec"]["properties"]["source"]["properties"];
+    for (field, rule) in [("azureBlob", "workloadIdentity"), ("s3", "webIdentity")] {
+        let rules = &source[field]["properties"]["credentials"]["x-kubernetes-validations"][0];
+        assert!(
+            rules["rule"].as_str().unwrap().contains(rule),
+            "{field}: {rules}"
+        );
+    }
 }
 
 #[test]

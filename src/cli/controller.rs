@@ -34,6 +34,10 @@ pub struct ControllerArgs {
     /// How often a source held in a Secret is re-validated (Secrets are not watched).
     #[arg(long, default_value_t = 300)]
     pub secret_source_recheck_seconds: u64,
+    /// How often the ETag of an azureBlob or s3 source is read (a HEAD, not a download); the
+    /// object is validated again only when it changed.
+    #[arg(long, default_value_t = 300)]
+    pub object_source_recheck_seconds: u64,
     /// Timeout of one HTTP request to Entra ID or the ingestion service, in seconds.
     #[arg(long, default_value_t = 400)]
     pub request_timeout_seconds: u64,
@@ -134,6 +138,7 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
         max_concurrent_reconciles: args.max_concurrent_reconciles,
         max_concurrent_upload_jobs: args.max_concurrent_upload_jobs as usize,
         secret_source_recheck: Duration::from_secs(args.secret_source_recheck_seconds.max(1)),
+        object_source_recheck: Duration::from_secs(args.object_source_recheck_seconds.max(1)),
         request_timeout: Duration::from_secs(args.request_timeout_seconds.max(1)),
         ca_file: args.ca_file.clone(),
         retry: RetryPolicy {

@@ -10,6 +10,7 @@ mod logging;
 mod rbac;
 mod report;
 mod signals;
+mod source;
 mod upload;
 mod validate;
 mod version;

@@ -10,8 +10,10 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use super::common::{ColumnArgs, FipsArgs, OutputFormat};
+use super::source::SourceArgs;
 use crate::cloud::Cloud;
-use crate::hrdata::{FileSource, ValidationOptions};
+use crate::hrdata::ValidationOptions;
+use crate::source::CsvSource;
 use crate::upload::{
     AppCredentials, CertificateCredential, Checkpoint, ClientAuth, CredentialError,
     FederatedTokenFile, FileCheckpointStore, MemoryCheckpointStore, NoCheckpoint, RetryPolicy,
@@ -90,9 +92,8 @@ pub struct UploadArgs {
     /// The connector job ID shown in the Purview portal.
     #[arg(long)]
     pub job_id: String,
-    /// The HR CSV file.
-    #[arg(long)]
-    pub csv_file_path: PathBuf,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Data records per request; the header row is repeated in every request.
     #[arg(long, default_value_t = crate::upload::DEFAULT_RECORDS_PER_CALL as u32,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -175,7 +176,21 @@ pub fn run(args: UploadArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_USAGE);
         }
     };
-    let report = runtime.block_on(upload(&args, validation, credentials));
+    let source = runtime.block_on(args.source.open(
+        runtime.handle().clone(),
+        args.max_attempts,
+        args.ca_file.as_deref(),
+    ));
+    let source = match source {
+        Ok(source) => source,
+        Err(message) => {
+            eprintln!("error: {message}");
+            let report = UploadReport::failed("SourceUnreadable", message);
+            write_result_file(&args, &report);
+            return ExitCode::from(super::EXIT_USAGE);
+        }
+    };
+    let report = runtime.block_on(upload(&args, validation, credentials, source));
     print_report(&report, args.output);
     write_result_file(&args, &report);
     exit_code(&report)
@@ -209,6 +224,7 @@ async fn upload(
     args: &UploadArgs,
     validation: ValidationOptions,
     credentials: AppCredentials,
+    source: Arc<dyn CsvSource>,
 ) -> UploadReport {
     let cloud = Cloud::from(args.cloud);
     let authority = authority(args, cloud, std::env::var("AZURE_AUTHORITY_HOST").ok());
@@ -225,9 +241,7 @@ async fn upload(
     };
     config.request_timeout = Duration::from_secs(args.request_timeout_seconds.max(1));
     let request = UploadRequest {
-        source: Arc::new(FileSource {
-            path: args.csv_file_path.clone(),
-        }),
+        source,
         job_id: args.job_id.clone(),
         validation,
         records_per_call: args.records_per_call as usize,

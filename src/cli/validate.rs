@@ -3,20 +3,19 @@
 //! Exit status: 0 valid (with `--invalid-rows skip`: readable, even if records would be left
 //! out), 1 invalid data (bad records, not UTF-8, missing columns), 2 usage or I/O error.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 use serde_json::json;
 
+use super::source::SourceArgs;
 use super::{ColumnArgs, EXIT_FAILED, EXIT_USAGE, OutputFormat};
-use crate::hrdata::{FileSource, InvalidRows, ValidationReport, validate};
+use crate::hrdata::{CsvError, InvalidRows, ValidationReport, validate};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// The HR CSV file to check.
-    #[arg(long)]
-    pub csv_file_path: PathBuf,
+    #[command(flatten)]
+    pub source: SourceArgs,
     #[command(flatten)]
     pub columns: ColumnArgs,
     /// How to print the result.
@@ -32,26 +31,34 @@ pub fn run(args: ValidateArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let source = FileSource::new(&args.csv_file_path);
-    let name = args.csv_file_path.display().to_string();
-
-    let report = match validate(&source, &opts) {
+    let name = args.source.name();
+    // An object source is read through an async client; a file needs no runtime, but one
+    // costs little.
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            return fail(
+                &args,
+                &format!("cannot start the async runtime: {e}"),
+                EXIT_USAGE,
+            );
+        }
+    };
+    let source = match runtime.block_on(args.source.open(runtime.handle().clone(), 6, None)) {
+        Ok(source) => source,
+        Err(message) => return fail(&args, &message, EXIT_USAGE),
+    };
+    // Validation reads on this thread, outside the runtime, which serves the object's reads.
+    let report = match validate(source.as_ref(), &opts) {
         Ok(report) => report,
         Err(error) => {
-            match args.output {
-                OutputFormat::Json => println!(
-                    "{}",
-                    json!({"valid": false, "records": 0, "rejected": 0, "errors": [],
-                           "warnings": [], "error": error.with_header_columns()})
-                ),
-                // The user's own file: naming its header's columns helps and reveals nothing.
-                OutputFormat::Text => eprintln!("error: {}", error.with_header_columns()),
-            }
-            return ExitCode::from(if error.is_io() {
+            let status = if error.is_io() || matches!(error, CsvError::Changed { .. }) {
                 EXIT_USAGE
             } else {
                 EXIT_FAILED
-            });
+            };
+            // The user's own file or object: naming its header's columns helps and reveals nothing.
+            return fail(&args, &error.with_header_columns(), status);
         }
     };
 
@@ -75,6 +82,19 @@ pub fn run(args: ValidateArgs) -> ExitCode {
     } else {
         ExitCode::from(EXIT_FAILED)
     }
+}
+
+/// Prints why the source could not be validated; returns `status`.
+fn fail(args: &ValidateArgs, message: &str, status: u8) -> ExitCode {
+    match args.output {
+        OutputFormat::Json => println!(
+            "{}",
+            json!({"valid": false, "records": 0, "rejected": 0, "errors": [],
+                   "warnings": [], "error": message})
+        ),
+        OutputFormat::Text => eprintln!("error: {message}"),
+    }
+    ExitCode::from(status)
 }
 
 fn print_text(name: &str, report: &ValidationReport, invalid_rows: InvalidRows) {

@@ -31,6 +31,8 @@ pub struct ControllerConfig {
     pub max_concurrent_uploads: usize,
     /// How often a Secret-held source is re-validated: the controller may not watch Secrets.
     pub secret_source_recheck: Duration,
+    /// How often an object source's ETag is read (a HEAD) to notice new content.
+    pub object_source_recheck: Duration,
     /// Timeout of one HTTP request to Entra ID or the ingestion service.
     pub request_timeout: Duration,
     /// Extra trusted CA bundle for Entra ID and the ingestion service (--ca-file).
@@ -57,6 +59,7 @@ impl Default for ControllerConfig {
             namespace: None,
             max_concurrent_uploads: 4,
             secret_source_recheck: Duration::from_secs(300),
+            object_source_recheck: Duration::from_secs(300),
             request_timeout: crate::upload::DEFAULT_REQUEST_TIMEOUT,
             ca_file: None,
             retry: RetryPolicy::default(),

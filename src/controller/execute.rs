@@ -13,12 +13,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::context::{Context, job_key};
 use super::status::{RunStatus, RunStatusError, StatusCheckpointStore, is_conflict, patch_status};
-use super::{credentials, source};
+use super::{credentials, object_source, source};
 use crate::crd::conditions::{self, reason};
 use crate::crd::{
     ActiveRun, HrConnectorJob, HrConnectorJobStatus, RunRecord, RunResult as CrdResult,
     push_history,
 };
+use crate::source::CsvSource;
 use crate::upload::{RunResult, UploadReport, UploadRequest, Uploader, UploaderConfig};
 
 /// What started a run.
@@ -285,16 +286,22 @@ async fn upload(
         Ok(c) => c,
         Err(e) => return UploadReport::failed(e.reason(), e.to_string()),
     };
-    let loaded = match source::load(&ctx.client, namespace, job).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return UploadReport::failed(
-                reason::INVALID_SPEC,
-                "persistentVolumeClaim sources are uploaded by a batch Job".into(),
-            );
-        }
-        Err(e) => return UploadReport::failed(reason::SOURCE_NOT_FOUND, e.to_string()),
-    };
+    let settings = object_source::settings(ctx);
+    let source: Arc<dyn CsvSource> =
+        match object_source::resolve(&ctx.client, namespace, job, settings).await {
+            Ok(Some(object)) => Arc::new(object),
+            Err(problem) => return UploadReport::failed(problem.reason, problem.message),
+            Ok(None) => match source::load(&ctx.client, namespace, job).await {
+                Ok(Some(s)) => Arc::new(s.source),
+                Ok(None) => {
+                    return UploadReport::failed(
+                        reason::INVALID_SPEC,
+                        "persistentVolumeClaim sources are uploaded by a batch Job".into(),
+                    );
+                }
+                Err(e) => return UploadReport::failed(reason::SOURCE_NOT_FOUND, e.to_string()),
+            },
+        };
     let mut config = UploaderConfig::new(job.spec.endpoints(), creds.credentials);
     config.retry = ctx.config.retry.clone();
     config.request_timeout = ctx.config.request_timeout;
@@ -305,7 +312,7 @@ async fn upload(
         Err(e) => return UploadReport::failed(reason::UPLOAD_FAILED, e.to_string()),
     };
     let request = UploadRequest {
-        source: Arc::new(loaded.source),
+        source,
         job_id: job.spec.job_id.clone(),
         validation: super::validation_options(job),
         records_per_call: job.spec.records_per_call as usize,

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::context::{Context, job_key};
 use super::execute::{self, Trigger};
+use super::object_source;
 use super::refresh;
 use super::source::{self, SourceRef};
 use super::status::{is_conflict, patch_status};
@@ -116,7 +117,23 @@ pub async fn reconcile(
         Decision::Wait { next } => Some(Time(next)),
         Decision::Suspended { .. } | Decision::Never | Decision::Due { .. } => None,
     };
-    match prevalidate(&ctx, &namespace, &job, &key).await? {
+    let checked = if object_source::is_object(&job) {
+        // Object sources: a HEAD every recheck, a validation pass only for a new ETag.
+        let preflight = object_source::preflight(&ctx, &namespace, &job, &key).await;
+        if preflight.status.is_some() {
+            next.source = preflight.status;
+        }
+        preflight.verdict.map(|verdict| match verdict {
+            Ok(()) => Prevalidation::Valid,
+            Err(problem) => Prevalidation::Problem {
+                reason: problem.reason,
+                message: problem.message,
+            },
+        })
+    } else {
+        prevalidate(&ctx, &namespace, &job, &key).await?
+    };
+    match checked {
         Some(Prevalidation::Problem {
             reason: why,
             message,
@@ -342,7 +359,8 @@ fn forget(ctx: &Context, key: &str) {
 }
 
 /// Requeue exactly at the next fire time; Secret-held sources are also re-checked periodically
-/// because the controller may only `get` Secrets, not watch them.
+/// because the controller may only `get` Secrets, not watch them, and object sources because
+/// object storage cannot be watched.
 fn requeue_for(
     ctx: &Context,
     job: &HrConnectorJob,
@@ -360,8 +378,15 @@ fn requeue_for(
         Duration::try_from(n.duration_since(now)).unwrap_or(Duration::ZERO)
             + Duration::from_millis(5)
     });
-    if matches!(source::source_ref(job), SourceRef::Secret { .. }) {
-        let recheck = ctx.config.secret_source_recheck;
+    let recheck = if matches!(source::source_ref(job), SourceRef::Secret { .. }) {
+        Some(ctx.config.secret_source_recheck)
+    } else if object_source::is_object(job) {
+        // Nothing to watch in object storage: look at the ETag on a timer.
+        Some(ctx.config.object_source_recheck)
+    } else {
+        None
+    };
+    if let Some(recheck) = recheck {
         wait = Some(wait.map_or(recheck, |w| w.min(recheck)));
     }
     match wait {
@@ -395,6 +420,7 @@ async fn write_if_changed(
         "observedGeneration": after.observed_generation,
         "conditions": after.conditions,
         "nextScheduleTime": after.next_schedule_time,
+        "source": after.source,
         "warnings": after.warnings,
     });
     match patch_status(api, name, job.resource_version().as_deref(), patch).await {

@@ -19,6 +19,9 @@ pub fn needs_a_person(reason: &str) -> bool {
             | reason::AUTHENTICATION_FAILED
             | reason::ENDPOINT_NOT_ALLOWED
             | reason::INVALID_CREDENTIALS
+            | reason::SOURCE_ACCESS_DENIED
+            | reason::CREDENTIALS_UNSUPPORTED
+            | "InvalidSource"
     )
 }
 

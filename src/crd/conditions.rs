@@ -32,6 +32,12 @@ pub mod reason {
     /// The API server refused to record a run's start (RBAC, an admission webhook); retried
     /// with backoff.
     pub const RUN_NOT_STARTED: &str = "RunNotStarted";
+    /// An object source's credentials or the object store refused the read.
+    pub const SOURCE_ACCESS_DENIED: &str = "SourceAccessDenied";
+    /// No answer from an object source's endpoint (DNS, connection, TLS, timeout).
+    pub const SOURCE_UNREACHABLE: &str = "SourceUnreachable";
+    /// A credential kind this build cannot use yet.
+    pub const CREDENTIALS_UNSUPPORTED: &str = "CredentialsUnsupported";
 }
 
 /// Event reasons of a run (its failures use the condition reasons above).

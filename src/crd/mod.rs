@@ -6,10 +6,15 @@
 
 pub mod conditions;
 pub mod message;
+mod object_spec;
 mod spec;
 mod status;
 mod validate;
 
+pub use object_spec::{
+    AzureBlobCredentials, AzureBlobSource, ObjectSecretRef, S3Credentials, S3Source,
+    ServiceAccountIdentity, WebIdentity,
+};
 pub use spec::{
     CLIENT_ID_ANNOTATION, Columns, CrdCloud, CrdScenario, Credentials, DEFAULT_FEDERATION_AUDIENCE,
     EndpointOverrides, HrConnectorJob, HrConnectorJobSpec, InvalidRows, KeySelector,
@@ -17,7 +22,8 @@ pub use spec::{
     ScenarioValues, SecretRef, Source, TENANT_ID_ANNOTATION, WorkloadIdentity,
 };
 pub use status::{
-    ActiveRun, Checkpoint, HISTORY_LIMIT, HrConnectorJobStatus, RunRecord, RunResult, push_history,
+    ActiveRun, Checkpoint, HISTORY_LIMIT, HrConnectorJobStatus, ObjectSourceStatus, RunRecord,
+    RunResult, push_history,
 };
 pub use validate::{SpecError, SpecProblem};
 

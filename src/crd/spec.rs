@@ -4,13 +4,14 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::object_spec::{AzureBlobSource, S3Source};
 use super::status::HrConnectorJobStatus;
 use crate::cloud::Cloud;
 use crate::hrdata::{Field, Scenario, ScenarioChoice, ValidationOptions};
 
 /// Uploads HR data (resignations, job level changes, performance reviews and improvement plans,
-/// employee profiles) from a ConfigMap, Secret or PersistentVolumeClaim to Microsoft Purview's
-/// HR connector on a cron schedule.
+/// employee profiles) from a ConfigMap, Secret, PersistentVolumeClaim, Azure Blob Storage or S3
+/// to Microsoft Purview's HR connector on a cron schedule.
 // Clippy reads the repeated `type_ = "string"` of separate printcolumns as duplicates.
 #[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
@@ -59,7 +60,8 @@ pub struct HrConnectorJobSpec {
     /// The Entra ID app registration used to authenticate, read from a Secret in the job's namespace.
     pub credentials: Credentials,
 
-    /// Where the HR CSV comes from. Exactly one of configMap, secret or persistentVolumeClaim.
+    /// Where the HR CSV comes from. Exactly one of configMap, secret, persistentVolumeClaim,
+    /// azureBlob or s3.
     pub source: Source,
 
     /// The HR data type of the CSV, as chosen when the connector was created in the Purview
@@ -256,12 +258,12 @@ pub struct SecretRef {
 }
 
 /// The CEL rule that makes the API server enforce exactly one source; `validate()` repeats it.
-pub const ONE_SOURCE_RULE: &str = "[has(self.configMap), has(self.secret), has(self.persistentVolumeClaim)].filter(x, x).size() == 1";
+pub const ONE_SOURCE_RULE: &str = "[has(self.configMap), has(self.secret), has(self.persistentVolumeClaim), has(self.azureBlob), has(self.s3)].filter(x, x).size() == 1";
 /// The message the API server returns when [`ONE_SOURCE_RULE`] fails.
 pub const ONE_SOURCE_MESSAGE: &str =
-    "exactly one of configMap, secret or persistentVolumeClaim must be set";
+    "exactly one of configMap, secret, persistentVolumeClaim, azureBlob or s3 must be set";
 
-/// Where the HR CSV comes from: exactly one of the three fields.
+/// Where the HR CSV comes from: exactly one of the five fields.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new(ONE_SOURCE_RULE).message(ONE_SOURCE_MESSAGE))]
@@ -272,9 +274,15 @@ pub struct Source {
     /// A key of a Secret in the job's namespace holding the CSV.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<KeySelector>,
-    /// A file on a PersistentVolumeClaim in the job's namespace.
+    /// A file on a PersistentVolumeClaim in the job's namespace (uploaded by a batch Job).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistent_volume_claim: Option<PvcSource>,
+    /// A blob in Azure Blob Storage, read by the operator itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure_blob: Option<AzureBlobSource>,
+    /// An object in S3, read by the operator itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3Source>,
 }
 
 /// A key inside a named ConfigMap or Secret.

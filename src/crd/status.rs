@@ -66,6 +66,9 @@ pub struct HrConnectorJobStatus {
     /// The value of the hrconnector.io/run-now annotation the controller last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run_now: Option<String>,
+    /// The object (azureBlob or s3 source) as the last pre-flight check saw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ObjectSourceStatus>,
     /// Things about the spec that do not stop the job but likely need a person, e.g. an
     /// EmployeeProfile job scheduled less often than every 15 days.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -74,6 +77,21 @@ pub struct HrConnectorJobStatus {
     /// (after a crash or a fail-over) resumes it from `checkpoint`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_run: Option<ActiveRun>,
+}
+
+/// One version of an object source, from a HEAD request (no download).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectSourceStatus {
+    /// The object's ETag; a new one means new content, validated again before the next run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// When the object was last written (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+    /// The object's size in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
 }
 
 /// A run that has started and not yet finished.

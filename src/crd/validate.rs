@@ -43,6 +43,13 @@ pub enum SpecProblem {
     RecordsPerCall(u32),
     #[error("spec.startingDeadlineSeconds {0} must not be negative")]
     NegativeDeadline(i64),
+    #[error("{0} must be set")]
+    OneCredential(&'static str),
+    #[error(
+        "spec.source.azureBlob.accountUrl {0:?} names no storage account: expected \
+         https://ACCOUNT.blob.core.windows.net or https://ACCOUNT.blob.core.usgovcloudapi.net"
+    )]
+    AccountUrl(String),
     #[error("spec.columns.{field} is not a column of scenario {scenario}; its columns are {valid}")]
     ColumnNotInScenario {
         field: String,
@@ -102,6 +109,8 @@ impl HrConnectorJobSpec {
             s.config_map.is_some(),
             s.secret.is_some(),
             s.persistent_volume_claim.is_some(),
+            s.azure_blob.is_some(),
+            s.s3.is_some(),
         ]
         .into_iter()
         .filter(|set| *set)
@@ -128,6 +137,26 @@ impl HrConnectorJobSpec {
                         "spec.source.secret.key"
                     }));
                 }
+            }
+        }
+        if let Some(blob) = &s.azure_blob {
+            let c = &blob.credentials;
+            if usize::from(c.secret_ref.is_some()) + usize::from(c.workload_identity.is_some()) != 1
+            {
+                problems.push(SpecProblem::OneCredential(
+                    "spec.source.azureBlob.credentials: exactly one of secretRef or workloadIdentity",
+                ));
+            }
+            if crate::source::object::account_name(&blob.account_url).is_none() {
+                problems.push(SpecProblem::AccountUrl(blob.account_url.clone()));
+            }
+        }
+        if let Some(s3) = &s.s3 {
+            let c = &s3.credentials;
+            if usize::from(c.secret_ref.is_some()) + usize::from(c.web_identity.is_some()) != 1 {
+                problems.push(SpecProblem::OneCredential(
+                    "spec.source.s3.credentials: exactly one of secretRef or webIdentity",
+                ));
             }
         }
         if let Some(pvc) = &s.persistent_volume_claim {

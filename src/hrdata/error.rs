@@ -108,6 +108,16 @@ impl CsvError {
         }
     }
 
+    /// A read of `source_name` failed; a pinned source refusing replaced content is a change,
+    /// not an I/O failure.
+    pub fn io(source_name: String, error: std::io::Error) -> CsvError {
+        if crate::source::is_changed(&error) {
+            CsvError::Changed { source_name }
+        } else {
+            CsvError::Io { source_name, error }
+        }
+    }
+
     /// True only for I/O failures (exit status 2); everything else is invalid data (exit 1).
     pub fn is_io(&self) -> bool {
         matches!(self, CsvError::Io { .. })
@@ -117,10 +127,7 @@ impl CsvError {
     pub(crate) fn from_csv(source_name: &str, error: csv::Error) -> CsvError {
         let detail = error.to_string();
         match error.into_kind() {
-            csv::ErrorKind::Io(error) => CsvError::Io {
-                source_name: source_name.to_owned(),
-                error,
-            },
+            csv::ErrorKind::Io(error) => CsvError::io(source_name.to_owned(), error),
             _ => CsvError::Parse {
                 source_name: source_name.to_owned(),
                 detail,

@@ -17,14 +17,13 @@ mod parse;
 mod plan;
 mod record;
 pub mod schema;
-mod source;
 mod stream;
 mod validate;
 
+pub use crate::source::{BytesSource, CsvSource, FileSource};
 pub use chunk::{Chunk, ChunkReader};
 pub use error::{CsvError, RecordError};
 pub use plan::ChunkPlan;
-pub use source::{BytesSource, CsvSource, FileSource};
 pub use validate::{ValidationReport, validate, validate_and_plan};
 
 // API CONTRACT (filled in by the hrdata work; other modules code against these names):

@@ -10,8 +10,8 @@ use std::io::BufRead;
 
 use super::chunk::Chunk;
 use super::hashing::HashingReader;
-use super::source::ChangeCheck;
 use super::{CsvError, CsvSource};
+use crate::source::ChangeCheck;
 
 /// More chunks than this are planned by parsing again: each costs 8 bytes, and memory must not
 /// grow with the file (5,000,000 records at one record per call would be 40 MB).
@@ -107,10 +107,7 @@ impl PlannedChunks {
         skip_chunks: usize,
     ) -> Result<Self, CsvError> {
         let name = source.name();
-        let input = HashingReader::of(source).map_err(|error| CsvError::Io {
-            source_name: name.clone(),
-            error,
-        })?;
+        let input = HashingReader::of(source).map_err(|error| CsvError::io(name.clone(), error))?;
         let mut reader = PlannedChunks {
             name,
             input,
@@ -200,10 +197,7 @@ impl PlannedChunks {
                 source_name: name.clone(),
             }),
             Ok(buf) => Ok(buf),
-            Err(error) => Err(CsvError::Io {
-                source_name: name.clone(),
-                error,
-            }),
+            Err(error) => Err(CsvError::io(name.clone(), error)),
         }
     }
 
@@ -214,10 +208,10 @@ impl PlannedChunks {
 
     /// Reads to the end of the source; more bytes than planned is a change.
     fn finish(&mut self) -> Result<(), CsvError> {
-        let rest = self.input.fill_buf().map_err(|error| CsvError::Io {
-            source_name: self.name.clone(),
-            error,
-        })?;
+        let rest = self
+            .input
+            .fill_buf()
+            .map_err(|error| CsvError::io(self.name.clone(), error))?;
         if !rest.is_empty() {
             return Err(CsvError::Changed {
                 source_name: self.name.clone(),

@@ -21,10 +21,7 @@ pub(crate) struct CsvStream {
 impl CsvStream {
     pub fn open(source: &dyn CsvSource, opts: &ValidationOptions) -> Result<Self, CsvError> {
         let name = source.name();
-        let io_error = |error| CsvError::Io {
-            source_name: name.clone(),
-            error,
-        };
+        let io_error = |error| CsvError::io(name.clone(), error);
         let hashing = HashingReader::of(source).map_err(io_error)?;
         let mut reader = RecordReader::new(hashing);
 
@@ -60,10 +57,9 @@ impl CsvStream {
 
     /// Reads the next record into `record`; false at the end of the source.
     pub fn read(&mut self, record: &mut Record) -> Result<bool, CsvError> {
-        self.reader.read(record).map_err(|error| CsvError::Io {
-            source_name: self.name.clone(),
-            error,
-        })
+        self.reader
+            .read(record)
+            .map_err(|error| CsvError::io(self.name.clone(), error))
     }
 
     /// Checks a record (see [`RecordChecker::check`]); bytes that are not UTF-8 end the stream

@@ -17,6 +17,8 @@ use hrconnector::upload::{
     Uploader, UploaderConfig,
 };
 use secrecy::SecretString;
+
+pub mod stores;
 use tokio_util::sync::CancellationToken;
 
 pub const TENANT: &str = "6f1d9b2e-0c7a-4d43-9a59-2b7f3c1e5a10";

@@ -1,5 +1,4 @@
-//! Where CSV bytes come from. A source can be opened several times (validation, then chunking),
-//! and every opening streams from the start.
+//! A file on disk (or on a mounted PersistentVolumeClaim), pinned by keeping it open.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -7,28 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Something that can be read as a CSV file, from the start, any number of times.
-pub trait CsvSource: Send + Sync {
-    /// Opens a fresh reader positioned at the first byte.
-    fn open(&self) -> io::Result<Box<dyn Read + Send>>;
-    /// Name used in messages (a path, or e.g. `configmap/ns/name:key`).
-    fn name(&self) -> String;
-    /// The content as it is now, for a validation pass and the sending pass after it: a file is
-    /// kept open, so a new file renamed over the path in between is not what gets sent.
-    fn pin(&self) -> io::Result<Arc<dyn CsvSource>>;
-    /// For a pinned source whose bytes can still change (a file written in place): a check that
-    /// says whether they may have changed since it was pinned.
-    fn change_check(&self) -> Option<ChangeCheck> {
-        None
-    }
-    /// The whole content, when it is in memory already: read in place rather than copied.
-    fn bytes(&self) -> Option<bytes::Bytes> {
-        None
-    }
-}
-
-/// True when a pinned source may have changed since it was pinned.
-pub type ChangeCheck = Box<dyn Fn() -> bool + Send>;
+use super::{ChangeCheck, CsvSource};
 
 /// A file on disk (or on a mounted PersistentVolumeClaim).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,42 +104,6 @@ impl Read for FileFrom {
         let n = self.file.read_at(buf, self.offset)?;
         self.offset += n as u64;
         Ok(n)
-    }
-}
-
-/// Bytes already in memory, e.g. the data of a ConfigMap or Secret key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BytesSource {
-    pub name: String,
-    pub data: bytes::Bytes,
-}
-
-impl BytesSource {
-    pub fn new(name: impl Into<String>, data: impl Into<bytes::Bytes>) -> Self {
-        BytesSource {
-            name: name.into(),
-            data: data.into(),
-        }
-    }
-}
-
-impl CsvSource for BytesSource {
-    fn open(&self) -> io::Result<Box<dyn Read + Send>> {
-        // `Bytes` clones are reference-counted, so this copies nothing.
-        Ok(Box::new(io::Cursor::new(self.data.clone())))
-    }
-
-    fn name(&self) -> String {
-        self.name.clone()
-    }
-
-    fn pin(&self) -> io::Result<Arc<dyn CsvSource>> {
-        // The bytes cannot change.
-        Ok(Arc::new(self.clone()))
-    }
-
-    fn bytes(&self) -> Option<bytes::Bytes> {
-        Some(self.data.clone())
     }
 }
 

@@ -1,0 +1,65 @@
+//! `--csv-file-path F` or `--source URL`: the source of `validate` and `upload`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use tokio::runtime::Handle;
+
+use crate::source::{CsvSource, FileSource, ObjectLocation, ObjectSource, StoreConfig};
+
+/// Where the CSV is read from: exactly one of the two.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct SourceArgs {
+    /// The HR CSV file.
+    #[arg(long)]
+    pub csv_file_path: Option<PathBuf>,
+    /// The HR CSV in object storage: az://CONTAINER/BLOB,
+    /// https://ACCOUNT.blob.core.windows.net/CONTAINER/BLOB (Azure Government:
+    /// …blob.core.usgovcloudapi.net…) or s3://BUCKET/KEY. Account, endpoint and credentials come
+    /// from the usual environment variables (AZURE_STORAGE_ACCOUNT_NAME,
+    /// AZURE_STORAGE_ACCOUNT_KEY, AZURE_STORAGE_SAS_TOKEN, AZURE_STORAGE_USE_EMULATOR,
+    /// AZURITE_BLOB_STORAGE_URL, AZURE_CLIENT_ID + AZURE_TENANT_ID + AZURE_FEDERATED_TOKEN_FILE;
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION,
+    /// AWS_ENDPOINT_URL, AWS_ALLOW_HTTP, AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE).
+    #[arg(long, value_name = "URL")]
+    pub source: Option<String>,
+}
+
+impl SourceArgs {
+    /// The source, checked to exist for an object (a HEAD, so that a missing object, container
+    /// or bucket, or a denied read, is a usage error before anything starts). `runtime` drives
+    /// an object source's reads.
+    pub async fn open(
+        &self,
+        runtime: Handle,
+        max_attempts: u32,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Arc<dyn CsvSource>, String> {
+        match (&self.csv_file_path, &self.source) {
+            (Some(path), _) => Ok(Arc::new(FileSource::new(path))),
+            (None, Some(url)) => {
+                let location = ObjectLocation::parse(url).map_err(|e| e.to_string())?;
+                let mut config = StoreConfig::new(location);
+                config.max_attempts = max_attempts;
+                config.ca_file = ca_file.map(ToOwned::to_owned);
+                let object = ObjectSource::new(&config, runtime).map_err(|e| e.to_string())?;
+                object.head().await.map_err(|e| e.to_string())?;
+                Ok(Arc::new(object))
+            }
+            (None, None) => Err("give --csv-file-path or --source".into()),
+        }
+    }
+
+    /// How messages name the source.
+    pub fn name(&self) -> String {
+        match (&self.csv_file_path, &self.source) {
+            (Some(path), _) => path.display().to_string(),
+            (None, Some(url)) => ObjectLocation::parse(url)
+                .map(|l| l.display_name())
+                .unwrap_or_else(|_| crate::source::object::display_url(url).to_owned()),
+            (None, None) => String::new(),
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! `spec.source.azureBlob` and `spec.source.s3`: HR files in object storage, read by the
+//! operator itself (no Job), with the checkpoint in status after every chunk.
+
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// An Azure Blob Storage blob (Azure commercial, Azure Government, or an emulator).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AzureBlobSource {
+    /// The storage account's blob endpoint: https://ACCOUNT.blob.core.windows.net (commercial)
+    /// or https://ACCOUNT.blob.core.usgovcloudapi.net (Azure Government, for GCC High and DoD).
+    #[schemars(length(min = 1))]
+    pub account_url: String,
+    /// The container (3 to 63 characters: lower-case letters, digits, hyphens).
+    #[schemars(length(min = 3, max = 63))]
+    pub container: String,
+    /// The blob's name inside the container, e.g. exports/leavers.csv.
+    #[schemars(length(min = 1))]
+    pub blob: String,
+    /// How the operator authenticates to the storage account.
+    pub credentials: AzureBlobCredentials,
+}
+
+/// Exactly one of secretRef and workloadIdentity.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("[has(self.secretRef), has(self.workloadIdentity)].filter(x, x).size() == 1").message("exactly one of secretRef or workloadIdentity must be set"))]
+pub struct AzureBlobCredentials {
+    /// A Secret in the job's namespace with the key accountKey (the storage account key) or
+    /// sasToken (a SAS with read permission "r" on the blob).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<ObjectSecretRef>,
+    /// Entra ID workload identity: a token of this service account (requested by the operator
+    /// with the TokenRequest API, audience api://AzureADTokenExchange) is exchanged for a
+    /// storage token (scope https://storage.azure.com/.default). The service account carries
+    /// the annotations azure.workload.identity/client-id and azure.workload.identity/tenant-id;
+    /// the app needs the role Storage Blob Data Reader on the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_identity: Option<ServiceAccountIdentity>,
+}
+
+/// An S3 object (AWS, AWS GovCloud, or an S3-compatible store).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Source {
+    /// The bucket.
+    #[schemars(length(min = 3, max = 63))]
+    pub bucket: String,
+    /// The object's key, e.g. exports/leavers.csv.
+    #[schemars(length(min = 1))]
+    pub key: String,
+    /// The bucket's region, e.g. us-gov-west-1 or us-gov-east-1 (GovCloud).
+    #[schemars(length(min = 1))]
+    pub region: String,
+    /// Endpoint URL, for FIPS or VPC endpoints and S3-compatible stores; default: the region's
+    /// AWS endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// How the operator authenticates to S3.
+    pub credentials: S3Credentials,
+}
+
+/// Exactly one of secretRef and webIdentity.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("[has(self.secretRef), has(self.webIdentity)].filter(x, x).size() == 1").message("exactly one of secretRef or webIdentity must be set"))]
+pub struct S3Credentials {
+    /// A Secret in the job's namespace with the keys accessKeyId and secretAccessKey, and
+    /// optionally sessionToken. The principal needs s3:GetObject on the object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<ObjectSecretRef>,
+    /// IAM roles for service accounts: a token of this service account (TokenRequest, audience
+    /// sts.amazonaws.com) is exchanged with STS AssumeRoleWithWebIdentity for roleArn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_identity: Option<WebIdentity>,
+}
+
+/// A Secret in the job's namespace.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+pub struct ObjectSecretRef {
+    /// Name of the Secret.
+    #[schemars(length(min = 1))]
+    pub name: String,
+}
+
+/// A service account in the job's namespace whose tokens identify the operator to the cloud.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceAccountIdentity {
+    /// Name of the service account.
+    #[schemars(length(min = 1))]
+    pub service_account_name: String,
+}
+
+/// A service account and the IAM role it may assume.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebIdentity {
+    /// Name of the service account.
+    #[schemars(length(min = 1))]
+    pub service_account_name: String,
+    /// The IAM role to assume, e.g. arn:aws-us-gov:iam::123456789012:role/hr-reader.
+    #[schemars(length(min = 1))]
+    pub role_arn: String,
+}

@@ -1,0 +1,65 @@
+//! Where CSV bytes come from: one interface for every source of the crate (a local file,
+//! in-memory bytes of a ConfigMap or Secret, an object in Azure Blob Storage or S3), so that
+//! `validate`, `upload` and the operator give each the same validation, chunking, checkpoint
+//! and `SourceChanged` semantics.
+//!
+//! A source is pinned once per run ([`CsvSource::pin`]); the validation pass and the sending
+//! pass both read the pinned source, each from the start. A pinned source either keeps what it
+//! was pinned to (an open file, bytes) or refuses to hand out anything else: its readers fail
+//! with [`SourceChanged`] (an object replaced since its ETag was read), or its
+//! [`CsvSource::change_check`] reports a change (a file written in place).
+
+mod bytes;
+mod file;
+pub mod object;
+
+use std::io::{self, Read};
+use std::sync::Arc;
+
+pub use self::bytes::BytesSource;
+pub use self::file::FileSource;
+pub use self::object::{
+    ObjectCredentials, ObjectLocation, ObjectSource, ObjectSourceError, ObjectVersion, StoreConfig,
+};
+
+/// Something that can be read as a CSV file, from the start, any number of times.
+pub trait CsvSource: Send + Sync {
+    /// Opens a fresh reader positioned at the first byte.
+    fn open(&self) -> io::Result<Box<dyn Read + Send>>;
+    /// Name used in messages (a path, or e.g. `configmap/ns/name:key`).
+    fn name(&self) -> String;
+    /// The content as it is now, for a validation pass and the sending pass after it: a file is
+    /// kept open, so a new file renamed over the path in between is not what gets sent.
+    fn pin(&self) -> io::Result<Arc<dyn CsvSource>>;
+    /// For a pinned source whose bytes can still change (a file written in place): a check that
+    /// says whether they may have changed since it was pinned.
+    fn change_check(&self) -> Option<ChangeCheck> {
+        None
+    }
+    /// The whole content, when it is in memory already: read in place rather than copied.
+    fn bytes(&self) -> Option<::bytes::Bytes> {
+        None
+    }
+}
+
+/// True when a pinned source may have changed since it was pinned.
+pub type ChangeCheck = Box<dyn Fn() -> bool + Send>;
+
+/// What a pinned source's reader fails with when the content it was pinned to is gone (an
+/// object replaced since validation read its ETag): nothing of the new content is handed out.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} changed since it was validated")]
+pub struct SourceChanged(pub String);
+
+impl SourceChanged {
+    pub fn into_io(self) -> io::Error {
+        io::Error::other(self)
+    }
+}
+
+/// True when `error` is a [`SourceChanged`] from a pinned source's reader.
+pub fn is_changed(error: &io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<SourceChanged>())
+}

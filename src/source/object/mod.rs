@@ -1,0 +1,279 @@
+//! An object in Azure Blob Storage or S3 as a [`CsvSource`].
+//!
+//! Pinning reads the object's ETag and size (a HEAD). Every reader of the pinned object then
+//! fetches it in bounded byte ranges, each a GET conditional on that ETag (`If-Match`): once the
+//! object is replaced, the next range fails with 412 and the reader with [`SourceChanged`], so
+//! nothing of the new content is handed out. Memory stays at one network buffer per reader,
+//! whatever the object's size; a range whose body breaks off is requested again from where it
+//! stopped, a bounded number of times.
+//!
+//! The [`CsvSource`] interface is synchronous (the CSV layer reads on blocking threads), so
+//! readers drive the async client on the runtime handle they were given.
+
+mod error;
+mod location;
+mod store;
+
+use std::io::{self, Read};
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
+use tokio::runtime::Handle;
+
+use self::error::Failure;
+pub use self::error::{ObjectSourceError, object_error};
+pub use self::location::{ObjectLocation, StoreKind, display_url};
+pub use self::store::{ObjectCredentials, StoreConfig, account_name};
+use super::{CsvSource, SourceChanged};
+
+/// Times one range is requested again after its body broke off, before the read fails.
+const BODY_RETRIES: u32 = 5;
+
+/// What identifies one version of an object: shown in status, compared by the pre-flight check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    /// The ETag as the store sends it (quotes included).
+    pub etag: Option<String>,
+    /// RFC 3339.
+    pub last_modified: String,
+    pub size: u64,
+}
+
+/// An object, not yet pinned.
+#[derive(Clone)]
+pub struct ObjectSource {
+    inner: Arc<Object>,
+}
+
+struct Object {
+    location: ObjectLocation,
+    name: String,
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+    runtime: Handle,
+    /// Bytes asked for in one ranged GET.
+    range_len: u64,
+}
+
+impl ObjectSource {
+    /// The object of `config`, read through `runtime` (pass `Handle::current()` from async
+    /// code; the command line's `validate` passes its own runtime's).
+    pub fn new(config: &StoreConfig, runtime: Handle) -> Result<Self, ObjectSourceError> {
+        let store = config.build()?;
+        Ok(ObjectSource::of(
+            config.location.clone(),
+            store,
+            runtime,
+            config.range_len.max(1),
+        ))
+    }
+
+    /// An object of an already built client.
+    pub fn with_store(
+        location: ObjectLocation,
+        store: Arc<dyn ObjectStore>,
+        runtime: Handle,
+    ) -> Self {
+        ObjectSource::of(location, store, runtime, store::DEFAULT_RANGE_LEN)
+    }
+
+    fn of(
+        location: ObjectLocation,
+        store: Arc<dyn ObjectStore>,
+        runtime: Handle,
+        range_len: u64,
+    ) -> Self {
+        let path = Path::from(location.object());
+        ObjectSource {
+            inner: Arc::new(Object {
+                name: location.display_name(),
+                location,
+                store,
+                path,
+                runtime,
+                range_len,
+            }),
+        }
+    }
+
+    pub fn location(&self) -> &ObjectLocation {
+        &self.inner.location
+    }
+
+    /// The object's current version, from a HEAD (no download). For a missing object, a second
+    /// request tells a missing container or bucket from a missing object.
+    pub async fn head(&self) -> Result<ObjectVersion, ObjectSourceError> {
+        let object = &self.inner;
+        match object.store.head(&object.path).await {
+            Ok(meta) => Ok(ObjectVersion {
+                etag: meta.e_tag,
+                last_modified: meta.last_modified.to_rfc3339(),
+                size: meta.size,
+            }),
+            // A HEAD answer has no body, so no error code: ask with a one-byte GET.
+            Err(
+                head @ (object_store::Error::NotFound { .. }
+                | object_store::Error::PermissionDenied { .. }
+                | object_store::Error::Unauthenticated { .. }),
+            ) => {
+                let probe = object.store.get_range(&object.path, 0..1).await;
+                // The probe succeeding (the object came back in between): what the HEAD saw.
+                Err(object.error(probe.as_ref().err().unwrap_or(&head)))
+            }
+            Err(e) => Err(object.error(&e)),
+        }
+    }
+}
+
+impl Object {
+    fn error(&self, error: &object_store::Error) -> ObjectSourceError {
+        self.error_from(Failure::of(error))
+    }
+
+    fn error_from(&self, failure: Failure) -> ObjectSourceError {
+        failure.into_error(self.location.kind(), &self.name, self.location.container())
+    }
+}
+
+impl CsvSource for ObjectSource {
+    /// Reads the object as it is now (pinned to its current ETag).
+    fn open(&self) -> io::Result<Box<dyn Read + Send>> {
+        self.pin()?.open()
+    }
+
+    fn name(&self) -> String {
+        self.inner.name.clone()
+    }
+
+    fn pin(&self) -> io::Result<Arc<dyn CsvSource>> {
+        let version = self
+            .inner
+            .runtime
+            .block_on(self.head())
+            .map_err(ObjectSourceError::into_io)?;
+        Ok(Arc::new(PinnedObject {
+            object: self.inner.clone(),
+            version,
+        }))
+    }
+}
+
+/// An object at the version it had when pinned.
+struct PinnedObject {
+    object: Arc<Object>,
+    version: ObjectVersion,
+}
+
+impl CsvSource for PinnedObject {
+    fn open(&self) -> io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(RangeReader {
+            object: self.object.clone(),
+            etag: self.version.etag.clone(),
+            offset: 0,
+            end: self.version.size,
+            body: None,
+            buffered: Bytes::new(),
+            retries: 0,
+        }))
+    }
+
+    fn name(&self) -> String {
+        self.object.name.clone()
+    }
+
+    fn pin(&self) -> io::Result<Arc<dyn CsvSource>> {
+        Ok(Arc::new(PinnedObject {
+            object: self.object.clone(),
+            version: self.version.clone(),
+        }))
+    }
+}
+
+/// Reads a pinned object from the start in ranges conditional on its ETag.
+struct RangeReader {
+    object: Arc<Object>,
+    etag: Option<String>,
+    /// Offset of the first byte not yet handed out (`buffered` starts here).
+    offset: u64,
+    end: u64,
+    body: Option<BoxStream<'static, object_store::Result<Bytes>>>,
+    buffered: Bytes,
+    /// Broken-off bodies of the current range so far.
+    retries: u32,
+}
+
+impl RangeReader {
+    /// The next range's body, asked for only if the object is still the pinned version.
+    fn request(&self) -> io::Result<BoxStream<'static, object_store::Result<Bytes>>> {
+        let range: Range<u64> = self.offset..self.end.min(self.offset + self.object.range_len);
+        let options = GetOptions {
+            if_match: self.etag.clone(),
+            range: Some(GetRange::Bounded(range)),
+            ..GetOptions::default()
+        };
+        let object = &self.object;
+        let got = object
+            .runtime
+            .block_on(object.store.get_opts(&object.path, options));
+        match got {
+            Ok(result) => Ok(result.into_stream()),
+            Err(object_store::Error::Precondition { .. }) => {
+                Err(SourceChanged(object.name.clone()).into_io())
+            }
+            Err(e) => Err(object.error(&e).into_io()),
+        }
+    }
+}
+
+impl Read for RangeReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if !self.buffered.is_empty() {
+                let n = self.buffered.len().min(out.len());
+                out[..n].copy_from_slice(&self.buffered[..n]);
+                let _ = self.buffered.split_to(n);
+                self.offset += n as u64;
+                return Ok(n);
+            }
+            if self.offset >= self.end || out.is_empty() {
+                return Ok(0);
+            }
+            let body = match &mut self.body {
+                Some(body) => body,
+                None => self.body.insert(self.request()?),
+            };
+            match self.object.runtime.block_on(body.next()) {
+                Some(Ok(bytes)) => {
+                    // Never past the pinned size: the store promised a bounded range.
+                    let room = (self.end - self.offset) as usize;
+                    self.buffered = if bytes.len() > room {
+                        bytes.slice(..room)
+                    } else {
+                        bytes
+                    };
+                    self.retries = 0;
+                }
+                // The range is done (or ended early): the next turn asks for the rest.
+                None => self.body = None,
+                Some(Err(e)) => {
+                    self.body = None;
+                    self.retries += 1;
+                    if self.retries > BODY_RETRIES {
+                        return Err(self.object.error(&e).into_io());
+                    }
+                    tracing::warn!(
+                        source = %self.object.name,
+                        offset = self.offset,
+                        attempt = self.retries,
+                        "the object's body broke off; asking for the rest again"
+                    );
+                }
+            }
+        }
+    }
+}

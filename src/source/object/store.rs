@@ -1,0 +1,274 @@
+//! Builds the `object_store` client for one object: endpoint, credentials, retries, timeouts.
+//!
+//! One [`ObjectCredentials`] variant per way of authenticating; the environment variant reads
+//! the variables each ecosystem's own tools read (those `object_store` reads).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, RetryConfig};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::error::ObjectSourceError;
+use super::location::ObjectLocation;
+
+/// Bytes asked for in one ranged GET: large enough that request overhead is small, small enough
+/// that a retried range repeats little.
+pub const DEFAULT_RANGE_LEN: u64 = 32 * 1024 * 1024;
+
+const CONNECT_TIMEOUT: &str = "30s";
+
+/// How the operator or the command line authenticates to the store.
+#[derive(Clone, Default)]
+pub enum ObjectCredentials {
+    /// `AZURE_STORAGE_ACCOUNT_KEY`, `AZURE_STORAGE_SAS_TOKEN`, `AZURE_STORAGE_USE_EMULATOR`, …;
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`,
+    /// `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, and each SDK's web/workload identity variables.
+    #[default]
+    Environment,
+    /// An Azure storage account key (shared key).
+    AzureAccountKey(SecretString),
+    /// An Azure SAS token (the query string, with or without the leading `?`).
+    AzureSasToken(SecretString),
+    /// Static S3 credentials.
+    S3Keys {
+        access_key_id: SecretString,
+        secret_access_key: SecretString,
+        session_token: Option<SecretString>,
+    },
+}
+
+impl std::fmt::Debug for ObjectCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ObjectCredentials::Environment => "Environment",
+            ObjectCredentials::AzureAccountKey(_) => "AzureAccountKey(..)",
+            ObjectCredentials::AzureSasToken(_) => "AzureSasToken(..)",
+            ObjectCredentials::S3Keys { .. } => "S3Keys(..)",
+        })
+    }
+}
+
+/// Everything needed to reach one object.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub location: ObjectLocation,
+    pub credentials: ObjectCredentials,
+    /// S3 region (else `AWS_REGION`, else `us-east-1`).
+    pub region: Option<String>,
+    /// S3 endpoint (else `AWS_ENDPOINT_URL`), for GovCloud FIPS endpoints, VPC endpoints or
+    /// S3-compatible stores.
+    pub endpoint: Option<String>,
+    /// Attempts per request (transport errors, 408, 429 and 5xx are retried with backoff and
+    /// jitter; 403 and 404 fail at once).
+    pub max_attempts: u32,
+    /// Timeout of one request (the body of a ranged read included).
+    pub request_timeout: Duration,
+    /// Bytes asked for in one ranged GET.
+    pub range_len: u64,
+    /// Extra trusted CA bundle (`--ca-file`), as for the uploader's connections.
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+impl StoreConfig {
+    pub fn new(location: ObjectLocation) -> Self {
+        StoreConfig {
+            location,
+            credentials: ObjectCredentials::Environment,
+            region: None,
+            endpoint: None,
+            max_attempts: 6,
+            request_timeout: Duration::from_secs(300),
+            range_len: DEFAULT_RANGE_LEN,
+            ca_file: None,
+        }
+    }
+
+    /// The client for this object's container or bucket.
+    pub fn build(&self) -> Result<Arc<dyn ObjectStore>, ObjectSourceError> {
+        let retry = RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: Duration::from_millis(200),
+                max_backoff: Duration::from_secs(30),
+                base: 2.0,
+            },
+            max_retries: self.max_attempts.saturating_sub(1) as usize,
+            retry_timeout: Duration::from_secs(300),
+        };
+        // Every connection is configured as the uploader's are (proxies, trusted CAs,
+        // timeouts): the one client builder of the crate.
+        let http = crate::http_client::build(&crate::http_client::HttpClientConfig {
+            request_timeout: self.request_timeout,
+            connect_timeout: Duration::from_secs(30),
+            ca_file: self.ca_file.clone(),
+        })
+        .map_err(|e| ObjectSourceError::Configuration(e.to_string()))?;
+        let connector = SharedClient(http);
+        // Set key by key: replacing the client options would drop those read from the
+        // environment (AWS_ALLOW_HTTP, …).
+        let timeout = format!("{}s", self.request_timeout.as_secs().max(1));
+        let built: Result<Arc<dyn ObjectStore>, object_store::Error> = match &self.location {
+            ObjectLocation::AzureBlob {
+                account_url,
+                container,
+                ..
+            } => {
+                let mut builder = MicrosoftAzureBuilder::from_env()
+                    .with_container_name(container)
+                    .with_retry(retry)
+                    .with_config(AzureConfigKey::Client(ClientConfigKey::Timeout), &timeout)
+                    .with_config(
+                        AzureConfigKey::Client(ClientConfigKey::ConnectTimeout),
+                        CONNECT_TIMEOUT,
+                    );
+                if let Some(url) = account_url {
+                    let account = account_name(url).ok_or_else(|| {
+                        ObjectSourceError::Configuration(format!(
+                            "cannot tell the storage account from {url:?}: expected \
+                             https://ACCOUNT.blob.core.windows.net (or .usgovcloudapi.net) or an \
+                             emulator URL ending in /ACCOUNT"
+                        ))
+                    })?;
+                    if url.starts_with("http://") {
+                        builder = builder.with_allow_http(true);
+                    }
+                    builder = builder
+                        .with_account(account)
+                        .with_endpoint(url.trim_end_matches('/').to_owned())
+                        .with_use_emulator(false);
+                }
+                builder = match &self.credentials {
+                    ObjectCredentials::AzureAccountKey(key) => {
+                        builder.with_access_key(key.expose_secret())
+                    }
+                    ObjectCredentials::AzureSasToken(sas) => {
+                        builder.with_sas_authorization(sas_pairs(sas.expose_secret()))
+                    }
+                    _ => builder,
+                };
+                builder
+                    .with_http_connector(connector)
+                    .build()
+                    .map(|s| Arc::new(s) as _)
+            }
+            ObjectLocation::S3 { bucket, .. } => {
+                let mut builder = AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_retry(retry)
+                    .with_config(
+                        AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
+                        &timeout,
+                    )
+                    .with_config(
+                        AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
+                        CONNECT_TIMEOUT,
+                    );
+                if let Some(region) = &self.region {
+                    builder = builder.with_region(region);
+                }
+                if let Some(endpoint) = &self.endpoint {
+                    if endpoint.starts_with("http://") {
+                        builder = builder.with_allow_http(true);
+                    }
+                    builder = builder.with_endpoint(endpoint);
+                }
+                if let ObjectCredentials::S3Keys {
+                    access_key_id,
+                    secret_access_key,
+                    session_token,
+                } = &self.credentials
+                {
+                    builder = builder
+                        .with_access_key_id(access_key_id.expose_secret())
+                        .with_secret_access_key(secret_access_key.expose_secret());
+                    if let Some(token) = session_token {
+                        builder = builder.with_token(token.expose_secret());
+                    }
+                }
+                builder
+                    .with_http_connector(connector)
+                    .build()
+                    .map(|s| Arc::new(s) as _)
+            }
+        };
+        // Builder errors name settings, not values; still, keep only their kind of text.
+        built.map_err(|e| {
+            ObjectSourceError::Configuration(format!(
+                "cannot configure the {} client for {}: {}",
+                self.location.kind().container_word(),
+                self.location.display_name(),
+                super::location::display_url(&e.to_string())
+            ))
+        })
+    }
+}
+
+/// Hands object_store the crate's own HTTP client (see `http_client`).
+#[derive(Debug)]
+struct SharedClient(reqwest::Client);
+
+impl object_store::client::HttpConnector for SharedClient {
+    fn connect(
+        &self,
+        _options: &object_store::ClientOptions,
+    ) -> object_store::Result<object_store::client::HttpClient> {
+        Ok(object_store::client::HttpClient::new(self.0.clone()))
+    }
+}
+
+/// `ACCOUNT` of `https://ACCOUNT.blob.core.windows.net`, or the last path segment of an
+/// emulator's account URL (`http://127.0.0.1:10000/devstoreaccount1`).
+pub fn account_name(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1.trim_end_matches('/');
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let account = if host.contains(".blob.") {
+        host.split('.').next()?
+    } else {
+        path.rsplit('/').next()?
+    };
+    (!account.is_empty()).then(|| account.to_owned())
+}
+
+/// A SAS token's query pairs (`sv=…&sig=…`, with or without a leading `?`).
+fn sas_pairs(sas: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str(sas.trim_start_matches('?')).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_names() {
+        assert_eq!(
+            account_name("https://agencyhr.blob.core.usgovcloudapi.net").as_deref(),
+            Some("agencyhr")
+        );
+        assert_eq!(
+            account_name("http://127.0.0.1:10000/devstoreaccount1/").as_deref(),
+            Some("devstoreaccount1")
+        );
+        assert_eq!(account_name("http://127.0.0.1:10000"), None);
+    }
+
+    #[test]
+    fn sas_tokens_with_or_without_question_mark() {
+        let pairs = sas_pairs("?sv=2024-11-04&sig=a%2Bb");
+        assert_eq!(pairs[0], ("sv".into(), "2024-11-04".into()));
+        assert_eq!(pairs[1], ("sig".into(), "a+b".into()));
+        assert_eq!(sas_pairs("sv=1"), [("sv".to_owned(), "1".to_owned())]);
+    }
+
+    #[test]
+    fn credentials_do_not_print() {
+        let keys = ObjectCredentials::S3Keys {
+            access_key_id: "AKIDEXAMPLE".to_owned().into(),
+            secret_access_key: "wJalrXUtnFEMI".to_owned().into(),
+            session_token: None,
+        };
+        let text = format!("{keys:?}");
+        assert!(!text.contains("AKID") && !text.contains("wJal"), "{text}");
+    }
+}
