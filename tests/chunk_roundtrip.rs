@@ -4,10 +4,14 @@
 //! are byte ranges planned by validation; line numbers are exact; and arbitrary bytes never make
 //! validation or chunking panic.
 
+#[path = "common/rows.rs"]
+mod rows;
+
 use hrconnector::hrdata::{
     BytesSource, ChunkReader, InvalidRows, ValidationOptions, validate, validate_and_plan,
 };
 use proptest::prelude::*;
+use rows::parse_rows;
 
 /// A CSV file as generated: header, records, and the serialized bytes.
 #[derive(Debug, Clone)]
@@ -118,16 +122,6 @@ fn generated() -> impl Strategy<Value = Generated> {
                 }
             },
         )
-}
-
-fn parse_rows(body: &[u8]) -> Vec<Vec<String>> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(body)
-        .records()
-        .map(|r| r.expect("chunk parses").iter().map(str::to_owned).collect())
-        .collect()
 }
 
 /// Opens a chunk reader the way the uploader does (after validating, from the plan) or by parsing

@@ -17,6 +17,7 @@ use hrconnector::emulator::EmulatorHandle;
 use jiff::Timestamp;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Api;
 use kube::runtime::controller::Action;
@@ -195,6 +196,16 @@ impl Harness {
         panic!("the run did not finish");
     }
 
+    /// The Events recorded in the namespace.
+    async fn events(&self) -> Vec<Event> {
+        let events: Api<Event> = Api::namespaced(self.api.clone().into_client(), NS);
+        events
+            .list(&Default::default())
+            .await
+            .expect("events")
+            .items
+    }
+
     async fn annotate_run_now(&self, value: &str) {
         self.merge_patch(
             serde_json::json!({"metadata": {"annotations": {"hrconnector.io/run-now": value}}}),
@@ -284,13 +295,9 @@ async fn run_now_uploads_everything_and_reports_in_status() {
     assert_eq!(Some(cp.source_sha256), last.source_sha256);
     assert!(status.last_successful_time.is_some());
     assert_eq!(h.emu.received_records(JOB).len(), 12);
-    let events: Api<k8s_openapi::api::events::v1::Event> =
-        Api::namespaced(h.api.clone().into_client(), NS);
-    let reasons: Vec<String> = events
-        .list(&Default::default())
+    let reasons: Vec<String> = h
+        .events()
         .await
-        .expect("events")
-        .items
         .into_iter()
         .filter_map(|e| e.reason)
         .collect();
@@ -981,16 +988,8 @@ async fn an_employee_profile_job_scheduled_monthly_is_warned_about() {
     // A warning, not a failure.
     assert_eq!(condition(&status, "Ready").reason, "AwaitingFirstRun");
     assert_eq!(condition(&status, "Stalled").status, "False");
-    let events: Api<k8s_openapi::api::events::v1::Event> =
-        Api::namespaced(h.api.clone().into_client(), NS);
-    let warnings: Vec<_> = events
-        .list(&Default::default())
-        .await
-        .expect("events")
-        .items
-        .into_iter()
-        .filter(|e| e.reason.as_deref() == Some("ProfileRefreshTooRare"))
-        .collect();
+    let refresh = |e: &Event| e.reason.as_deref() == Some("ProfileRefreshTooRare");
+    let warnings: Vec<_> = h.events().await.into_iter().filter(refresh).collect();
     assert_eq!(warnings.len(), 1);
     assert_eq!(warnings[0].type_.as_deref(), Some("Warning"));
 
@@ -1000,15 +999,7 @@ async fn an_employee_profile_job_scheduled_monthly_is_warned_about() {
         .await;
     h.reconcile().await;
     assert!(h.status().await.warnings.is_empty());
-    let count = events
-        .list(&Default::default())
-        .await
-        .expect("events")
-        .items
-        .iter()
-        .filter(|e| e.reason.as_deref() == Some("ProfileRefreshTooRare"))
-        .count();
-    assert_eq!(count, 1);
+    assert_eq!(h.events().await.iter().filter(|e| refresh(e)).count(), 1);
 }
 
 #[tokio::test]

@@ -535,15 +535,15 @@ fn a_multi_scenario_spec_maps_to_its_validation_options() {
     spec.validate().expect("valid");
     let opts = spec.validation_options();
     assert_eq!(opts.scenario, ScenarioChoice::Multiple);
-    assert_eq!(opts.columns.header(Field::Remarks), "ImprovementRemarks");
-    assert_eq!(opts.columns.header(Field::Rating), "Rating");
+    assert_eq!(opts.columns.get(Field::Remarks), "ImprovementRemarks");
+    assert_eq!(opts.columns.get(Field::Rating), "Rating");
     assert_eq!(opts.scenario_column, "HRScenarios");
     assert_eq!(
-        opts.scenario_values.value(Scenario::JobLevelChange),
+        opts.scenario_values.get(Scenario::JobLevelChange),
         "Promotion"
     );
     assert_eq!(
-        opts.scenario_values.value(Scenario::Resignation),
+        opts.scenario_values.get(Scenario::Resignation),
         "Resignation"
     );
 }

@@ -2,40 +2,17 @@
 //! a real process. Valid files are modelled on the examples of Microsoft's HR connector article
 //! (tests/fixtures/csv); broken ones are written per test.
 
+#[path = "common/validate.rs"]
+mod validate_support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Value, json};
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/csv")
-        .join(name)
-}
-
-/// Runs `validate` on `path`; returns the exit code, stdout and stderr.
-fn validate(path: &Path, extra: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hrconnector"))
-        .arg("validate")
-        .arg("--csv-file-path")
-        .arg(path)
-        .args(extra)
-        .output()
-        .expect("run hrconnector");
-    (
-        out.status.code().expect("exit code"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use validate_support::{csv_fixture as fixture, errors, validate_path as validate};
 
 fn validate_json(path: &Path, extra: &[&str]) -> (i32, Value) {
-    let mut args = vec!["--output", "json"];
-    args.extend_from_slice(extra);
-    let (code, stdout, stderr) = validate(path, &args);
-    let value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("not one JSON object ({e}): {stdout} {stderr}"));
-    (code, value)
+    validate_support::validate_path_json(path, extra)
 }
 
 /// A file in a fresh temporary directory (kept alive by the returned guard).
@@ -44,23 +21,6 @@ fn csv_file(text: &str) -> (tempfile::TempDir, PathBuf) {
     let path = dir.path().join("hr.csv");
     std::fs::write(&path, text).expect("write");
     (dir, path)
-}
-
-/// (record, line, column, message) of every error in a JSON report.
-fn errors(report: &Value) -> Vec<(u64, u64, Option<String>, String)> {
-    report["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .map(|e| {
-            (
-                e["record"].as_u64().expect("record"),
-                e["line"].as_u64().expect("line"),
-                e["column"].as_str().map(str::to_owned),
-                e["message"].as_str().expect("message").to_owned(),
-            )
-        })
-        .collect()
 }
 
 fn err(record: u64, line: u64, column: &str, message: &str) -> (u64, u64, Option<String>, String) {

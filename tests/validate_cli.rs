@@ -1,15 +1,12 @@
 //! `hrconnector validate` run as a real process over the fixtures in `tests/fixtures/csv`.
 
-use std::path::PathBuf;
+#[path = "common/validate.rs"]
+mod validate_support;
+
 use std::process::{Command, Output};
 
 use serde_json::Value;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/csv")
-        .join(name)
-}
+use validate_support::{csv_fixture as fixture, errors, validate_path, validate_path_json};
 
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hrconnector"))
@@ -20,41 +17,11 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn validate_text(name: &str, extra: &[&str]) -> (i32, String, String) {
-    let path = fixture(name);
-    let mut args = vec!["--csv-file-path", path.to_str().expect("utf-8 path")];
-    args.extend_from_slice(extra);
-    let out = run(&args);
-    (
-        out.status.code().expect("exit code"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    validate_path(&fixture(name), extra)
 }
 
 fn validate_json(name: &str, extra: &[&str]) -> (i32, Value) {
-    let mut args = vec!["--output", "json"];
-    args.extend_from_slice(extra);
-    let (code, stdout, _) = validate_text(name, &args);
-    let value: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {stdout}"));
-    (code, value)
-}
-
-/// (record, line, column, message) of every error in a JSON report.
-fn errors(report: &Value) -> Vec<(u64, u64, Option<String>, String)> {
-    report["errors"]
-        .as_array()
-        .expect("errors array")
-        .iter()
-        .map(|e| {
-            (
-                e["record"].as_u64().expect("record"),
-                e["line"].as_u64().expect("line"),
-                e["column"].as_str().map(str::to_owned),
-                e["message"].as_str().expect("message").to_owned(),
-            )
-        })
-        .collect()
+    validate_path_json(&fixture(name), extra)
 }
 
 #[test]

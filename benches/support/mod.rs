@@ -46,6 +46,50 @@ pub fn generate_csv(path: &Path, n: u64) -> io::Result<u64> {
     Ok(std::fs::metadata(path)?.len())
 }
 
+/// Writes a multi-scenario file (scenario column `HRScenario`) of at least `bytes` bytes, the
+/// records cycling through the five scenarios with the other scenarios' columns blank and a
+/// quoted remark with a comma in every tenth. Returns (size, records, records per scenario in
+/// `Scenario::ALL` order).
+pub fn generate_multi_csv(path: &Path, bytes: u64) -> io::Result<(u64, u64, [u64; 5])> {
+    let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    let header = "HRScenario,EmailAddress,TerminationDate,LastWorkingDate,EffectiveDate,Remarks,\
+                  Rating,EmployeeFirstName,EmployeeLastName,EmployeeAddressLine1,EmployeeZipCode\n";
+    w.write_all(header.as_bytes())?;
+    let (mut written, mut n, mut per) = (header.len() as u64, 0u64, [0u64; 5]);
+    while written < bytes {
+        let day = 1 + n % 28;
+        let kind = (n % 5) as usize;
+        let remarks = if n % 10 == 1 {
+            "\"Reviewed, on time\""
+        } else {
+            "On time"
+        };
+        let line = match kind {
+            0 => format!(
+                "Resignation,employee.number{n:08}@contoso.com,2026-03-{day:02}T09:00:00.1234567+05:30,2026-04-{day:02}T17:30:00Z,,,,,,,\n"
+            ),
+            1 => format!(
+                "Job level change,employee.number{n:08}@contoso.com,,,2026-03-{day:02}T09:00:00Z,{remarks},,,,,\n"
+            ),
+            2 => format!(
+                "Performance review,employee.number{n:08}@contoso.com,,,2026-03-{day:02}T09:00:00Z,{remarks},3,,,,\n"
+            ),
+            3 => format!(
+                "Performance improvement plan,employee.number{n:08}@contoso.com,,,2026-03-{day:02}T09:00:00Z,{remarks},4,,,,\n"
+            ),
+            _ => format!(
+                "Employee profile,employee.number{n:08}@contoso.com,,,,,,Sara,Davis,1 Contoso Way,98052\n"
+            ),
+        };
+        w.write_all(line.as_bytes())?;
+        written += line.len() as u64;
+        per[kind] += 1;
+        n += 1;
+    }
+    w.flush()?;
+    Ok((std::fs::metadata(path)?.len(), n, per))
+}
+
 /// A scratch directory in the system temp dir, removed (with its big files) when dropped.
 pub fn scratch_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("scratch dir")

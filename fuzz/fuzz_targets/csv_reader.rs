@@ -4,8 +4,14 @@
 //! validation plans the chunks as byte ranges, those chunks must hold the same records as the
 //! chunks the parsing chunker re-writes (a differential check of the two paths).
 //!
-//! Every `validate` and `ChunkReader::open` starts a read-ahead thread ("hrdata-read") that ends
-//! soon after its reader is dropped. Each input waits until no such thread is left before it
+//! Every scenario is fuzzed: the header picks it (an `HRScenario` column means a multi-scenario
+//! file, else the first scenario whose required columns are all there, else resignation), so the
+//! seeds and the dictionary steer inputs to each; a multi-scenario pass over every input checks
+//! rows by their own scenarios too.
+//!
+//! Every `validate` and `ChunkReader::open` starts a thread that reads ahead ("hrdata-read") or,
+//! for bytes in memory as here, hashes them ("hrdata-hash"); either ends soon after its reader is
+//! dropped. Each input waits until no such thread is left before it
 //! returns, and fails if one outlives its reader by seconds. Without the wait, LeakSanitizer's
 //! check after an input reported the 512 KiB buffer of a read-ahead thread that was still running
 //! as leaked, each time just after thread ids first wrapped around (pid_max 32768, ~31,000 threads
@@ -16,7 +22,8 @@
 use std::time::{Duration, Instant};
 
 use hrconnector::hrdata::{
-    BytesSource, ChunkReader, InvalidRows, ValidationOptions, validate, validate_and_plan,
+    BytesSource, ChunkReader, InvalidRows, Scenario, ScenarioChoice, ValidationOptions, validate,
+    validate_and_plan,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -42,8 +49,17 @@ fn check(data: &[u8]) {
         None => (1, 0, data),
     };
     let source = BytesSource::new("fuzz.csv", body.to_vec());
+    let scenario = scenario_of(body);
+    if scenario != ScenarioChoice::Multiple {
+        let multiple = ValidationOptions {
+            scenario: ScenarioChoice::Multiple,
+            ..ValidationOptions::default()
+        };
+        let _ = validate(&source, &multiple);
+    }
     for invalid_rows in [InvalidRows::Reject, InvalidRows::Skip] {
         let opts = ValidationOptions {
+            scenario,
             invalid_rows,
             ..ValidationOptions::default()
         };
@@ -64,6 +80,32 @@ fn check(data: &[u8]) {
         }
         planned_matches_parsed(&source, &opts, records_per_call, skip);
     }
+}
+
+/// The scenario the header asks for (see the module comment).
+fn scenario_of(body: &[u8]) -> ScenarioChoice {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let line = body.split(|&b| b == b'\n' || b == b'\r').next().unwrap_or_default();
+    let header: Vec<String> = String::from_utf8_lossy(line)
+        .split(',')
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let has = |name: &str| header.iter().any(|h| h == &name.to_ascii_lowercase());
+    if has("HRScenario") {
+        return ScenarioChoice::Multiple;
+    }
+    let fits = |s: &Scenario| {
+        s.columns()
+            .iter()
+            .filter(|c| c.required)
+            .all(|c| has(c.field.default_header()))
+    };
+    ScenarioChoice::One(
+        Scenario::ALL
+            .into_iter()
+            .find(fits)
+            .unwrap_or(Scenario::Resignation),
+    )
 }
 
 /// Chunks from a validation plan carry the same records, chunk by chunk, as re-written ones.
@@ -110,7 +152,8 @@ fn rows(body: &[u8]) -> Vec<Vec<Vec<u8>>> {
         .collect()
 }
 
-/// Threads of this process named "hrdata-read" (Linux; libFuzzer runs here only on Linux).
+/// Threads of this process named "hrdata-read" or "hrdata-hash" (Linux; libFuzzer runs here
+/// only on Linux).
 fn read_ahead_threads() -> usize {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return 0;
@@ -118,7 +161,8 @@ fn read_ahead_threads() -> usize {
     tasks
         .filter_map(Result::ok)
         .filter(|task| {
-            std::fs::read(task.path().join("comm")).is_ok_and(|name| name == b"hrdata-read\n")
+            std::fs::read(task.path().join("comm"))
+                .is_ok_and(|name| name == b"hrdata-read\n" || name == b"hrdata-hash\n")
         })
         .count()
 }

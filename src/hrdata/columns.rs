@@ -53,7 +53,7 @@ pub(crate) fn map_header(
 
     let mut fields = Vec::new();
     for field in opts.fields() {
-        fields.push((field, find(opts.columns.header(field))?));
+        fields.push((field, find(opts.columns.get(field))?));
     }
     let (missing, scenario_column) = match opts.scenario {
         ScenarioChoice::One(scenario) => (missing_required(scenario, &fields, opts), None),
@@ -101,7 +101,7 @@ fn missing_required(
         .iter()
         .filter(|c| c.required)
         .filter(|c| fields.iter().any(|(f, at)| *f == c.field && at.is_none()))
-        .map(|c| opts.columns.header(c.field).to_owned())
+        .map(|c| opts.columns.get(c.field).to_owned())
         .collect()
 }
 

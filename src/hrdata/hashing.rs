@@ -299,11 +299,15 @@ mod tests {
 
     #[test]
     fn empty_source() {
-        let mut r = HashingReader::spawn(Box::new(io::empty())).unwrap();
-        let mut got = Vec::new();
-        r.read_to_end(&mut got).unwrap();
-        assert!(got.is_empty());
-        assert_eq!(r.sha256(), Some(hex::encode(Sha256::digest(b"")).as_str()));
+        for mut r in [
+            HashingReader::spawn(Box::new(io::empty())).unwrap(),
+            HashingReader::over_bytes(Bytes::new()).unwrap(),
+        ] {
+            let mut got = Vec::new();
+            r.read_to_end(&mut got).unwrap();
+            assert!(got.is_empty());
+            assert_eq!(r.sha256(), Some(hex::encode(Sha256::digest(b"")).as_str()));
+        }
     }
 
     struct Failing;

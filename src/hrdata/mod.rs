@@ -73,7 +73,7 @@ pub use validate::{ValidationReport, validate, validate_and_plan};
 // `ValidationReport::scenarios` (accepted records per scenario).
 
 pub use options::{
-    ColumnNames, DEFAULT_SCENARIO_COLUMN, InvalidRows, OptionsError, ScenarioChoice,
+    ColumnNames, DEFAULT_SCENARIO_COLUMN, InvalidRows, Named, Names, OptionsError, ScenarioChoice,
     ScenarioValues, ValidationOptions,
 };
 pub use schema::{Column, Field, Rule, Scenario};

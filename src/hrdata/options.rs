@@ -47,61 +47,69 @@ impl ScenarioChoice {
     }
 }
 
-/// Header names of the columns, as entered in the portal's file mapping; a field not set here
-/// has its default header ([`Field::default_header`]).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ColumnNames {
-    headers: BTreeMap<Field, String>,
+/// Names given to keys that have a default name: column headers, scenario texts.
+pub trait Named: Copy + Ord {
+    /// The name unless the organisation mapped another.
+    fn default_name(self) -> &'static str;
 }
 
-impl ColumnNames {
-    /// The header of `field` in the file.
-    pub fn header(&self, field: Field) -> &str {
-        self.headers
-            .get(&field)
-            .map_or(field.default_header(), String::as_str)
+impl Named for Field {
+    fn default_name(self) -> &'static str {
+        self.default_header()
+    }
+}
+
+impl Named for Scenario {
+    fn default_name(self) -> &'static str {
+        self.default_value()
+    }
+}
+
+/// A name per key as mapped in the portal; a key not set here has its default name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names<K> {
+    names: BTreeMap<K, String>,
+}
+
+impl<K> Default for Names<K> {
+    fn default() -> Self {
+        Names {
+            names: BTreeMap::new(),
+        }
+    }
+}
+
+impl<K: Named> Names<K> {
+    /// The name of `key`: mapped, or its default.
+    pub fn get(&self, key: K) -> &str {
+        self.names
+            .get(&key)
+            .map_or(key.default_name(), String::as_str)
     }
 
-    /// Maps `field` to `header`.
-    pub fn set(&mut self, field: Field, header: impl Into<String>) {
-        self.headers.insert(field, header.into());
+    /// Maps `key` to `name`.
+    pub fn set(&mut self, key: K, name: impl Into<String>) {
+        self.names.insert(key, name.into());
     }
 
-    /// The same names with `field` mapped to `header`.
-    pub fn with(mut self, field: Field, header: impl Into<String>) -> Self {
-        self.set(field, header);
+    /// The same names with `key` mapped to `name`.
+    pub fn with(mut self, key: K, name: impl Into<String>) -> Self {
+        self.set(key, name);
         self
     }
 
-    /// The fields mapped explicitly.
-    pub fn mapped(&self) -> impl Iterator<Item = Field> + '_ {
-        self.headers.keys().copied()
+    /// The keys mapped explicitly.
+    pub fn mapped(&self) -> impl Iterator<Item = K> + '_ {
+        self.names.keys().copied()
     }
 }
 
-/// The texts a multi-scenario file's scenario column holds; a scenario not set here has its
-/// default text ([`Scenario::default_value`]).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ScenarioValues {
-    values: BTreeMap<Scenario, String>,
-}
+/// Header names of the columns ([`Field::default_header`] unless mapped).
+pub type ColumnNames = Names<Field>;
 
-impl ScenarioValues {
-    pub fn value(&self, scenario: Scenario) -> &str {
-        self.values
-            .get(&scenario)
-            .map_or(scenario.default_value(), String::as_str)
-    }
-
-    pub fn set(&mut self, scenario: Scenario, text: impl Into<String>) {
-        self.values.insert(scenario, text.into());
-    }
-
-    /// The scenarios mapped explicitly.
-    pub fn mapped(&self) -> impl Iterator<Item = Scenario> + '_ {
-        self.values.keys().copied()
-    }
-}
+/// The texts of a multi-scenario file's scenario column ([`Scenario::default_value`] unless
+/// mapped).
+pub type ScenarioValues = Names<Scenario>;
 
 /// The header a multi-scenario file's scenario column has unless told otherwise.
 pub const DEFAULT_SCENARIO_COLUMN: &str = "HRScenario";
@@ -178,7 +186,7 @@ impl ValidationOptions {
                     scenario: self.scenario.name(),
                     valid: fields.iter().map(|f| f.name()).collect(),
                 });
-            } else if self.columns.header(field).is_empty() {
+            } else if self.columns.get(field).is_empty() {
                 problems.push(OptionsError::EmptyHeader(field));
             }
         }
@@ -187,13 +195,13 @@ impl ValidationOptions {
                 problems.push(OptionsError::EmptyScenarioColumn);
             }
             for (i, a) in Scenario::ALL.into_iter().enumerate() {
-                let text = self.scenario_values.value(a);
+                let text = self.scenario_values.get(a);
                 if text.is_empty() {
                     problems.push(OptionsError::EmptyScenarioValue(a));
                 }
                 if let Some(b) = Scenario::ALL[i + 1..]
                     .iter()
-                    .find(|b| self.scenario_values.value(**b).eq_ignore_ascii_case(text))
+                    .find(|b| self.scenario_values.get(**b).eq_ignore_ascii_case(text))
                 {
                     problems.push(OptionsError::SameScenarioValue(a, *b, text.to_owned()));
                 }

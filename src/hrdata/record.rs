@@ -112,7 +112,7 @@ impl RecordChecker {
                     let index = map.position(c.field);
                     Check {
                         index,
-                        name: name(index, opts.columns.header(c.field)),
+                        name: name(index, opts.columns.get(c.field)),
                         rule: c.rule,
                         required: c.required,
                     }
@@ -126,7 +126,7 @@ impl RecordChecker {
             (ScenarioChoice::Multiple, Some(index)) => {
                 let texts: Vec<_> = Scenario::ALL
                     .iter()
-                    .map(|s| opts.scenario_values.value(*s).to_owned())
+                    .map(|s| opts.scenario_values.get(*s).to_owned())
                     .collect();
                 Layout::Multiple {
                     index,

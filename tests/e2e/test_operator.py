@@ -121,6 +121,32 @@ def test_run_now_uploads_every_record(cluster, namespace, hr_emulator, app, oper
     s.assert_running()
 
 
+def test_a_multi_scenario_job_uploads_every_record_and_counts_each_scenario(cluster, namespace, hr_emulator, app,
+                                                                          operators, log_dir):
+    csv = (REPO / 'tests' / 'fixtures' / 'csv' / 'multiple.csv').read_text()
+    s = _scenario(cluster, namespace, hr_emulator, app, operators, log_dir, name='mixed')
+    s.apply(csv, scenario='Multiple', scenarioColumn='HRScenarios')
+    s.start_operator()
+    s.run_now()
+    obj = s.wait_ready('True', 'Succeeded', extra=lambda o: (o.get('status') or {}).get('recordsSaved') == 4)
+    assert obj['status']['lastRun']['scenarios'] == {
+        'Resignation': 1, 'JobLevelChange': 1, 'PerformanceReview': 1, 'PerformanceImprovementPlan': 1}
+    received = hr_emulator.received(app['jobId'])
+    assert sorted(emails(received)) == ['alexw@contoso.com', 'meganb@contoso.com', 'pilarp@contoso.com',
+                                        'sarad@contoso.com']
+    # The quoted remark with a line break arrived as one field.
+    assert 'Met expectations\non every goal' in [r[4] for r in received['records']]
+    # A row of an unknown scenario stops the next run before anything is sent.
+    uploads = hr_emulator.stats()['upload_requests']
+    s.k.apply(s.config_map(csv.replace('Job level change', 'Promotion')))
+    obj = s.wait_ready('False', 'InvalidCsv')
+    message = condition(obj, 'Ready')['message']
+    assert 'record 2 (line 3), column HRScenarios: is not a known scenario' in message, message
+    assert 'Promotion' not in str(obj['status']), 'HR data must not reach status'
+    assert hr_emulator.stats()['upload_requests'] == uploads
+    s.assert_running()
+
+
 def test_invalid_csv_is_reported_without_a_run(cluster, namespace, hr_emulator, app, operators, log_dir):
     s = _scenario(cluster, namespace, hr_emulator, app, operators, log_dir)
     expected = count_records(SAMPLE_CSV)

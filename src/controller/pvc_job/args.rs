@@ -158,7 +158,7 @@ fn scenario_args(opts: &ValidationOptions) -> Vec<String> {
     for field in opts.fields() {
         args.extend([
             "--column".to_owned(),
-            format!("{}={}", field.name(), opts.columns.header(field)),
+            format!("{}={}", field.name(), opts.columns.get(field)),
         ]);
     }
     if opts.scenario == ScenarioChoice::Multiple {
@@ -169,7 +169,7 @@ fn scenario_args(opts: &ValidationOptions) -> Vec<String> {
                 format!(
                     "{}={}",
                     scenario.cli_name(),
-                    opts.scenario_values.value(scenario)
+                    opts.scenario_values.get(scenario)
                 ),
             ]);
         }
