@@ -185,7 +185,7 @@ class HrEmulator:
     """``hrconnector emulator`` on a free loopback port with one registered app and job id."""
 
     def __init__(self, log_dir: pathlib.Path, tenant_id: str, app_id: str, app_secret: str, job_ids: list[str],
-                 listen_host: str = '127.0.0.1'):
+                 listen_host: str = '127.0.0.1', extra_args: list[str] = ()):
         self.tenant_id, self.app_id, self.app_secret = tenant_id, app_id, app_secret
         args = [str(BINARY), 'emulator', '--listen', f'{listen_host}:0', '--tenant-id', tenant_id,
                 '--app-id', app_id]
@@ -193,6 +193,7 @@ class HrEmulator:
             args.append('--allow-non-loopback')
         for job in job_ids:
             args += ['--job-id', job]
+        args += list(extra_args)
         self.process = Process('hr-emulator', args, log_dir, env={'HRCONNECTOR_EMULATOR_APP_SECRET': app_secret})
         match = wait_for('the hrconnector emulator to print its URL',
                          lambda: re.search(r'listening on (http://\S+)', self.process.log()),

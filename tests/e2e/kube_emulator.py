@@ -80,6 +80,7 @@ BUILTIN_RESOURCES: list[tuple[str, str, str, str, bool, tuple[str, ...]]] = [
     ('', 'v1', 'namespaces', 'Namespace', False, ('status',)),
     ('', 'v1', 'configmaps', 'ConfigMap', True, ()),
     ('', 'v1', 'secrets', 'Secret', True, ()),
+    ('', 'v1', 'serviceaccounts', 'ServiceAccount', True, ('token',)),
     ('', 'v1', 'events', 'Event', True, ()),
     ('', 'v1', 'pods', 'Pod', True, ('status', 'log')),
     ('', 'v1', 'persistentvolumeclaims', 'PersistentVolumeClaim', True, ('status',)),
@@ -91,6 +92,48 @@ BUILTIN_RESOURCES: list[tuple[str, str, str, str, bool, tuple[str, ...]]] = [
 SHORT_NAMES = {'namespaces': ('ns',), 'configmaps': ('cm',), 'pods': ('po',), 'events': ('ev',),
                'persistentvolumeclaims': ('pvc',), 'customresourcedefinitions': ('crd', 'crds')}
 ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']
+
+
+class ServiceAccountTokenIssuer:
+    """The cluster's service account token issuer: RS256 JWTs with the claims a real API server
+    puts in a TokenRequest token (``iss``, ``sub`` = ``system:serviceaccount:NS:NAME``, ``aud``,
+    ``iat``, ``nbf``, ``exp``), signed with a key made for this emulator."""
+
+    issuer = 'https://kubernetes.default.svc.cluster.local'
+
+    def __init__(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        # Every token issued, for tests that check which one Entra ID received.
+        self.issued: list[tuple[str, str, str]] = []  # (namespace, name, token)
+
+    def public_key_pem(self) -> str:
+        from cryptography.hazmat.primitives import serialization
+        return self._key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+    def token_request(self, ns: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+        spec = body.get('spec') or {}
+        audiences = spec.get('audiences') or [self.issuer]
+        seconds = int(spec.get('expirationSeconds') or 3600)
+        now = int(datetime.datetime.now(tz=datetime.UTC).timestamp())
+        claims = {'iss': self.issuer, 'sub': f'system:serviceaccount:{ns}:{name}', 'aud': audiences,
+                  'iat': now, 'nbf': now, 'exp': now + seconds,
+                  'kubernetes.io': {'namespace': ns, 'serviceaccount': {'name': name}}}
+
+        def b64(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b'=').decode()
+        signing_input = '.'.join(b64(json.dumps(part, separators=(',', ':')).encode())
+                                 for part in ({'alg': 'RS256', 'typ': 'JWT', 'kid': 'e2e'}, claims))
+        signature = self._key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        token = f'{signing_input}.{b64(signature)}'
+        self.issued.append((ns, name, token))
+        expires = datetime.datetime.fromtimestamp(now + seconds, tz=datetime.UTC).strftime('%Y-%m-%dT%H:%M:%SZ')
+        return {'apiVersion': 'authentication.k8s.io/v1', 'kind': 'TokenRequest',
+                'metadata': {'name': name, 'namespace': ns}, 'spec': spec,
+                'status': {'token': token, 'expirationTimestamp': expires}}
 
 
 def _now() -> str:
@@ -183,6 +226,9 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
     # Watch events are held back this long before they are sent (0: none), as a real API
     # server's watch cache lags behind its writes; set by tests through ``watch_delay``.
     watch_delay: float = attrs.field(default=0.0, init=False)
+    # Signs the tokens of ``POST serviceaccounts/NAME/token`` (the TokenRequest API), as a
+    # cluster's service account issuer does; tests hand its issuer and public key to Entra ID.
+    token_issuer: 'ServiceAccountTokenIssuer' = attrs.field(factory=lambda: ServiceAccountTokenIssuer(), init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -313,6 +359,10 @@ class KubeApiEmulator(kmock.KubernetesEmulator):
             return aiohttp.web.json_response(obj, status=201 if created else 200)
         if method == 'DELETE' and name is not None:
             return aiohttp.web.json_response(await self._delete(res, info, ns, name))
+        if method == 'POST' and name is not None and res.plural == 'serviceaccounts' and sub == 'token':
+            self._get(res, info, ns, name)  # 404 for a service account that does not exist
+            return aiohttp.web.json_response(self.token_issuer.token_request(ns, name, self._body(request)),
+                                             status=201)
         raise ApiError(405, 'MethodNotAllowed', f'{method} is not supported on {request.url.path}')
 
     @staticmethod

@@ -1,0 +1,96 @@
+"""Workload identity end to end: a job with ``spec.credentials.workloadIdentity`` uploads with no
+Secret in its namespace. The operator asks the API emulator's TokenRequest API for a token of the
+job's service account (signed by the emulator's own issuer key) and sends it to the Entra ID
+emulator's v2 endpoint, which verifies it against the app's federated identity credentials."""
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any
+
+import pytest
+
+from harness import REPO, HrEmulator, Operator, allow_emulator, condition, count_records, wait_for
+
+SAMPLE_CSV = (REPO / 'examples' / 'employee_termination_data.csv').read_text()
+RUN_NOW = 'hrconnector.io/run-now'
+SERVICE_ACCOUNT = 'hr-uploader'
+AUDIENCE = 'api://AzureADTokenExchange'
+
+
+def _objects(ns: str, app: dict[str, str], emu: HrEmulator) -> list[dict[str, Any]]:
+    return [
+        {'apiVersion': 'v1', 'kind': 'ServiceAccount',
+         'metadata': {'name': SERVICE_ACCOUNT, 'namespace': ns,
+                      'annotations': {'azure.workload.identity/client-id': app['appId'],
+                                      'azure.workload.identity/tenant-id': app['tenantId']}}},
+        {'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': {'name': 'hr-data', 'namespace': ns},
+         'data': {'data.csv': SAMPLE_CSV}},
+        {'apiVersion': 'hrconnector.io/v1alpha1', 'kind': 'HrConnectorJob',
+         'metadata': {'name': 'terminations', 'namespace': ns},
+         'spec': {'cloud': 'GCCHigh', 'jobId': app['jobId'],
+                  'credentials': {'workloadIdentity': {'serviceAccountName': SERVICE_ACCOUNT}},
+                  'source': {'configMap': {'name': 'hr-data', 'key': 'data.csv'}},
+                  'schedule': '0 3 * * *',
+                  'endpoints': {'authorityUrl': emu.url, 'ingestionUrl': emu.url}}},
+    ]
+
+
+def test_a_workload_identity_job_uploads_with_no_secret_and_another_namespace_is_refused(
+        cluster, namespace, app, operators, log_dir, tmp_path: pathlib.Path):
+    if cluster.api is None:
+        pytest.skip("needs the API emulator: the test hands its token issuer's key to the Entra ID emulator")
+    issuer = cluster.api.token_issuer
+    key_file = tmp_path / 'service-account-issuer.pem'
+    key_file.write_text(issuer.public_key_pem())
+    # The app trusts the cluster's issuer, and has a federated credential for one service account of
+    # one namespace only: the other namespace's identically named account is not federated.
+    emu = HrEmulator(log_dir, app['tenantId'], app['appId'], app['appSecret'], [app['jobId']], extra_args=[
+        '--trusted-issuer', f'{issuer.issuer}={key_file}',
+        '--federated-credential', f'{issuer.issuer}|system:serviceaccount:{namespace}:{SERVICE_ACCOUNT}|{AUDIENCE}'])
+    other = f'{namespace}-other'
+    k = cluster.kubectl
+    try:
+        k.apply({'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': other}})
+        for ns in (namespace, other):
+            k.apply(*_objects(ns, app, emu))
+            op = Operator(f'operator-{ns}', log_dir, cluster.kubeconfig, ns, env=allow_emulator(emu))
+            operators.append(op)
+            k.annotate('hrconnectorjobs.hrconnector.io', 'terminations', ns, RUN_NOW, 'wi-1')
+
+        def job(ns: str) -> dict[str, Any] | None:
+            return k.get('hrconnectorjobs.hrconnector.io', 'terminations', ns)
+
+        def ready(ns: str, status: str, reason: str):
+            def probe():
+                obj = job(ns)
+                c = condition(obj, 'Ready') if obj else None
+                return obj if c and c.get('status') == status and c.get('reason') == reason else None
+            return wait_for(f'{ns}: Ready={status} {reason}', probe, timeout=60,
+                            context=lambda: f'{json.dumps((job(ns) or {}).get("status"))}\n'
+                                            + '\n'.join(op.tail(30) for op in operators))
+
+        expected = count_records(SAMPLE_CSV)
+        obj = ready(namespace, 'True', 'Succeeded')
+        assert obj['status']['recordsSaved'] == expected
+        assert len(emu.received(app['jobId'])['records']) == expected
+        # No Secret at all in the job's namespace: the credential is the service account.
+        assert json.loads(k.run('get', 'secrets', '-n', namespace, '-o', 'json'))['items'] == []
+        # What Entra ID accepted is a TokenRequest token of this namespace's service account.
+        issued = [(ns, name) for ns, name, _ in issuer.issued]
+        assert (namespace, SERVICE_ACCOUNT) in issued, issued
+
+        # The other namespace's service account has no federated credential: AADSTS70021, nothing sent.
+        refused = ready(other, 'False', 'AuthenticationFailed')
+        message = condition(refused, 'Ready')['message']
+        assert 'AADSTS70021' in message, message
+        assert (other, SERVICE_ACCOUNT) in [(ns, name) for ns, name, _ in issuer.issued]
+        assert emu.stats()['upload_requests'] == 1, 'only the federated namespace uploaded'
+        # Neither the service account tokens nor the access tokens reach status, Events or logs.
+        tokens = [t for _, _, t in issuer.issued] + emu.issued_tokens()
+        events = k.run('get', 'events.events.k8s.io', '-n', namespace, '-o', 'json')
+        seen = json.dumps(obj) + json.dumps(refused) + events + ''.join(op.log() for op in operators)
+        for token in tokens:
+            assert token not in seen
+    finally:
+        emu.stop()
