@@ -18,23 +18,21 @@ With --expect-invalid every file must hold at least one HrConnectorJob and each 
 """
 
 import copy
+import re
 import sys
 from pathlib import Path
 
 import yaml
 from jsonschema import Draft7Validator
 
-ONE_SOURCE_RULE = (
-    "[has(self.configMap), has(self.secret), has(self.persistentVolumeClaim)]"
-    ".filter(x, x).size() == 1"
-)
+# The one shape of CEL rule the CRD uses: "exactly one of these fields" (sources, credentials).
+EXACTLY_ONE_RULE = re.compile(r"^\[((?:has\(self\.\w+\)(?:, )?)+)\]\.filter\(x, x\)\.size\(\) == 1$")
 
-ONE_CREDENTIAL_RULE = "[has(self.secretRef), has(self.workloadIdentity)].filter(x, x).size() == 1"
-# rule -> the fields of which exactly one must be present
-EXACTLY_ONE = {
-    ONE_SOURCE_RULE: ("configMap", "secret", "persistentVolumeClaim"),
-    ONE_CREDENTIAL_RULE: ("secretRef", "workloadIdentity"),
-}
+
+def exactly_one_fields(expr: str) -> tuple[str, ...] | None:
+    """The fields of an exactly-one rule, or None for any other rule."""
+    m = EXACTLY_ONE_RULE.match(expr)
+    return tuple(re.findall(r"has\(self\.(\w+)\)", m.group(1))) if m else None
 
 
 def to_json_schema(node: dict) -> dict:
@@ -79,10 +77,11 @@ def cel_errors(schema: dict, value, path: str) -> list[str]:
         return errors
     for rule in schema.get("x-kubernetes-validations", []):
         expr = rule["rule"]
-        if expr in EXACTLY_ONE:
+        fields = exactly_one_fields(expr)
+        if fields is not None:
             # has() is true for a field that is present; a null counts as absent here.
             count = sum(
-                1 for k in EXACTLY_ONE[expr]
+                1 for k in fields
                 if isinstance(value, dict) and value.get(k) is not None
             )
             if count != 1:

@@ -46,5 +46,14 @@ HrConnectorJobs live, "leases" = leader election (in the release namespace).
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list"]
+# workloadIdentity: the job's service account names the Entra ID app and tenant (annotations).
+- apiGroups: [""]
+  resources: ["serviceaccounts"]
+  verbs: ["get"]
+# workloadIdentity: a TokenRequest token of that service account is the federated assertion
+# (no Secret at all).
+- apiGroups: [""]
+  resources: ["serviceaccounts/token"]
+  verbs: ["create"]
 {{- end }}
 {{- end }}
