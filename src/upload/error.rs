@@ -112,8 +112,10 @@ impl UploadError {
         match self {
             UploadError::Credentials(_) => reason::INVALID_CREDENTIALS,
             // An object store's own reason (SourceNotFound, SourceAccessDenied, …) when it is one.
-            UploadError::Csv(CsvError::Io { error, .. }) => crate::source::object::object_error(error)
-                .map_or(reason::SOURCE_UNREADABLE, |e| e.reason()),
+            UploadError::Csv(CsvError::Io { error, .. }) => {
+                crate::source::object::object_error(error)
+                    .map_or(reason::SOURCE_UNREADABLE, |e| e.reason())
+            }
             UploadError::Csv(_) | UploadError::InvalidRecords { .. } => reason::INVALID_CSV,
             UploadError::Authentication { .. } => reason::AUTHENTICATION_FAILED,
             UploadError::UntrustedCertificate(_) => reason::UNTRUSTED_CERTIFICATE,
