@@ -30,7 +30,7 @@ async fn upload_requiring_fips(s: &TlsSetup, url: &str) -> Run {
         "--ca-file",
         &ca,
     ];
-    hrconnector(&https_upload_args(url, &s.csv, CERT_APP, &extra), &[]).await
+    hrconnector(&upload_args(url, &s.csv, CERT_APP, &extra), &[]).await
 }
 
 /// What a handshake with the uploader's TLS configuration negotiated with the emulator.
@@ -180,7 +180,7 @@ async fn a_default_build_reports_fips_false_and_the_environment_variable_also_re
     assert!(text.stdout.contains("fips: false"), "{}", text.stdout);
 
     let s = TlsSetup::new();
-    let dry_run = https_upload_args(
+    let dry_run = upload_args(
         "http://127.0.0.1:9",
         &s.csv,
         APP,

@@ -16,7 +16,7 @@ async fn secret_over_https_trusting_the_ca_file() {
     assert!(url.starts_with("https://"));
     let ca = s.pki.write_ca(s.dir.path()).to_string_lossy().into_owned();
     let run = hrconnector(
-        &https_upload_args(
+        &upload_args(
             &url,
             &s.csv,
             APP,
@@ -39,7 +39,7 @@ async fn certificate_over_https_trusting_ssl_cert_file() {
     let cert = fixture("certs/test-app.crt").to_string_lossy().into_owned();
     let key = fixture("certs/test-app.key").to_string_lossy().into_owned();
     let run = hrconnector(
-        &https_upload_args(
+        &upload_args(
             &url,
             &s.csv,
             CERT_APP,
@@ -134,7 +134,7 @@ async fn untrusted(kind: ServerCert, trust_ca: bool) -> (Run, usize) {
     if trust_ca {
         extra.extend(["--ca-file", ca.as_str()]);
     }
-    let run = hrconnector(&https_upload_args(&url, &s.csv, APP, &extra), &[]).await;
+    let run = hrconnector(&upload_args(&url, &s.csv, APP, &extra), &[]).await;
     (run, emu.requests().len())
 }
 
@@ -179,7 +179,7 @@ async fn a_ca_file_that_is_not_pem_stops_before_anything_is_sent() {
     std::fs::write(&bad, b"\x30\x82\x01\x0a not pem at all").unwrap();
     let bad = bad.to_string_lossy().into_owned();
     let run = hrconnector(
-        &https_upload_args(
+        &upload_args(
             &url,
             &s.csv,
             APP,

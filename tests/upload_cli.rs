@@ -7,28 +7,9 @@ use std::path::Path;
 use common::cli::*;
 use common::*;
 
-fn upload_args<'a>(url: &'a str, csv: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "upload",
-        "--cloud",
-        "gcc-high",
-        "--tenant-id",
-        TENANT,
-        "--app-id",
-        APP,
-        "--job-id",
-        JOB,
-        "--csv-file-path",
-        csv,
-        "--authority-url",
-        url,
-        "--ingestion-url",
-        url,
-        "--output",
-        "json",
-    ];
-    args.extend_from_slice(extra);
-    args
+/// The upload command line of the test app ([`APP`]).
+fn app_upload_args<'a>(url: &'a str, csv: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    upload_args(url, csv, APP, extra)
 }
 
 fn assert_no_secret(run: &Run) {
@@ -49,7 +30,7 @@ async fn uploads_with_a_secret_file_and_prints_the_json_report() {
     let csv = csv.to_string_lossy().into_owned();
     let sf = secret_file.to_string_lossy().into_owned();
     let run = hrconnector(
-        &upload_args(
+        &app_upload_args(
             &url,
             &csv,
             &["--app-secret-file", &sf, "--records-per-call", "3"],
@@ -78,9 +59,17 @@ async fn secret_from_the_environment_and_checkpoint_make_the_rerun_unchanged() {
     let csv = csv.to_string_lossy().into_owned();
     let cp = dir.path().join("cp.json").to_string_lossy().into_owned();
     let env = [("HRCONNECTOR_APP_SECRET", SECRET)];
-    let first = hrconnector(&upload_args(&url, &csv, &["--checkpoint-file", &cp]), &env).await;
+    let first = hrconnector(
+        &app_upload_args(&url, &csv, &["--checkpoint-file", &cp]),
+        &env,
+    )
+    .await;
     assert_eq!(first.code, 0, "{}", first.stderr);
-    let second = hrconnector(&upload_args(&url, &csv, &["--checkpoint-file", &cp]), &env).await;
+    let second = hrconnector(
+        &app_upload_args(&url, &csv, &["--checkpoint-file", &cp]),
+        &env,
+    )
+    .await;
     assert_eq!(second.code, 0);
     assert_eq!(json(&second)["result"], "Unchanged");
     assert_eq!(json(&second)["recordsSaved"], 4);
@@ -98,7 +87,7 @@ async fn wrong_secret_exits_1_with_the_aadsts_text_and_never_prints_the_secret()
     let csv = csv.to_string_lossy().into_owned();
     // The wrong secret is recognisable too: it must not appear either.
     let wrong = "WRONG-LEAKCHECK-0d9e";
-    let run = hrconnector(&upload_args(&url, &csv, &["--app-secret", wrong]), &[]).await;
+    let run = hrconnector(&app_upload_args(&url, &csv, &["--app-secret", wrong]), &[]).await;
     assert!(
         !run.stdout.contains(wrong) && !run.stderr.contains(wrong),
         "the wrong secret leaked"
@@ -123,7 +112,7 @@ async fn text_output_says_upload_successful() {
     let emu = start_emulator().await;
     let url = emu.url();
     let csv = csv.to_string_lossy().into_owned();
-    let mut args = upload_args(&url, &csv, &["--app-secret", SECRET]);
+    let mut args = app_upload_args(&url, &csv, &["--app-secret", SECRET]);
     args.retain(|a| *a != "--output" && *a != "json");
     let run = hrconnector(&args, &[]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -140,13 +129,13 @@ async fn text_output_says_upload_successful() {
 async fn there_is_no_default_cloud_and_no_default_credential() {
     let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/employee_termination_data.csv");
     let csv = csv.to_string_lossy().into_owned();
-    let mut args = upload_args("http://127.0.0.1:9", &csv, &["--app-secret", "x"]);
+    let mut args = app_upload_args("http://127.0.0.1:9", &csv, &["--app-secret", "x"]);
     args.drain(1..3); // drop "--cloud gcc-high"
     let run = hrconnector(&args, &[]).await;
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("--cloud"), "{}", run.stderr);
 
-    let run = hrconnector(&upload_args("http://127.0.0.1:9", &csv, &[]), &[]).await;
+    let run = hrconnector(&app_upload_args("http://127.0.0.1:9", &csv, &[]), &[]).await;
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("no app credential"), "{}", run.stderr);
 }
@@ -160,7 +149,7 @@ async fn certificate_files_authenticate() {
     let csv = csv.to_string_lossy().into_owned();
     let cert = fixture("certs/test-app.crt").to_string_lossy().into_owned();
     let key = fixture("certs/test-app.key").to_string_lossy().into_owned();
-    let mut args = upload_args(
+    let mut args = app_upload_args(
         &url,
         &csv,
         &["--certificate-file", &cert, "--private-key-file", &key],

@@ -3,6 +3,8 @@
 use serde_json::Value;
 use tokio::process::Command;
 
+use super::{JOB, TENANT};
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_hrconnector");
 
 /// Variables of the machine running the tests that would change what the binary does.
@@ -63,4 +65,35 @@ pub async fn hrconnector(args: &[&str], envs: &[(&str, &str)]) -> Run {
 pub fn json(run: &Run) -> Value {
     serde_json::from_str(run.stdout.trim())
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", run.stdout, run.stderr))
+}
+
+/// `upload --output json` of `csv` for `app` to the emulator at `url` (authority and ingestion, HTTP or HTTPS),
+/// then `extra`.
+pub fn upload_args<'a>(
+    url: &'a str,
+    csv: &'a str,
+    app: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "upload",
+        "--cloud",
+        "gcc-high",
+        "--tenant-id",
+        TENANT,
+        "--app-id",
+        app,
+        "--job-id",
+        JOB,
+        "--csv-file-path",
+        csv,
+        "--authority-url",
+        url,
+        "--ingestion-url",
+        url,
+        "--output",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    args
 }

@@ -209,37 +209,6 @@ pub async fn start_https_emulator_with(
     .expect("emulator starts")
 }
 
-/// `upload --output json` of `csv` for `app` to the emulator at `url` (authority and ingestion),
-/// then `extra`.
-pub fn https_upload_args<'a>(
-    url: &'a str,
-    csv: &'a str,
-    app: &'a str,
-    extra: &[&'a str],
-) -> Vec<&'a str> {
-    let mut args = vec![
-        "upload",
-        "--cloud",
-        "gcc-high",
-        "--tenant-id",
-        TENANT,
-        "--app-id",
-        app,
-        "--job-id",
-        JOB,
-        "--csv-file-path",
-        csv,
-        "--authority-url",
-        url,
-        "--ingestion-url",
-        url,
-        "--output",
-        "json",
-    ];
-    args.extend_from_slice(extra);
-    args
-}
-
 /// A temporary directory with a five-record CSV, a test CA and a token issuer.
 pub struct TlsSetup {
     pub dir: tempfile::TempDir,
