@@ -99,6 +99,33 @@ async fn fake_api() -> kube::Client {
         .expect("fake client")
 }
 
+/// A fake API that a test can cut off: while `cut` is set, every get and patch (all the Lease
+/// calls kube-lease-manager and the renew deadline make) fails, as for a network partition.
+async fn partitionable_api(cut: Arc<AtomicBool>) -> kube::Client {
+    let refuse = |cut: &AtomicBool| {
+        if cut.load(Ordering::SeqCst) {
+            Err(kube_fake_client::Error::InvalidRequest(
+                "partitioned from the API server".into(),
+            ))
+        } else {
+            Ok(None)
+        }
+    };
+    let (on_get, on_patch) = (cut.clone(), cut);
+    ClientBuilder::new()
+        .with_return_managed_fields()
+        .with_interceptor_funcs(
+            Funcs::new()
+                .get(move |_| refuse(&on_get))
+                .patch(move |ctx| {
+                    refuse(&on_patch).and_then(|_| prune_ownership_of_nulled_fields(ctx))
+                }),
+        )
+        .build()
+        .await
+        .expect("fake client")
+}
+
 fn config(identity: &str) -> LeaderConfig {
     LeaderConfig {
         lease_name: LEASE.into(),
@@ -332,6 +359,58 @@ async fn lost_leadership_cancels_work_then_campaigns_again() {
     assert_eq!(
         next(&mut rx, Duration::from_secs(1)).await,
         Event::Stopped("a".into())
+    );
+}
+
+/// kube-lease-manager alone never reports a loss it cannot see: cut off from the API server, a
+/// leader kept working while a standby could take the expired Lease. The renew deadline stops
+/// work by `renewTime + duration - grace / 2` (1.5 s here), and work starts again only once a
+/// renewal lands.
+#[tokio::test]
+async fn a_leader_cut_off_from_the_api_stops_work_by_the_renew_deadline() {
+    let cut = Arc::new(AtomicBool::new(false));
+    let client = partitionable_api(cut.clone()).await;
+    let (probe, mut rx) = probe();
+    let a = contend(&client, "a", &probe);
+    assert_eq!(
+        next(&mut rx, Duration::from_secs(10)).await,
+        Event::Started("a".into())
+    );
+    // A renewal or two first: a healthy leader is not stopped by its own deadline.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(rx.try_recv().is_err(), "work stopped while renewals landed");
+
+    cut.store(true, Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    assert_eq!(
+        next(&mut rx, Duration::from_secs(4)).await,
+        Event::Stopped("a".into()),
+        "work kept running with no renewal landing"
+    );
+    // Renewed at most ~1 s before the cut, the deadline is at most ~0.5 s after it; within one
+    // lease duration of the cut in any case (without the deadline, work never stopped).
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "work stopped only {:?} after the cut",
+        started.elapsed()
+    );
+    assert!(!a.task.is_finished(), "a lapse must not end the election");
+
+    cut.store(false, Ordering::SeqCst);
+    assert_eq!(
+        next(&mut rx, Duration::from_secs(10)).await,
+        Event::Started("a".into()),
+        "work did not start again once renewals landed"
+    );
+    assert_eq!(holder(&client).await.as_deref(), Some("a"));
+    finish(a).await.expect("clean shutdown");
+    assert_eq!(
+        next(&mut rx, Duration::from_secs(1)).await,
+        Event::Stopped("a".into())
+    );
+    assert!(
+        !probe.overlap.load(Ordering::SeqCst),
+        "two terms worked at once"
     );
 }
 

@@ -4,18 +4,24 @@
 //! Built on `kube-lease-manager`'s `watch()` loop, which acquires the Lease (server-side apply),
 //! renews it `renew_grace` before it expires and takes over a Lease whose holder stopped renewing.
 //!
-//! Known limit of that loop: it reports leadership lost only once it *sees* another holder. A
-//! leader cut off from the API server keeps believing it leads (its renewals fail silently) while
-//! a standby takes over after `lease_duration`, so for a short while two replicas may run.
-//! Uploads are idempotent per file checkpoint, so the cost is a possible duplicate upload.
+//! That loop reports leadership lost only once it *sees* another holder: a leader cut off from
+//! the API server would keep believing it leads (its renewals fail silently) while a standby takes
+//! over after `lease_duration`. So each term also runs a renew deadline
+//! ([`super::lease_renewal`]): when no renewal of ours has landed by `renewTime + duration -
+//! grace / 2`, work is cancelled, and it starts again only once the Lease shows a fresh renewal of
+//! ours. What a deposed leader's chunk in flight may still write is fenced by the status
+//! `resourceVersion` (see `controller::status`).
 //!
 //! Tests: `tests/ops_leader.rs` drives two contenders through the in-process `kube-fake-client`,
 //! which needs a small shim for server-side-apply field ownership (see there); the e2e suite
 //! against a real API server covers the rest.
 
+use super::lease_renewal::RenewalCheck;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
 use kube_lease_manager::{LeaseManagerBuilder, LeaseManagerError};
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -144,6 +150,13 @@ where
         name: config.lease_name.clone(),
         source: Box::new(source),
     };
+    let renewals = RenewalCheck::new(
+        Api::<Lease>::namespaced(client.clone(), &config.lease_namespace),
+        &config.lease_name,
+        &config.identity,
+        config.lease_duration,
+        config.renew_grace,
+    );
     let manager = LeaseManagerBuilder::new(client, &config.lease_name)
         .with_namespace(&config.lease_namespace)
         .with_identity(&config.identity)
@@ -154,7 +167,7 @@ where
         .map_err(lease_error)?;
     let (mut leading, watcher) = manager.watch().await;
 
-    let outcome = campaign(&config, &shutdown, &mut leading, &mut work).await;
+    let outcome = campaign(&config, &renewals, &shutdown, &mut leading, &mut work).await;
 
     // Closing the channel makes the watcher release the Lease (if we hold it) and finish.
     drop(leading);
@@ -178,6 +191,7 @@ where
 
 async fn campaign<F, Fut>(
     config: &LeaderConfig,
+    renewals: &RenewalCheck,
     shutdown: &CancellationToken,
     leading: &mut watch::Receiver<bool>,
     work: &mut F,
@@ -187,6 +201,9 @@ where
     Fut: Future<Output = ()>,
 {
     let (lease, identity) = (&config.lease_name, &config.identity);
+    // After a missed renew deadline the lease manager may still say "leader": work starts again
+    // only once the Lease itself shows a fresh renewal of ours.
+    let mut needs_confirmation = false;
     loop {
         info!(%lease, %identity, "waiting for leadership");
         while !*leading.borrow_and_update() {
@@ -199,11 +216,28 @@ where
                 }
             }
         }
+        if needs_confirmation {
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                changed = leading.changed() => {
+                    if changed.is_err() {
+                        return Err(LeaderError::WatcherStopped);
+                    }
+                    continue;
+                }
+                () = renewals.confirmed() => {
+                    info!(%lease, %identity, "the lease shows a fresh renewal of ours again");
+                    needs_confirmation = false;
+                }
+            }
+        }
 
         info!(%lease, %identity, "acquired leadership; starting work");
         let lost = shutdown.child_token();
         let run = work(lost.clone());
         tokio::pin!(run);
+        let lapsed = renewals.lapsed(SystemTime::now());
+        tokio::pin!(lapsed);
         let mut still_leader = true;
         let mut watcher_gone = false;
         loop {
@@ -217,6 +251,12 @@ where
                         warn!(%lease, %identity, "lost leadership; stopping work");
                         lost.cancel();
                     }
+                }
+                lapse = &mut lapsed, if still_leader => {
+                    still_leader = false;
+                    needs_confirmation = true;
+                    warn!(%lease, %identity, reason = %lapse, "renew deadline passed; stopping work");
+                    lost.cancel();
                 }
             }
         }

@@ -14,6 +14,7 @@ pub mod endpoint_policy;
 pub mod execute;
 pub mod health;
 pub mod leader;
+pub mod lease_renewal;
 pub mod metrics;
 pub mod object_source;
 pub mod pvc_job;
