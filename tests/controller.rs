@@ -137,6 +137,19 @@ async fn harness_with(
     builder: ClientBuilder,
     config: ControllerConfig,
 ) -> Harness {
+    harness_through(job_extra, csv, secret, builder, config, |client| client).await
+}
+
+/// [`harness_with`], the operator reaching the fake API through `front` (a layer in front of
+/// it, for answers the fake cannot give).
+async fn harness_through(
+    job_extra: serde_json::Value,
+    csv: &str,
+    secret: &str,
+    builder: ClientBuilder,
+    config: ControllerConfig,
+    front: impl FnOnce(kube::Client) -> kube::Client,
+) -> Harness {
     let emu = start_emulator().await;
     let job = hr_job(&emu, job_extra);
     let client = builder
@@ -148,6 +161,7 @@ async fn harness_with(
         .build()
         .await
         .expect("fake client");
+    let client = front(client);
     let clock = Arc::new(ManualClock::new(ts("2026-11-24T01:00:00Z")));
     let sleeper = RecordingSleeper::default();
     let config = ControllerConfig {
@@ -760,27 +774,17 @@ async fn a_stale_copy_after_a_run_starts_no_second_run() {
 
 /// A claiming patch the API refuses (an admission webhook's 422, a 500) backs off per job
 /// instead of looping as fast as the API answers, and says why in the Ready condition.
-async fn refused_claims_back_off(error: fn() -> kube_fake_client::Error, code: &str) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let claims = Arc::new(AtomicUsize::new(0));
-    let seen = claims.clone();
-    let builder = ClientBuilder::new().with_interceptor_funcs(
-        kube_fake_client::interceptor::Funcs::new().patch_status(move |ctx| {
-            if ctx.patch.pointer("/status/currentRun").is_some() {
-                seen.fetch_add(1, Ordering::SeqCst);
-                return Err(error());
-            }
-            Ok(None)
-        }),
-    );
-    let h = harness(serde_json::json!({}), &csv_text(2), SECRET, builder).await;
+/// Twenty triggers of a job whose claiming patch the API refuses, `claims` counting the refused
+/// claims: one claim (retried inside the status writer for a 500), never one per trigger, and
+/// the refusal shown as the condition.
+async fn refused_claims_back_off(h: Harness, claims: &std::sync::atomic::AtomicUsize, code: &str) {
     h.annotate_run_now("refused").await;
     // Twenty triggers in quick succession (watch events, requeues).
     for _ in 0..20 {
         h.reconcile().await;
         h.runs_done().await;
     }
-    let attempts = claims.load(Ordering::SeqCst);
+    let attempts = claims.load(std::sync::atomic::Ordering::SeqCst);
     // One claim, retried inside the status writer for a 500 (5 attempts), never once per trigger.
     assert!(
         (1..=5).contains(&attempts),
@@ -803,22 +807,88 @@ async fn refused_claims_back_off(error: fn() -> kube_fake_client::Error, code: &
     assert!(status.current_run.is_none());
 }
 
+/// The fake API refusing the claiming patch with `error`.
+async fn refusing_claims_with(
+    error: fn() -> kube_fake_client::Error,
+) -> (Harness, Arc<std::sync::atomic::AtomicUsize>) {
+    let claims = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = claims.clone();
+    let builder = ClientBuilder::new().with_interceptor_funcs(
+        kube_fake_client::interceptor::Funcs::new().patch_status(move |ctx| {
+            if ctx.patch.pointer("/status/currentRun").is_some() {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                return Err(error());
+            }
+            Ok(None)
+        }),
+    );
+    let h = harness(serde_json::json!({}), &csv_text(2), SECRET, builder).await;
+    (h, claims)
+}
+
 #[tokio::test]
 async fn a_claim_refused_by_an_admission_webhook_backs_off() {
-    refused_claims_back_off(
-        || kube_fake_client::Error::InvalidRequest("injected webhook denial".into()),
-        "422",
-    )
+    let (h, claims) = refusing_claims_with(|| {
+        kube_fake_client::Error::InvalidRequest("injected webhook denial".into())
+    })
     .await;
+    refused_claims_back_off(h, &claims, "422").await;
 }
 
 #[tokio::test]
 async fn a_claim_failing_with_a_server_error_backs_off() {
-    refused_claims_back_off(
-        || kube_fake_client::Error::Internal("injected".into()),
-        "500",
+    let (h, claims) =
+        refusing_claims_with(|| kube_fake_client::Error::Internal("injected".into())).await;
+    refused_claims_back_off(h, &claims, "500").await;
+}
+
+/// RBAC drift: the API server answers the claiming status patch 403 Forbidden. kube-fake-client
+/// has no 403 to give, so a tower service in front of it answers that one request with the API
+/// server's Forbidden Status (its exact shape) and passes every other request through.
+#[tokio::test]
+async fn a_claim_forbidden_by_rbac_backs_off() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let claims = Arc::new(AtomicUsize::new(0));
+    let seen = claims.clone();
+    let forbid_claims = move |fake: kube::Client| {
+        let service = tower::service_fn(move |req: hyper::Request<kube::client::Body>| {
+            let (fake, seen) = (fake.clone(), seen.clone());
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = body.collect_bytes().await?;
+                let claiming = parts.method == hyper::Method::PATCH
+                    && parts.uri.path().ends_with("/status")
+                    && serde_json::from_slice::<serde_json::Value>(&body)
+                        .is_ok_and(|p| p.pointer("/status/currentRun").is_some());
+                if !claiming {
+                    let req = hyper::Request::from_parts(parts, kube::client::Body::from(body));
+                    return fake.send(req).await;
+                }
+                seen.fetch_add(1, Ordering::SeqCst);
+                let forbidden = serde_json::json!({
+                    "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": "hrconnectorjobs.hrconnector.io \"termination-upload\" is forbidden: User \"system:serviceaccount:hrconnector-system:hrconnector\" cannot patch resource \"hrconnectorjobs/status\" (injected)",
+                    "reason": "Forbidden", "code": 403,
+                });
+                Ok(hyper::Response::builder()
+                    .status(403)
+                    .header("content-type", "application/json")
+                    .body(kube::client::Body::from(forbidden.to_string().into_bytes()))
+                    .expect("response"))
+            }
+        });
+        kube::Client::new(service, NS)
+    };
+    let h = harness_through(
+        serde_json::json!({}),
+        &csv_text(2),
+        SECRET,
+        ClientBuilder::new(),
+        ControllerConfig::default(),
+        forbid_claims,
     )
     .await;
+    refused_claims_back_off(h, &claims, "403").await;
 }
 
 #[tokio::test]
