@@ -76,7 +76,7 @@ pub async fn upload_with_job(
         .as_ref()
         .and_then(|s| s.checkpoint.clone())
         .filter(|cp| cp.job_id.as_deref().is_none_or(|j| j == hrjob.spec.job_id));
-    let job = match pvc_job::build_upload_job(
+    let upload_job = match pvc_job::build_upload_job(
         hrjob,
         settings,
         &active.id,
@@ -87,13 +87,13 @@ pub async fn upload_with_job(
         Ok(j) => j,
         Err(e) => return UploadReport::failed(reason::INVALID_SPEC, e.to_string()),
     };
-    let name = job.metadata.name.clone().unwrap_or_default();
+    let name = upload_job.metadata.name.clone().unwrap_or_default();
     let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), namespace);
-    match jobs.create(&PostParams::default(), &job).await {
-        Ok(_) => tracing::info!(job = %name, "upload Job created"),
+    match jobs.create(&PostParams::default(), &upload_job).await {
+        Ok(_) => tracing::info!(upload_job = %name, "upload Job created"),
         // Created before a restart: wait for that one.
         Err(kube::Error::Api(e)) if e.code == 409 => {
-            tracing::info!(job = %name, "upload Job exists; waiting for it")
+            tracing::info!(upload_job = %name, "upload Job exists; waiting for it")
         }
         Err(e) => {
             return UploadReport::failed(
@@ -106,7 +106,7 @@ pub async fn upload_with_job(
     let selector = format!("job-name={name}");
     loop {
         let state = match jobs.get(&name).await {
-            Ok(job) => {
+            Ok(upload_job) => {
                 let pod_list = pods
                     .list(&ListParams::default().labels(&selector))
                     .await
@@ -119,14 +119,14 @@ pub async fn upload_with_job(
                         p.metadata.labels.as_ref().and_then(|l| l.get("job-name")) == Some(&name)
                     })
                     .collect();
-                pvc_job::pvc_job_state(&job, &own)
+                pvc_job::pvc_job_state(&upload_job, &own)
             }
             Err(kube::Error::Api(e)) if e.code == 404 => PvcJobState::Failed {
                 message: format!("upload Job {name} disappeared before it finished"),
                 report: None,
             },
             Err(e) => {
-                tracing::warn!(job = %name, error = %e, "cannot read the upload Job; retrying");
+                tracing::warn!(upload_job = %name, error = %e, "cannot read the upload Job; retrying");
                 PvcJobState::Running
             }
         };

@@ -80,16 +80,17 @@ const MAX_RAW_MESSAGE: usize = 1024;
 /// Decides the state from the Job's `Complete`/`Failed` conditions and the `upload` container's
 /// termination message of its newest finished pod. `pods` may be any pods in the namespace: only
 /// those of this Job are read.
-pub fn pvc_job_state(job: &Job, pods: &[Pod]) -> PvcJobState {
+pub fn pvc_job_state(upload_job: &Job, pods: &[Pod]) -> PvcJobState {
     let condition = |type_: &str| {
-        job.status
+        upload_job
+            .status
             .as_ref()
             .and_then(|s| s.conditions.as_ref())
             .into_iter()
             .flatten()
             .find(|c| c.type_ == type_ && c.status == "True")
     };
-    let terminated = newest_terminated(job, pods);
+    let terminated = newest_terminated(upload_job, pods);
     let report = terminated
         .and_then(|t| t.message.as_deref())
         .and_then(parse_report);
@@ -148,9 +149,12 @@ fn tail(s: &str, max: usize) -> &str {
 }
 
 /// The `upload` container's terminated state in this Job's most recently finished pod.
-fn newest_terminated<'a>(job: &Job, pods: &'a [Pod]) -> Option<&'a ContainerStateTerminated> {
+fn newest_terminated<'a>(
+    upload_job: &Job,
+    pods: &'a [Pod],
+) -> Option<&'a ContainerStateTerminated> {
     pods.iter()
-        .filter(|p| belongs_to(job, p))
+        .filter(|p| belongs_to(upload_job, p))
         .filter_map(|p| {
             p.status
                 .as_ref()?
@@ -167,14 +171,14 @@ fn newest_terminated<'a>(job: &Job, pods: &'a [Pod]) -> Option<&'a ContainerStat
 }
 
 /// Owned by the Job (by UID), or, for pods without owner references, labelled with its name.
-fn belongs_to(job: &Job, pod: &Pod) -> bool {
+fn belongs_to(upload_job: &Job, pod: &Pod) -> bool {
     let owners = pod.metadata.owner_references.as_deref().unwrap_or_default();
-    if let Some(uid) = job.metadata.uid.as_deref()
+    if let Some(uid) = upload_job.metadata.uid.as_deref()
         && !owners.is_empty()
     {
         return owners.iter().any(|o| o.uid == uid);
     }
-    let Some(name) = job.metadata.name.as_deref() else {
+    let Some(name) = upload_job.metadata.name.as_deref() else {
         return true;
     };
     let labels = pod.metadata.labels.as_ref();
