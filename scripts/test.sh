@@ -3,32 +3,38 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== test tools (kubectl, python3-venv, npm, tinyproxy, cmake, golang-go, binutils): installed when missing"
+# Every step's heading carries the minutes:seconds since the start, so a CI log shows where
+# the time goes (cold CI must stay under 40 minutes).
+started=$SECONDS
+step() { printf '== [%02d:%02d] %s\n' $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)) "$*"; }
+trap 'step "done (exit $?)"' EXIT
+
+step "test tools (kubectl, python3-venv, npm, tinyproxy, cmake, golang-go, binutils): installed when missing"
 scripts/install-test-tools.sh
 
-echo "== cargo fmt --check"
+step "cargo fmt --check"
 cargo fmt --all -- --check
 
-echo "== cargo clippy (warnings are errors)"
+step "cargo clippy (warnings are errors)"
 cargo clippy --all-targets --locked -- -D warnings
 
-echo "== object stores the tests start: Azurite (npm) and moto[server] (PyPI), into .cache/"
+step "object stores the tests start: Azurite (npm) and moto[server] (PyPI), into .cache/"
 scripts/object-stores.sh >/dev/null
 
-echo "== cargo test"
+step "cargo test"
 cargo test --all-targets --locked
 
-echo "== FIPS 140-3 build (--features fips, target/fips): one provider, fips: true, uploader and TLS tests with --require-fips"
+step "FIPS 140-3 build (--features fips, target/fips): one provider, fips: true, uploader and TLS tests with --require-fips"
 scripts/fips-check.sh
 
-echo "== deployment: Helm 3 and 4, schemas, RBAC table, kustomize, Argo CD health check"
+step "deployment: Helm 3 and 4, schemas, RBAC table, kustomize, Argo CD health check"
 scripts/check-deploy.sh
 
-echo "== end-to-end: the real controller against a Kubernetes API emulator"
+step "end-to-end: the real controller against a Kubernetes API emulator"
 scripts/e2e.sh -q
 
-echo "== end-to-end again, every operator started with the chart's rendered Deployment arguments"
+step "end-to-end again, every operator started with the chart's rendered Deployment arguments"
 HRCONNECTOR_E2E_CHART_ARGS=1 scripts/e2e.sh -q
 
-echo "== fuzz the CSV reader for 60 s (cargo-fuzz + AddressSanitizer; the first run builds ~8 min)"
+step "fuzz the CSV reader for 60 s (cargo-fuzz + AddressSanitizer; the first run builds ~8 min)"
 scripts/fuzz.sh 60
