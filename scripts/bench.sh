@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds release and runs every benchmark (benches/*.rs), printing the machine, the date and
 # each figure; every figure is a ratio against a baseline measured in the same run.
-# Usage: scripts/bench.sh [NAME...]   (default: all five; NAME as in benches/NAME.rs)
+# Usage: scripts/bench.sh [NAME...]   (default: all of them; NAME as in benches/NAME.rs)
+# fips_throughput also builds the release binary with --features fips (into target/fips; needs
+# cmake and Go, which scripts/install-test-tools.sh installs) and compares it with the default.
 # Needs: curl (upload_e2e), /usr/bin/time (memory: `apt-get install -y time`), ~700 MB free
 # in the temp dir for the generated files (deleted afterwards).
 set -euo pipefail
@@ -9,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 benches=("$@")
 if [ ${#benches[@]} -eq 0 ]; then
-    benches=(validate_throughput upload_e2e memory auth_error federation_tls_errors object_store)
+    benches=(validate_throughput upload_e2e memory auth_error federation_tls_errors object_store fips_throughput)
 fi
 
 echo "== machine"
@@ -26,6 +28,11 @@ echo "== cargo bench --no-run"
 cargo bench --locked --no-run --quiet 2>/dev/null || cargo bench --locked --no-run
 
 for b in "${benches[@]}"; do
+    if [ "$b" = fips_throughput ] && [ -z "${HRCONNECTOR_BENCH_FIPS:-}" ]; then
+        echo "== cargo build --release --features fips (target/fips)"
+        CARGO_TARGET_DIR="$PWD/target/fips" cargo build --release --locked --quiet --features fips --bin hrconnector
+        export HRCONNECTOR_BENCH_FIPS="$PWD/target/fips/release/hrconnector"
+    fi
     echo
     echo "== cargo bench --bench $b"
     cargo bench --locked --quiet --bench "$b"
