@@ -15,6 +15,7 @@ pub mod execute;
 pub mod health;
 pub mod leader;
 pub mod metrics;
+pub mod object_credentials;
 pub mod object_source;
 pub mod pvc_job;
 mod pvc_run;
