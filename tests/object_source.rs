@@ -861,3 +861,44 @@ async fn cli_refuses_plain_http_without_aws_allow_http() {
     let (code, stdout, stderr) = output(&mut command);
     assert_eq!(code, 0, "{stdout}{stderr}");
 }
+
+/// The command line's workload identity is object_store's own handling of the variables the
+/// Azure Workload Identity webhook injects: the token file is exchanged at
+/// AZURE_AUTHORITY_HOST for a storage token, which Azurite (HTTPS, `--oauth basic`) accepts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_reads_a_blob_with_the_workload_identity_variables() {
+    use common::tls::{AUDIENCE, FED_ACCOUNT, FED_APP, FED_NAMESPACE};
+    let setup = WorkloadIdentityBlob::start().await;
+    put(&setup.key_config(), &csv_text("cliwi", 25)).await;
+    let token_file = setup.dir.path().join("cli.token");
+    std::fs::write(
+        &token_file,
+        setup
+            .issuer
+            .token(FED_NAMESPACE, FED_ACCOUNT, AUDIENCE, 3600),
+    )
+    .unwrap();
+    let issued = setup.emulator.issued_tokens().len();
+    let mut command = hrconnector();
+    command
+        .env(
+            "AZURE_STORAGE_ACCOUNT_NAME",
+            common::stores::AZURITE_ACCOUNT,
+        )
+        .env("AZURE_STORAGE_ENDPOINT", setup.azurite.azure_account_url())
+        .env("AZURE_CLIENT_ID", FED_APP)
+        .env("AZURE_TENANT_ID", TENANT)
+        .env("AZURE_FEDERATED_TOKEN_FILE", &token_file)
+        .env("AZURE_AUTHORITY_HOST", setup.emulator.url())
+        // The test's Entra ID emulator is plain HTTP; Azurite is HTTPS with the test CA.
+        .env("AZURE_ALLOW_HTTP", "true")
+        .env("SSL_CERT_FILE", &setup.ca)
+        .args(["validate", "--source", &format!("az://{CONTAINER}/{BLOB}")]);
+    let (code, stdout, stderr) = output(&mut command);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("25"), "{stdout}");
+    assert!(
+        setup.emulator.issued_tokens().len() > issued,
+        "the storage token came from the emulator"
+    );
+}

@@ -255,11 +255,13 @@ def test_s3_job_with_web_identity_uploads_with_no_store_secret(cluster, namespac
     assert len(counts) == records and set(counts.values()) == {1}
     # The only Secret is the Entra ID app's: the store's credential is the service account.
     assert s.k.get('secrets', 'wijob-store', namespace) is None
-    issued = [(ns, name, token) for ns, name, token in cluster.api.token_issuer.issued if name == 'hr-reader']
-    assert issued and all(ns == namespace for ns, _, _ in issued), issued
-    assert all(_claims(token)['aud'] == ['sts.amazonaws.com'] for _, _, token in issued)
+    # The issuer is shared by the suite's tests: this job's tokens are its namespace's account's.
+    issued = [token for ns, name, token in cluster.api.token_issuer.issued if (ns, name) == (namespace, 'hr-reader')]
+    assert issued, cluster.api.token_issuer.issued
+    assert all(_claims(token)['aud'] == ['sts.amazonaws.com'] for token in issued)
+    assert all(_claims(token)['sub'] == f'system:serviceaccount:{namespace}:hr-reader' for token in issued)
     seen = json.dumps(s.get()) + ''.join(op.log() for op in operators)
-    assert not any(token in seen for _, _, token in issued), 'a service account token reached status or logs'
+    assert not any(token in seen for token in issued), 'a service account token reached status or logs'
     s.assert_running()
 
 
@@ -278,3 +280,46 @@ def test_web_identity_of_a_missing_service_account_is_a_clear_reason(cluster, na
     message = condition(obj, 'Ready')['message']
     assert f'{namespace}/nobody' in message and 'webIdentity.serviceAccountName' in message, message
     s.assert_running()
+
+
+def test_blob_workload_identity_asks_the_jobs_authority_for_a_storage_token(cluster, namespace, app, operators,
+                                                                           log_dir, tmp_path, azurite):
+    """spec.source.azureBlob.credentials.workloadIdentity through the real operator: a TokenRequest
+    token of the job's service account (audience api://AzureADTokenExchange) is the federated
+    assertion of a v2 token request for scope https://storage.azure.com/.default at the job's
+    authority. This Entra ID emulator accepts the assertion (it trusts the API emulator's issuer
+    for this service account) but issues tokens only for the connector's resource, so it answers
+    AADSTS70011 naming the storage scope: that shows the request's assertion and scope. Azurite
+    taking the storage token itself is tests/object_source.rs's (HTTPS, --oauth basic)."""
+    if cluster.api is None:
+        pytest.skip("needs the API emulator: the test hands its token issuer's key to the Entra ID emulator")
+    from harness import HrEmulator
+    issuer = cluster.api.token_issuer
+    key_file = tmp_path / 'service-account-issuer.pem'
+    key_file.write_text(issuer.public_key_pem())
+    emu = HrEmulator(log_dir, app['tenantId'], app['appId'], app['appSecret'], [app['jobId']], extra_args=[
+        '--trusted-issuer', f'{issuer.issuer}={key_file}',
+        '--federated-credential',
+        f'{issuer.issuer}|system:serviceaccount:{namespace}:hr-reader|api://AzureADTokenExchange'])
+    try:
+        azurite.put('leavers.csv', csv_text(10, prefix='wi'))
+        source = {'azureBlob': {'accountUrl': azurite.account_url, 'container': CONTAINER, 'blob': 'leavers.csv',
+                                'credentials': {'workloadIdentity': {'serviceAccountName': 'hr-reader'}}}}
+        s = ObjectScenario(cluster, namespace, emu, app, operators, log_dir, name='blobwi', source=source,
+                           store_keys={})
+        account = {'apiVersion': 'v1', 'kind': 'ServiceAccount',
+                   'metadata': {'name': 'hr-reader', 'namespace': namespace,
+                                'annotations': {'azure.workload.identity/client-id': app['appId'],
+                                                'azure.workload.identity/tenant-id': app['tenantId']}}}
+        s.k.apply(account, s.secret(), s.job(source=source))
+        s.start_operator()
+        obj = s.wait_ready('False', 'SourceAccessDenied')
+        message = condition(obj, 'Ready')['message']
+        assert 'AADSTS70011' in message and 'https://storage.azure.com/.default' in message, message
+        issued = [token for ns, name, token in issuer.issued if (ns, name) == (namespace, 'hr-reader')]
+        assert issued, issuer.issued
+        assert all(_claims(token)['aud'] == ['api://AzureADTokenExchange'] for token in issued)
+        assert not any(token in json.dumps(obj) for token in issued)
+        s.assert_running()
+    finally:
+        emu.stop()
