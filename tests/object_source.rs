@@ -7,6 +7,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -498,4 +499,406 @@ fn cli_refuses_a_bad_url_and_two_sources() {
     ]));
     assert_eq!(code, 2);
     assert!(stderr.contains("cannot be used with"), "{stderr}");
+}
+
+// --- retries: Retry-After honoured, 403 and 404 at once -------------------------------------
+
+/// A store that answers 503 with `Retry-After: 7` is asked again after exactly the seven
+/// seconds it asked for (object_store's own retries would ignore the header), and the read
+/// then gets every byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_503_with_retry_after_is_retried_after_the_wait_the_store_asked_for() {
+    let azurite = azurite().await;
+    let text = csv_text("ra", 50);
+    put(&azure_config(&azurite, BLOB), &text).await;
+    let proxy = common::stores::FaultProxy::start(azurite.url(), 2, Some(7)).await;
+    let sleeper = RecordingSleeper::default();
+    let mut config = azure_config(&azurite, BLOB);
+    config.location = ObjectLocation::AzureBlob {
+        account_url: Some(format!("{}/{}", proxy.url, common::stores::AZURITE_ACCOUNT)),
+        container: CONTAINER.into(),
+        blob: BLOB.into(),
+    };
+    config.sleeper = Arc::new(sleeper.clone());
+    let source = ObjectSource::new(&config, Handle::current()).expect("source");
+    let read = tokio::task::spawn_blocking(move || {
+        let mut out = String::new();
+        source.open()?.read_to_string(&mut out).map(|_| out)
+    })
+    .await
+    .unwrap()
+    .expect("read after the 503s");
+    assert_eq!(read, text);
+    assert_eq!(
+        sleeper.waits(),
+        [Duration::from_secs(7), Duration::from_secs(7)],
+        "each retry waited what Retry-After said"
+    );
+    // The two 503s and the attempts after them are separate requests over TCP.
+    let requests = proxy.requests();
+    assert!(requests.len() >= 3, "{requests:?}");
+}
+
+/// 404 and 403 are not retried: the person who must fix the name or the key hears at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_found_and_denied_fail_without_retries() {
+    let azurite = azurite().await;
+    put(&azure_config(&azurite, BLOB), &csv_text("nf", 5)).await;
+    let proxy = common::stores::FaultProxy::start(azurite.url(), 0, None).await;
+    for (blob, key, reason) in [
+        ("missing.csv", AZURITE_KEY.to_owned(), "SourceNotFound"),
+        (
+            BLOB,
+            base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                b"not the account key, not at all",
+            ),
+            "SourceAccessDenied",
+        ),
+    ] {
+        let sleeper = RecordingSleeper::default();
+        let mut config = azure_config(&azurite, blob);
+        config.location = ObjectLocation::AzureBlob {
+            account_url: Some(format!("{}/{}", proxy.url, common::stores::AZURITE_ACCOUNT)),
+            container: CONTAINER.into(),
+            blob: blob.into(),
+        };
+        config.credentials = ObjectCredentials::AzureAccountKey(key.into());
+        config.sleeper = Arc::new(sleeper.clone());
+        let before = proxy.requests().len();
+        let error = ObjectSource::new(&config, Handle::current())
+            .expect("source")
+            .head()
+            .await
+            .expect_err("refused");
+        assert_eq!(error.reason(), reason, "{error}");
+        assert!(
+            sleeper.waits().is_empty(),
+            "{blob}: retried {:?}",
+            sleeper.waits()
+        );
+        // The HEAD and the one-byte GET that names the error code: no repeats.
+        assert_eq!(proxy.requests().len() - before, 2, "{blob}");
+    }
+}
+
+// --- secret-less credentials: STS web identity (moto) and Entra ID workload identity ---------
+
+/// A service account token (signed by a test cluster issuer) exchanged with moto's STS
+/// `AssumeRoleWithWebIdentity`; the object is read with the temporary credentials STS gave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_web_identity_reads_with_credentials_from_sts() {
+    use common::tls::TokenIssuer;
+    use hrconnector::source::object::{StsWebIdentity, StsWebIdentityConfig};
+    use hrconnector::upload::{FederatedTokenFile, RetryPolicy, TokioSleeper};
+
+    let moto = moto().await;
+    let text = csv_text("sts", 40);
+    put(&s3_config(&moto, "hr-bucket", "in/leavers.csv"), &text).await;
+    // Every request, STS's and S3's, through a recording proxy in front of moto.
+    let proxy = common::stores::FaultProxy::start(moto.url(), 0, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    let token = TokenIssuer::new().token("hr", "hr-reader", "sts.amazonaws.com", 3600);
+    std::fs::write(&token_file, &token).unwrap();
+    let role = "arn:aws-us-gov:iam::123456789012:role/hr-reader";
+    let provider = StsWebIdentity::new(StsWebIdentityConfig {
+        http: reqwest::Client::new(),
+        endpoint: proxy.url.clone(),
+        role_arn: role.into(),
+        session_name: "hrconnector.hr.leavers".into(),
+        assertion: Arc::new(FederatedTokenFile { path: token_file }),
+        retry: RetryPolicy::default(),
+        sleeper: Arc::new(TokioSleeper),
+    });
+    let mut config = s3_config(&moto, "hr-bucket", "in/leavers.csv");
+    config.endpoint = Some(proxy.url.clone());
+    config.credentials = ObjectCredentials::S3Provider(Arc::new(provider));
+    let source = ObjectSource::new(&config, Handle::current()).expect("source");
+    let read = tokio::task::spawn_blocking(move || {
+        let mut out = String::new();
+        let mut reader = source.pin()?.open()?;
+        reader.read_to_string(&mut out).map(|_| out)
+    })
+    .await
+    .unwrap()
+    .expect("read with STS credentials");
+    assert_eq!(read, text);
+
+    let requests = proxy.requests();
+    let sts: Vec<_> = requests
+        .iter()
+        .filter(|r| String::from_utf8_lossy(&r.body).contains("AssumeRoleWithWebIdentity"))
+        .collect();
+    assert_eq!(sts.len(), 1, "one exchange serves every read: {requests:?}");
+    let form: HashMap<String, String> = serde_urlencoded::from_bytes(&sts[0].body).unwrap();
+    assert_eq!(form["WebIdentityToken"], token);
+    assert_eq!(form["RoleArn"], role);
+    assert_eq!(form["RoleSessionName"], "hrconnector.hr.leavers");
+    // The S3 requests are signed with the key STS issued (moto's are ASIA… like AWS's) and
+    // carry its session token.
+    let reads: Vec<_> = requests.iter().filter(|r| r.method != "POST").collect();
+    assert!(!reads.is_empty());
+    for read in reads {
+        let authorization = read.header("authorization").unwrap_or_default();
+        assert!(authorization.contains("Credential=ASIA"), "{authorization}");
+        assert!(!authorization.contains("AKIATESTHRCONNECTOR"));
+        assert!(
+            read.header("x-amz-security-token")
+                .is_some_and(|t| !t.is_empty())
+        );
+    }
+}
+
+/// A token that is not a JWT (a broken projected volume) is a clear denial before STS is asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_web_identity_with_a_broken_token_file_is_access_denied() {
+    use hrconnector::source::object::{StsWebIdentity, StsWebIdentityConfig};
+    use hrconnector::upload::{FederatedTokenFile, RetryPolicy, TokioSleeper};
+
+    let moto = moto().await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "not-a-jwt").unwrap();
+    let provider = StsWebIdentity::new(StsWebIdentityConfig {
+        http: reqwest::Client::new(),
+        endpoint: moto.url(),
+        role_arn: "arn:aws:iam::123456789012:role/hr-reader".into(),
+        session_name: "s".into(),
+        assertion: Arc::new(FederatedTokenFile { path: token_file }),
+        retry: RetryPolicy::default(),
+        sleeper: Arc::new(TokioSleeper),
+    });
+    let mut config = s3_config(&moto, "hr-bucket", "in/leavers.csv");
+    config.credentials = ObjectCredentials::S3Provider(Arc::new(provider));
+    let error = ObjectSource::new(&config, Handle::current())
+        .expect("source")
+        .head()
+        .await
+        .expect_err("no credentials");
+    assert_eq!(error.reason(), "SourceAccessDenied", "{error}");
+    assert!(
+        error.to_string().contains("federated token file"),
+        "{error}"
+    );
+}
+
+/// Azurite over HTTPS (a test CA) with `--oauth basic` takes the Entra ID token the emulator
+/// issued for `https://storage.azure.com/.default` in exchange for a service account token:
+/// the blob is read with no key and no SAS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_workload_identity_reads_from_azurite_with_an_entra_token() {
+    let setup = WorkloadIdentityBlob::start().await;
+    let text = csv_text("wi", 60);
+    put(&setup.key_config(), &text).await;
+    let issued = setup.emulator.issued_tokens().len();
+    let source = ObjectSource::new(
+        &setup.token_config(common::tls::FED_NAMESPACE),
+        Handle::current(),
+    )
+    .expect("source");
+    let version = source.head().await.expect("HEAD with a bearer token");
+    assert_eq!(version.size, text.len() as u64);
+    let read = tokio::task::spawn_blocking(move || {
+        let mut out = String::new();
+        source.pin()?.open()?.read_to_string(&mut out).map(|_| out)
+    })
+    .await
+    .unwrap()
+    .expect("read with a bearer token");
+    assert_eq!(read, text);
+    // One token for the HEAD and every ranged read after it (cached until near its expiry).
+    assert_eq!(setup.emulator.issued_tokens().len(), issued + 1);
+
+    // The control: Azurite does check bearer tokens (a token not issued for storage is refused).
+    let mut forged = setup.key_config();
+    let not_storage = setup.emulator.issued_tokens()[0].replace('.', "x");
+    forged.credentials =
+        ObjectCredentials::AzureProvider(Arc::new(object_store::StaticCredentialProvider::new(
+            object_store::azure::AzureCredential::BearerToken(not_storage),
+        )));
+    let error = ObjectSource::new(&forged, Handle::current())
+        .expect("source")
+        .head()
+        .await
+        .expect_err("a token that is not a JWT is refused");
+    assert_eq!(error.reason(), "SourceAccessDenied", "{error}");
+}
+
+/// A service account the app has no federated credential for: Entra ID's AADSTS70021 reaches
+/// the message, and nothing is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_workload_identity_of_an_unfederated_account_is_denied() {
+    let setup = WorkloadIdentityBlob::start().await;
+    put(&setup.key_config(), &csv_text("wi", 3)).await;
+    let error = ObjectSource::new(&setup.token_config("other-namespace"), Handle::current())
+        .expect("source")
+        .head()
+        .await
+        .expect_err("refused");
+    assert_eq!(error.reason(), "SourceAccessDenied", "{error}");
+    assert!(error.to_string().contains("AADSTS70021"), "{error}");
+}
+
+/// Azurite over HTTPS with OAuth, the Entra ID emulator issuing storage tokens for the
+/// federated app, and a token issuer the emulator trusts.
+struct WorkloadIdentityBlob {
+    azurite: Server,
+    emulator: EmulatorHandle,
+    issuer: common::tls::TokenIssuer,
+    ca: std::path::PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl WorkloadIdentityBlob {
+    async fn start() -> Self {
+        use common::tls::{ServerCert, TestPki, TokenIssuer, config_with_federation};
+        let dir = tempfile::tempdir().unwrap();
+        let pki = TestPki::new();
+        let ca = pki.write_ca(dir.path());
+        let identity = pki.server(ServerCert::Good);
+        let (cert, key) = (
+            dir.path().join("azurite.crt"),
+            dir.path().join("azurite.key"),
+        );
+        std::fs::write(&cert, &identity.cert_chain_pem).unwrap();
+        std::fs::write(&key, &identity.key_pem).unwrap();
+        let azurite = common::stores::start_azurite_https_oauth(&cert, &key);
+        let trusting = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).unwrap())
+            .build()
+            .unwrap();
+        azurite.create_container_with(&trusting, CONTAINER).await;
+        let issuer = TokenIssuer::new();
+        let mut config = config_with_federation(&issuer);
+        config.resource = hrconnector::source::object::STORAGE_RESOURCE.into();
+        let emulator = hrconnector::emulator::start(config, ([127, 0, 0, 1], 0).into())
+            .await
+            .expect("emulator");
+        WorkloadIdentityBlob {
+            azurite,
+            emulator,
+            issuer,
+            ca,
+            dir,
+        }
+    }
+
+    fn location(&self) -> ObjectLocation {
+        ObjectLocation::AzureBlob {
+            account_url: Some(self.azurite.azure_account_url()),
+            container: CONTAINER.into(),
+            blob: BLOB.into(),
+        }
+    }
+
+    /// The account key, to write the blob.
+    fn key_config(&self) -> StoreConfig {
+        let mut config = StoreConfig::new(self.location());
+        config.credentials = ObjectCredentials::AzureAccountKey(AZURITE_KEY.to_owned().into());
+        config.ca_file = Some(self.ca.clone());
+        config
+    }
+
+    /// Workload identity of service account `namespace/hr-uploader`.
+    fn token_config(&self, namespace: &str) -> StoreConfig {
+        use common::tls::{AUDIENCE, FED_ACCOUNT, FED_APP};
+        use hrconnector::source::object::{EntraStorageToken, STORAGE_RESOURCE};
+        use hrconnector::upload::token::TokenClient;
+        use hrconnector::upload::{
+            AppCredentials, ClientAuth, FederatedTokenFile, RetryPolicy, TokioSleeper,
+        };
+        let token_file = self.dir.path().join(format!("{namespace}.token"));
+        std::fs::write(
+            &token_file,
+            self.issuer.token(namespace, FED_ACCOUNT, AUDIENCE, 3600),
+        )
+        .unwrap();
+        let token_url =
+            endpoints_for(&self.emulator, hrconnector::cloud::Cloud::GccHigh).token_url_v2(TENANT);
+        let tokens = TokenClient::new(
+            reqwest::Client::new(),
+            token_url.clone(),
+            STORAGE_RESOURCE.into(),
+            AppCredentials {
+                tenant_id: TENANT.into(),
+                app_id: FED_APP.into(),
+                auth: ClientAuth::Federated(Arc::new(FederatedTokenFile { path: token_file })),
+            },
+            RetryPolicy::default(),
+            Arc::new(TokioSleeper),
+        );
+        let mut config = self.key_config();
+        config.credentials =
+            ObjectCredentials::AzureProvider(Arc::new(EntraStorageToken::new(tokens, token_url)));
+        config
+    }
+}
+
+/// A plain-HTTP S3 endpoint without AWS_ALLOW_HTTP is refused before anything is sent, with a
+/// message that says how to allow it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_refuses_plain_http_without_aws_allow_http() {
+    let moto = moto().await;
+    put(
+        &s3_config(&moto, "hr-bucket", "in/leavers.csv"),
+        &csv_text("h", 3),
+    )
+    .await;
+    let mut command = hrconnector();
+    moto_env(&mut command, &moto);
+    command.env_remove("AWS_ALLOW_HTTP");
+    command.args(["validate", "--source", "s3://hr-bucket/in/leavers.csv"]);
+    let (code, stdout, stderr) = output(&mut command);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stderr.contains("AWS_ALLOW_HTTP=true"), "{stderr}");
+    assert!(stderr.contains("plain HTTP"), "{stderr}");
+    assert!(!stderr.contains("test-secret-key"));
+    // With it, the same command reads the object.
+    let mut command = hrconnector();
+    moto_env(&mut command, &moto);
+    command.args(["validate", "--source", "s3://hr-bucket/in/leavers.csv"]);
+    let (code, stdout, stderr) = output(&mut command);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
+/// The command line's workload identity is object_store's own handling of the variables the
+/// Azure Workload Identity webhook injects: the token file is exchanged at
+/// AZURE_AUTHORITY_HOST for a storage token, which Azurite (HTTPS, `--oauth basic`) accepts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_reads_a_blob_with_the_workload_identity_variables() {
+    use common::tls::{AUDIENCE, FED_ACCOUNT, FED_APP, FED_NAMESPACE};
+    let setup = WorkloadIdentityBlob::start().await;
+    put(&setup.key_config(), &csv_text("cliwi", 25)).await;
+    let token_file = setup.dir.path().join("cli.token");
+    std::fs::write(
+        &token_file,
+        setup
+            .issuer
+            .token(FED_NAMESPACE, FED_ACCOUNT, AUDIENCE, 3600),
+    )
+    .unwrap();
+    let issued = setup.emulator.issued_tokens().len();
+    let mut command = hrconnector();
+    command
+        .env(
+            "AZURE_STORAGE_ACCOUNT_NAME",
+            common::stores::AZURITE_ACCOUNT,
+        )
+        .env("AZURE_STORAGE_ENDPOINT", setup.azurite.azure_account_url())
+        .env("AZURE_CLIENT_ID", FED_APP)
+        .env("AZURE_TENANT_ID", TENANT)
+        .env("AZURE_FEDERATED_TOKEN_FILE", &token_file)
+        .env("AZURE_AUTHORITY_HOST", setup.emulator.url())
+        // The test's Entra ID emulator is plain HTTP; Azurite is HTTPS with the test CA.
+        .env("AZURE_ALLOW_HTTP", "true")
+        .env("SSL_CERT_FILE", &setup.ca)
+        .args(["validate", "--source", &format!("az://{CONTAINER}/{BLOB}")]);
+    let (code, stdout, stderr) = output(&mut command);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("25"), "{stdout}");
+    assert!(
+        setup.emulator.issued_tokens().len() > issued,
+        "the storage token came from the emulator"
+    );
 }

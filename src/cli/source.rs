@@ -42,7 +42,7 @@ impl SourceArgs {
             (None, Some(url)) => {
                 let location = ObjectLocation::parse(url).map_err(|e| e.to_string())?;
                 let mut config = StoreConfig::new(location);
-                config.max_attempts = max_attempts;
+                config.retry.max_attempts = max_attempts;
                 config.ca_file = ca_file.map(ToOwned::to_owned);
                 let object = ObjectSource::new(&config, runtime).map_err(|e| e.to_string())?;
                 object.head().await.map_err(|e| e.to_string())?;

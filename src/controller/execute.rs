@@ -286,22 +286,20 @@ async fn upload(
         Ok(c) => c,
         Err(e) => return UploadReport::failed(e.reason(), e.to_string()),
     };
-    let settings = object_source::settings(ctx);
-    let source: Arc<dyn CsvSource> =
-        match object_source::resolve(&ctx.client, namespace, job, settings).await {
-            Ok(Some(object)) => Arc::new(object),
-            Err(problem) => return UploadReport::failed(problem.reason, problem.message),
-            Ok(None) => match source::load(&ctx.client, namespace, job).await {
-                Ok(Some(s)) => Arc::new(s.source),
-                Ok(None) => {
-                    return UploadReport::failed(
-                        reason::INVALID_SPEC,
-                        "persistentVolumeClaim sources are uploaded by a batch Job".into(),
-                    );
-                }
-                Err(e) => return UploadReport::failed(reason::SOURCE_NOT_FOUND, e.to_string()),
-            },
-        };
+    let source: Arc<dyn CsvSource> = match object_source::resolve(ctx, namespace, job).await {
+        Ok(Some(object)) => Arc::new(object),
+        Err(problem) => return UploadReport::failed(problem.reason, problem.message),
+        Ok(None) => match source::load(&ctx.client, namespace, job).await {
+            Ok(Some(s)) => Arc::new(s.source),
+            Ok(None) => {
+                return UploadReport::failed(
+                    reason::INVALID_SPEC,
+                    "persistentVolumeClaim sources are uploaded by a batch Job".into(),
+                );
+            }
+            Err(e) => return UploadReport::failed(reason::SOURCE_NOT_FOUND, e.to_string()),
+        },
+    };
     let mut config = UploaderConfig::new(job.spec.endpoints(), creds.credentials);
     config.retry = ctx.config.retry.clone();
     config.request_timeout = ctx.config.request_timeout;

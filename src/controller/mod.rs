@@ -16,6 +16,7 @@ pub mod health;
 pub mod leader;
 pub mod lease_renewal;
 pub mod metrics;
+pub mod object_credentials;
 pub mod object_source;
 pub mod pvc_job;
 mod pvc_run;

@@ -5,20 +5,15 @@
 //! The operator reads these sources itself, as it reads ConfigMaps: no batch Job, and the
 //! checkpoint goes into status after every acknowledged chunk.
 
-use k8s_openapi::api::core::v1::Secret;
-use kube::{Api, Client};
-use secrecy::SecretString;
 use tokio::runtime::Handle;
 
 use super::context::Context;
-use super::source::get;
+use super::object_credentials;
 use crate::crd::conditions::reason;
 use crate::crd::{HrConnectorJob, ObjectSourceStatus};
 use crate::hrdata;
 use crate::source::object::object_error;
-use crate::source::{
-    CsvSource, ObjectCredentials, ObjectLocation, ObjectSource, ObjectVersion, StoreConfig,
-};
+use crate::source::{CsvSource, ObjectLocation, ObjectSource, ObjectVersion, StoreConfig};
 
 /// Why an object source cannot be used: a Ready=False reason and a message for a person.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +23,7 @@ pub struct ObjectProblem {
 }
 
 impl ObjectProblem {
-    fn new(reason: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(reason: &'static str, message: impl Into<String>) -> Self {
         ObjectProblem {
             reason,
             message: message.into(),
@@ -43,12 +38,10 @@ pub fn is_object(job: &HrConnectorJob) -> bool {
 
 /// The job's object source, or `None` when its source is not in object storage.
 pub async fn resolve(
-    client: &Client,
+    ctx: &Context,
     namespace: &str,
     job: &HrConnectorJob,
-    settings: (u32, Option<&std::path::Path>),
 ) -> Result<Option<ObjectSource>, ObjectProblem> {
-    let (max_attempts, ca_file) = settings;
     let source = &job.spec.source;
     let mut config = if let Some(blob) = &source.azure_blob {
         let mut config = StoreConfig::new(ObjectLocation::AzureBlob {
@@ -56,32 +49,7 @@ pub async fn resolve(
             container: blob.container.clone(),
             blob: blob.blob.clone(),
         });
-        config.credentials = match (
-            &blob.credentials.secret_ref,
-            &blob.credentials.workload_identity,
-        ) {
-            (Some(secret), _) => {
-                let keys = read_secret(client, namespace, &secret.name).await?;
-                match (keys.get("accountKey"), keys.get("sasToken")) {
-                    (Some(key), _) => ObjectCredentials::AzureAccountKey(key.clone()),
-                    (None, Some(sas)) => ObjectCredentials::AzureSasToken(sas.clone()),
-                    (None, None) => {
-                        return Err(ObjectProblem::new(
-                            reason::CREDENTIALS_NOT_FOUND,
-                            format!(
-                                "Secret {namespace}/{} has neither the key \"accountKey\" nor \"sasToken\"",
-                                secret.name
-                            ),
-                        ));
-                    }
-                }
-            }
-            (None, _) => {
-                return Err(unsupported(
-                    "spec.source.azureBlob.credentials.workloadIdentity",
-                ));
-            }
-        };
+        config.credentials = object_credentials::azure_blob(ctx, namespace, job, blob).await?;
         config
     } else if let Some(s3) = &source.s3 {
         let mut config = StoreConfig::new(ObjectLocation::S3 {
@@ -90,70 +58,17 @@ pub async fn resolve(
         });
         config.region = Some(s3.region.clone());
         config.endpoint = s3.endpoint.clone();
-        config.credentials = match &s3.credentials.secret_ref {
-            Some(secret) => {
-                let mut keys = read_secret(client, namespace, &secret.name).await?;
-                let mut take = |key: &str| keys.remove(key);
-                match (take("accessKeyId"), take("secretAccessKey")) {
-                    (Some(access_key_id), Some(secret_access_key)) => ObjectCredentials::S3Keys {
-                        access_key_id,
-                        secret_access_key,
-                        session_token: take("sessionToken"),
-                    },
-                    _ => {
-                        return Err(ObjectProblem::new(
-                            reason::CREDENTIALS_NOT_FOUND,
-                            format!(
-                                "Secret {namespace}/{} needs the keys \"accessKeyId\" and \"secretAccessKey\"",
-                                secret.name
-                            ),
-                        ));
-                    }
-                }
-            }
-            None => return Err(unsupported("spec.source.s3.credentials.webIdentity")),
-        };
+        config.credentials = object_credentials::s3(ctx, namespace, job, s3).await?;
         config
     } else {
         return Ok(None);
     };
-    config.max_attempts = max_attempts;
-    config.ca_file = ca_file.map(ToOwned::to_owned);
+    config.retry = ctx.config.retry.clone();
+    config.sleeper = ctx.sleeper.clone();
+    config.ca_file = ctx.config.ca_file.clone();
     ObjectSource::new(&config, Handle::current())
         .map(Some)
         .map_err(|e| ObjectProblem::new(e.reason(), e.to_string()))
-}
-
-/// Attempts per request and the extra trusted CA bundle, as for the uploads.
-pub fn settings(ctx: &Context) -> (u32, Option<&std::path::Path>) {
-    (ctx.config.retry.max_attempts, ctx.config.ca_file.as_deref())
-}
-
-/// Token-based credentials arrive with the TokenRequest support of the workload-identity work.
-fn unsupported(field: &str) -> ObjectProblem {
-    ObjectProblem::new(
-        reason::CREDENTIALS_UNSUPPORTED,
-        format!("{field} is not supported by this version of the operator yet; use secretRef"),
-    )
-}
-
-/// The text values of a Secret (values never reach messages).
-async fn read_secret(
-    client: &Client,
-    namespace: &str,
-    name: &str,
-) -> Result<std::collections::HashMap<String, SecretString>, ObjectProblem> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let secret = get(&api, "Secret", namespace, name)
-        .await
-        .map_err(|e| ObjectProblem::new(reason::CREDENTIALS_NOT_FOUND, e.to_string()))?;
-    let mut values = std::collections::HashMap::new();
-    for (key, value) in secret.data.unwrap_or_default() {
-        if let Ok(text) = String::from_utf8(value.0) {
-            values.insert(key, SecretString::from(text.trim_end().to_owned()));
-        }
-    }
-    Ok(values)
 }
 
 /// What the pre-flight check found.
@@ -178,7 +93,7 @@ pub async fn preflight(
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);
     };
-    let object = match resolve(&ctx.client, namespace, job, settings(ctx)).await {
+    let object = match resolve(ctx, namespace, job).await {
         Ok(Some(object)) => object,
         Ok(None) => {
             return Preflight {

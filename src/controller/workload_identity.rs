@@ -23,18 +23,19 @@ const TOKEN_SECONDS: i64 = 3600;
 /// Why the workload identity cannot be used; each names the object and what it lacks.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkloadIdentityError {
-    #[error(
-        "service account {namespace}/{name} (spec.credentials.workloadIdentity.serviceAccountName) does not exist"
-    )]
-    ServiceAccountNotFound { namespace: String, name: String },
-    #[error(
-        "service account {namespace}/{name} has no annotation {annotation} and spec.credentials.workloadIdentity.{field} is not set"
-    )]
+    #[error("service account {namespace}/{name} ({field}) does not exist")]
+    ServiceAccountNotFound {
+        namespace: String,
+        name: String,
+        field: &'static str,
+    },
+    #[error("service account {namespace}/{name} has no annotation {annotation} {hint}")]
     MissingAnnotation {
         namespace: String,
         name: String,
         annotation: &'static str,
-        field: &'static str,
+        /// What else could have said it.
+        hint: String,
     },
     #[error("cannot read service account {namespace}/{name}: {error}")]
     Api {
@@ -71,35 +72,37 @@ pub async fn resolve(
     namespace: &str,
     spec: &WorkloadIdentity,
 ) -> Result<ResolvedIdentity, WorkloadIdentityError> {
+    resolve_for(client, namespace, spec, None).await
+}
+
+/// [`resolve`] for a field other than `spec.credentials.workloadIdentity` (`used_by`), which
+/// takes the app and tenant from the annotations only.
+pub async fn resolve_for(
+    client: &kube::Client,
+    namespace: &str,
+    spec: &WorkloadIdentity,
+    used_by: Option<&'static str>,
+) -> Result<ResolvedIdentity, WorkloadIdentityError> {
     let name = spec.service_account_name.as_str();
-    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
-    let account = match api.get_opt(name).await {
-        Ok(Some(sa)) => sa,
-        Ok(None) => {
-            return Err(WorkloadIdentityError::ServiceAccountNotFound {
-                namespace: namespace.into(),
-                name: name.into(),
-            });
-        }
-        Err(e) => {
-            return Err(WorkloadIdentityError::Api {
-                namespace: namespace.into(),
-                name: name.into(),
-                error: e.to_string(),
-            });
-        }
+    let field = match used_by {
+        None => "spec.credentials.workloadIdentity.serviceAccountName",
+        Some(_) => "spec.source.azureBlob.credentials.workloadIdentity.serviceAccountName",
     };
+    let account = service_account(client, namespace, name, field).await?;
     let annotation = |key: &'static str, given: &Option<String>, field: &'static str| {
         given
             .clone()
             .or_else(|| account.metadata.annotations.as_ref()?.get(key).cloned())
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
-            .ok_or(WorkloadIdentityError::MissingAnnotation {
+            .ok_or_else(|| WorkloadIdentityError::MissingAnnotation {
                 namespace: namespace.into(),
                 name: name.into(),
                 annotation: key,
-                field,
+                hint: match used_by {
+                    None => format!("and spec.credentials.workloadIdentity.{field} is not set"),
+                    Some(path) => format!("({path} reads the app and tenant IDs from it)"),
+                },
             })
     };
     Ok(ResolvedIdentity {
@@ -113,6 +116,29 @@ pub async fn resolve(
     })
 }
 
+/// The job's namespace's service account `name` (`get serviceaccounts`), named by `field`.
+pub async fn service_account(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    field: &'static str,
+) -> Result<ServiceAccount, WorkloadIdentityError> {
+    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+    match api.get_opt(name).await {
+        Ok(Some(sa)) => Ok(sa),
+        Ok(None) => Err(WorkloadIdentityError::ServiceAccountNotFound {
+            namespace: namespace.into(),
+            name: name.into(),
+            field,
+        }),
+        Err(e) => Err(WorkloadIdentityError::Api {
+            namespace: namespace.into(),
+            name: name.into(),
+            error: e.to_string(),
+        }),
+    }
+}
+
 /// The credentials of a resolved identity: a federated assertion from the TokenRequest API.
 pub fn credentials(
     client: &kube::Client,
@@ -122,13 +148,28 @@ pub fn credentials(
     AppCredentials {
         tenant_id: identity.tenant_id.clone(),
         app_id: identity.client_id.clone(),
-        auth: ClientAuth::Federated(Arc::new(TokenRequestAssertion {
-            api: Api::namespaced(client.clone(), namespace),
-            namespace: namespace.to_string(),
-            name: identity.service_account.clone(),
-            audience: identity.audience.clone(),
-        })),
+        auth: ClientAuth::Federated(token_request(
+            client,
+            namespace,
+            &identity.service_account,
+            &identity.audience,
+        )),
     }
+}
+
+/// Tokens of service account `namespace/name` for `audience`, one TokenRequest per fetch.
+pub fn token_request(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    audience: &str,
+) -> Arc<dyn AssertionSource> {
+    Arc::new(TokenRequestAssertion {
+        api: Api::namespaced(client.clone(), namespace),
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        audience: audience.to_string(),
+    })
 }
 
 /// `create serviceaccounts/token` for every assertion.

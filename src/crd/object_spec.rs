@@ -101,7 +101,13 @@ pub struct WebIdentity {
     /// Name of the service account.
     #[schemars(length(min = 1))]
     pub service_account_name: String,
-    /// The IAM role to assume, e.g. arn:aws-us-gov:iam::123456789012:role/hr-reader.
+    /// The IAM role to assume, e.g. arn:aws-us-gov:iam::123456789012:role/hr-reader. Its trust
+    /// policy allows the cluster's OIDC issuer, audience sts.amazonaws.com and the subject
+    /// system:serviceaccount:NAMESPACE:NAME; the session is named hrconnector.NAMESPACE.JOB.
     #[schemars(length(min = 1))]
     pub role_arn: String,
+    /// STS endpoint URL, for a VPC endpoint or an S3-compatible store's STS; default: the
+    /// region's, https://sts.REGION.amazonaws.com.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sts_endpoint: Option<String>,
 }

@@ -367,12 +367,10 @@ fn grant(
     }
 
     let lifetime: Duration = state.config.token_lifetime;
-    let mut raw = [0u8; 32];
-    rand::fill(&mut raw);
-    let access_token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
-    state.issue_token(access_token.clone(), lifetime);
     let now = jiff::Timestamp::now().as_second();
     let secs = lifetime.as_secs();
+    let access_token = access_token(tenant, client_id, resource, now, secs);
+    state.issue_token(access_token.clone(), lifetime);
     Ok(TokenAnswer {
         token_type: "Bearer",
         expires_in: secs.to_string(),
@@ -382,6 +380,31 @@ fn grant(
         resource: resource.to_string(),
         access_token,
     })
+}
+
+/// An access token shaped as Entra ID's are: a JWT whose claims say the tenant's issuer
+/// (`https://sts.windows.net/{tenant}/`), the resource as audience, the app and the lifetime, so
+/// that a service which reads them (Azurite's `--oauth basic`) can. Its signature is 32 random
+/// bytes: only this emulator's own record of issued tokens makes one valid here.
+fn access_token(tenant: &str, app_id: &str, resource: &str, now: i64, secs: u64) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"RS256"}"#);
+    let claims = serde_json::json!({
+        "aud": resource,
+        "iss": format!("https://sts.windows.net/{tenant}/"),
+        "iat": now,
+        "nbf": now,
+        "exp": now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX / 2)),
+        "appid": app_id,
+        "tid": tenant,
+    });
+    let mut signature = [0u8; 32];
+    rand::fill(&mut signature);
+    format!(
+        "{header}.{}.{}",
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        URL_SAFE_NO_PAD.encode(signature)
+    )
 }
 
 /// The resource a v2 request's `scope` names: `{resource}/.default`, and no `resource` field.

@@ -19,6 +19,7 @@ pub use credentials::{
     AppCredentials, AssertionSource, CertificateCredential, ClientAuth, FederatedTokenFile,
 };
 pub use error::{CredentialError, UploadError, reason};
+pub(crate) use http_error::describe_transport_error;
 pub use retry::{RetryPolicy, Sleeper, TokioSleeper};
 pub use run::{
     DEFAULT_RECORDS_PER_CALL, DEFAULT_REQUEST_TIMEOUT, RunResult, UploadReport, UploadRequest,

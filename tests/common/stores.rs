@@ -57,6 +57,7 @@ pub struct Server {
     child: Child,
     pub port: u16,
     _dir: tempfile::TempDir,
+    https: bool,
 }
 
 impl Drop for Server {
@@ -68,7 +69,8 @@ impl Drop for Server {
 
 impl Server {
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 }
 
@@ -99,6 +101,29 @@ fn azurite(in_memory: bool) -> Server {
     spawn(command, port, dir, "azurite-blob")
 }
 
+/// Azurite over HTTPS (`cert_pem`, `key_pem`: files of a certificate for 127.0.0.1 from a test
+/// CA) that also takes Entra ID bearer tokens (`--oauth basic`: it reads the token's issuer,
+/// audience and lifetime; it cannot check a signature, having no keys).
+pub fn start_azurite_https_oauth(cert_pem: &Path, key_pem: &Path) -> Server {
+    let (azurite, _) = tools();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut command = Command::new(azurite);
+    command
+        .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+        .args(["--silent", "--skipApiVersionCheck", "--disableTelemetry"])
+        .args(["--oauth", "basic"])
+        .arg("--cert")
+        .arg(cert_pem)
+        .arg("--key")
+        .arg(key_pem)
+        .arg("--location")
+        .arg(dir.path());
+    let mut server = spawn(command, port, dir, "azurite-blob (https)");
+    server.https = true;
+    server
+}
+
 /// moto's S3 server on a free port.
 pub fn start_moto() -> Server {
     let (_, moto) = tools();
@@ -123,6 +148,7 @@ fn spawn(mut command: Command, port: u16, dir: tempfile::TempDir, what: &str) ->
         child,
         port,
         _dir: dir,
+        https: false,
     }
 }
 
@@ -134,6 +160,12 @@ impl Server {
 
     /// Azurite: creates a container (Shared Key signed, as Azure requires).
     pub async fn create_container(&self, name: &str) {
+        self.create_container_with(&reqwest::Client::new(), name)
+            .await
+    }
+
+    /// [`Server::create_container`] through `client` (one that trusts a test CA).
+    pub async fn create_container_with(&self, client: &reqwest::Client, name: &str) {
         let url = format!("{}/{name}?restype=container", self.azure_account_url());
         let date = httpdate();
         let version = "2021-08-06";
@@ -141,7 +173,7 @@ impl Server {
             "PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{version}\n\
              /{AZURITE_ACCOUNT}/{AZURITE_ACCOUNT}/{name}\nrestype:container"
         );
-        let response = reqwest::Client::new()
+        let response = client
             .put(&url)
             .header("x-ms-date", &date)
             .header("x-ms-version", version)
@@ -226,6 +258,48 @@ pub async fn flaky_proxy(
     upstream: String,
     failures: usize,
 ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let proxy = FaultProxy::start(upstream, failures, None).await;
+    (proxy.url.clone(), proxy.served.clone())
+}
+
+/// One request as the proxy saw it.
+#[derive(Debug, Clone)]
+pub struct SeenRequest {
+    pub method: String,
+    pub path_and_query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl SeenRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A reverse proxy over real TCP in front of a store: answers the first `failures` requests
+/// with 503 (and `Retry-After: retry_after` when given), forwards the rest, and records every
+/// request it got (headers and body), so a test can see what the client sent.
+pub struct FaultProxy {
+    pub url: String,
+    pub served: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<SeenRequest>>>,
+}
+
+impl FaultProxy {
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    pub async fn start(upstream: String, failures: usize, retry_after: Option<u64>) -> FaultProxy {
+        proxy(upstream, failures, retry_after).await
+    }
+}
+
+async fn proxy(upstream: String, failures: usize, retry_after: Option<u64>) -> FaultProxy {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -233,29 +307,49 @@ pub async fn flaky_proxy(
     use axum::extract::{Request, State};
     use axum::response::Response;
 
+    use std::sync::Mutex;
+
     #[derive(Clone)]
     struct Proxy {
         upstream: String,
         failures: usize,
+        retry_after: Option<u64>,
         served: Arc<AtomicUsize>,
+        seen: Arc<Mutex<Vec<SeenRequest>>>,
         client: reqwest::Client,
     }
 
     async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        proxy.seen.lock().unwrap().push(SeenRequest {
+            method: parts.method.to_string(),
+            path_and_query: parts
+                .uri
+                .path_and_query()
+                .map_or("/".into(), |p| p.to_string()),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned()))
+                .collect(),
+            body: body.to_vec(),
+        });
         if proxy.served.fetch_add(1, Ordering::SeqCst) < proxy.failures {
-            return Response::builder()
-                .status(503)
+            let mut busy = Response::builder().status(503);
+            if let Some(secs) = proxy.retry_after {
+                busy = busy.header("retry-after", secs.to_string());
+            }
+            return busy
                 .body(Body::from("<Error><Code>ServerBusy</Code></Error>"))
                 .unwrap();
         }
         proxy.served.fetch_sub(1, Ordering::SeqCst);
-        let (parts, body) = request.into_parts();
         let url = format!(
             "{}{}",
             proxy.upstream,
             parts.uri.path_and_query().map_or("/", |p| p.as_str())
         );
-        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
         let mut upstream = proxy.client.request(parts.method, url).body(body);
         for (name, value) in &parts.headers {
             if name != "host" {
@@ -273,15 +367,18 @@ pub async fn flaky_proxy(
     }
 
     let served = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::new(Mutex::new(Vec::new()));
     let proxy = Proxy {
         upstream,
         failures,
+        retry_after,
         served: served.clone(),
+        seen: seen.clone(),
         client: reqwest::Client::new(),
     };
     let app = axum::Router::new().fallback(forward).with_state(proxy);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, served)
+    FaultProxy { url, served, seen }
 }

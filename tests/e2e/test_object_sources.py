@@ -9,6 +9,7 @@ import collections
 import datetime
 import hashlib
 import hmac
+import json
 import pathlib
 import subprocess
 import time
@@ -222,3 +223,103 @@ def test_sigkill_mid_upload_of_a_200k_record_blob_resumes_and_loses_nothing(
     print(f'\nkilled with {at_kill} records stored; {len(twice)} records sent twice (the chunk in flight)')
     assert 'run started' in second.log()
     s.assert_running(second)
+
+
+def _claims(token: str) -> dict[str, Any]:
+    payload = token.split('.')[1]
+    return json.loads(base64.urlsafe_b64decode(payload + '=' * (-len(payload) % 4)))
+
+
+def test_s3_job_with_web_identity_uploads_with_no_store_secret(cluster, namespace, hr_emulator, app, operators,
+                                                              log_dir, moto):
+    """spec.source.s3.credentials.webIdentity: the operator asks the API emulator's TokenRequest API
+    for a token of the job's service account (audience sts.amazonaws.com), exchanges it at moto's
+    STS (AssumeRoleWithWebIdentity) and reads the object with the temporary credentials."""
+    if cluster.api is None:
+        pytest.skip('needs the API emulator: the test reads which tokens its TokenRequest API issued')
+    records = 1200
+    moto.put('hr-bucket/in/leavers.csv', csv_text(records, prefix='w').encode())
+    role = 'arn:aws-us-gov:iam::123456789012:role/hr-reader'
+    source = {'s3': {'bucket': 'hr-bucket', 'key': 'in/leavers.csv', 'region': 'us-gov-west-1',
+                     'endpoint': moto.url,
+                     'credentials': {'webIdentity': {'serviceAccountName': 'hr-reader', 'roleArn': role,
+                                                     'stsEndpoint': moto.url}}}}
+    s = ObjectScenario(cluster, namespace, hr_emulator, app, operators, log_dir, name='wijob', source=source,
+                       store_keys={})
+    account = {'apiVersion': 'v1', 'kind': 'ServiceAccount', 'metadata': {'name': 'hr-reader', 'namespace': namespace}}
+    s.k.apply(account, s.secret(), s.job(source=source, recordsPerCall=500))
+    s.start_operator()
+    s.run_now()
+    s.wait_ready('True', 'Succeeded', timeout=60, extra=lambda o: status(o).get('recordsSaved') == records)
+    counts = collections.Counter(emails(hr_emulator.received(app['jobId'])))
+    assert len(counts) == records and set(counts.values()) == {1}
+    # The only Secret is the Entra ID app's: the store's credential is the service account.
+    assert s.k.get('secrets', 'wijob-store', namespace) is None
+    # The issuer is shared by the suite's tests: this job's tokens are its namespace's account's.
+    issued = [token for ns, name, token in cluster.api.token_issuer.issued if (ns, name) == (namespace, 'hr-reader')]
+    assert issued, cluster.api.token_issuer.issued
+    assert all(_claims(token)['aud'] == ['sts.amazonaws.com'] for token in issued)
+    assert all(_claims(token)['sub'] == f'system:serviceaccount:{namespace}:hr-reader' for token in issued)
+    seen = json.dumps(s.get()) + ''.join(op.log() for op in operators)
+    assert not any(token in seen for token in issued), 'a service account token reached status or logs'
+    s.assert_running()
+
+
+def test_web_identity_of_a_missing_service_account_is_a_clear_reason(cluster, namespace, hr_emulator, app, operators,
+                                                                     log_dir, moto):
+    source = {'s3': {'bucket': 'hr-bucket', 'key': 'in/leavers.csv', 'region': 'us-gov-west-1',
+                     'endpoint': moto.url,
+                     'credentials': {'webIdentity': {'serviceAccountName': 'nobody',
+                                                     'roleArn': 'arn:aws:iam::123456789012:role/r',
+                                                     'stsEndpoint': moto.url}}}}
+    s = ObjectScenario(cluster, namespace, hr_emulator, app, operators, log_dir, name='nosa', source=source,
+                       store_keys={})
+    s.k.apply(s.secret(), s.job(source=source))
+    s.start_operator()
+    obj = s.wait_ready('False', 'ServiceAccountNotFound')
+    message = condition(obj, 'Ready')['message']
+    assert f'{namespace}/nobody' in message and 'webIdentity.serviceAccountName' in message, message
+    s.assert_running()
+
+
+def test_blob_workload_identity_asks_the_jobs_authority_for_a_storage_token(cluster, namespace, app, operators,
+                                                                           log_dir, tmp_path, azurite):
+    """spec.source.azureBlob.credentials.workloadIdentity through the real operator: a TokenRequest
+    token of the job's service account (audience api://AzureADTokenExchange) is the federated
+    assertion of a v2 token request for scope https://storage.azure.com/.default at the job's
+    authority. This Entra ID emulator accepts the assertion (it trusts the API emulator's issuer
+    for this service account) but issues tokens only for the connector's resource, so it answers
+    AADSTS70011 naming the storage scope: that shows the request's assertion and scope. Azurite
+    taking the storage token itself is tests/object_source.rs's (HTTPS, --oauth basic)."""
+    if cluster.api is None:
+        pytest.skip("needs the API emulator: the test hands its token issuer's key to the Entra ID emulator")
+    from harness import HrEmulator
+    issuer = cluster.api.token_issuer
+    key_file = tmp_path / 'service-account-issuer.pem'
+    key_file.write_text(issuer.public_key_pem())
+    emu = HrEmulator(log_dir, app['tenantId'], app['appId'], app['appSecret'], [app['jobId']], extra_args=[
+        '--trusted-issuer', f'{issuer.issuer}={key_file}',
+        '--federated-credential',
+        f'{issuer.issuer}|system:serviceaccount:{namespace}:hr-reader|api://AzureADTokenExchange'])
+    try:
+        azurite.put('leavers.csv', csv_text(10, prefix='wi'))
+        source = {'azureBlob': {'accountUrl': azurite.account_url, 'container': CONTAINER, 'blob': 'leavers.csv',
+                                'credentials': {'workloadIdentity': {'serviceAccountName': 'hr-reader'}}}}
+        s = ObjectScenario(cluster, namespace, emu, app, operators, log_dir, name='blobwi', source=source,
+                           store_keys={})
+        account = {'apiVersion': 'v1', 'kind': 'ServiceAccount',
+                   'metadata': {'name': 'hr-reader', 'namespace': namespace,
+                                'annotations': {'azure.workload.identity/client-id': app['appId'],
+                                                'azure.workload.identity/tenant-id': app['tenantId']}}}
+        s.k.apply(account, s.secret(), s.job(source=source))
+        s.start_operator()
+        obj = s.wait_ready('False', 'SourceAccessDenied')
+        message = condition(obj, 'Ready')['message']
+        assert 'AADSTS70011' in message and 'https://storage.azure.com/.default' in message, message
+        issued = [token for ns, name, token in issuer.issued if (ns, name) == (namespace, 'hr-reader')]
+        assert issued, issuer.issued
+        assert all(_claims(token)['aud'] == ['api://AzureADTokenExchange'] for token in issued)
+        assert not any(token in json.dumps(obj) for token in issued)
+        s.assert_running()
+    finally:
+        emu.stop()

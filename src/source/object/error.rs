@@ -5,7 +5,9 @@
 //! `NoSuchBucket`, `AuthorizationPermissionMismatch`, …) and the innermost transport error are
 //! kept.
 
+use super::federated::CredentialFailure;
 use super::location::StoreKind;
+use super::retry::PlainHttpRefused;
 
 /// Why an object source cannot be read. The message names the object, container or bucket, or
 /// the permission that is missing; it never holds a secret.
@@ -34,6 +36,13 @@ pub enum ObjectSourceError {
         code: String,
         permission: String,
     },
+    /// The storage credential could not be obtained (Entra ID token exchange, STS).
+    #[error("no credentials for {name}: {detail}")]
+    Credentials {
+        name: String,
+        detail: String,
+        unreachable: bool,
+    },
     /// No answer from the endpoint (DNS, connection, TLS, timeout), after retries.
     #[error("cannot reach the object store for {name}: {detail}")]
     Unreachable { name: String, detail: String },
@@ -50,6 +59,13 @@ impl ObjectSourceError {
             ObjectSourceError::ContainerNotFound { .. }
             | ObjectSourceError::ObjectNotFound { .. } => "SourceNotFound",
             ObjectSourceError::AccessDenied { .. } => "SourceAccessDenied",
+            ObjectSourceError::Credentials { unreachable, .. } => {
+                if *unreachable {
+                    "SourceUnreachable"
+                } else {
+                    "SourceAccessDenied"
+                }
+            }
             ObjectSourceError::Unreachable { .. } => "SourceUnreachable",
             ObjectSourceError::Other { .. } => "SourceUnreadable",
         }
@@ -82,6 +98,12 @@ pub(crate) enum Failure {
     },
     /// `If-Match` failed: the object is no longer the one that was pinned.
     Precondition,
+    /// A credential provider of ours could not get a credential.
+    Credential(CredentialFailure),
+    /// A setting refuses the request (plain HTTP not allowed).
+    Configuration {
+        detail: String,
+    },
     Transport {
         detail: String,
     },
@@ -92,6 +114,14 @@ pub(crate) enum Failure {
 
 impl Failure {
     pub fn of(error: &object_store::Error) -> Failure {
+        if let Some(failure) = credential_failure(error) {
+            return Failure::Credential(failure);
+        }
+        if let Some(refused) = find::<PlainHttpRefused>(error) {
+            return Failure::Configuration {
+                detail: refused.to_string(),
+            };
+        }
         let code = error_code(error);
         match error {
             object_store::Error::NotFound { .. } => Failure::NotFound { code },
@@ -134,6 +164,14 @@ impl Failure {
                 name: name.to_owned(),
                 detail: "the object changed while it was read".into(),
             },
+            Failure::Configuration { detail } => {
+                ObjectSourceError::Configuration(format!("{name}: {detail}"))
+            }
+            Failure::Credential(failure) => ObjectSourceError::Credentials {
+                name: name.to_owned(),
+                detail: failure.detail,
+                unreachable: failure.unreachable,
+            },
             Failure::Transport { detail } => ObjectSourceError::Unreachable {
                 name: name.to_owned(),
                 detail,
@@ -143,6 +181,22 @@ impl Failure {
                 detail,
             },
         }
+    }
+}
+
+/// The credential failure of our own providers, wherever object_store wrapped it.
+fn credential_failure(error: &object_store::Error) -> Option<CredentialFailure> {
+    find::<CredentialFailure>(error).cloned()
+}
+
+/// The first error of type `T` in `error`'s chain of causes.
+fn find<T: std::error::Error + 'static>(error: &object_store::Error) -> Option<&T> {
+    let mut cause: &(dyn std::error::Error + 'static) = error;
+    loop {
+        if let Some(found) = cause.downcast_ref::<T>() {
+            return Some(found);
+        }
+        cause = cause.source()?;
     }
 }
 

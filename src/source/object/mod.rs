@@ -11,7 +11,9 @@
 //! readers drive the async client on the runtime handle they were given.
 
 mod error;
+mod federated;
 mod location;
+mod retry;
 mod store;
 
 use std::io::{self, Read};
@@ -27,6 +29,10 @@ use tokio::runtime::Handle;
 
 use self::error::Failure;
 pub use self::error::{ObjectSourceError, object_error};
+pub use self::federated::{
+    CredentialFailure, EntraStorageToken, STORAGE_RESOURCE, StsWebIdentity, StsWebIdentityConfig,
+    sts_endpoint,
+};
 pub use self::location::{ObjectLocation, StoreKind, display_url};
 pub use self::store::{ObjectCredentials, StoreConfig, account_name};
 use super::{CsvSource, SourceChanged};

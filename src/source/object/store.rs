@@ -6,13 +6,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
-use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, RetryConfig};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, AwsCredentialProvider};
+use object_store::azure::{AzureConfigKey, AzureCredentialProvider, MicrosoftAzureBuilder};
+use object_store::{ClientConfigKey, ObjectStore, RetryConfig};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::error::ObjectSourceError;
 use super::location::ObjectLocation;
+use super::retry::RetryingClient;
+use crate::upload::{RetryPolicy, Sleeper, TokioSleeper};
 
 /// Bytes asked for in one ranged GET: large enough that request overhead is small, small enough
 /// that a retried range repeats little.
@@ -38,6 +40,12 @@ pub enum ObjectCredentials {
         secret_access_key: SecretString,
         session_token: Option<SecretString>,
     },
+    /// Short-lived Azure credentials from a provider (Entra ID workload identity:
+    /// [`super::EntraStorageToken`]).
+    AzureProvider(AzureCredentialProvider),
+    /// Short-lived S3 credentials from a provider (STS web identity:
+    /// [`super::StsWebIdentity`]).
+    S3Provider(AwsCredentialProvider),
 }
 
 impl std::fmt::Debug for ObjectCredentials {
@@ -47,12 +55,14 @@ impl std::fmt::Debug for ObjectCredentials {
             ObjectCredentials::AzureAccountKey(_) => "AzureAccountKey(..)",
             ObjectCredentials::AzureSasToken(_) => "AzureSasToken(..)",
             ObjectCredentials::S3Keys { .. } => "S3Keys(..)",
+            ObjectCredentials::AzureProvider(_) => "AzureProvider(..)",
+            ObjectCredentials::S3Provider(_) => "S3Provider(..)",
         })
     }
 }
 
 /// Everything needed to reach one object.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoreConfig {
     pub location: ObjectLocation,
     pub credentials: ObjectCredentials,
@@ -61,9 +71,12 @@ pub struct StoreConfig {
     /// S3 endpoint (else `AWS_ENDPOINT_URL`), for GovCloud FIPS endpoints, VPC endpoints or
     /// S3-compatible stores.
     pub endpoint: Option<String>,
-    /// Attempts per request (transport errors, 408, 429 and 5xx are retried with backoff and
-    /// jitter; 403 and 404 fail at once).
-    pub max_attempts: u32,
+    /// The uploader's retry policy, for every request to the store: transport errors, 408, 429
+    /// and 5xx are retried with backoff and jitter, honouring `Retry-After`; 403 and 404 fail at
+    /// once.
+    pub retry: RetryPolicy,
+    /// Waits between attempts (tests record them instead).
+    pub sleeper: Arc<dyn Sleeper>,
     /// Timeout of one request (the body of a ranged read included).
     pub request_timeout: Duration,
     /// Bytes asked for in one ranged GET.
@@ -79,7 +92,8 @@ impl StoreConfig {
             credentials: ObjectCredentials::Environment,
             region: None,
             endpoint: None,
-            max_attempts: 6,
+            retry: RetryPolicy::default(),
+            sleeper: Arc::new(TokioSleeper),
             request_timeout: Duration::from_secs(300),
             range_len: DEFAULT_RANGE_LEN,
             ca_file: None,
@@ -88,14 +102,10 @@ impl StoreConfig {
 
     /// The client for this object's container or bucket.
     pub fn build(&self) -> Result<Arc<dyn ObjectStore>, ObjectSourceError> {
+        // object_store's own retries ignore Retry-After: off, RetryingClient retries instead.
         let retry = RetryConfig {
-            backoff: BackoffConfig {
-                init_backoff: Duration::from_millis(200),
-                max_backoff: Duration::from_secs(30),
-                base: 2.0,
-            },
-            max_retries: self.max_attempts.saturating_sub(1) as usize,
-            retry_timeout: Duration::from_secs(300),
+            max_retries: 0,
+            ..RetryConfig::default()
         };
         // Every connection is configured as the uploader's are (proxies, trusted CAs,
         // timeouts): the one client builder of the crate.
@@ -105,7 +115,12 @@ impl StoreConfig {
             ca_file: self.ca_file.clone(),
         })
         .map_err(|e| ObjectSourceError::Configuration(e.to_string()))?;
-        let connector = SharedClient(http);
+        let connector = SharedClient(RetryingClient {
+            http,
+            retry: self.retry.clone(),
+            sleeper: self.sleeper.clone(),
+            allow_http: false,
+        });
         // Set key by key: replacing the client options would drop those read from the
         // environment (AWS_ALLOW_HTTP, …).
         let timeout = format!("{}s", self.request_timeout.as_secs().max(1));
@@ -146,6 +161,9 @@ impl StoreConfig {
                     ObjectCredentials::AzureSasToken(sas) => {
                         builder.with_sas_authorization(sas_pairs(sas.expose_secret()))
                     }
+                    ObjectCredentials::AzureProvider(provider) => {
+                        builder.with_credentials(provider.clone())
+                    }
                     _ => builder,
                 };
                 builder
@@ -174,18 +192,23 @@ impl StoreConfig {
                     }
                     builder = builder.with_endpoint(endpoint);
                 }
-                if let ObjectCredentials::S3Keys {
-                    access_key_id,
-                    secret_access_key,
-                    session_token,
-                } = &self.credentials
-                {
-                    builder = builder
-                        .with_access_key_id(access_key_id.expose_secret())
-                        .with_secret_access_key(secret_access_key.expose_secret());
-                    if let Some(token) = session_token {
-                        builder = builder.with_token(token.expose_secret());
+                match &self.credentials {
+                    ObjectCredentials::S3Keys {
+                        access_key_id,
+                        secret_access_key,
+                        session_token,
+                    } => {
+                        builder = builder
+                            .with_access_key_id(access_key_id.expose_secret())
+                            .with_secret_access_key(secret_access_key.expose_secret());
+                        if let Some(token) = session_token {
+                            builder = builder.with_token(token.expose_secret());
+                        }
                     }
+                    ObjectCredentials::S3Provider(provider) => {
+                        builder = builder.with_credentials(provider.clone());
+                    }
+                    _ => {}
                 }
                 builder
                     .with_http_connector(connector)
@@ -205,16 +228,34 @@ impl StoreConfig {
     }
 }
 
-/// Hands object_store the crate's own HTTP client (see `http_client`).
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("location", &self.location)
+            .field("credentials", &self.credentials)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hands object_store the crate's own HTTP client (see `http_client`), with its retries.
 #[derive(Debug)]
-struct SharedClient(reqwest::Client);
+struct SharedClient(RetryingClient);
 
 impl object_store::client::HttpConnector for SharedClient {
     fn connect(
         &self,
-        _options: &object_store::ClientOptions,
+        options: &object_store::ClientOptions,
     ) -> object_store::Result<object_store::client::HttpClient> {
-        Ok(object_store::client::HttpClient::new(self.0.clone()))
+        let allow_http = options
+            .get_config_value(&ClientConfigKey::AllowHttp)
+            .is_some_and(|v| v == "true");
+        Ok(object_store::client::HttpClient::new(RetryingClient {
+            allow_http,
+            ..self.0.clone()
+        }))
     }
 }
 
