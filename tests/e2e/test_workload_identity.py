@@ -154,3 +154,34 @@ def test_no_federated_or_access_token_reaches_trace_logs_events_status(cluster, 
                 assert token not in text, f'access token {i} leaked into the {what}'
     finally:
         emu.stop()
+
+
+def test_a_job_with_both_workload_identity_and_a_secret_ref_is_refused_before_anything_is_sent(
+        cluster, namespace, app, operators, log_dir, tmp_path: pathlib.Path):
+    """A real API server refuses such a job with the CRD's CEL rule; an old one (or the API
+    emulator, which evaluates no CEL) lets it through, and the operator's own check refuses it:
+    Ready=False InvalidSpec naming both fields, no TokenRequest, no Entra ID request."""
+    emu = HrEmulator(log_dir, app['tenantId'], app['appId'], app['appSecret'], [app['jobId']])
+    k = cluster.kubectl
+    try:
+        objects = _objects(namespace, app, emu)
+        objects[2]['spec']['credentials']['secretRef'] = {'name': 'hr-app'}
+        if cluster.api is None:
+            pytest.skip("a real API server's CEL rule refuses the job before the operator sees it")
+        issued_before = len(cluster.api.token_issuer.issued)
+        k.apply(*objects)
+        op = Operator('both-credentials', log_dir, cluster.kubeconfig, namespace, env=allow_emulator(emu))
+        operators.append(op)
+        k.annotate('hrconnectorjobs.hrconnector.io', 'terminations', namespace, RUN_NOW, 'both-1')
+
+        def refused():
+            obj = k.get('hrconnectorjobs.hrconnector.io', 'terminations', namespace)
+            c = condition(obj, 'Ready') if obj else None
+            return c if c and c['status'] == 'False' and c['reason'] == 'InvalidSpec' else None
+        c = wait_for('Ready=False InvalidSpec', refused, timeout=30, context=lambda: op.tail(30))
+        assert 'exactly one of secretRef or workloadIdentity' in c['message'], c['message']
+        stats = emu.stats()
+        assert stats['token_requests'] == stats['upload_requests'] == 0, stats
+        assert len(cluster.api.token_issuer.issued) == issued_before, 'no TokenRequest for an invalid job'
+    finally:
+        emu.stop()
