@@ -1,5 +1,6 @@
 //! `hrconnector controller` as a process: it starts, and stops on SIGTERM, even when the API
-//! server cannot be reached (a pod must not hang until its grace period runs out).
+//! server cannot be reached (a pod must not hang until its grace period runs out); a trusted CA
+//! bundle it cannot use stops it at start.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -78,4 +79,35 @@ fn stops_on_sigterm_while_the_api_server_is_unreachable() {
         "{}",
         log.join("\n")
     );
+}
+
+/// A `--ca-file` (the chart's trustedCA) that is missing or not PEM stops the operator at start,
+/// naming the file, before it looks for the cluster: not at a job's first run.
+#[test]
+fn a_ca_file_that_is_missing_or_not_pem_stops_the_operator_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("agency-ca.der");
+    std::fs::write(&not_pem, b"\x30\x82\x01\x0a binary DER, not PEM").unwrap();
+    let missing = dir.path().join("absent.pem");
+    // No cluster at all: the error must come before any API request.
+    let kubeconfig = dir.path().join("no-kubeconfig");
+    for (file, problem) in [(&not_pem, "PEM"), (&missing, "cannot read")] {
+        let out = Command::new(BIN)
+            .args(["controller", "--metrics-bind-address", "127.0.0.1:0"])
+            .arg("--ca-file")
+            .arg(file)
+            .env("KUBECONFIG", &kubeconfig)
+            .env_remove("HRCONNECTOR_CA_FILE")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&file.display().to_string()) && stderr.contains(problem),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("Kubernetes API"), "{stderr}");
+    }
 }

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 
 use common::*;
 use hrconnector::controller::pvc_job::{
-    AuthKind, CONTAINER_NAME, CREDENTIALS_DIR, DATA_DIR, FederatedIdentity, JOB_LABEL, PodReport,
-    PvcJobError, PvcJobSettings, PvcJobState, RUN_ID_ANNOTATION, RUN_LABEL, TERMINATION_LOG,
-    UploadPaths, auth_kind, build_upload_job, job_name, parse_report, pvc_job_state, upload_args,
+    AuthKind, CONTAINER_NAME, CREDENTIALS_DIR, DATA_DIR, FederatedIdentity, JOB_LABEL,
+    MAX_TRUSTED_CA_BYTES, PodReport, PvcJobError, PvcJobSettings, PvcJobState, RUN_ID_ANNOTATION,
+    RUN_LABEL, TERMINATION_LOG, TRUSTED_CA_ANNOTATION, TRUSTED_CA_FILE, TrustedCa, UploadPaths,
+    auth_kind, build_upload_job, job_name, parse_report, pvc_job_state, upload_args,
 };
 use hrconnector::crd::{Checkpoint, HrConnectorJob, RunResult};
 use k8s_openapi::ByteString;
@@ -670,6 +671,19 @@ async fn run_as_the_job(
     secret_data: &[(&str, String)],
     resume: Option<&Checkpoint>,
 ) -> (PvcJobState, std::process::Output) {
+    run_as_the_job_with(hr, &settings(), auth, secret_data, resume).await
+}
+
+/// [`run_as_the_job`] with the operator's `settings`: the container's environment is the Job's,
+/// and its trusted CA file is what its downward API volume would project from the pod's
+/// annotation.
+async fn run_as_the_job_with(
+    hr: &HrConnectorJob,
+    settings: &PvcJobSettings,
+    auth: AuthKind,
+    secret_data: &[(&str, String)],
+    resume: Option<&Checkpoint>,
+) -> (PvcJobState, std::process::Output) {
     let root = tempfile::tempdir().unwrap();
     let paths = UploadPaths {
         data_dir: root.path().join("data").to_string_lossy().into_owned(),
@@ -679,13 +693,20 @@ async fn run_as_the_job(
             .join("termination-log")
             .to_string_lossy()
             .into_owned(),
+        ca_file: None,
     };
+    let mut paths = paths;
     std::fs::create_dir_all(&paths.credentials_dir).unwrap();
     std::fs::create_dir_all(root.path().join("data/exports")).unwrap();
     write_csv(&root.path().join("data/exports"), "hr.csv", 7);
 
     // The Secret's keys land where the Job's volume items put them.
-    let job = build_upload_job(hr, &settings(), "rt", auth.clone(), resume, false).unwrap();
+    let job = build_upload_job(hr, settings, "rt", auth.clone(), resume, false).unwrap();
+    if let Some(file) = downward_api_file(&job) {
+        let path = root.path().join("trusted-ca.crt");
+        std::fs::write(&path, file).unwrap();
+        paths.ca_file = Some(path.to_string_lossy().into_owned());
+    }
     let items = pod_spec(&job)
         .volumes
         .iter()
@@ -703,8 +724,16 @@ async fn run_as_the_job(
     }
 
     let args = upload_args(hr, &paths, auth, resume, false).unwrap();
+    let env: Vec<(String, String)> = container(&job)
+        .env
+        .iter()
+        .flatten()
+        .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
+        .filter(|(name, _)| name != "HOME" && name != "TMPDIR")
+        .collect();
     let out = tokio::process::Command::new(BIN)
         .args(&args)
+        .envs(env)
         .env_remove("HRCONNECTOR_APP_SECRET")
         .env_remove("HRCONNECTOR_TENANT_ID")
         .env_remove("HRCONNECTOR_APP_ID")
@@ -916,4 +945,172 @@ fn a_workload_identity_job_runs_as_the_service_account_with_a_projected_token_an
         Some("6f1d9b2e-0c7a-4d43-9a59-2b7f3c1e5a10")
     );
     assert!(flag(&a, "--app-secret-file").is_none() && flag(&a, "--tenant-id-file").is_none());
+}
+
+/// The file a `downwardAPI` volume of `job` projects from its pod template's annotations, as the
+/// kubelet would write it (None: the Job has no such volume).
+fn downward_api_file(job: &Job) -> Option<String> {
+    let spec = job.spec.as_ref().unwrap();
+    let item = pod_spec(job)
+        .volumes
+        .iter()
+        .flatten()
+        .find_map(|v| v.downward_api.as_ref())?
+        .items
+        .as_ref()?
+        .first()?
+        .clone();
+    let field = item.field_ref.expect("a fieldRef").field_path;
+    let key = field
+        .strip_prefix("metadata.annotations['")
+        .and_then(|k| k.strip_suffix("']"))
+        .unwrap_or_else(|| panic!("not an annotation: {field}"));
+    let annotations = spec.template.metadata.as_ref()?.annotations.as_ref()?;
+    Some(
+        annotations
+            .get(key)
+            .unwrap_or_else(|| panic!("the pod template has no annotation {key}"))
+            .clone(),
+    )
+}
+
+fn with_trusted_ca(ca: &std::path::Path) -> PvcJobSettings {
+    PvcJobSettings {
+        trusted_ca: Some(TrustedCa::read(ca).expect("CA bundle")),
+        ..settings()
+    }
+}
+
+#[test]
+fn the_operators_trusted_ca_is_mounted_read_only_for_upload_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = common::tls::TestPki::new();
+    let ca = pki.write_ca(dir.path());
+    let hr = hrjob(json!({}));
+    let job = build_upload_job(
+        &hr,
+        &with_trusted_ca(&ca),
+        "2026-11-02T03:00:00Z",
+        AuthKind::Secret,
+        None,
+        false,
+    )
+    .expect("job");
+    // The pod carries the operator's bundle byte for byte...
+    assert_eq!(
+        downward_api_file(&job).as_deref(),
+        Some(pki.ca_pem.as_str())
+    );
+    // ...in its template only: the Job object itself stays small.
+    let job_annotations = job.metadata.annotations.as_ref().unwrap();
+    assert!(!job_annotations.contains_key(TRUSTED_CA_ANNOTATION));
+    // ...projected by a read-only volume to the file `upload --ca-file` reads.
+    let volume = pod_spec(&job)
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.downward_api.is_some())
+        .unwrap();
+    let item = &volume
+        .downward_api
+        .as_ref()
+        .unwrap()
+        .items
+        .as_ref()
+        .unwrap()[0];
+    let mount = container(&job)
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| m.name == volume.name)
+        .expect("the CA volume is mounted");
+    assert_eq!(mount.read_only, Some(true));
+    let a = args(&job);
+    assert_eq!(
+        flag(&a, "--ca-file"),
+        Some(format!("{}/{}", mount.mount_path, item.path).as_str())
+    );
+    assert_eq!(flag(&a, "--ca-file"), Some(TRUSTED_CA_FILE));
+
+    // Without an operator CA: no volume, no flag.
+    let plain = build(&hr, AuthKind::Secret);
+    assert!(downward_api_file(&plain).is_none());
+    assert!(flag(&args(&plain), "--ca-file").is_none());
+}
+
+#[test]
+fn a_ca_bundle_too_large_for_a_pod_annotation_is_refused_with_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("everything.pem");
+    let one = common::tls::TestPki::new().ca_pem;
+    let copies = MAX_TRUSTED_CA_BYTES / one.len() + 1;
+    std::fs::write(&big, one.repeat(copies)).unwrap();
+    let err = TrustedCa::read(&big).unwrap_err().to_string();
+    assert!(
+        err.contains(&big.display().to_string())
+            && err.contains(&format!("{} bytes", one.len() * copies))
+            && err.contains("inspection CA"),
+        "{err}"
+    );
+}
+
+/// The Job as the operator builds it behind an agency proxy with an agency CA, run for real: its
+/// environment sends the token and ingestion requests through tinyproxy to the emulator serving
+/// TLS with a test CA, which the upload trusts only through the Job's mounted bundle.
+#[tokio::test(flavor = "multi_thread")]
+async fn round_trip_over_https_through_the_operators_proxy_with_its_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = common::tls::TestPki::new();
+    let issuer = common::tls::TokenIssuer::new();
+    let emu = common::tls::start_https_emulator(&pki, common::tls::ServerCert::Good, &issuer).await;
+    let port = emu.addr().port();
+    let proxy = common::proxy::Tinyproxy::start(port).await;
+    let ca = pki.write_ca(dir.path());
+    // Two names for the one emulator, so the token and the upload each need a tunnel.
+    let hr = hrjob(json!({
+        "cloud": "GCC", "recordsPerCall": 3,
+        "endpoints": {"authorityUrl": format!("https://localhost:{port}"),
+                      "ingestionUrl": format!("https://127.0.0.1:{port}")},
+    }));
+    let data = [
+        ("tenantId", TENANT.to_string()),
+        ("appId", APP.to_string()),
+        ("appSecret", SECRET.to_string()),
+    ];
+    let settings = PvcJobSettings {
+        proxy_env: vec![
+            ("HTTPS_PROXY".into(), proxy.url.clone()),
+            (
+                "NO_PROXY".into(),
+                "kubernetes.default.svc,.svc,.cluster.local".into(),
+            ),
+        ],
+        ..with_trusted_ca(&ca)
+    };
+    let (state, out) = run_as_the_job_with(&hr, &settings, AuthKind::Secret, &data, None).await;
+    let PvcJobState::Succeeded(report) = state else {
+        panic!("{state:?}\n{}", String::from_utf8_lossy(&out.stderr));
+    };
+    assert_eq!(report.records_saved, 7);
+    assert_eq!(emu.received_records(JOB).len(), 7);
+    let connects = proxy.connects();
+    assert!(
+        connects.contains(&format!("localhost:{port}"))
+            && connects.contains(&format!("127.0.0.1:{port}")),
+        "the token and ingestion requests went through the proxy; its log: {}",
+        proxy.log_text()
+    );
+
+    // The same Job without the operator's CA: the emulator's certificate is not trusted, at once,
+    // and nothing is sent.
+    let no_ca = PvcJobSettings {
+        trusted_ca: None,
+        ..settings.clone()
+    };
+    let (state, _) = run_as_the_job_with(&hr, &no_ca, AuthKind::Secret, &data, None).await;
+    let PvcJobState::Failed { message, .. } = state else {
+        panic!("{state:?}");
+    };
+    assert!(message.starts_with("UntrustedCertificate: "), "{message}");
+    assert_eq!(emu.upload_requests(), 3, "nothing more was sent");
 }

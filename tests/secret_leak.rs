@@ -1,12 +1,14 @@
 //! No secret reaches stdout or stderr at `RUST_LOG=trace`: not the client secret (right or
-//! wrong), not the private key, not the client assertion signed with it, not the access tokens
-//! the emulator issued — on success and on every failure path.
+//! wrong), not the private key, not the client assertion signed with it, not the federated
+//! (service account) token of workload identity, not the access tokens the emulator issued — on
+//! success and on every failure path.
 
 mod common;
 
 use std::path::Path;
 use std::process::Stdio;
 
+use common::tls::{self, TokenIssuer};
 use common::*;
 use hrconnector::emulator::{EmulatorHandle, Fault, FaultAction, FaultTarget};
 
@@ -20,6 +22,8 @@ enum Auth<'a> {
     SecretFile(&'a str),
     /// `--certificate-file` and `--private-key-file` (the test app's key pair).
     Certificate,
+    /// `--workload-identity --federated-token-file` holding this service account token.
+    WorkloadIdentity(&'a str),
 }
 
 /// Runs `hrconnector upload` at trace level (text or JSON logs) and returns stdout + stderr.
@@ -61,6 +65,13 @@ async fn upload(
                 .arg(fixture("certs/test-app.crt"))
                 .arg("--private-key-file")
                 .arg(fixture("certs/test-app.key"));
+        }
+        Auth::WorkloadIdentity(token) => {
+            let file = dir.join("azure-identity-token");
+            std::fs::write(&file, token).unwrap();
+            cmd.args(["--workload-identity", "--app-id", tls::FED_APP])
+                .arg("--federated-token-file")
+                .arg(file);
         }
     }
     let out = cmd.output().await.unwrap();
@@ -203,4 +214,122 @@ async fn invalid_csv_leaks_nothing() {
     );
     assert_eq!(emu.token_requests(), 0);
     assert_no_leak(&out, &emu, "invalid CSV");
+}
+
+/// The emulator knowing the federated app, which trusts `issuer` for one service account.
+async fn start_federated_emulator(issuer: &TokenIssuer) -> EmulatorHandle {
+    hrconnector::emulator::start(
+        tls::config_with_federation(issuer),
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .await
+    .expect("emulator starts")
+}
+
+/// [`assert_no_leak`], and none of the service account tokens either (whole, or their
+/// signature, the part no claim printed for a diagnosis could contain).
+fn assert_no_federated_leak(output: &str, emu: &EmulatorHandle, tokens: &[&str], case: &str) {
+    assert_no_leak(output, emu, case);
+    for token in tokens {
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(
+            !output.contains(token) && !output.contains(signature),
+            "{case}: the federated token appears in the output"
+        );
+    }
+}
+
+#[tokio::test]
+async fn workload_identity_success_leaks_neither_the_federated_nor_the_access_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = valid_csv(dir.path());
+    let issuer = TokenIssuer::new();
+    let emu = start_federated_emulator(&issuer).await;
+    let token = issuer.token(tls::FED_NAMESPACE, tls::FED_ACCOUNT, tls::AUDIENCE, 3600);
+    let out = upload(
+        &emu,
+        dir.path(),
+        &csv,
+        Auth::WorkloadIdentity(&token),
+        false,
+    )
+    .await;
+    assert!(out.contains("Upload Successful"), "{out}");
+    assert_eq!(emu.issued_tokens().len(), 1);
+    assert_no_federated_leak(&out, &emu, &[&token], "workload identity");
+
+    let out = upload(&emu, dir.path(), &csv, Auth::WorkloadIdentity(&token), true).await;
+    assert!(out.contains("Upload Successful"), "{out}");
+    assert_no_federated_leak(&out, &emu, &[&token], "workload identity, JSON logs");
+}
+
+#[tokio::test]
+async fn rejected_and_expired_assertions_leak_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = valid_csv(dir.path());
+    let issuer = TokenIssuer::new();
+    let emu = start_federated_emulator(&issuer).await;
+    // Another namespace's service account: no federated credential matches.
+    let other = issuer.token("other-team", tls::FED_ACCOUNT, tls::AUDIENCE, 3600);
+    let out = upload(
+        &emu,
+        dir.path(),
+        &csv,
+        Auth::WorkloadIdentity(&other),
+        false,
+    )
+    .await;
+    assert!(out.contains("AADSTS70021"), "{out}");
+    assert_no_federated_leak(&out, &emu, &[&other], "assertion rejected");
+
+    let expired = issuer.token(tls::FED_NAMESPACE, tls::FED_ACCOUNT, tls::AUDIENCE, -600);
+    let out = upload(
+        &emu,
+        dir.path(),
+        &csv,
+        Auth::WorkloadIdentity(&expired),
+        true,
+    )
+    .await;
+    assert!(out.contains("AADSTS700024"), "{out}");
+    assert_no_federated_leak(&out, &emu, &[&expired], "assertion expired, JSON logs");
+    assert_eq!(emu.upload_requests(), 0);
+}
+
+#[tokio::test]
+async fn an_unauthorized_upload_with_a_federated_token_leaks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = valid_csv(dir.path());
+    let issuer = TokenIssuer::new();
+    let emu = start_federated_emulator(&issuer).await;
+    emu.inject(Fault::new(
+        FaultTarget::Upload,
+        1,
+        FaultAction::Status {
+            status: 401,
+            retry_after: None,
+            body: None,
+        },
+    ));
+    let token = issuer.token(tls::FED_NAMESPACE, tls::FED_ACCOUNT, tls::AUDIENCE, 3600);
+    let out = upload(
+        &emu,
+        dir.path(),
+        &csv,
+        Auth::WorkloadIdentity(&token),
+        false,
+    )
+    .await;
+    assert!(out.contains("401"), "{out}");
+    assert_eq!(
+        emu.issued_tokens().len(),
+        1,
+        "an access token was issued and used"
+    );
+    assert_no_federated_leak(
+        &out,
+        &emu,
+        &[&token],
+        "401 on upload after a federated token",
+    );
 }

@@ -8,12 +8,14 @@
 //! - [`args`]: the `upload` command line (shared by the Job and the tests that run the binary).
 //! - [`build`]: the Job object itself (owner reference, restricted Pod Security, mounts).
 //! - [`state`]: reading a Job and its pods back into a result.
+//! - [`trusted_ca`]: the operator's extra CA bundle, carried into the Job's pod.
 
 mod args;
 mod auth;
 mod build;
 mod naming;
 mod state;
+mod trusted_ca;
 
 pub use args::{UploadPaths, upload_args};
 pub use auth::{AuthKind, FederatedIdentity, auth_kind};
@@ -23,6 +25,9 @@ pub use build::{
 };
 pub use naming::{job_name, label_value};
 pub use state::{PodReport, PvcJobState, parse_report, pvc_job_state};
+pub use trusted_ca::{
+    MAX_TRUSTED_CA_BYTES, TRUSTED_CA_ANNOTATION, TRUSTED_CA_FILE, TrustedCa, TrustedCaError,
+};
 
 /// Why an upload Job could not be built.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -67,6 +67,21 @@ pub async fn upload_with_job(
             "persistentVolumeClaim sources need the operator's --upload-job-image".into(),
         );
     };
+    // The operator's --ca-file, read again for every run: the Job trusts what the operator does.
+    let with_ca;
+    let settings = match &ctx.config.ca_file {
+        Some(path) => match pvc_job::TrustedCa::read(path) {
+            Ok(ca) => {
+                with_ca = pvc_job::PvcJobSettings {
+                    trusted_ca: Some(ca),
+                    ..settings.clone()
+                };
+                &with_ca
+            }
+            Err(e) => return UploadReport::failed(reason::INVALID_TRUSTED_CA, e.to_string()),
+        },
+        None => settings,
+    };
     let auth = match job_auth(ctx, namespace, hrjob).await {
         Ok(a) => a,
         Err((reason, message)) => return UploadReport::failed(reason, message),

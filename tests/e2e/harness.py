@@ -94,11 +94,12 @@ class Kubectl:
                  *(['-n', namespace] if namespace else []))
 
 
-def http_json(method: str, url: str, body: Any = None, timeout: float = 10) -> Any:
+def http_json(method: str, url: str, body: Any = None, timeout: float = 10, context: Any = None) -> Any:
+    """``context``: the ``ssl.SSLContext`` of an https URL (the CA the test made)."""
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method,
                                  headers={'Content-Type': 'application/json'} if data else {})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
+    with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
         raw = resp.read()
         return json.loads(raw) if raw.strip() else None
 
@@ -182,41 +183,45 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = DEFAULT_TIMEO
 
 
 class HrEmulator:
-    """``hrconnector emulator`` on a free loopback port with one registered app and job id."""
+    """``hrconnector emulator`` on a free loopback port with one registered app and job id.
+    With ``tls`` (a ``network.TestCa``) it serves HTTPS with that CA's server certificate."""
 
     def __init__(self, log_dir: pathlib.Path, tenant_id: str, app_id: str, app_secret: str, job_ids: list[str],
-                 listen_host: str = '127.0.0.1', extra_args: list[str] = ()):
+                 listen_host: str = '127.0.0.1', extra_args: list[str] = (), tls: Any = None):
         self.tenant_id, self.app_id, self.app_secret = tenant_id, app_id, app_secret
+        self.ssl_context = tls.ssl_context() if tls else None
         args = [str(BINARY), 'emulator', '--listen', f'{listen_host}:0', '--tenant-id', tenant_id,
                 '--app-id', app_id]
         if listen_host not in ('127.0.0.1', 'localhost', '::1'):
             args.append('--allow-non-loopback')
         for job in job_ids:
             args += ['--job-id', job]
-        args += list(extra_args)
+        args += list(extra_args) + (tls.emulator_args() if tls else [])
         self.process = Process('hr-emulator', args, log_dir, env={'HRCONNECTOR_EMULATOR_APP_SECRET': app_secret})
         match = wait_for('the hrconnector emulator to print its URL',
-                         lambda: re.search(r'listening on (http://\S+)', self.process.log()),
+                         lambda: re.search(r'listening on (https?://\S+)', self.process.log()),
                          timeout=30, context=self.process.tail)
         self.url = match.group(1).rstrip('/')
+        self.port = int(self.url.rsplit(':', 1)[1])
 
     def stats(self) -> dict[str, int]:
-        return http_json('GET', f'{self.url}/_emulator/stats')
+        return http_json('GET', f'{self.url}/_emulator/stats', context=self.ssl_context)
 
     def received(self, job_id: str) -> dict[str, list[list[str]]]:
-        return http_json('GET', f'{self.url}/_emulator/received?jobid={job_id}', timeout=60)
+        return http_json('GET', f'{self.url}/_emulator/received?jobid={job_id}', timeout=60,
+                         context=self.ssl_context)
 
     def issued_tokens(self) -> list[str]:
-        return http_json('GET', f'{self.url}/_emulator/tokens')
+        return http_json('GET', f'{self.url}/_emulator/tokens', context=self.ssl_context)
 
     def log(self) -> str:
         return self.process.log()
 
     def set_upload_delay(self, ms: int) -> None:
-        http_json('POST', f'{self.url}/_emulator/upload-delay', {'ms': ms})
+        http_json('POST', f'{self.url}/_emulator/upload-delay', {'ms': ms}, context=self.ssl_context)
 
     def add_fault(self, fault: dict[str, Any]) -> None:
-        http_json('POST', f'{self.url}/_emulator/faults', fault)
+        http_json('POST', f'{self.url}/_emulator/faults', fault, context=self.ssl_context)
 
     def stop(self) -> None:
         self.process.stop()
@@ -328,7 +333,9 @@ class UploadJobKubelet:
     the container's termination message and marks the Job Complete or Failed, as Kubernetes would.
 
     ``claim_files`` is the claim's content (path -> text); the Secret's keys are mounted as its
-    volume's ``items`` say. Works against the emulator only (a real cluster runs its own pods)."""
+    volume's ``items`` say, a ``downwardAPI`` volume's annotations as its ``items`` say, and the
+    container gets the Job's environment. Works against the emulator only (a real cluster runs
+    its own pods)."""
 
     def __init__(self, kubectl: 'Kubectl', api_url: str, namespace: str, workdir: pathlib.Path):
         self.k, self.api_url, self.ns, self.workdir = kubectl, api_url, namespace, workdir
@@ -350,6 +357,12 @@ class UploadJobKubelet:
                 import base64
                 for item in volume['secret']['items']:
                     (local / item['path']).write_bytes(base64.b64decode(secret['data'][item['key']]))
+            if 'downwardAPI' in volume:
+                annotations = job['spec']['template']['metadata'].get('annotations') or {}
+                for item in volume['downwardAPI']['items']:
+                    field = re.fullmatch(r"metadata\.annotations\['(.+)'\]", item['fieldRef']['fieldPath'])
+                    assert field, f'the kubelet here projects annotations only: {item}'
+                    (local / item['path']).write_text(annotations[field.group(1)])
             mounts[volume['name']] = local
         paths = {m['mountPath']: mounts[m['name']] for m in container['volumeMounts']}
         termination_log = self.workdir / name / 'termination-log'
@@ -366,7 +379,9 @@ class UploadJobKubelet:
         for arg in container['args']:
             key, eq, value = arg.partition('=')
             args.append(f'{key}={local_path(value)}' if eq and key.startswith('--') else local_path(arg))
-        proc = Process(f'upload-job-{name}', [str(BINARY)] + args, log_dir)
+        env = {e['name']: e['value'] for e in container.get('env') or [] if 'value' in e}
+        env.pop('HOME', None), env.pop('TMPDIR', None)  # /tmp of the pod: this machine's own
+        proc = Process(f'upload-job-{name}', [str(BINARY)] + args, log_dir, env=env)
         exit_code = proc.proc.wait(120)
         message = termination_log.read_text() if termination_log.exists() else proc.tail(20)
         labels = {'job-name': name, **(job['spec']['template'].get('metadata', {}).get('labels') or {})}

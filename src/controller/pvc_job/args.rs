@@ -23,6 +23,8 @@ pub struct UploadPaths {
     pub credentials_dir: String,
     /// Where the JSON report goes (`/dev/termination-log` in the pod).
     pub result_file: String,
+    /// The extra trusted CA bundle (`--ca-file`), when the operator has one.
+    pub ca_file: Option<String>,
 }
 
 impl UploadPaths {
@@ -32,6 +34,7 @@ impl UploadPaths {
             data_dir: super::build::DATA_DIR.into(),
             credentials_dir: super::build::CREDENTIALS_DIR.into(),
             result_file: super::build::TERMINATION_LOG.into(),
+            ca_file: None,
         }
     }
 
@@ -117,6 +120,9 @@ pub fn upload_args(
                 args.extend([flag.into(), v.clone()]);
             }
         }
+    }
+    if let Some(ca_file) = &paths.ca_file {
+        args.extend(["--ca-file".into(), ca_file.clone()]);
     }
     if spec.dry_run {
         args.push("--dry-run".into());

@@ -1,5 +1,6 @@
 //! The upload Job: owned by the `HrConnectorJob` (garbage-collected with it), restricted Pod
-//! Security, the claim and the Secret mounted read-only, the report in the termination message.
+//! Security, the claim and the Secret mounted read-only, the operator's proxy variables and extra
+//! trusted CA bundle, the report in the termination message.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +25,7 @@ use super::args::{
 };
 use super::auth::AuthKind;
 use super::naming::{job_name, label_value};
+use super::trusted_ca::{TRUSTED_CA_ANNOTATION, TRUSTED_CA_DIR, TRUSTED_CA_FILE, TrustedCa};
 use crate::crd::{Checkpoint, HrConnectorJob};
 
 /// Label (on the Job and its pods) holding the run ID, as a label value.
@@ -64,6 +66,8 @@ pub struct PvcJobSettings {
     /// `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` for the upload: the operator passes on its own
     /// (and `HRCONNECTOR_REQUIRE_FIPS=1` when it requires FIPS).
     pub proxy_env: Vec<(String, String)>,
+    /// The operator's extra trusted CA bundle (`--ca-file`), mounted for `upload --ca-file`.
+    pub trusted_ca: Option<TrustedCa>,
 }
 
 impl PvcJobSettings {
@@ -75,6 +79,7 @@ impl PvcJobSettings {
             active_deadline_seconds: 6 * 3600,
             backoff_limit: 2,
             proxy_env: Vec::new(),
+            trusted_ca: None,
         }
     }
 }
@@ -112,7 +117,11 @@ pub fn build_upload_job(
         .persistent_volume_claim
         .as_ref()
         .ok_or(PvcJobError::NotPvcSource)?;
-    let args = upload_args(hrjob, &UploadPaths::in_pod(), auth.clone(), resume, force)?;
+    let paths = UploadPaths {
+        ca_file: settings.trusted_ca.as_ref().map(|_| TRUSTED_CA_FILE.into()),
+        ..UploadPaths::in_pod()
+    };
+    let args = upload_args(hrjob, &paths, auth.clone(), resume, force)?;
 
     let labels = BTreeMap::from([
         (
@@ -131,6 +140,11 @@ pub fn build_upload_job(
         (RUN_LABEL.to_string(), label_value(run_id)),
     ]);
     let annotations = BTreeMap::from([(RUN_ID_ANNOTATION.to_string(), run_id.to_string())]);
+    // The pod's own copy of the CA bundle, which its downward API volume turns into a file.
+    let mut pod_annotations = annotations.clone();
+    if let Some(ca) = &settings.trusted_ca {
+        pod_annotations.insert(TRUSTED_CA_ANNOTATION.to_string(), ca.pem().to_string());
+    }
 
     let pod = PodSpec {
         // Workload identity: the pod runs as the job's service account, whose token is projected.
@@ -159,35 +173,52 @@ pub fn build_upload_job(
             termination_message_path: Some(TERMINATION_LOG.into()),
             // A pod that dies before writing its report still explains itself with its log tail.
             termination_message_policy: Some("FallbackToLogsOnError".into()),
-            volume_mounts: Some(vec![
-                mount("data", DATA_DIR, true),
-                match &auth {
-                    AuthKind::WorkloadIdentity(_) => mount("azure-identity-token", TOKEN_DIR, true),
-                    _ => mount("credentials", CREDENTIALS_DIR, true),
-                },
-                mount("tmp", "/tmp", false),
-            ]),
+            volume_mounts: Some(
+                [
+                    mount("data", DATA_DIR, true),
+                    match &auth {
+                        AuthKind::WorkloadIdentity(_) => {
+                            mount("azure-identity-token", TOKEN_DIR, true)
+                        }
+                        _ => mount("credentials", CREDENTIALS_DIR, true),
+                    },
+                    mount("tmp", "/tmp", false),
+                ]
+                .into_iter()
+                .chain(
+                    settings
+                        .trusted_ca
+                        .as_ref()
+                        .map(|_| mount(super::trusted_ca::TRUSTED_CA_VOLUME, TRUSTED_CA_DIR, true)),
+                )
+                .collect(),
+            ),
             ..Container::default()
         }],
-        volumes: Some(vec![
-            Volume {
-                name: "data".into(),
-                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                    claim_name: pvc.claim_name.clone(),
-                    read_only: Some(true),
-                }),
-                ..Volume::default()
-            },
-            credentials_volume(hrjob, &auth)?,
-            Volume {
-                name: "tmp".into(),
-                empty_dir: Some(EmptyDirVolumeSource {
-                    size_limit: Some(Quantity("64Mi".into())),
-                    ..EmptyDirVolumeSource::default()
-                }),
-                ..Volume::default()
-            },
-        ]),
+        volumes: Some(
+            [
+                Volume {
+                    name: "data".into(),
+                    persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                        claim_name: pvc.claim_name.clone(),
+                        read_only: Some(true),
+                    }),
+                    ..Volume::default()
+                },
+                credentials_volume(hrjob, &auth)?,
+                Volume {
+                    name: "tmp".into(),
+                    empty_dir: Some(EmptyDirVolumeSource {
+                        size_limit: Some(Quantity("64Mi".into())),
+                        ..EmptyDirVolumeSource::default()
+                    }),
+                    ..Volume::default()
+                },
+            ]
+            .into_iter()
+            .chain(settings.trusted_ca.as_ref().map(TrustedCa::volume))
+            .collect(),
+        ),
         ..PodSpec::default()
     };
 
@@ -196,7 +227,7 @@ pub fn build_upload_job(
             name: Some(job_name(hrjob, run_id)),
             namespace: Some(namespace.to_string()),
             labels: Some(labels.clone()),
-            annotations: Some(annotations.clone()),
+            annotations: Some(annotations),
             owner_references: Some(vec![owner]),
             ..ObjectMeta::default()
         },
@@ -211,7 +242,7 @@ pub fn build_upload_job(
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels),
-                    annotations: Some(annotations),
+                    annotations: Some(pod_annotations),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(pod),
