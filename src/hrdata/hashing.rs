@@ -47,6 +47,16 @@ enum Input {
         recycle: SyncSender<Vec<u8>>,
         current: Vec<u8>,
     },
+    /// Read here, on the parser's thread, each block handed to `sink` to be hashed elsewhere
+    /// (validation's helper thread, share.rs). `source` is `None` for bytes in memory, all
+    /// handed over at once; `current` then holds all of them.
+    HandedOff {
+        source: Option<Box<dyn Read + Send>>,
+        sink: HashSink,
+        current: Bytes,
+        first: bool,
+        done: bool,
+    },
     /// Bytes in memory, read in place; the background thread only hashes them.
     Memory {
         data: Bytes,
@@ -67,6 +77,10 @@ impl Drop for HashingReader {
 /// Bytes hashed between two looks at the stop flag.
 const HASH_PIECE: usize = 1 << 20;
 
+/// Takes each block a [`HashingReader::handing_off`] reads, in order, to be hashed elsewhere;
+/// the flag says the block was read from a stream (rather than being part of bytes in memory).
+pub(crate) type HashSink = Box<dyn FnMut(Bytes, bool) + Send>;
+
 impl HashingReader {
     /// Reads `source`: in place when its bytes are in memory, else on a background thread.
     pub fn of(source: &dyn super::CsvSource) -> io::Result<Self> {
@@ -74,6 +88,35 @@ impl HashingReader {
             Some(data) => Self::over_bytes(data),
             None => Self::spawn(source.open()?),
         }
+    }
+
+    /// Reads `source` on the caller's thread and gives every block to `sink`, in order, for
+    /// hashing elsewhere: no thread of its own, and no copy of bytes already in memory.
+    /// [`HashingReader::sha256`] stays `None`; the sink's owner has the hash.
+    pub fn handing_off(source: &dyn super::CsvSource, mut sink: HashSink) -> io::Result<Self> {
+        let (source, current) = match source.bytes() {
+            Some(data) => {
+                let mut at = 0;
+                while at < data.len() {
+                    let end = (at + HASH_PIECE).min(data.len());
+                    sink(data.slice(at..end), false);
+                    at = end;
+                }
+                (None, data)
+            }
+            None => (Some(source.open()?), Bytes::new()),
+        };
+        Ok(HashingReader {
+            input: Input::HandedOff {
+                done: source.is_none(),
+                source,
+                sink,
+                current,
+                first: true,
+            },
+            pos: 0,
+            sha256: None,
+        })
     }
 
     /// Hashes `data` on a new thread and hands out the same bytes without copying them.
@@ -195,6 +238,30 @@ impl BufRead for HashingReader {
                 }
                 Ok(current.get(self.pos..).unwrap_or_default())
             }
+            Input::HandedOff {
+                source,
+                sink,
+                current,
+                first,
+                done,
+            } => {
+                while self.pos == current.len() && !*done {
+                    let Some(source) = source else { break };
+                    let mut buf = vec![0; BLOCK];
+                    // The first block holds at least the bytes needed to recognise the encoding.
+                    let want = if std::mem::take(first) { SNIFF_LEN } else { 1 };
+                    let n = read_at_least(source, &mut buf, want)?;
+                    if n == 0 {
+                        *done = true;
+                        break;
+                    }
+                    buf.truncate(n);
+                    *current = Bytes::from(buf);
+                    sink(current.clone(), true);
+                    self.pos = 0;
+                }
+                Ok(current.get(self.pos..).unwrap_or_default())
+            }
             Input::Memory { data, hash, .. } => {
                 if self.pos == data.len()
                     && let Some(handle) = hash.take()
@@ -209,6 +276,7 @@ impl BufRead for HashingReader {
     fn consume(&mut self, n: usize) {
         let len = match &self.input {
             Input::Blocks { current, .. } => current.len(),
+            Input::HandedOff { current, .. } => current.len(),
             Input::Memory { data, .. } => data.len(),
         };
         self.pos = (self.pos + n).min(len);

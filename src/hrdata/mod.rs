@@ -17,6 +17,7 @@ mod parse;
 mod plan;
 mod record;
 pub mod schema;
+mod share;
 mod stream;
 mod validate;
 
@@ -58,8 +59,9 @@ pub use validate::{ValidationReport, validate, validate_and_plan};
 // CsvError::DuplicateColumn{source_name, column, count} and CsvError::Parse{source_name, detail};
 // ChunkReader::warnings(); FileSource::new(path), BytesSource::new(name, data);
 // `datetime::check` and `email::is_valid` for reuse. Encoding errors are invalid data (exit 1).
-// `validate` and `ChunkReader::open` start one short-lived thread that reads and hashes the
-// source ahead of the parser (see hashing.rs for why); `validate` checks records on a second.
+// `ChunkReader::open` starts one short-lived thread that reads and hashes the source ahead of
+// the parser (see hashing.rs for why); `validate` starts one helper that hashes what the
+// parser's thread read and checks records when the parser is ahead (share.rs).
 //
 // Added for sending byte ranges (plan.rs): `validate_and_plan(source, opts, records_per_call)
 // -> (ValidationReport, Option<ChunkPlan>)`; `ChunkReader::open_planned(source, opts, plan,

@@ -21,8 +21,18 @@ pub(crate) struct CsvStream {
 impl CsvStream {
     pub fn open(source: &dyn CsvSource, opts: &ValidationOptions) -> Result<Self, CsvError> {
         let name = source.name();
+        let hashing =
+            HashingReader::of(source).map_err(|error| CsvError::io(name.clone(), error))?;
+        Self::over(name, hashing, opts)
+    }
+
+    /// Like [`CsvStream::open`], over a reader already opened on the source named `name`.
+    pub fn over(
+        name: String,
+        hashing: HashingReader,
+        opts: &ValidationOptions,
+    ) -> Result<Self, CsvError> {
         let io_error = |error| CsvError::io(name.clone(), error);
-        let hashing = HashingReader::of(source).map_err(io_error)?;
         let mut reader = RecordReader::new(hashing);
 
         // The hashing reader's first block holds at least SNIFF_LEN bytes (or the whole source).

@@ -1,17 +1,18 @@
 //! Validating a whole source in one streaming pass.
 
 use std::collections::BTreeMap;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread;
+use std::sync::Arc;
+use std::sync::mpsc::channel;
 
 use serde::Serialize;
 
 use super::schema::Scenario;
 
+use super::hashing::HashingReader;
 use super::parse::Record;
 use super::plan::{ChunkPlan, PlanBuilder};
-use super::record::RecordChecker;
-use super::stream::{CsvStream, encoding_error};
+use super::share::{Batch, CheckContext, Checked, Helper, check_batch};
+use super::stream::CsvStream;
 use super::{CsvError, CsvSource, RecordError, ScenarioChoice, ValidationOptions};
 
 /// The outcome of [`validate`] for a source that could be read as CSV.
@@ -66,39 +67,94 @@ pub fn validate_and_plan(
     opts: &ValidationOptions,
     records_per_call: usize,
 ) -> Result<(ValidationReport, Option<ChunkPlan>), CsvError> {
-    let mut stream = CsvStream::open(source, opts)?;
-    let plan = PlanBuilder::new(records_per_call, stream.header.start());
-    let tally = Tally {
+    let name = source.name();
+    let io_error = |error| CsvError::io(name.clone(), error);
+    // This thread reads and parses; a helper hashes and checks (share.rs).
+    let (checked_tx, checked_rx) = channel();
+    let helper = Helper::start(checked_tx).map_err(io_error)?;
+    let queue = helper.queue.clone();
+    let input =
+        HashingReader::handing_off(source, Box::new(move |block, read| queue.hash(block, read)))
+            .map_err(io_error)?;
+    let mut stream = CsvStream::over(name, input, opts)?;
+    let context = Arc::new(CheckContext {
         name: stream.name.clone(),
         checker: stream.checker.clone(),
+        max_errors: opts.max_errors,
+    });
+    let mut tally = Tally {
         max_errors: opts.max_errors,
         records: 0,
         rejected: 0,
         errors: Vec::new(),
         error_count: 0,
         accepted: [0; Scenario::ALL.len()],
-        plan,
+        plan: PlanBuilder::new(records_per_call, stream.header.start()),
+        next: 0,
+        waiting: BTreeMap::new(),
+        spare: Vec::new(),
     };
 
-    // Parsing (here) and checking (on a second thread) overlap, batch by batch; the source is
-    // read and hashed on a third (hashing.rs). Memory: a few batches of reused records.
-    let (full_tx, full_rx) = sync_channel::<Vec<Record>>(BATCHES_AHEAD);
-    let (empty_tx, empty_rx) = sync_channel::<Vec<Record>>(BATCHES_AHEAD + 1);
-    let checking = thread::Builder::new()
-        .name("hrdata-check".into())
-        .spawn(move || tally.check_batches(full_rx, empty_tx))
-        .map_err(|error| CsvError::Io {
+    let (mut seq, mut parsed) = (0u64, 0u64);
+    let mut more = true;
+    // A parsing error is returned after the batches before it are merged: an encoding error
+    // they hold concerns an earlier record.
+    let mut parse_error = None;
+    while more {
+        // Checked batches come back with their records' buffers, ready for reuse.
+        let mut records = tally.spare.pop().unwrap_or_default();
+        let mut n = 0;
+        while n < BATCH {
+            if n == records.len() {
+                records.push(Record::default());
+            }
+            match stream.read(&mut records[n]) {
+                Ok(true) => n += 1,
+                Ok(false) => {
+                    more = false;
+                    break;
+                }
+                Err(e) => {
+                    parse_error = Some(e);
+                    (more, n) = (false, 0);
+                    break;
+                }
+            }
+        }
+        if n == 0 {
+            break;
+        }
+        let batch = Batch {
+            seq,
+            first_number: parsed + 1,
+            records,
+            len: n,
+            context: context.clone(),
+        };
+        seq += 1;
+        parsed += n as u64;
+        if let Err(batch) = helper.queue.offer(batch) {
+            tally.merge(check_batch(batch))?;
+        }
+        while let Ok(checked) = checked_rx.try_recv() {
+            tally.merge(checked)?;
+        }
+    }
+    helper.queue.close();
+    while tally.next < seq {
+        let checked = checked_rx.recv().map_err(|_| CsvError::Io {
             source_name: stream.name.clone(),
-            error,
+            error: std::io::Error::other("the checking thread stopped unexpectedly"),
         })?;
-    let parsed = parse_batches(&mut stream, full_tx, empty_rx);
-    let checked = checking.join().map_err(|_| CsvError::Io {
+        tally.merge(checked)?;
+    }
+    if let Some(e) = parse_error {
+        return Err(e);
+    }
+    let sha256 = helper.finish().ok_or_else(|| CsvError::Io {
         source_name: stream.name.clone(),
-        error: std::io::Error::other("the checking thread stopped unexpectedly"),
+        error: std::io::Error::other("the content hash is not available"),
     })?;
-    // The checker's error concerns an earlier record than a parsing error could.
-    let tally = checked?;
-    parsed?;
 
     let mut report = ValidationReport {
         records: tally.records,
@@ -106,7 +162,7 @@ pub fn validate_and_plan(
         errors: tally.errors,
         error_count: tally.error_count,
         warnings: std::mem::take(&mut stream.warnings),
-        sha256: String::new(),
+        sha256,
         scenarios: Scenario::ALL
             .into_iter()
             .zip(tally.accepted)
@@ -118,48 +174,15 @@ pub fn validate_and_plan(
             .warnings
             .push(format!("{} has a header but no data records", stream.name));
     }
-    report.sha256 = stream.sha256()?;
     let plan = tally.plan.finish(stream.offset(), stream.saw_bare_cr());
     Ok((report, plan))
 }
 
-/// Records per batch handed from the parser to the checker.
+/// Records per batch checked at a time.
 const BATCH: usize = 1024;
-/// Batches parsed ahead of the checker.
-const BATCHES_AHEAD: usize = 2;
 
-/// Reads every record into batches for the checker; stops early if the checker has stopped.
-fn parse_batches(
-    stream: &mut CsvStream,
-    full: SyncSender<Vec<Record>>,
-    empty: Receiver<Vec<Record>>,
-) -> Result<(), CsvError> {
-    loop {
-        // Checked batches come back with their records' buffers, ready for reuse.
-        let mut batch = empty.try_recv().unwrap_or_default();
-        let mut n = 0;
-        let mut more = true;
-        while n < BATCH {
-            if n == batch.len() {
-                batch.push(Record::default());
-            }
-            if !stream.read(&mut batch[n])? {
-                more = false;
-                break;
-            }
-            n += 1;
-        }
-        batch.truncate(n);
-        if (n > 0 && full.send(batch).is_err()) || !more {
-            return Ok(());
-        }
-    }
-}
-
-/// What the checking thread accumulates.
+/// The checked batches, merged in order.
 struct Tally {
-    name: String,
-    checker: RecordChecker,
     max_errors: usize,
     records: u64,
     rejected: u64,
@@ -168,42 +191,40 @@ struct Tally {
     /// Valid records per scenario, in [`Scenario::ALL`] order.
     accepted: [u64; Scenario::ALL.len()],
     plan: PlanBuilder,
+    /// The next batch to merge, and those checked ahead of it.
+    next: u64,
+    waiting: BTreeMap<u64, Checked>,
+    /// Record buffers of merged batches.
+    spare: Vec<Vec<Record>>,
 }
 
 impl Tally {
-    fn check_batches(
-        mut self,
-        full: Receiver<Vec<Record>>,
-        empty: SyncSender<Vec<Record>>,
-    ) -> Result<Self, CsvError> {
-        for batch in full {
-            for record in &batch {
-                self.check(record)?;
-            }
-            // If enough batches are waiting already, this one is simply dropped.
-            let _ = empty.try_send(batch);
+    /// Merges `checked` and every batch waiting for it; an encoding error ends validation.
+    fn merge(&mut self, checked: Checked) -> Result<(), CsvError> {
+        self.waiting.insert(checked.seq, checked);
+        while let Some(checked) = self.waiting.remove(&self.next) {
+            self.next += 1;
+            self.add(checked)?;
         }
-        Ok(self)
+        Ok(())
     }
 
-    fn check(&mut self, record: &Record) -> Result<(), CsvError> {
-        self.records += 1;
-        let number = self.records;
-        let (errors, error_count) = (&mut self.errors, &mut self.error_count);
-        let (checker, max_errors) = (&self.checker, self.max_errors);
-        let verdict = checker
-            .check(record, |problem| {
-                *error_count += 1;
-                if errors.len() < max_errors {
-                    errors.push(checker.record_error(problem, number, record.line(), true));
-                }
-            })
-            .map_err(|e| encoding_error(&self.name, record.line(), e))?;
-        match verdict.scenario {
-            Some(scenario) if verdict.valid => self.accepted[scenario as usize] += 1,
-            _ => self.rejected += 1,
+    fn add(&mut self, checked: Checked) -> Result<(), CsvError> {
+        let room = self.max_errors.saturating_sub(self.errors.len());
+        self.errors.extend(checked.errors.into_iter().take(room));
+        self.error_count += checked.error_count;
+        for (verdict, record) in checked.verdicts.iter().zip(&checked.records) {
+            self.records += 1;
+            match verdict.scenario {
+                Some(scenario) if verdict.valid => self.accepted[scenario as usize] += 1,
+                _ => self.rejected += 1,
+            }
+            self.plan.record(record.start(), verdict.valid);
         }
-        self.plan.record(record.start(), verdict.valid);
+        if let Some(fatal) = checked.fatal {
+            return Err(fatal);
+        }
+        self.spare.push(checked.records);
         Ok(())
     }
 }
