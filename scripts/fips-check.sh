@@ -42,8 +42,9 @@ if [ -n "$other" ]; then
 fi
 
 echo "-- hrconnector version"
-"$bin" version
-"$bin" version | grep -qx 'fips: true'
+version=$("$bin" version)
+echo "$version"
+grep -qx 'fips: true' <<<"$version"
 
 echo "-- cargo test --features fips ${TESTS[*]} (HRCONNECTOR_REQUIRE_FIPS=1)"
 HRCONNECTOR_REQUIRE_FIPS=1 cargo test --locked --features fips "${TESTS[@]}"

@@ -252,3 +252,26 @@ fn a_default_build_controller_refuses_require_fips_with_exit_2() {
     assert!(log.contains("not a FIPS build"), "{log}");
     assert!(!log.contains("controller starting"), "{log}");
 }
+
+/// `hrconnector version | grep -q 'fips: true'` (scripts/fips-check.sh, a compliance check):
+/// the reader may close the pipe after the line it wants. `version` then stops quietly with
+/// exit 0; it used to panic ("failed printing to stdout: Broken pipe", exit 101), which failed
+/// the FIPS check under `set -o pipefail` whenever grep won the race.
+#[test]
+fn version_stops_quietly_when_its_reader_closes_the_pipe() {
+    for output in ["text", "json"] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        // Closed before the process starts: its first write meets a broken pipe every time.
+        drop(reader);
+        let child = std::process::Command::new(BIN)
+            .args(["version", "--output", output])
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{output}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{output}: {stderr}");
+    }
+}

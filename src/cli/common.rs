@@ -220,3 +220,14 @@ impl FipsArgs {
         Ok(())
     }
 }
+
+/// Writes `text` to stdout. A reader that closed the pipe (`version | grep -q …`, `| head`)
+/// has what it wanted: that is `Ok`, not an error, and never the panic `println!` gives.
+pub fn print_stdout(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde::Serialize;
 
-use super::common::OutputFormat;
+use super::common::{OutputFormat, print_stdout};
 use crate::fips::{self, FipsStatus};
 
 #[derive(Debug, Args)]
@@ -33,19 +33,22 @@ pub fn run(args: VersionArgs) -> ExitCode {
         crypto_library: fips::crypto_library(),
         fips_status: status,
     };
-    match args.output {
+    let text = match args.output {
         OutputFormat::Json => match serde_json::to_string_pretty(&report) {
-            Ok(json) => println!("{json}"),
+            Ok(json) => format!("{json}\n"),
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(super::EXIT_FAILED);
             }
         },
-        OutputFormat::Text => {
-            println!("hrconnector {}", report.version);
-            println!("fips: {}", report.fips);
-            println!("crypto: {}", report.crypto_library);
-        }
+        OutputFormat::Text => format!(
+            "hrconnector {}\nfips: {}\ncrypto: {}\n",
+            report.version, report.fips, report.crypto_library
+        ),
+    };
+    if let Err(e) = print_stdout(&text) {
+        eprintln!("error: cannot write to stdout: {e}");
+        return ExitCode::from(super::EXIT_FAILED);
     }
     ExitCode::SUCCESS
 }
