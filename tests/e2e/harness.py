@@ -244,8 +244,10 @@ class Operator:
             args = [str(BINARY)] + exact_args
         elif CHART_ARGS:
             # The chart's arguments; what a pod gets from its environment is given here instead.
-            args = [str(BINARY)] + chart_controller_args() + ['--namespace', namespace, '--identity', name] \
-                + list(extra_args)
+            # A flag the test sets itself replaces the chart's (clap refuses a flag given twice).
+            overridden = {a.split('=', 1)[0] for a in extra_args if a.startswith('--')}
+            chart = [a for a in chart_controller_args() if a.split('=', 1)[0] not in overridden]
+            args = [str(BINARY)] + chart + ['--namespace', namespace, '--identity', name] + list(extra_args)
         else:
             args = [str(BINARY), 'controller', '--namespace', namespace, '--identity', name,
                     '--request-timeout-seconds', '30', '--max-attempts', '3',
