@@ -216,14 +216,45 @@ async fn invalid_csv_leaks_nothing() {
     assert_no_leak(&out, &emu, "invalid CSV");
 }
 
-/// The emulator knowing the federated app, which trusts `issuer` for one service account.
-async fn start_federated_emulator(issuer: &TokenIssuer) -> EmulatorHandle {
-    hrconnector::emulator::start(
-        tls::config_with_federation(issuer),
-        ([127, 0, 0, 1], 0).into(),
-    )
-    .await
-    .expect("emulator starts")
+/// A valid CSV, a service-account token issuer, and the emulator knowing the federated app,
+/// which trusts that issuer for one service account.
+struct Federated {
+    dir: tempfile::TempDir,
+    csv: std::path::PathBuf,
+    issuer: TokenIssuer,
+    emu: EmulatorHandle,
+}
+
+impl Federated {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = valid_csv(dir.path());
+        let issuer = TokenIssuer::new();
+        let emu = hrconnector::emulator::start(
+            tls::config_with_federation(&issuer),
+            ([127, 0, 0, 1], 0).into(),
+        )
+        .await
+        .expect("emulator starts");
+        Federated {
+            dir,
+            csv,
+            issuer,
+            emu,
+        }
+    }
+
+    /// `upload --workload-identity` with `token` as the federated token file.
+    async fn upload(&self, token: &str, json_logs: bool) -> String {
+        upload(
+            &self.emu,
+            self.dir.path(),
+            &self.csv,
+            Auth::WorkloadIdentity(token),
+            json_logs,
+        )
+        .await
+    }
 }
 
 /// [`assert_no_leak`], and none of the service account tokens either (whole, or their
@@ -241,56 +272,31 @@ fn assert_no_federated_leak(output: &str, emu: &EmulatorHandle, tokens: &[&str],
 
 #[tokio::test]
 async fn workload_identity_success_leaks_neither_the_federated_nor_the_access_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = valid_csv(dir.path());
-    let issuer = TokenIssuer::new();
-    let emu = start_federated_emulator(&issuer).await;
+    let f = Federated::new().await;
+    let (issuer, emu) = (&f.issuer, &f.emu);
     let token = issuer.token(tls::FED_NAMESPACE, tls::FED_ACCOUNT, tls::AUDIENCE, 3600);
-    let out = upload(
-        &emu,
-        dir.path(),
-        &csv,
-        Auth::WorkloadIdentity(&token),
-        false,
-    )
-    .await;
+    let out = f.upload(&token, false).await;
     assert!(out.contains("Upload Successful"), "{out}");
     assert_eq!(emu.issued_tokens().len(), 1);
     assert_no_federated_leak(&out, &emu, &[&token], "workload identity");
 
-    let out = upload(&emu, dir.path(), &csv, Auth::WorkloadIdentity(&token), true).await;
+    let out = f.upload(&token, true).await;
     assert!(out.contains("Upload Successful"), "{out}");
     assert_no_federated_leak(&out, &emu, &[&token], "workload identity, JSON logs");
 }
 
 #[tokio::test]
 async fn rejected_and_expired_assertions_leak_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = valid_csv(dir.path());
-    let issuer = TokenIssuer::new();
-    let emu = start_federated_emulator(&issuer).await;
+    let f = Federated::new().await;
+    let (issuer, emu) = (&f.issuer, &f.emu);
     // Another namespace's service account: no federated credential matches.
     let other = issuer.token("other-team", tls::FED_ACCOUNT, tls::AUDIENCE, 3600);
-    let out = upload(
-        &emu,
-        dir.path(),
-        &csv,
-        Auth::WorkloadIdentity(&other),
-        false,
-    )
-    .await;
+    let out = f.upload(&other, false).await;
     assert!(out.contains("AADSTS70021"), "{out}");
     assert_no_federated_leak(&out, &emu, &[&other], "assertion rejected");
 
     let expired = issuer.token(tls::FED_NAMESPACE, tls::FED_ACCOUNT, tls::AUDIENCE, -600);
-    let out = upload(
-        &emu,
-        dir.path(),
-        &csv,
-        Auth::WorkloadIdentity(&expired),
-        true,
-    )
-    .await;
+    let out = f.upload(&expired, true).await;
     assert!(out.contains("AADSTS700024"), "{out}");
     assert_no_federated_leak(&out, &emu, &[&expired], "assertion expired, JSON logs");
     assert_eq!(emu.upload_requests(), 0);
@@ -298,10 +304,8 @@ async fn rejected_and_expired_assertions_leak_nothing() {
 
 #[tokio::test]
 async fn an_unauthorized_upload_with_a_federated_token_leaks_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = valid_csv(dir.path());
-    let issuer = TokenIssuer::new();
-    let emu = start_federated_emulator(&issuer).await;
+    let f = Federated::new().await;
+    let (issuer, emu) = (&f.issuer, &f.emu);
     emu.inject(Fault::new(
         FaultTarget::Upload,
         1,
@@ -312,14 +316,7 @@ async fn an_unauthorized_upload_with_a_federated_token_leaks_nothing() {
         },
     ));
     let token = issuer.token(tls::FED_NAMESPACE, tls::FED_ACCOUNT, tls::AUDIENCE, 3600);
-    let out = upload(
-        &emu,
-        dir.path(),
-        &csv,
-        Auth::WorkloadIdentity(&token),
-        false,
-    )
-    .await;
+    let out = f.upload(&token, false).await;
     assert!(out.contains("401"), "{out}");
     assert_eq!(
         emu.issued_tokens().len(),
