@@ -278,11 +278,11 @@ async fn workload_identity_success_leaks_neither_the_federated_nor_the_access_to
     let out = f.upload(&token, false).await;
     assert!(out.contains("Upload Successful"), "{out}");
     assert_eq!(emu.issued_tokens().len(), 1);
-    assert_no_federated_leak(&out, &emu, &[&token], "workload identity");
+    assert_no_federated_leak(&out, emu, &[&token], "workload identity");
 
     let out = f.upload(&token, true).await;
     assert!(out.contains("Upload Successful"), "{out}");
-    assert_no_federated_leak(&out, &emu, &[&token], "workload identity, JSON logs");
+    assert_no_federated_leak(&out, emu, &[&token], "workload identity, JSON logs");
 }
 
 #[tokio::test]
@@ -293,12 +293,12 @@ async fn rejected_and_expired_assertions_leak_nothing() {
     let other = issuer.token("other-team", tls::FED_ACCOUNT, tls::AUDIENCE, 3600);
     let out = f.upload(&other, false).await;
     assert!(out.contains("AADSTS70021"), "{out}");
-    assert_no_federated_leak(&out, &emu, &[&other], "assertion rejected");
+    assert_no_federated_leak(&out, emu, &[&other], "assertion rejected");
 
     let expired = issuer.token(tls::FED_NAMESPACE, tls::FED_ACCOUNT, tls::AUDIENCE, -600);
     let out = f.upload(&expired, true).await;
     assert!(out.contains("AADSTS700024"), "{out}");
-    assert_no_federated_leak(&out, &emu, &[&expired], "assertion expired, JSON logs");
+    assert_no_federated_leak(&out, emu, &[&expired], "assertion expired, JSON logs");
     assert_eq!(emu.upload_requests(), 0);
 }
 
@@ -325,7 +325,7 @@ async fn an_unauthorized_upload_with_a_federated_token_leaks_nothing() {
     );
     assert_no_federated_leak(
         &out,
-        &emu,
+        emu,
         &[&token],
         "401 on upload after a federated token",
     );
