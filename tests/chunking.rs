@@ -236,3 +236,75 @@ fn header_only_yields_nothing() {
     assert!(reader.sha256().is_some());
     assert_eq!(src.name(), "h.csv");
 }
+
+/// 40,000 records (about 2.4 MB, several read blocks) whose notes hold two- to four-byte
+/// characters, so that some straddle the ends of blocks; record `bad`, if any, has a Latin-1
+/// byte in its note.
+fn multibyte_text(n: usize, bad: Option<usize>) -> Vec<u8> {
+    let mut text = format!("{HEADER}\n").into_bytes();
+    for i in 0..n {
+        text.extend_from_slice(
+            format!("person{i}@contoso.com,2019-04-24T09:15:49Z,2019-04-29T15:18:02Z,Zo\u{eb} ")
+                .as_bytes(),
+        );
+        text.extend_from_slice(["\u{20ac}", "\u{1F600}", "\u{e9}t\u{e9}"][i % 3].as_bytes());
+        if bad == Some(i) {
+            text.extend_from_slice(b" caf\xe9");
+        }
+        text.push(b'\n');
+    }
+    text
+}
+
+#[test]
+fn characters_across_block_ends_are_valid_and_a_bad_byte_names_its_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = ValidationOptions::default();
+    let good = multibyte_text(40_000, None);
+    let path = dir.path().join("good.csv");
+    std::fs::write(&path, &good).expect("write");
+    let sources: [Box<dyn CsvSource>; 2] = [
+        Box::new(BytesSource::new(
+            "good.csv",
+            bytes::Bytes::from(good.clone()),
+        )),
+        Box::new(FileSource::new(&path)),
+    ];
+    for source in &sources {
+        let report = validate(source.as_ref(), &opts).expect("validates");
+        assert_eq!(
+            (report.records, report.rejected),
+            (40_000, 0),
+            "{}",
+            source.name()
+        );
+        // Chunking parses and checks the records again, and sends them intact.
+        let mut reader = ChunkReader::open(source.as_ref(), &opts, 5_000, 0).expect("opens");
+        let sent: Vec<Vec<String>> = all_chunks(&mut reader)
+            .iter()
+            .flat_map(|c| parse(&c.body).1)
+            .collect();
+        assert_eq!(sent.len(), 40_000, "{}", source.name());
+        assert_eq!(sent[39_997][3], "Zo\u{eb} \u{1F600}", "{}", source.name());
+    }
+
+    // A bad byte long after the first block: record 31,000 is on line 31,001.
+    let bad = multibyte_text(40_000, Some(30_999));
+    let path = dir.path().join("bad.csv");
+    std::fs::write(&path, &bad).expect("write");
+    let sources: [Box<dyn CsvSource>; 2] = [
+        Box::new(BytesSource::new("bad.csv", bytes::Bytes::from(bad))),
+        Box::new(FileSource::new(&path)),
+    ];
+    for source in &sources {
+        match validate(source.as_ref(), &opts) {
+            Err(CsvError::Encoding { line, .. }) => {
+                assert_eq!(line, Some(31_001), "{}", source.name())
+            }
+            other => panic!(
+                "{}: expected an encoding error, got {other:?}",
+                source.name()
+            ),
+        }
+    }
+}

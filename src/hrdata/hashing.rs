@@ -19,9 +19,13 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use super::encoding::SNIFF_LEN;
+use super::utf8_prefix::Utf8Prefix;
 
 /// Size of one block read from the source.
 const BLOCK: usize = 512 * 1024;
+/// Size of one block read on the parser's thread and handed to validation's helper to hash:
+/// smaller, since up to four are in memory at once and the helper hashes each in about 70 µs.
+const HANDED_OFF_BLOCK: usize = 128 * 1024;
 /// Blocks read ahead of the parser.
 const AHEAD: usize = 4;
 
@@ -37,6 +41,8 @@ pub(crate) struct HashingReader {
     input: Input,
     pos: usize,
     sha256: Option<String>,
+    /// How far the bytes handed out are known to be UTF-8 (each block checked as it arrives).
+    utf8: Utf8Prefix,
 }
 
 enum Input {
@@ -48,12 +54,13 @@ enum Input {
         current: Vec<u8>,
     },
     /// Read here, on the parser's thread, each block handed to `sink` to be hashed elsewhere
-    /// (validation's helper thread, share.rs). `source` is `None` for bytes in memory, all
-    /// handed over at once; `current` then holds all of them.
+    /// (validation's helper thread, share.rs). `source` is `None` for bytes in memory;
+    /// `current` then holds all of them, and `handed` says how many went to `sink` so far.
     HandedOff {
         source: Option<Box<dyn Read + Send>>,
         sink: HashSink,
         current: Bytes,
+        handed: usize,
         first: bool,
         done: bool,
     },
@@ -93,17 +100,9 @@ impl HashingReader {
     /// Reads `source` on the caller's thread and gives every block to `sink`, in order, for
     /// hashing elsewhere: no thread of its own, and no copy of bytes already in memory.
     /// [`HashingReader::sha256`] stays `None`; the sink's owner has the hash.
-    pub fn handing_off(source: &dyn super::CsvSource, mut sink: HashSink) -> io::Result<Self> {
+    pub fn handing_off(source: &dyn super::CsvSource, sink: HashSink) -> io::Result<Self> {
         let (source, current) = match source.bytes() {
-            Some(data) => {
-                let mut at = 0;
-                while at < data.len() {
-                    let end = (at + HASH_PIECE).min(data.len());
-                    sink(data.slice(at..end), false);
-                    at = end;
-                }
-                (None, data)
-            }
+            Some(data) => (None, data),
             None => (Some(source.open()?), Bytes::new()),
         };
         Ok(HashingReader {
@@ -112,10 +111,12 @@ impl HashingReader {
                 source,
                 sink,
                 current,
+                handed: 0,
                 first: true,
             },
             pos: 0,
             sha256: None,
+            utf8: Utf8Prefix::default(),
         })
     }
 
@@ -143,6 +144,7 @@ impl HashingReader {
             },
             pos: 0,
             sha256: None,
+            utf8: Utf8Prefix::default(),
         })
     }
 
@@ -186,7 +188,13 @@ impl HashingReader {
             },
             pos: 0,
             sha256: None,
+            utf8: Utf8Prefix::default(),
         })
+    }
+
+    /// Bytes from the start of the source known to be UTF-8, of those handed out so far.
+    pub fn utf8_valid_to(&self) -> u64 {
+        self.utf8.valid_to()
     }
 
     /// Hex SHA-256 of the whole source, once `read` has returned 0.
@@ -226,6 +234,7 @@ impl BufRead for HashingReader {
                     }
                     match blocks.recv() {
                         Ok(Message::Data(block)) => {
+                            self.utf8.feed(&block);
                             let used = std::mem::replace(current, block);
                             // If the thread has enough buffers already, this one is dropped.
                             let _ = recycle.try_send(used);
@@ -242,12 +251,32 @@ impl BufRead for HashingReader {
                 source,
                 sink,
                 current,
+                handed,
                 first,
                 done,
             } => {
+                if source.is_none() {
+                    // Bytes in memory go to the hasher a piece ahead of the parser, not all at
+                    // once: the helper then hashes and checks batches in turn, instead of
+                    // hashing first while the batches checked here wait for it to merge (one
+                    // record buffer each: hundreds of megabytes for 100 MB).
+                    let want = (self.pos + HASH_PIECE).min(current.len());
+                    while *handed < want {
+                        let end = (*handed + HASH_PIECE).min(current.len());
+                        self.utf8.feed(&current[*handed..end]);
+                        sink(current.slice(*handed..end), false);
+                        *handed = end;
+                    }
+                }
                 while self.pos == current.len() && !*done {
                     let Some(source) = source else { break };
-                    let mut buf = vec![0; BLOCK];
+                    // The block before, once hashed, is nobody's but ours: its buffer is reused
+                    // (a new one costs page faults and zeroing on every block).
+                    let mut buf = match std::mem::take(current).try_into_mut() {
+                        Ok(used) => Vec::from(used),
+                        Err(_) => Vec::new(),
+                    };
+                    buf.resize(HANDED_OFF_BLOCK, 0);
                     // The first block holds at least the bytes needed to recognise the encoding.
                     let want = if std::mem::take(first) { SNIFF_LEN } else { 1 };
                     let n = read_at_least(source, &mut buf, want)?;
@@ -256,6 +285,7 @@ impl BufRead for HashingReader {
                         break;
                     }
                     buf.truncate(n);
+                    self.utf8.feed(&buf);
                     *current = Bytes::from(buf);
                     sink(current.clone(), true);
                     self.pos = 0;
@@ -263,6 +293,11 @@ impl BufRead for HashingReader {
                 Ok(current.get(self.pos..).unwrap_or_default())
             }
             Input::Memory { data, hash, .. } => {
+                let fed = self.utf8.fed() as usize;
+                let want = (self.pos + HASH_PIECE).min(data.len());
+                if fed < want {
+                    self.utf8.feed(&data[fed..want]);
+                }
                 if self.pos == data.len()
                     && let Some(handle) = hash.take()
                 {

@@ -19,6 +19,7 @@ mod record;
 pub mod schema;
 mod share;
 mod stream;
+mod utf8_prefix;
 mod validate;
 
 pub use crate::source::{BytesSource, CsvSource, FileSource};

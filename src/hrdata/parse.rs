@@ -21,6 +21,9 @@ pub(crate) struct Record {
     line: u64,
     /// Byte offset of the record's first byte in the input.
     start: u64,
+    /// All of the record's bytes in the input are known to be UTF-8 (checked with the block
+    /// they came in), so the record needs no check of its own.
+    known_utf8: bool,
 }
 
 impl Record {
@@ -35,6 +38,14 @@ impl Record {
     /// Byte offset of the record's first byte in the input (a byte-order mark counts).
     pub fn start(&self) -> u64 {
         self.start
+    }
+
+    pub fn known_utf8(&self) -> bool {
+        self.known_utf8
+    }
+
+    pub fn set_known_utf8(&mut self, known: bool) {
+        self.known_utf8 = known;
     }
 
     /// The fields back to back.
@@ -165,10 +176,10 @@ impl<R: BufRead> RecordReader<R> {
         record.start = self.offset;
 
         if record.data.is_empty() {
-            record.data.resize(1024, 0);
+            record.data.resize(128, 0);
         }
         if record.ends.is_empty() {
-            record.ends.resize(16, 0);
+            record.ends.resize(8, 0);
         }
         if self.read_plain_line(record)? {
             return Ok(true);

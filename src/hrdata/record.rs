@@ -159,7 +159,10 @@ impl RecordChecker {
         record: &'r Record,
         mut report: impl FnMut(Problem<'r>),
     ) -> Result<Verdict, NotUtf8> {
-        let text = utf8(record)?;
+        // A record read inside the source's checked UTF-8 prefix needs no check of its own.
+        if !record.known_utf8() {
+            utf8(record)?;
+        }
         if record.len() != self.field_count {
             report(Problem::FieldCount {
                 found: record.len(),
@@ -173,11 +176,11 @@ impl RecordChecker {
                 scenario,
             });
         }
-        // `utf8` checked that every field starts on a character boundary, so this is `Some`.
-        let field = |i: usize| {
-            text.get(record.range(i).unwrap_or(0..0))
-                .ok_or(NotUtf8 { newlines_before: 0 })
-        };
+        // Fields as bytes: the rules need no `str`, and only a problem's value is shown as text.
+        let field = |i: usize| record.get(i).unwrap_or_default();
+        // The record is UTF-8 and every field starts on a character boundary (checked above, or
+        // with its block), so this is the whole value.
+        let text = |value: &'r [u8]| std::str::from_utf8(value).unwrap_or_default();
         let checks = match &self.layout {
             Layout::One(checks) => checks,
             Layout::Multiple {
@@ -186,16 +189,16 @@ impl RecordChecker {
                 scenarios,
                 allowed,
             } => {
-                let value = field(*index)?;
+                let value = field(*index);
                 match scenarios
                     .iter()
-                    .find(|(t, _)| !value.is_empty() && t.eq_ignore_ascii_case(value))
+                    .find(|(t, _)| !value.is_empty() && t.as_bytes().eq_ignore_ascii_case(value))
                 {
                     Some((_, checks)) => checks,
                     None => {
                         report(Problem::Scenario {
                             column: name,
-                            value,
+                            value: text(value),
                             allowed,
                         });
                         return Ok(Verdict {
@@ -218,7 +221,7 @@ impl RecordChecker {
                 }
                 continue;
             };
-            let value = field(index)?;
+            let value = field(index);
             if value.is_empty() {
                 if check.required {
                     report(Problem::Empty {
@@ -231,16 +234,19 @@ impl RecordChecker {
             let column = check.name.as_str();
             match check.rule {
                 Rule::Email => {
-                    if !email::is_valid(value) {
-                        report(Problem::Email { column, value });
+                    if !email::is_valid_utf8(value) {
+                        report(Problem::Email {
+                            column,
+                            value: text(value),
+                        });
                         valid = false;
                     }
                 }
                 Rule::DateTime => {
-                    if let Err(error) = datetime::check(value.as_bytes()) {
+                    if let Err(error) = datetime::check(value) {
                         report(Problem::Date {
                             column,
-                            value,
+                            value: text(value),
                             error,
                         });
                         valid = false;
@@ -250,9 +256,13 @@ impl RecordChecker {
                     // Characters, not bytes: a value of at most `max` bytes is short enough.
                     if let Some(max) = max_chars
                         && value.len() > max
-                        && value.chars().count() > max
+                        && char_count(value) > max
                     {
-                        report(Problem::TooLong { column, value, max });
+                        report(Problem::TooLong {
+                            column,
+                            value: text(value),
+                            max,
+                        });
                         valid = false;
                     }
                 }
@@ -333,6 +343,11 @@ impl RecordChecker {
             },
         }
     }
+}
+
+/// Characters in UTF-8 `text`: the bytes that are not continuation bytes.
+fn char_count(text: &[u8]) -> usize {
+    text.iter().filter(|&&b| (b as i8) >= -0x40).count()
 }
 
 /// The record as one string, if all its bytes are UTF-8 and every field starts on a character

@@ -4,8 +4,8 @@
 //! the records (sequential too: where a record starts depends on the quotes before it) and check
 //! them (any order). The parser's thread reads and parses; one helper thread hashes every block
 //! the parser read, in order, and checks batches of parsed records when it has no block to
-//! hash. The parser hands a batch over only when fewer than [`QUEUED`] wait, and checks it
-//! itself otherwise, so both threads stay busy whichever part is slower on the CPU at hand.
+//! hash. The parser queues every batch; when more than [`QUEUED`] wait, it checks the oldest
+//! itself, so both threads stay busy whichever part is slower on the CPU at hand.
 //! (Three threads, one each for reading and hashing, parsing and checking, left one waiting for
 //! the others on two cores.) Checked batches are merged in order on the parser's thread.
 
@@ -21,13 +21,14 @@ use super::record::{RecordChecker, Verdict};
 use super::stream::encoding_error;
 use super::{CsvError, RecordError};
 
-/// Batches waiting for the helper before the parser checks one itself. With 2 the helper
-/// often ran out of batches while the parser was checking one (perf: the helper had 37 % of
-/// the samples, the parser 63 %); more would only hold more records in memory.
-const QUEUED: usize = 8;
+/// Batches waiting for the helper before the parser checks the oldest itself. Every batch in
+/// flight holds its records' buffers (about 200 KB), and memory must not grow with the source:
+/// validation of 1 GiB peaks within 5 % of 10 MiB (BENCHMARKS.md); more bought no speed.
+const QUEUED: usize = 4;
 /// Blocks read from a stream and waiting to be hashed before the reader waits: memory stays
-/// bounded if hashing is the slower part. (Bytes already in memory are queued all at once.)
-const BLOCKS_QUEUED: usize = 8;
+/// bounded if hashing is the slower part. (Bytes in memory are queued a piece ahead of the
+/// parser.)
+const BLOCKS_QUEUED: usize = 2;
 
 /// What a batch is checked with; shared by both threads.
 pub(crate) struct CheckContext {
@@ -140,16 +141,20 @@ impl WorkQueue {
         self.ready.notify_one();
     }
 
-    /// Queues `batch` for the helper, or gives it back when enough batches wait already.
+    /// Queues `batch` for the helper. When enough batches wait already, the oldest of them is
+    /// given back for the caller to check instead: batches are then checked nearly in order,
+    /// so few checked ones wait to be merged (each holds a batch of record buffers).
     pub fn offer(&self, batch: Batch) -> Result<(), Batch> {
         let mut work = self.lock();
-        if work.check.len() >= QUEUED {
-            return Err(batch);
-        }
         work.check.push_back(batch);
+        let oldest = if work.check.len() > QUEUED {
+            work.check.pop_front()
+        } else {
+            None
+        };
         drop(work);
         self.ready.notify_one();
-        Ok(())
+        oldest.map_or(Ok(()), Err)
     }
 
     /// No more blocks or batches: the helper finishes the queued ones.

@@ -67,9 +67,13 @@ impl CsvStream {
 
     /// Reads the next record into `record`; false at the end of the source.
     pub fn read(&mut self, record: &mut Record) -> Result<bool, CsvError> {
-        self.reader
+        let more = self
+            .reader
             .read(record)
-            .map_err(|error| CsvError::io(self.name.clone(), error))
+            .map_err(|error| CsvError::io(self.name.clone(), error))?;
+        // Every byte up to the reader's offset is the record's or came before it.
+        record.set_known_utf8(self.reader.offset() <= self.reader.get_ref().utf8_valid_to());
+        Ok(more)
     }
 
     /// Checks a record (see [`RecordChecker::check`]); bytes that are not UTF-8 end the stream

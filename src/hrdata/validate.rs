@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::mpsc::channel;
+use std::sync::mpsc::{Receiver, channel};
 
 use serde::Serialize;
 
@@ -139,14 +139,15 @@ pub fn validate_and_plan(
         while let Ok(checked) = checked_rx.try_recv() {
             tally.merge(checked)?;
         }
+        // However the two threads' speeds vary, memory stays bounded (and the same for 10 MiB
+        // as for 1 GiB): parsing waits while too many batches are checked ahead of the helper's.
+        while tally.waiting.len() >= MAX_WAITING {
+            tally.merge(receive(&checked_rx, &stream.name)?)?;
+        }
     }
     helper.queue.close();
     while tally.next < seq {
-        let checked = checked_rx.recv().map_err(|_| CsvError::Io {
-            source_name: stream.name.clone(),
-            error: std::io::Error::other("the checking thread stopped unexpectedly"),
-        })?;
-        tally.merge(checked)?;
+        tally.merge(receive(&checked_rx, &stream.name)?)?;
     }
     if let Some(e) = parse_error {
         return Err(e);
@@ -180,6 +181,16 @@ pub fn validate_and_plan(
 
 /// Records per batch checked at a time.
 const BATCH: usize = 1024;
+/// Checked batches waiting for an earlier one before parsing waits.
+const MAX_WAITING: usize = 4;
+
+/// The next batch the helper checked.
+fn receive(checked: &Receiver<Checked>, name: &str) -> Result<Checked, CsvError> {
+    checked.recv().map_err(|_| CsvError::Io {
+        source_name: name.to_owned(),
+        error: std::io::Error::other("the checking thread stopped unexpectedly"),
+    })
+}
 
 /// The checked batches, merged in order.
 struct Tally {
