@@ -4,7 +4,8 @@
 #
 # cargo-fuzz passes nightly-only flags (-Zsanitizer=address, ...) to rustc; RUSTC_BOOTSTRAP=1 lets
 # the stable compiler accept them. The first run builds the whole crate instrumented into
-# fuzz/target (about 2 GB, 8 to 13 minutes on 2 cores); later runs reuse it.
+# fuzz/target (about 2 GB, 7 to 8 minutes on 2 cores: dependencies the target never runs are built
+# unoptimised, see fuzz/Cargo.toml); later runs reuse it.
 # The fuzzer runs on a temporary copy of the seed corpus fuzz/corpus/csv_reader, with the
 # dictionary fuzz/csv.dict, so the seeds stay as committed. Exits non-zero on any crash, leak,
 # timeout or out-of-memory; the input that caused it is left in fuzz/artifacts/csv_reader/.

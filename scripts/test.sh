@@ -36,5 +36,5 @@ scripts/check-deploy.sh
 step "end-to-end: the real controller against a Kubernetes API emulator, with the chart's arguments"
 HRCONNECTOR_E2E_CHART_ARGS=1 scripts/e2e.sh -q
 
-step "fuzz the CSV reader for 60 s (cargo-fuzz + AddressSanitizer; the first run builds ~8 min)"
+step "fuzz the CSV reader for 60 s (cargo-fuzz + AddressSanitizer; a cold build takes about 8 min)"
 scripts/fuzz.sh 60
