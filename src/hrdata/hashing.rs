@@ -55,12 +55,11 @@ enum Input {
     },
     /// Read here, on the parser's thread, each block handed to `sink` to be hashed elsewhere
     /// (validation's helper thread, share.rs). `source` is `None` for bytes in memory;
-    /// `current` then holds all of them, and `handed` says how many went to `sink` so far.
+    /// `current` then holds all of them, handed to `sink` a piece ahead of the parser.
     HandedOff {
         source: Option<Box<dyn Read + Send>>,
         sink: HashSink,
         current: Bytes,
-        handed: usize,
         first: bool,
         done: bool,
     },
@@ -111,7 +110,6 @@ impl HashingReader {
                 source,
                 sink,
                 current,
-                handed: 0,
                 first: true,
             },
             pos: 0,
@@ -203,6 +201,19 @@ impl HashingReader {
     }
 }
 
+/// Looks at the pieces of `data` (bytes in memory) up to one piece past `pos` that were not
+/// looked at yet, in order: each is checked for UTF-8 and given to `hand`.
+fn look_ahead(utf8: &mut Utf8Prefix, data: &Bytes, pos: usize, mut hand: impl FnMut(Bytes)) {
+    let want = (pos + HASH_PIECE).min(data.len());
+    // Every byte before `fed` has been looked at (and only bytes of `data` are fed here).
+    while (utf8.fed() as usize) < want {
+        let at = utf8.fed() as usize;
+        let end = (at + HASH_PIECE).min(data.len());
+        utf8.feed(&data[at..end]);
+        hand(data.slice(at..end));
+    }
+}
+
 /// Reads until `buf` holds at least `want` bytes or the source ends; returns the count.
 fn read_at_least(source: &mut dyn Read, buf: &mut [u8], want: usize) -> io::Result<usize> {
     let mut n = 0;
@@ -251,7 +262,6 @@ impl BufRead for HashingReader {
                 source,
                 sink,
                 current,
-                handed,
                 first,
                 done,
             } => {
@@ -260,13 +270,9 @@ impl BufRead for HashingReader {
                     // once: the helper then hashes and checks batches in turn, instead of
                     // hashing first while the batches checked here wait for it to merge (one
                     // record buffer each: hundreds of megabytes for 100 MB).
-                    let want = (self.pos + HASH_PIECE).min(current.len());
-                    while *handed < want {
-                        let end = (*handed + HASH_PIECE).min(current.len());
-                        self.utf8.feed(&current[*handed..end]);
-                        sink(current.slice(*handed..end), false);
-                        *handed = end;
-                    }
+                    look_ahead(&mut self.utf8, current, self.pos, |piece| {
+                        sink(piece, false)
+                    });
                 }
                 while self.pos == current.len() && !*done {
                     let Some(source) = source else { break };
@@ -293,11 +299,7 @@ impl BufRead for HashingReader {
                 Ok(current.get(self.pos..).unwrap_or_default())
             }
             Input::Memory { data, hash, .. } => {
-                let fed = self.utf8.fed() as usize;
-                let want = (self.pos + HASH_PIECE).min(data.len());
-                if fed < want {
-                    self.utf8.feed(&data[fed..want]);
-                }
+                look_ahead(&mut self.utf8, data, self.pos, |_| {});
                 if self.pos == data.len()
                     && let Some(handle) = hash.take()
                 {
