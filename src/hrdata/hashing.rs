@@ -40,6 +40,9 @@ enum Message {
 pub(crate) struct HashingReader {
     input: Input,
     pos: usize,
+    /// Below this position `fill_buf` has nothing to do but hand out the current buffer: the
+    /// parser asks for it twice per record, so that case is kept small enough to inline.
+    ready_to: usize,
     sha256: Option<String>,
     /// How far the bytes handed out are known to be UTF-8 (each block checked as it arrives).
     utf8: Utf8Prefix,
@@ -113,6 +116,7 @@ impl HashingReader {
                 first: true,
             },
             pos: 0,
+            ready_to: 0,
             sha256: None,
             utf8: Utf8Prefix::default(),
         })
@@ -141,6 +145,7 @@ impl HashingReader {
                 stop,
             },
             pos: 0,
+            ready_to: 0,
             sha256: None,
             utf8: Utf8Prefix::default(),
         })
@@ -185,6 +190,7 @@ impl HashingReader {
                 current: Vec::new(),
             },
             pos: 0,
+            ready_to: 0,
             sha256: None,
             utf8: Utf8Prefix::default(),
         })
@@ -214,6 +220,17 @@ fn look_ahead(utf8: &mut Utf8Prefix, data: &Bytes, pos: usize, mut hand: impl Fn
     }
 }
 
+/// Positions in `data` (bytes in memory, looked ahead at by [`look_ahead`]) below which no
+/// more looking ahead is needed: until the parser is within a piece of the last byte looked at.
+fn looked_ahead_to(utf8: &Utf8Prefix, data: &Bytes) -> usize {
+    let fed = utf8.fed() as usize;
+    if fed >= data.len() {
+        data.len()
+    } else {
+        (fed + 1).saturating_sub(HASH_PIECE)
+    }
+}
+
 /// Reads until `buf` holds at least `want` bytes or the source ends; returns the count.
 fn read_at_least(source: &mut dyn Read, buf: &mut [u8], want: usize) -> io::Result<usize> {
     let mut n = 0;
@@ -228,10 +245,21 @@ fn read_at_least(source: &mut dyn Read, buf: &mut [u8], want: usize) -> io::Resu
     Ok(n)
 }
 
-impl BufRead for HashingReader {
-    /// The rest of the current block; the first block holds at least
-    /// [`SNIFF_LEN`] bytes unless the source is shorter.
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+impl HashingReader {
+    /// The buffer `pos` is in.
+    #[inline]
+    fn current(&self) -> &[u8] {
+        match &self.input {
+            Input::Blocks { current, .. } => current,
+            Input::HandedOff { current, .. } => current,
+            Input::Memory { data, .. } => data,
+        }
+    }
+
+    /// [`BufRead::fill_buf`] at the end of a buffer, or where bytes in memory must be looked
+    /// ahead at; sets `ready_to`.
+    #[inline(never)]
+    fn refill(&mut self) -> io::Result<()> {
         let stopped = || io::Error::other("the reading thread stopped unexpectedly");
         match &mut self.input {
             Input::Blocks {
@@ -241,7 +269,7 @@ impl BufRead for HashingReader {
             } => {
                 while self.pos == current.len() {
                     if self.sha256.is_some() {
-                        return Ok(&[]);
+                        break;
                     }
                     match blocks.recv() {
                         Ok(Message::Data(block)) => {
@@ -256,7 +284,7 @@ impl BufRead for HashingReader {
                         Err(_) => return Err(stopped()),
                     }
                 }
-                Ok(current.get(self.pos..).unwrap_or_default())
+                self.ready_to = current.len();
             }
             Input::HandedOff {
                 source,
@@ -296,7 +324,10 @@ impl BufRead for HashingReader {
                     sink(current.clone(), true);
                     self.pos = 0;
                 }
-                Ok(current.get(self.pos..).unwrap_or_default())
+                self.ready_to = match source {
+                    Some(_) => current.len(),
+                    None => looked_ahead_to(&self.utf8, current),
+                };
             }
             Input::Memory { data, hash, .. } => {
                 look_ahead(&mut self.utf8, data, self.pos, |_| {});
@@ -305,18 +336,27 @@ impl BufRead for HashingReader {
                 {
                     self.sha256 = Some(handle.join().ok().flatten().ok_or_else(stopped)?);
                 }
-                Ok(data.get(self.pos..).unwrap_or_default())
+                self.ready_to = looked_ahead_to(&self.utf8, data);
             }
         }
+        Ok(())
+    }
+}
+
+impl BufRead for HashingReader {
+    /// The rest of the current block; the first block holds at least
+    /// [`SNIFF_LEN`] bytes unless the source is shorter.
+    #[inline]
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos >= self.ready_to {
+            self.refill()?;
+        }
+        Ok(self.current().get(self.pos..).unwrap_or_default())
     }
 
+    #[inline]
     fn consume(&mut self, n: usize) {
-        let len = match &self.input {
-            Input::Blocks { current, .. } => current.len(),
-            Input::HandedOff { current, .. } => current.len(),
-            Input::Memory { data, .. } => data.len(),
-        };
-        self.pos = (self.pos + n).min(len);
+        self.pos = (self.pos + n).min(self.current().len());
     }
 }
 

@@ -17,6 +17,7 @@ mod parse;
 mod plan;
 mod record;
 pub mod schema;
+mod segmented;
 mod share;
 mod stream;
 mod utf8_prefix;

@@ -117,6 +117,18 @@ impl<R: BufRead> RecordReader<R> {
         }
     }
 
+    /// Starts over on `input`, as a new reader would. Building csv-core's state machine takes
+    /// about 25 µs, and validation reads a segment of 512 KiB at a time (segmented.rs), so it
+    /// is kept. (csv-core's `Clone` of a reader loses part of that machine: it is not used.)
+    pub fn restart(&mut self, input: R) {
+        self.input = input;
+        self.core.reset();
+        self.skipped_lines = 0;
+        self.offset = 0;
+        self.pending_cr = false;
+        self.bare_cr = false;
+    }
+
     /// The input's buffered bytes (filling the buffer if it is empty); empty at the end.
     pub fn peek(&mut self) -> io::Result<&[u8]> {
         self.input.fill_buf()
@@ -143,12 +155,23 @@ impl<R: BufRead> RecordReader<R> {
         &self.input
     }
 
-    /// Reads the next record into `record`; false at the end of the input.
-    pub fn read(&mut self, record: &mut Record) -> io::Result<bool> {
-        use csv_core::ReadRecordResult::*;
+    /// Physical line (1-based) of the next byte to read.
+    pub fn line(&self) -> u64 {
+        self.core.line() + self.skipped_lines
+    }
 
-        // Skip what precedes the record: blank lines, and the `\n` of a CRLF that ended the
-        // previous record. csv-core would discard these bytes too, but after the record's start.
+    /// Skips the line breaks before the next record; the offset where it starts, or `None` at
+    /// the end of the input.
+    pub fn next_start(&mut self) -> io::Result<Option<u64>> {
+        self.skip_line_breaks()?;
+        let at_end = self.input.fill_buf()?.is_empty();
+        Ok((!at_end).then_some(self.offset))
+    }
+
+    /// Skips what precedes a record: blank lines, and the `\n` of a CRLF that ended the previous
+    /// record. csv-core would discard these bytes too, but after the record's start.
+    #[inline]
+    fn skip_line_breaks(&mut self) -> io::Result<()> {
         loop {
             let buf = self.input.fill_buf()?;
             let skip = buf
@@ -172,6 +195,20 @@ impl<R: BufRead> RecordReader<R> {
         }
         // A record (or the end of the input) follows: a `\r` just before it stood alone.
         self.bare_cr |= std::mem::take(&mut self.pending_cr);
+        Ok(())
+    }
+
+    /// Reads the next record into `record`; false at the end of the input.
+    pub fn read(&mut self, record: &mut Record) -> io::Result<bool> {
+        self.skip_line_breaks()?;
+        self.read_started(record)
+    }
+
+    /// [`RecordReader::read`] right after [`RecordReader::next_start`], which skipped the line
+    /// breaks before the record already.
+    pub fn read_started(&mut self, record: &mut Record) -> io::Result<bool> {
+        use csv_core::ReadRecordResult::*;
+
         record.line = self.core.line() + self.skipped_lines;
         record.start = self.offset;
 

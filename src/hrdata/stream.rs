@@ -88,6 +88,19 @@ impl CsvStream {
             .map_err(|e| encoding_error(&self.name, record.line(), e))
     }
 
+    /// Skips the line breaks before the next record; the offset where it starts, or `None` at
+    /// the end of the source.
+    pub fn next_start(&mut self) -> Result<Option<u64>, CsvError> {
+        self.reader
+            .next_start()
+            .map_err(|error| CsvError::io(self.name.clone(), error))
+    }
+
+    /// Physical line (1-based) of the next byte to read.
+    pub fn line(&self) -> u64 {
+        self.reader.line()
+    }
+
     /// Bytes read from the source so far: its length once `read` has returned false.
     pub fn offset(&self) -> u64 {
         self.reader.offset()

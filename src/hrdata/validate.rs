@@ -11,6 +11,7 @@ use super::schema::Scenario;
 use super::hashing::HashingReader;
 use super::parse::Record;
 use super::plan::{ChunkPlan, PlanBuilder};
+use super::segmented::{SEGMENT, Whole, validate_whole};
 use super::share::{Batch, CheckContext, Checked, Helper, check_batch};
 use super::stream::CsvStream;
 use super::{CsvError, CsvSource, RecordError, ScenarioChoice, ValidationOptions};
@@ -67,9 +68,24 @@ pub fn validate_and_plan(
     opts: &ValidationOptions,
     records_per_call: usize,
 ) -> Result<(ValidationReport, Option<ChunkPlan>), CsvError> {
+    match Whole::of(source) {
+        Some(whole) => {
+            let whole = whole.map_err(|error| CsvError::io(source.name(), error))?;
+            validate_whole(source, whole, opts, records_per_call, SEGMENT)
+        }
+        None => validate_stream(source, opts, records_per_call),
+    }
+}
+
+/// [`validate_and_plan`] of a source that can only be read from the start (an object in a
+/// store): this thread reads and parses, a helper hashes and checks (share.rs).
+pub(crate) fn validate_stream(
+    source: &dyn CsvSource,
+    opts: &ValidationOptions,
+    records_per_call: usize,
+) -> Result<(ValidationReport, Option<ChunkPlan>), CsvError> {
     let name = source.name();
     let io_error = |error| CsvError::io(name.clone(), error);
-    // This thread reads and parses; a helper hashes and checks (share.rs).
     let (checked_tx, checked_rx) = channel();
     let helper = Helper::start(checked_tx).map_err(io_error)?;
     let queue = helper.queue.clone();

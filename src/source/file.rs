@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{ChangeCheck, CsvSource};
+use super::{ChangeCheck, CsvSource, ReadAt};
 
 /// A file on disk (or on a mounted PersistentVolumeClaim).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,18 @@ impl CsvSource for FileSource {
 
     fn name(&self) -> String {
         self.path.display().to_string()
+    }
+
+    fn ranged(&self) -> Option<io::Result<Arc<dyn ReadAt>>> {
+        let open = || -> io::Result<Arc<dyn ReadAt>> {
+            let file = File::open(&self.path)?;
+            let size = file.metadata()?.len();
+            Ok(Arc::new(FileAt {
+                file: Arc::new(file),
+                size,
+            }))
+        };
+        Some(open())
     }
 
     fn pin(&self) -> io::Result<Arc<dyn CsvSource>> {
@@ -85,6 +97,14 @@ impl CsvSource for OpenFile {
         }))
     }
 
+    fn ranged(&self) -> Option<io::Result<Arc<dyn ReadAt>>> {
+        // The size pinned: bytes written beyond it since are a change the check below reports.
+        Some(Ok(Arc::new(FileAt {
+            file: self.file.clone(),
+            size: self.stamp.len,
+        })))
+    }
+
     fn change_check(&self) -> Option<ChangeCheck> {
         let (file, stamp) = (self.file.clone(), self.stamp);
         Some(Box::new(move || {
@@ -104,6 +124,23 @@ impl Read for FileFrom {
         let n = self.file.read_at(buf, self.offset)?;
         self.offset += n as u64;
         Ok(n)
+    }
+}
+
+/// Positioned reads of an open file, up to its size when opened.
+struct FileAt {
+    file: Arc<File>,
+    size: u64,
+}
+
+impl ReadAt for FileAt {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let room = self.size.saturating_sub(offset).min(buf.len() as u64) as usize;
+        self.file.read_at(&mut buf[..room], offset)
     }
 }
 

@@ -40,6 +40,19 @@ pub trait CsvSource: Send + Sync {
     fn bytes(&self) -> Option<::bytes::Bytes> {
         None
     }
+    /// Reads at any offset, when the source allows them (a file): validation then reads the
+    /// source in segments on two threads at once (hrdata/segmented.rs).
+    fn ranged(&self) -> Option<io::Result<Arc<dyn ReadAt>>> {
+        None
+    }
+}
+
+/// A source's content, read at any offset.
+pub trait ReadAt: Send + Sync {
+    /// The length in bytes when it was opened: the content validation reads.
+    fn size(&self) -> u64;
+    /// Reads from `offset` into `buf`, like `pread`; 0 only at the end.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
 }
 
 /// True when a pinned source may have changed since it was pinned.
