@@ -62,8 +62,10 @@ pub use validate::{ValidationReport, validate, validate_and_plan};
 // ChunkReader::warnings(); FileSource::new(path), BytesSource::new(name, data);
 // `datetime::check` and `email::is_valid` for reuse. Encoding errors are invalid data (exit 1).
 // `ChunkReader::open` starts one short-lived thread that reads and hashes the source ahead of
-// the parser (see hashing.rs for why); `validate` starts one helper that hashes what the
-// parser's thread read and checks records when the parser is ahead (share.rs).
+// the parser (see hashing.rs for why); `validate` starts one helper: for a file or bytes in
+// memory both threads parse and check segments of the source (segmented.rs); for a stream the
+// helper hashes what the parser's thread read and checks records when the parser is ahead
+// (share.rs).
 //
 // Added for sending byte ranges (plan.rs): `validate_and_plan(source, opts, records_per_call)
 // -> (ValidationReport, Option<ChunkPlan>)`; `ChunkReader::open_planned(source, opts, plan,

@@ -118,7 +118,7 @@ impl<R: BufRead> RecordReader<R> {
     }
 
     /// Starts over on `input`, as a new reader would. Building csv-core's state machine takes
-    /// about 25 µs, and validation reads a segment of 512 KiB at a time (segmented.rs), so it
+    /// about 25 µs, and validation reads a segment of 256 KiB at a time (segmented.rs), so it
     /// is kept. (csv-core's `Clone` of a reader loses part of that machine: it is not used.)
     pub fn restart(&mut self, input: R) {
         self.input = input;

@@ -1,4 +1,6 @@
-//! Sharing one validation between two threads, for machines with two cores.
+//! Sharing one validation of a stream (an object in a store, read once from its start) between
+//! two threads. Sources that can be read at any offset are validated in segments instead
+//! (segmented.rs), which costs less CPU: there each thread checks the records it parsed.
 //!
 //! The work is: read the source, hash every byte (SHA-256 is sequential, so one thread), parse
 //! the records (sequential too: where a record starts depends on the quotes before it) and check
