@@ -39,8 +39,9 @@ use crate::source::ReadAt;
 pub(crate) const SEGMENT: u64 = 256 * 1024;
 /// Segments taken but not hashed yet, at most: memory stays bounded whichever part is slower.
 const WINDOW: usize = 4;
-/// Bytes read at a time past the end of a segment, for its last record.
-const TAIL: u64 = 16 * 1024;
+/// Bytes read at a time past the end of a segment, for its last record: a few records' worth
+/// (every byte of it is copied and checked for UTF-8 a second time, with the next segment).
+const TAIL: u64 = 1024;
 
 /// Buffers kept for reuse: at most those of the segments in flight.
 const POOLED: usize = WINDOW + 2;
