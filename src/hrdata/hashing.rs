@@ -362,12 +362,17 @@ impl BufRead for HashingReader {
 
 impl Read for HashingReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let rest = self.fill_buf()?;
-        let n = rest.len().min(out.len());
-        out[..n].copy_from_slice(&rest[..n]);
-        self.consume(n);
-        Ok(n)
+        read_buffered(self, out)
     }
+}
+
+/// `Read::read` of a reader whose bytes are all in its `BufRead` buffer: a copy out of it.
+pub(crate) fn read_buffered(reader: &mut impl BufRead, out: &mut [u8]) -> io::Result<usize> {
+    let rest = reader.fill_buf()?;
+    let n = rest.len().min(out.len());
+    out[..n].copy_from_slice(&rest[..n]);
+    reader.consume(n);
+    Ok(n)
 }
 
 #[cfg(test)]

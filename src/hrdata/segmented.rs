@@ -21,15 +21,15 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use super::hashing::HashingReader;
+use super::hashing::{HashingReader, read_buffered};
 use super::parse::{Record, RecordReader};
 use super::plan::{ChunkPlan, PlanBuilder};
 use super::record::RecordChecker;
 use super::schema::Scenario;
 use super::stream::{CsvStream, encoding_error};
 use super::utf8_prefix::Utf8Prefix;
-use super::validate::ValidationReport;
-use super::{CsvError, CsvSource, RecordError, ScenarioChoice, ValidationOptions};
+use super::validate::{Counts, ValidationReport};
+use super::{CsvError, CsvSource, RecordError, ValidationOptions};
 use crate::source::ReadAt;
 
 /// Bytes per segment: small enough that few are in memory at once (a file's segments are read
@@ -197,11 +197,7 @@ impl BufRead for SegmentInput {
 
 impl Read for SegmentInput {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let rest = self.fill_buf()?;
-        let n = rest.len().min(out.len());
-        out[..n].copy_from_slice(&rest[..n]);
-        self.consume(n);
-        Ok(n)
+        read_buffered(self, out)
     }
 }
 
@@ -510,11 +506,7 @@ impl Drop for Gone<'_> {
 /// The merged results, in order.
 struct Tally {
     max_errors: usize,
-    records: u64,
-    rejected: u64,
-    accepted: [u64; Scenario::ALL.len()],
-    errors: Vec<RecordError>,
-    error_count: u64,
+    counts: Counts,
     plan: PlanBuilder,
     /// Where the next record starts, as the results merged so far found.
     expected: u64,
@@ -525,15 +517,17 @@ struct Tally {
 
 impl Tally {
     fn add(&mut self, parsed: Parsed) -> Result<(), CsvError> {
-        let (records_before, lines_before) = (self.records, self.line - 1);
-        let room = self.max_errors.saturating_sub(self.errors.len());
-        self.errors
+        let counts = &mut self.counts;
+        let (records_before, lines_before) = (counts.records, self.line - 1);
+        let room = self.max_errors.saturating_sub(counts.errors.len());
+        counts
+            .errors
             .extend(parsed.errors.into_iter().take(room).map(|mut e| {
                 e.record += records_before;
                 e.line += lines_before;
                 e
             }));
-        self.error_count += parsed.error_count;
+        counts.error_count += parsed.error_count;
         if let Some(mut fatal) = parsed.fatal {
             if let CsvError::Encoding {
                 line: Some(line), ..
@@ -543,9 +537,9 @@ impl Tally {
             }
             return Err(fatal);
         }
-        self.records += parsed.records;
-        self.rejected += parsed.rejected;
-        for (total, n) in self.accepted.iter_mut().zip(parsed.accepted) {
+        counts.records += parsed.records;
+        counts.rejected += parsed.rejected;
+        for (total, n) in counts.accepted.iter_mut().zip(parsed.accepted) {
             *total += n;
         }
         for start in parsed.starts {
@@ -629,11 +623,7 @@ pub(crate) fn validate_whole(
     };
     let mut tally = Tally {
         max_errors: opts.max_errors,
-        records: 0,
-        rejected: 0,
-        accepted: [0; Scenario::ALL.len()],
-        errors: Vec::new(),
-        error_count: 0,
+        counts: Counts::default(),
         plan: PlanBuilder::new(records_per_call, header.header.start()),
         expected: data_start,
         line: header.line(),
@@ -680,24 +670,8 @@ pub(crate) fn validate_whole(
     };
     drop(state);
 
-    let mut report = ValidationReport {
-        records: tally.records,
-        rejected: tally.rejected,
-        errors: tally.errors,
-        error_count: tally.error_count,
-        warnings: std::mem::take(&mut header.warnings),
-        sha256,
-        scenarios: Scenario::ALL
-            .into_iter()
-            .zip(tally.accepted)
-            .filter(|(s, n)| *n > 0 || opts.scenario == ScenarioChoice::One(*s))
-            .collect(),
-    };
-    if report.records == 0 {
-        report
-            .warnings
-            .push(format!("{name} has a header but no data records"));
-    }
+    let warnings = std::mem::take(&mut header.warnings);
+    let report = tally.counts.report(&name, opts, warnings, sha256);
     let plan = tally.plan.finish(len, tally.bare_cr);
     Ok((report, plan))
 }

@@ -48,6 +48,46 @@ impl ValidationReport {
     }
 }
 
+/// What a validation counted, merged in record order.
+#[derive(Default)]
+pub(crate) struct Counts {
+    pub records: u64,
+    pub rejected: u64,
+    /// The first `max_errors` problems.
+    pub errors: Vec<RecordError>,
+    pub error_count: u64,
+    /// Valid records per scenario, in [`Scenario::ALL`] order.
+    pub accepted: [u64; Scenario::ALL.len()],
+}
+
+impl Counts {
+    /// The report of the source named `name`, with the header's `warnings`.
+    pub fn report(
+        self,
+        name: &str,
+        opts: &ValidationOptions,
+        mut warnings: Vec<String>,
+        sha256: String,
+    ) -> ValidationReport {
+        if self.records == 0 {
+            warnings.push(format!("{name} has a header but no data records"));
+        }
+        ValidationReport {
+            records: self.records,
+            rejected: self.rejected,
+            errors: self.errors,
+            error_count: self.error_count,
+            warnings,
+            sha256,
+            scenarios: Scenario::ALL
+                .into_iter()
+                .zip(self.accepted)
+                .filter(|(s, n)| *n > 0 || opts.scenario == ScenarioChoice::One(*s))
+                .collect(),
+        }
+    }
+}
+
 /// Reads the whole source once, checking every record, and hashes its bytes on the way.
 ///
 /// Returns `Err` for problems with the file as a whole (I/O, encoding, missing columns); problems
@@ -100,11 +140,7 @@ pub(crate) fn validate_stream(
     });
     let mut tally = Tally {
         max_errors: opts.max_errors,
-        records: 0,
-        rejected: 0,
-        errors: Vec::new(),
-        error_count: 0,
-        accepted: [0; Scenario::ALL.len()],
+        counts: Counts::default(),
         plan: PlanBuilder::new(records_per_call, stream.header.start()),
         next: 0,
         waiting: BTreeMap::new(),
@@ -173,24 +209,8 @@ pub(crate) fn validate_stream(
         error: std::io::Error::other("the content hash is not available"),
     })?;
 
-    let mut report = ValidationReport {
-        records: tally.records,
-        rejected: tally.rejected,
-        errors: tally.errors,
-        error_count: tally.error_count,
-        warnings: std::mem::take(&mut stream.warnings),
-        sha256,
-        scenarios: Scenario::ALL
-            .into_iter()
-            .zip(tally.accepted)
-            .filter(|(s, n)| *n > 0 || opts.scenario == ScenarioChoice::One(*s))
-            .collect(),
-    };
-    if report.records == 0 {
-        report
-            .warnings
-            .push(format!("{} has a header but no data records", stream.name));
-    }
+    let warnings = std::mem::take(&mut stream.warnings);
+    let report = tally.counts.report(&stream.name, opts, warnings, sha256);
     let plan = tally.plan.finish(stream.offset(), stream.saw_bare_cr());
     Ok((report, plan))
 }
@@ -211,12 +231,7 @@ fn receive(checked: &Receiver<Checked>, name: &str) -> Result<Checked, CsvError>
 /// The checked batches, merged in order.
 struct Tally {
     max_errors: usize,
-    records: u64,
-    rejected: u64,
-    errors: Vec<RecordError>,
-    error_count: u64,
-    /// Valid records per scenario, in [`Scenario::ALL`] order.
-    accepted: [u64; Scenario::ALL.len()],
+    counts: Counts,
     plan: PlanBuilder,
     /// The next batch to merge, and those checked ahead of it.
     next: u64,
@@ -237,14 +252,15 @@ impl Tally {
     }
 
     fn add(&mut self, checked: Checked) -> Result<(), CsvError> {
-        let room = self.max_errors.saturating_sub(self.errors.len());
-        self.errors.extend(checked.errors.into_iter().take(room));
-        self.error_count += checked.error_count;
+        let counts = &mut self.counts;
+        let room = self.max_errors.saturating_sub(counts.errors.len());
+        counts.errors.extend(checked.errors.into_iter().take(room));
+        counts.error_count += checked.error_count;
         for (verdict, record) in checked.verdicts.iter().zip(&checked.records) {
-            self.records += 1;
+            counts.records += 1;
             match verdict.scenario {
-                Some(scenario) if verdict.valid => self.accepted[scenario as usize] += 1,
-                _ => self.rejected += 1,
+                Some(scenario) if verdict.valid => counts.accepted[scenario as usize] += 1,
+                _ => counts.rejected += 1,
             }
             self.plan.record(record.start(), verdict.valid);
         }
