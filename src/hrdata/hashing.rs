@@ -103,11 +103,23 @@ impl HashingReader {
     /// hashing elsewhere: no thread of its own, and no copy of bytes already in memory.
     /// [`HashingReader::sha256`] stays `None`; the sink's owner has the hash.
     pub fn handing_off(source: &dyn super::CsvSource, sink: HashSink) -> io::Result<Self> {
-        let (source, current) = match source.bytes() {
-            Some(data) => (None, data),
-            None => (Some(source.open()?), Bytes::new()),
-        };
-        Ok(HashingReader {
+        Ok(match source.bytes() {
+            Some(data) => Self::handing_off_input(None, data, sink),
+            None => Self::handing_off_stream(source.open()?, sink),
+        })
+    }
+
+    /// [`HashingReader::handing_off`] of a stream already opened.
+    pub fn handing_off_stream(source: Box<dyn Read + Send>, sink: HashSink) -> Self {
+        Self::handing_off_input(Some(source), Bytes::new(), sink)
+    }
+
+    fn handing_off_input(
+        source: Option<Box<dyn Read + Send>>,
+        current: Bytes,
+        sink: HashSink,
+    ) -> Self {
+        HashingReader {
             input: Input::HandedOff {
                 done: source.is_none(),
                 source,
@@ -119,7 +131,7 @@ impl HashingReader {
             ready_to: 0,
             sha256: None,
             utf8: Utf8Prefix::default(),
-        })
+        }
     }
 
     /// Hashes `data` on a new thread and hands out the same bytes without copying them.

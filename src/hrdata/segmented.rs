@@ -139,6 +139,20 @@ impl Whole {
     }
 }
 
+/// A file read from its start, as a stream.
+struct FileFrom {
+    file: Arc<dyn ReadAt>,
+    offset: u64,
+}
+
+impl Read for FileFrom {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.offset)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
 /// The source from one offset to its end: the rest of a segment first, then pieces of
 /// [`TAIL`] bytes; each piece's UTF-8 is checked as it comes.
 struct SegmentInput {
@@ -446,8 +460,10 @@ fn next_task(shared: &Shared, n: usize, merged: usize, merging: bool) -> Task {
         if merging && merged == n && state.hashed == n + 1 {
             return Task::Return;
         }
-        if merging && state.helper_gone && state.hasher.is_some() && merged < state.taken {
-            // The helper stopped before giving the result of a segment it took.
+        // (The result of `merged` is not there, see above, and this thread is doing nothing.)
+        if merging && state.helper_gone && (state.hasher.is_none() || merged < state.taken) {
+            // The helper stopped while hashing or before giving the result of a segment it
+            // took: the caller reports that the hash is missing.
             return Task::Return;
         }
         state = shared.wait(state);
@@ -499,6 +515,16 @@ struct Gone<'s>(&'s Shared);
 impl Drop for Gone<'_> {
     fn drop(&mut self) {
         self.0.lock().helper_gone = true;
+        self.0.changed.notify_all();
+    }
+}
+
+/// Tells the helper to stop when the caller's thread is done (or panics).
+struct Stop<'s>(&'s Shared);
+
+impl Drop for Stop<'_> {
+    fn drop(&mut self) {
+        self.0.lock().stop = true;
         self.0.changed.notify_all();
     }
 }
@@ -591,9 +617,20 @@ pub(crate) fn validate_whole(
     segment: u64,
 ) -> Result<(ValidationReport, Option<ChunkPlan>), CsvError> {
     let name = source.name();
-    // The header, read as any stream is: encoding, byte-order mark, column mapping.
-    let header_input = HashingReader::handing_off(source, Box::new(|_, _| {}))
-        .map_err(|error| CsvError::io(name.clone(), error))?;
+    // The header, read as any stream is (encoding, byte-order mark, column mapping), from the
+    // same bytes as the segments: a file renamed over the path meanwhile is not read.
+    let ignore: super::hashing::HashSink = Box::new(|_, _| {});
+    let header_input = match &whole {
+        Whole::Memory(_) => HashingReader::handing_off(source, ignore)
+            .map_err(|error| CsvError::io(name.clone(), error))?,
+        Whole::File(file, _) => HashingReader::handing_off_stream(
+            Box::new(FileFrom {
+                file: file.clone(),
+                offset: 0,
+            }),
+            ignore,
+        ),
+    };
     let mut header = CsvStream::over(name.clone(), header_input, opts)?;
     let data_start = header.next_start()?.unwrap_or(header.offset());
     let len = whole.len();
@@ -637,6 +674,8 @@ pub(crate) fn validate_whole(
                 let _gone = Gone(&shared);
                 work(&cx, &shared, false, |_, _| true);
             });
+        // Also if this thread panics: the helper must not wait for it forever.
+        let _stop = Stop(&shared);
         let mut parser = Parser::default();
         work(&cx, &shared, true, |k, done| {
             match tally.merge(&cx, k, done, &mut parser) {
@@ -647,8 +686,7 @@ pub(crate) fn validate_whole(
                 }
             }
         });
-        shared.lock().stop = true;
-        shared.changed.notify_all();
+        drop(_stop);
         match helper {
             Ok(helper) => helper.join().is_ok(),
             // No helper: this thread did all the work.
