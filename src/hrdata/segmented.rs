@@ -30,7 +30,7 @@ use super::stream::{CsvStream, encoding_error};
 use super::utf8_prefix::Utf8Prefix;
 use super::validate::{Counts, ValidationReport};
 use super::{CsvError, CsvSource, RecordError, ValidationOptions};
-use crate::source::ReadAt;
+use crate::source::{ReadAt, StreamAt};
 
 /// Bytes per segment: small enough that few are in memory at once (a file's segments are read
 /// into buffers; at most [`WINDOW`] wait to be hashed: with 512 KiB, validating 500 MB peaked
@@ -136,20 +136,6 @@ impl Whole {
                 }))
             }
         }
-    }
-}
-
-/// A file read from its start, as a stream.
-struct FileFrom {
-    file: Arc<dyn ReadAt>,
-    offset: u64,
-}
-
-impl Read for FileFrom {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.file.read_at(buf, self.offset)?;
-        self.offset += n as u64;
-        Ok(n)
     }
 }
 
@@ -624,8 +610,8 @@ pub(crate) fn validate_whole(
         Whole::Memory(_) => HashingReader::handing_off(source, ignore)
             .map_err(|error| CsvError::io(name.clone(), error))?,
         Whole::File(file, _) => HashingReader::handing_off_stream(
-            Box::new(FileFrom {
-                file: file.clone(),
+            Box::new(StreamAt {
+                source: file.clone(),
                 offset: 0,
             }),
             ignore,

@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{ChangeCheck, CsvSource, ReadAt};
+use super::{ChangeCheck, CsvSource, ReadAt, StreamAt};
 
 /// A file on disk (or on a mounted PersistentVolumeClaim).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,8 +79,12 @@ impl Stamp {
 
 impl CsvSource for OpenFile {
     fn open(&self) -> io::Result<Box<dyn Read + Send>> {
-        Ok(Box::new(FileFrom {
-            file: self.file.clone(),
+        // To the end as it is now, not as it was when pinned: the hash shows a change.
+        Ok(Box::new(StreamAt {
+            source: Arc::new(FileAt {
+                file: self.file.clone(),
+                size: u64::MAX,
+            }),
             offset: 0,
         }))
     }
@@ -110,20 +114,6 @@ impl CsvSource for OpenFile {
         Some(Box::new(move || {
             Stamp::of(&file).map_or(true, |now| now != stamp)
         }))
-    }
-}
-
-/// Reads a shared open file from its own offset.
-struct FileFrom {
-    file: Arc<File>,
-    offset: u64,
-}
-
-impl Read for FileFrom {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.file.read_at(buf, self.offset)?;
-        self.offset += n as u64;
-        Ok(n)
     }
 }
 

@@ -47,6 +47,20 @@ pub trait CsvSource: Send + Sync {
     }
 }
 
+/// A [`ReadAt`] read as a stream from `offset` on.
+pub(crate) struct StreamAt {
+    pub source: Arc<dyn ReadAt>,
+    pub offset: u64,
+}
+
+impl Read for StreamAt {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.source.read_at(buf, self.offset)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
 /// A source's content, read at any offset.
 pub trait ReadAt: Send + Sync {
     /// The length in bytes when it was opened: the content validation reads.
