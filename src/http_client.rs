@@ -1,6 +1,11 @@
-//! The one place that builds outbound HTTP clients (Entra ID, the ingestion service, and later
-//! object stores), so every connection is configured the same way:
+//! The one place that builds outbound HTTP clients (Entra ID, the ingestion service, object
+//! stores, STS), so every connection is configured the same way:
 //!
+//! - the egress policy ([`crate::net::egress`]): [`HttpClient`] checks every request before it
+//!   is sent and every redirect hop (a redirect never leaves the origin it started at); it hands
+//!   out no raw `reqwest::Client`, so a source or credential added later cannot skip the check;
+//! - bounded bodies for `object_store` (its error path would size a buffer by the peer's
+//!   `Content-Length`): see [`HttpClient`]'s `HttpService`;
 //! - timeouts (connect and whole request);
 //! - proxies from `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (reqwest reads them; lower-case
 //!   spellings too). The Kubernetes client is built elsewhere and never uses these;
@@ -16,15 +21,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::Url;
 use rustls::pki_types::CertificateDer;
 
-/// How to build a client. `Default`: 400 s requests, 30 s connects, no extra CA.
+use crate::net::egress::{EgressPolicy, EgressRefused, origin, refusal_in, same_origin};
+
+/// How to build a client. `Default`: 400 s requests, 30 s connects, no extra CA, and only the
+/// published hosts allowed.
 #[derive(Debug, Clone)]
 pub struct HttpClientConfig {
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
     /// Extra PEM bundle trusted in addition to the public and system roots.
     pub ca_file: Option<PathBuf>,
+    /// Where requests may go.
+    pub egress: Arc<EgressPolicy>,
 }
 
 impl Default for HttpClientConfig {
@@ -33,9 +44,13 @@ impl Default for HttpClientConfig {
             request_timeout: Duration::from_secs(400),
             connect_timeout: Duration::from_secs(30),
             ca_file: None,
+            egress: Arc::new(EgressPolicy::published_only()),
         }
     }
 }
+
+/// Redirects followed at most (each hop within the first request's origin).
+const MAX_REDIRECTS: usize = 5;
 
 /// The client could not be built: the trusted CA bundle is unusable.
 #[derive(Debug, thiserror::Error)]
@@ -63,16 +78,208 @@ pub enum HttpClientError {
     Build(String),
 }
 
-/// Builds a client with the timeouts, proxies and trust of `config`.
-pub fn build(config: &HttpClientConfig) -> Result<reqwest::Client, HttpClientError> {
+/// Builds a client with the timeouts, proxies, trust and egress policy of `config`.
+pub fn build(config: &HttpClientConfig) -> Result<HttpClient, HttpClientError> {
     let tls = tls_config(config)?;
-    reqwest::Client::builder()
+    let inner = reqwest::Client::builder()
         .timeout(config.request_timeout)
         .connect_timeout(config.connect_timeout)
         .user_agent(concat!("hrconnector/", env!("CARGO_PKG_VERSION")))
         .tls_backend_preconfigured(tls)
+        .redirect(redirect_policy(config.egress.clone()))
         .build()
-        .map_err(|e| HttpClientError::Build(e.to_string()))
+        .map_err(|e| HttpClientError::Build(e.to_string()))?;
+    Ok(HttpClient {
+        inner,
+        egress: config.egress.clone(),
+    })
+}
+
+/// Every hop is checked: it must stay on the origin the request started at (a 307 re-sends the
+/// body, which may hold a client secret) and pass the egress policy.
+fn redirect_policy(egress: Arc<EgressPolicy>) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let to = attempt.url().clone();
+        let from = attempt.previous().first().cloned();
+        if let Some(from) = from.filter(|from| !same_origin(from, &to)) {
+            let refused = EgressRefused {
+                what: format!("a redirect from {}", origin(&from)),
+                origin: origin(&to),
+                why: "a redirect never leaves the origin the request was sent to",
+            };
+            return attempt.error(refused);
+        }
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+        }
+        match egress.check(&to, "a redirect") {
+            Ok(()) => attempt.follow(),
+            Err(refused) => attempt.error(refused),
+        }
+    })
+}
+
+/// The crate's HTTP client: reqwest's, with the egress policy checked before every request.
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+    egress: Arc<EgressPolicy>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("egress", &self.egress)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a request got no answer: refused by the egress policy (nothing sent), or a transport
+/// failure.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error(transparent)]
+    Refused(EgressRefused),
+    #[error(transparent)]
+    Transport(reqwest::Error),
+}
+
+impl HttpClient {
+    /// A POST to `url`, sent by [`Request::send`] once the policy allows it.
+    pub fn post(&self, url: &str) -> Request {
+        self.request(reqwest::Method::POST, url)
+    }
+
+    /// A GET to `url`.
+    pub fn get(&self, url: &str) -> Request {
+        self.request(reqwest::Method::GET, url)
+    }
+
+    pub fn request(&self, method: reqwest::Method, url: &str) -> Request {
+        Request {
+            egress: self.egress.clone(),
+            inner: self.inner.clone(),
+            builder: self.inner.request(method, url),
+        }
+    }
+
+    /// The policy this client enforces.
+    pub fn egress(&self) -> &EgressPolicy {
+        &self.egress
+    }
+}
+
+/// A request being built; only [`Request::send`] sends it, after the policy's check.
+pub struct Request {
+    egress: Arc<EgressPolicy>,
+    inner: reqwest::Client,
+    builder: reqwest::RequestBuilder,
+}
+
+impl Request {
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        self.builder = self.builder.header(name, value);
+        self
+    }
+
+    pub fn form<T: serde::Serialize + ?Sized>(mut self, form: &T) -> Self {
+        self.builder = self.builder.form(form);
+        self
+    }
+
+    pub fn bearer_auth(mut self, token: &str) -> Self {
+        self.builder = self.builder.bearer_auth(token);
+        self
+    }
+
+    pub fn multipart(mut self, form: reqwest::multipart::Form) -> Self {
+        self.builder = self.builder.multipart(form);
+        self
+    }
+
+    /// Checks the URL against the egress policy, then sends. A refused request sends nothing.
+    pub async fn send(self) -> Result<reqwest::Response, SendError> {
+        let request = self.builder.build().map_err(SendError::Transport)?;
+        self.egress
+            .check(request.url(), "a request")
+            .map_err(SendError::Refused)?;
+        self.inner
+            .execute(request)
+            .await
+            .map_err(|e| match refusal_in(&e) {
+                Some(refused) => SendError::Refused(refused),
+                None => SendError::Transport(e),
+            })
+    }
+}
+
+/// `object_store`'s requests go through the same check, and its bodies are bounded: an error
+/// answer is read to [`crate::net::body::ERROR_BODY_LIMIT`] here, and no body reports the
+/// size its `Content-Length` claims (object_store sizes its buffer by that hint: a store
+/// claiming 1 TiB aborted the process).
+#[async_trait::async_trait]
+impl object_store::client::HttpService for HttpClient {
+    async fn call(
+        &self,
+        request: object_store::client::HttpRequest,
+    ) -> Result<object_store::client::HttpResponse, object_store::client::HttpError> {
+        use object_store::client::{HttpError, HttpErrorKind, HttpService};
+        let url = Url::parse(&request.uri().to_string())
+            .map_err(|e| HttpError::new(HttpErrorKind::Request, e))?;
+        self.egress
+            .check(&url, "an object store request")
+            .map_err(|e| HttpError::new(HttpErrorKind::Request, e))?;
+        let response = HttpService::call(&self.inner, request).await?;
+        bounded_store_response(response).await
+    }
+}
+
+async fn bounded_store_response(
+    response: object_store::client::HttpResponse,
+) -> Result<object_store::client::HttpResponse, object_store::client::HttpError> {
+    use futures_util::StreamExt as _;
+    use object_store::client::HttpResponseBody;
+    let (mut parts, body) = response.into_parts();
+    if parts.status.is_success() || parts.status.is_redirection() {
+        return Ok(object_store::client::HttpResponse::from_parts(
+            parts,
+            HttpResponseBody::new(UnsizedBody(body)),
+        ));
+    }
+    let mut stream = body.bytes_stream();
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        let room = crate::net::body::ERROR_BODY_LIMIT - buf.len();
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if chunk.len() >= room {
+            break;
+        }
+    }
+    parts.headers.remove(reqwest::header::CONTENT_LENGTH);
+    Ok(object_store::client::HttpResponse::from_parts(
+        parts,
+        HttpResponseBody::from(buf.freeze()),
+    ))
+}
+
+/// A body that reports no size: the peer's `Content-Length` is a claim, not a buffer size.
+struct UnsizedBody(object_store::client::HttpResponseBody);
+
+impl http_body::Body for UnsizedBody {
+    type Data = bytes::Bytes;
+    type Error = object_store::client::HttpError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.0).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_end_stream()
+    }
 }
 
 /// The TLS configuration [`build`] gives its client: trust as described above, the aws-lc-rs

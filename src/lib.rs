@@ -14,6 +14,7 @@ pub mod emulator;
 pub mod fips;
 pub mod hrdata;
 pub mod http_client;
+pub mod net;
 pub mod schedule;
 pub mod source;
 pub mod upload;

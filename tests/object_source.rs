@@ -603,7 +603,7 @@ async fn s3_web_identity_reads_with_credentials_from_sts() {
     std::fs::write(&token_file, &token).unwrap();
     let role = "arn:aws-us-gov:iam::123456789012:role/hr-reader";
     let provider = StsWebIdentity::new(StsWebIdentityConfig {
-        http: reqwest::Client::new(),
+        http: common::http_for(&proxy.url),
         endpoint: proxy.url.clone(),
         role_arn: role.into(),
         session_name: "hrconnector.hr.leavers".into(),
@@ -661,7 +661,7 @@ async fn s3_web_identity_with_a_broken_token_file_is_access_denied() {
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, "not-a-jwt").unwrap();
     let provider = StsWebIdentity::new(StsWebIdentityConfig {
-        http: reqwest::Client::new(),
+        http: common::http_for(&moto.url()),
         endpoint: moto.url(),
         role_arn: "arn:aws:iam::123456789012:role/hr-reader".into(),
         session_name: "s".into(),
@@ -817,10 +817,11 @@ impl WorkloadIdentityBlob {
         let token_url =
             endpoints_for(&self.emulator, hrconnector::cloud::Cloud::GccHigh).token_url_v2(TENANT);
         let tokens = TokenClient::new(
-            reqwest::Client::new(),
+            common::http_for(&token_url),
             token_url.clone(),
             STORAGE_RESOURCE.into(),
             AppCredentials {
+                scrubber: Default::default(),
                 tenant_id: TENANT.into(),
                 app_id: FED_APP.into(),
                 auth: ClientAuth::Federated(Arc::new(FederatedTokenFile { path: token_file })),

@@ -253,6 +253,7 @@ fn cert_credentials(key_file: &str) -> AppCredentials {
     let cert = std::fs::read(fixture("certs/test-app.crt")).unwrap();
     let key = std::fs::read(fixture(key_file)).unwrap();
     AppCredentials {
+        scrubber: Default::default(),
         tenant_id: TENANT.into(),
         app_id: CERT_APP.into(),
         auth: ClientAuth::Certificate(CertificateCredential::from_pem(&cert, &key).unwrap()),

@@ -71,6 +71,7 @@ async fn demo(output: OutputFormat) -> anyhow::Result<ExitCode> {
         .endpoints()
         .with_overrides(Some(&emu.url()), Some(&emu.url()), None);
     let credentials = AppCredentials {
+        scrubber: Default::default(),
         tenant_id: emulator::DEMO_TENANT_ID.into(),
         app_id: emulator::DEMO_APP_ID.into(),
         auth: ClientAuth::Secret(SecretString::from(emulator::DEMO_APP_SECRET)),

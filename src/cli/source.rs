@@ -63,3 +63,4 @@ impl SourceArgs {
         }
     }
 }
+

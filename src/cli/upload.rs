@@ -355,6 +355,7 @@ fn workload_identity_credentials(args: &UploadArgs) -> Result<AppCredentials, Cr
         app_id: flag_or_env(&args.app_id, "AZURE_CLIENT_ID")
             .ok_or_else(|| missing("--app-id", "AZURE_CLIENT_ID"))?,
         auth: ClientAuth::Federated(Arc::new(file)),
+        scrubber: Default::default(),
     })
 }
 
@@ -416,6 +417,7 @@ fn load_credentials(args: &UploadArgs) -> Result<AppCredentials, CredentialError
             "HRCONNECTOR_APP_ID",
         )?,
         auth,
+        scrubber: Default::default(),
     })
 }
 

@@ -41,6 +41,14 @@ pub enum CredentialsError {
         cert_key: String,
         key_key: String,
     },
+    /// A value that would become part of a URL is of the wrong form (never shows the value).
+    #[error("Secret {namespace}/{name}, key {key:?}: {problem}")]
+    InvalidValue {
+        namespace: String,
+        name: String,
+        key: String,
+        problem: String,
+    },
     #[error("Secret {namespace}/{name}: {error}")]
     Unusable {
         namespace: String,
@@ -55,6 +63,7 @@ impl CredentialsError {
         match self {
             CredentialsError::WorkloadIdentity(e) => e.reason(),
             CredentialsError::NotOne => crate::crd::conditions::reason::INVALID_SPEC,
+            CredentialsError::InvalidValue { .. } => crate::upload::reason::INVALID_CREDENTIALS,
             _ => crate::crd::conditions::reason::CREDENTIALS_NOT_FOUND,
         }
     }
@@ -117,8 +126,26 @@ async fn from_secret(
     };
     let tenant_id = text(&spec.tenant_id_key)?;
     let app_id = text(&spec.app_id_key)?;
+    // Every value read here is known to the scrubber, whatever key it was read as: a key named
+    // `tenantIdKey` may hold a password, and Entra echoes an unknown tenant in its error.
+    let mut scrubber = crate::net::Scrubber::default();
+    scrubber.add(&tenant_id, format!("{} from Secret {name}", spec.tenant_id_key));
+    scrubber.add(&app_id, format!("{} from Secret {name}", spec.app_id_key));
+    let invalid = |key: &str, e: crate::net::url_parts::InvalidUrlPart| {
+        CredentialsError::InvalidValue {
+            namespace: namespace.into(),
+            name: name.into(),
+            key: key.into(),
+            problem: e.to_string(),
+        }
+    };
+    crate::net::url_parts::tenant_id(&tenant_id, "the value")
+        .map_err(|e| invalid(&spec.tenant_id_key, e))?;
+    crate::net::url_parts::app_id(&app_id, "the value").map_err(|e| invalid(&spec.app_id_key, e))?;
     let auth = if value(&spec.app_secret_key).is_some() {
-        ClientAuth::Secret(SecretString::from(text(&spec.app_secret_key)?))
+        let secret = text(&spec.app_secret_key)?;
+        scrubber.add(&secret, format!("{} from Secret {name}", spec.app_secret_key));
+        ClientAuth::Secret(SecretString::from(secret))
     } else if let (Some(cert), Some(key)) =
         (value(&spec.certificate_key), value(&spec.private_key_key))
     {
@@ -144,6 +171,7 @@ async fn from_secret(
             tenant_id,
             app_id,
             auth,
+            scrubber,
         },
     })
 }

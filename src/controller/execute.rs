@@ -184,9 +184,11 @@ async fn execute(
     tracing::info!(namespace, job = %name, trigger = trigger.name(), "run started");
 
     ctx.upload_began();
-    let report = if let Err(e) = ctx.config.endpoint_policy.check(&started.spec.endpoints()) {
+    let report = if let Err(e) =
+        super::endpoint_policy::check_job(&ctx.config.endpoint_policy, &started.spec)
+    {
         // Reconcile refuses such a spec before any run; this holds if the spec changed since.
-        UploadReport::failed(reason::ENDPOINT_NOT_ALLOWED, e.to_string())
+        UploadReport::failed(e.reason(), e.to_string())
     } else if started.spec.source.persistent_volume_claim.is_some() {
         super::pvc_run::upload_with_job(ctx, &namespace, &started, &status, &active, cancel.clone())
             .await

@@ -183,10 +183,11 @@ async fn s3_web_identity(
 }
 
 /// The client of token requests: trust and timeouts as for every other connection.
-fn http(ctx: &Context) -> Result<reqwest::Client, ObjectProblem> {
+fn http(ctx: &Context) -> Result<crate::http_client::HttpClient, ObjectProblem> {
     build_http(&HttpClientConfig {
         request_timeout: ctx.config.request_timeout,
         ca_file: ctx.config.ca_file.clone(),
+        egress: std::sync::Arc::new(ctx.config.endpoint_policy.clone()),
         ..HttpClientConfig::default()
     })
     .map_err(|e| ObjectProblem::new(reason::INVALID_SPEC, e.to_string()))

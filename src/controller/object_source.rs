@@ -66,6 +66,7 @@ pub async fn resolve(
     config.retry = ctx.config.retry.clone();
     config.sleeper = ctx.sleeper.clone();
     config.ca_file = ctx.config.ca_file.clone();
+    config.egress = Some(std::sync::Arc::new(ctx.config.endpoint_policy.clone()));
     ObjectSource::new(&config, Handle::current())
         .map(Some)
         .map_err(|e| ObjectProblem::new(e.reason(), e.to_string()))

@@ -167,10 +167,8 @@ fn checked_schedule(
     job.spec.validate().map_err(|e| invalid(e.to_string()))?;
     let schedule = Schedule::parse(&job.spec.schedule, &job.spec.time_zone)
         .map_err(|e| invalid(e.to_string()))?;
-    ctx.config
-        .endpoint_policy
-        .check(&job.spec.endpoints())
-        .map_err(|e| (reason::ENDPOINT_NOT_ALLOWED, e.to_string()))?;
+    super::endpoint_policy::check_job(&ctx.config.endpoint_policy, &job.spec)
+        .map_err(|e| (e.reason(), e.to_string()))?;
     Ok(schedule)
 }
 

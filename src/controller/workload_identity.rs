@@ -154,6 +154,8 @@ pub fn credentials(
             &identity.service_account,
             &identity.audience,
         )),
+        // The IDs come from the job or the service account's annotations, not from a Secret.
+        scrubber: Default::default(),
     }
 }
 

@@ -21,6 +21,19 @@ pub struct AppCredentials {
     pub tenant_id: String,
     pub app_id: String,
     pub auth: ClientAuth,
+    /// The values above that came from Secrets or files, with where they came from: every
+    /// service text about this app passes it before it is reported.
+    pub scrubber: crate::net::Scrubber,
+}
+
+impl AppCredentials {
+    /// Refuses a tenant or app ID that is not of the forms Entra ID knows: the tenant becomes a
+    /// path segment of the token URL (`../../evil` would leave it). Never names the value.
+    pub fn check_ids(&self) -> Result<(), CredentialError> {
+        crate::net::url_parts::tenant_id(&self.tenant_id, "the tenant ID")
+            .and_then(|()| crate::net::url_parts::app_id(&self.app_id, "the app ID"))
+            .map_err(|e| CredentialError::Missing(e.to_string()))
+    }
 }
 
 /// How the app proves its identity.

@@ -36,6 +36,10 @@ pub enum UploadError {
     )]
     UntrustedCertificate(UntrustedCertificate),
 
+    /// The egress policy refused a request or a redirect: nothing was sent there.
+    #[error(transparent)]
+    EndpointNotAllowed(crate::net::EgressRefused),
+
     /// The HTTP client could not be set up (an unusable CA bundle).
     #[error(transparent)]
     HttpClient(#[from] HttpClientError),
@@ -89,9 +93,11 @@ pub mod reason {
     pub const SOURCE_CHANGED: &str = "SourceChanged";
     pub const INTERRUPTED: &str = "Interrupted";
     pub const INTERNAL_ERROR: &str = "InternalError";
+    /// The egress policy refused a request (a host no prefix allows, a redirect elsewhere).
+    pub const ENDPOINT_NOT_ALLOWED: &str = "EndpointNotAllowed";
 
     /// Every reason above.
-    pub const ALL: [&str; 11] = [
+    pub const ALL: [&str; 12] = [
         INVALID_CREDENTIALS,
         SOURCE_UNREADABLE,
         INVALID_CSV,
@@ -103,6 +109,7 @@ pub mod reason {
         SOURCE_CHANGED,
         INTERRUPTED,
         INTERNAL_ERROR,
+        ENDPOINT_NOT_ALLOWED,
     ];
 }
 
@@ -120,6 +127,7 @@ impl UploadError {
             UploadError::Authentication { .. } => reason::AUTHENTICATION_FAILED,
             UploadError::UntrustedCertificate(_) => reason::UNTRUSTED_CERTIFICATE,
             UploadError::HttpClient(_) => reason::INVALID_TRUSTED_CA,
+            UploadError::EndpointNotAllowed(_) => reason::ENDPOINT_NOT_ALLOWED,
             UploadError::Rejected { .. } | UploadError::Unavailable { .. } => reason::UPLOAD_FAILED,
             UploadError::Checkpoint(_) => reason::CHECKPOINT_FAILED,
             UploadError::SourceChanged => reason::SOURCE_CHANGED,

@@ -3,7 +3,8 @@
 use std::error::Error as _;
 
 /// The whole cause chain of a transport error ("connection refused", "timed out"), which
-/// reqwest's own `Display` leaves out. URLs carry tenant and job ids, never secrets.
+/// reqwest's own `Display` leaves out. A URL is shown as its origin only: its path may hold a
+/// tenant read from a Secret, its query a SAS signature.
 pub fn describe_transport_error(e: &reqwest::Error) -> String {
     let mut text = if e.is_timeout() {
         format!("request timed out: {e}")
@@ -15,6 +16,9 @@ pub fn describe_transport_error(e: &reqwest::Error) -> String {
         text.push_str(": ");
         text.push_str(&cause.to_string());
         source = cause.source();
+    }
+    if let Some(url) = e.url() {
+        text = text.replace(url.as_str(), &crate::net::egress::origin(url));
     }
     // A refused or unreachable proxy otherwise reads like the service being down.
     if e.is_connect()

@@ -6,7 +6,9 @@ use bytes::Bytes;
 use reqwest::multipart::{Form, Part};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::http_client::{UntrustedCertificate, untrusted_certificate};
+use crate::http_client::{HttpClient, SendError, UntrustedCertificate, untrusted_certificate};
+use crate::net::EgressRefused;
+use crate::net::body::{ERROR_BODY_LIMIT, read_bounded};
 
 use super::http_error::{describe_transport_error, truncate_body};
 use super::retry::{is_retryable_status, retry_after};
@@ -25,11 +27,13 @@ pub enum AttemptOutcome {
     Refused { status: u16, message: String },
     /// The server's certificate is not trusted; retrying would not help.
     Untrusted(UntrustedCertificate),
+    /// The egress policy refused the request (or a redirect): nothing was sent.
+    NotAllowed(EgressRefused),
 }
 
 /// Posts `body` (header row + records) as the part `file` named `file_name`.
 pub async fn post_chunk(
-    http: &reqwest::Client,
+    http: &HttpClient,
     upload_url: &str,
     bearer: &SecretString,
     file_name: &str,
@@ -55,7 +59,8 @@ pub async fn post_chunk(
         .await;
     let response = match response {
         Ok(r) => r,
-        Err(e) => {
+        Err(SendError::Refused(refused)) => return AttemptOutcome::NotAllowed(refused),
+        Err(SendError::Transport(e)) => {
             if let Some(cert) = untrusted_certificate(&e) {
                 return AttemptOutcome::Untrusted(cert);
             }
@@ -68,8 +73,8 @@ pub async fn post_chunk(
     let status = response.status();
     let wait_hint = retry_after(response.headers());
     // The body is only read for the error text; a failure to read it is itself transient.
-    let body = match response.bytes().await {
-        Ok(b) => b,
+    let body = match read_bounded(response, ERROR_BODY_LIMIT).await {
+        Ok(b) => b.bytes,
         Err(e) if !status.is_success() => {
             return AttemptOutcome::Transient {
                 message: describe_transport_error(&e),

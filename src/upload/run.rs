@@ -31,6 +31,9 @@ pub const DEFAULT_RECORDS_PER_CALL: usize = 5000;
 /// Everything an [`Uploader`] needs that does not change between runs.
 pub struct UploaderConfig {
     pub endpoints: Endpoints,
+    /// Where requests may go; [`UploaderConfig::new`] allows the published hosts and the
+    /// origins of `endpoints` (the caller chose them); the operator gives its own policy.
+    pub egress: Arc<crate::net::EgressPolicy>,
     pub credentials: AppCredentials,
     pub retry: RetryPolicy,
     pub request_timeout: Duration,
@@ -41,8 +44,12 @@ pub struct UploaderConfig {
 
 impl UploaderConfig {
     pub fn new(endpoints: Endpoints, credentials: AppCredentials) -> Self {
+        let egress = crate::net::EgressPolicy::published_only()
+            .allowing_origin_of(&endpoints.authority_url)
+            .allowing_origin_of(&endpoints.ingestion_url);
         UploaderConfig {
             endpoints,
+            egress: Arc::new(egress),
             credentials,
             retry: RetryPolicy::default(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
@@ -142,7 +149,7 @@ impl UploadReport {
 
 /// Sends HR data for one app to one ingestion endpoint.
 pub struct Uploader {
-    http: reqwest::Client,
+    http: crate::http_client::HttpClient,
     endpoints: Endpoints,
     tokens: TokenClient,
     retry: RetryPolicy,
@@ -151,9 +158,11 @@ pub struct Uploader {
 
 impl Uploader {
     pub fn new(config: UploaderConfig) -> Result<Self, UploadError> {
+        config.credentials.check_ids()?;
         let http = http_client::build(&HttpClientConfig {
             request_timeout: config.request_timeout,
             ca_file: config.ca_file.clone(),
+            egress: config.egress.clone(),
             ..HttpClientConfig::default()
         })?;
         let tenant = &config.credentials.tenant_id;
@@ -400,6 +409,9 @@ impl Uploader {
                     }
                     AttemptOutcome::Untrusted(cert) => {
                         return Err(UploadError::UntrustedCertificate(cert));
+                    }
+                    AttemptOutcome::NotAllowed(refused) => {
+                        return Err(UploadError::EndpointNotAllowed(refused));
                     }
                     AttemptOutcome::Transient {
                         message,

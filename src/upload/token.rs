@@ -10,7 +10,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use crate::http_client::untrusted_certificate;
+use crate::http_client::{HttpClient, SendError, untrusted_certificate};
+use crate::net::body::{ANSWER_LIMIT, read_bounded};
+use crate::net::egress::origin;
 
 use super::assertion::client_assertion;
 use super::credentials::{AppCredentials, ClientAuth};
@@ -22,7 +24,7 @@ const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type
 
 /// Fetches and caches bearer tokens for one app and one resource.
 pub struct TokenClient {
-    http: reqwest::Client,
+    http: HttpClient,
     token_url: String,
     resource: String,
     credentials: AppCredentials,
@@ -54,7 +56,7 @@ struct AadError {
 
 impl TokenClient {
     pub fn new(
-        http: reqwest::Client,
+        http: HttpClient,
         token_url: String,
         resource: String,
         credentials: AppCredentials,
@@ -147,26 +149,49 @@ impl TokenClient {
                 form.push(("client_assertion", assertion.expose_secret().to_string()));
             }
         }
-        tracing::debug!(url = %self.token_url, app_id = %creds.app_id, "requesting access token");
+        // The origin only: the path holds the tenant, which may come from a Secret.
+        let authority = reqwest::Url::parse(&self.token_url)
+            .map(|u| origin(&u))
+            .unwrap_or_default();
+        tracing::debug!(authority = %authority, "requesting access token");
+        let scrub = |text: String| creds.scrubber.scrub(&text);
         let response = self
             .http
             .post(&self.token_url)
             .form(&form)
             .send()
             .await
-            .map_err(|e| match untrusted_certificate(&e) {
-                Some(cert) => FetchError::Fatal(UploadError::UntrustedCertificate(cert)),
-                None => FetchError::Transient {
-                    message: describe_transport_error(&e),
-                    retry_after: None,
+            .map_err(|e| match e {
+                SendError::Refused(refused) => {
+                    FetchError::Fatal(UploadError::EndpointNotAllowed(refused))
+                }
+                SendError::Transport(e) => match untrusted_certificate(&e) {
+                    Some(cert) => FetchError::Fatal(UploadError::UntrustedCertificate(cert)),
+                    None => FetchError::Transient {
+                        message: scrub(describe_transport_error(&e)),
+                        retry_after: None,
+                    },
                 },
             })?;
         let status = response.status();
         let wait_hint = retry_after(response.headers());
-        let body = response.bytes().await.map_err(|e| FetchError::Transient {
-            message: describe_transport_error(&e),
-            retry_after: None,
-        })?;
+        let body = read_bounded(response, ANSWER_LIMIT)
+            .await
+            .map_err(|e| FetchError::Transient {
+                message: scrub(describe_transport_error(&e)),
+                retry_after: None,
+            })?;
+        if status.is_success() && body.cut {
+            return Err(FetchError::Fatal(UploadError::Authentication {
+                status: status.as_u16(),
+                error: "invalid_response".into(),
+                description: format!(
+                    "the token endpoint's answer is larger than {} KiB, which no token is; check the authority URL",
+                    ANSWER_LIMIT / 1024
+                ),
+            }));
+        }
+        let body = body.bytes;
         if status.is_success() {
             let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|e| {
                 FetchError::Fatal(UploadError::Authentication {
@@ -185,11 +210,12 @@ impl TokenClient {
                 .unwrap_or(3599);
             return Ok((answer.access_token, Duration::from_secs(lifetime)));
         }
+        // Entra's descriptions echo what they were sent (AADSTS90002 names the tenant).
         let (error, description) = match serde_json::from_slice::<AadError>(&body) {
             Ok(e) if !e.error.is_empty() || !e.error_description.is_empty() => {
-                (e.error, e.error_description)
+                (scrub(e.error), scrub(e.error_description))
             }
-            _ => ("http_error".to_string(), truncate_body(&body)),
+            _ => ("http_error".to_string(), scrub(truncate_body(&body))),
         };
         if is_retryable_status(status) {
             return Err(FetchError::Transient {

@@ -75,6 +75,7 @@ pub fn endpoints_for(emu: &EmulatorHandle, cloud: Cloud) -> Endpoints {
 
 pub fn secret_credentials(secret: &str) -> AppCredentials {
     AppCredentials {
+        scrubber: Default::default(),
         tenant_id: TENANT.into(),
         app_id: APP.into(),
         auth: ClientAuth::Secret(SecretString::from(secret.to_string())),
@@ -167,4 +168,16 @@ pub fn write_csv(dir: &Path, name: &str, n: usize) -> (PathBuf, Vec<Vec<String>>
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     (path, records)
+}
+
+/// The crate's HTTP client, allowed to reach the published hosts and `url`'s origin (a local
+/// emulator or store the test started).
+pub fn http_for(url: &str) -> hrconnector::http_client::HttpClient {
+    hrconnector::http_client::build(&hrconnector::http_client::HttpClientConfig {
+        egress: std::sync::Arc::new(
+            hrconnector::net::EgressPolicy::published_only().allowing_origin_of(url),
+        ),
+        ..Default::default()
+    })
+    .expect("HTTP client")
 }

@@ -19,7 +19,8 @@ use object_store::azure::AzureCredential;
 use secrecy::ExposeSecret;
 use tokio::sync::Mutex;
 
-use crate::http_client::untrusted_certificate;
+use crate::http_client::{HttpClient, SendError, untrusted_certificate};
+use crate::net::body::{ANSWER_LIMIT, read_bounded};
 use crate::upload::retry::{is_retryable_status, retry_after};
 use crate::upload::token::TokenClient;
 use crate::upload::{AssertionSource, RetryPolicy, Sleeper};
@@ -98,7 +99,7 @@ impl CredentialProvider for EntraStorageToken {
 
 /// Temporary S3 credentials from STS `AssumeRoleWithWebIdentity`.
 pub struct StsWebIdentity {
-    http: reqwest::Client,
+    http: HttpClient,
     endpoint: String,
     role_arn: String,
     session_name: String,
@@ -121,7 +122,7 @@ impl std::fmt::Debug for StsWebIdentity {
 
 /// What `StsWebIdentity::new` needs.
 pub struct StsWebIdentityConfig {
-    pub http: reqwest::Client,
+    pub http: HttpClient,
     /// `https://sts.REGION.amazonaws.com`, or a VPC endpoint.
     pub endpoint: String,
     pub role_arn: String,
@@ -197,23 +198,37 @@ impl StsWebIdentity {
             .form(&form)
             .send()
             .await
-            .map_err(|e| match untrusted_certificate(&e) {
-                Some(cert) => Attempt::fatal(format!(
-                    "the STS endpoint {} presented a certificate that is not trusted ({}); \
-                     add its CA with --ca-file or SSL_CERT_FILE",
-                    cert.host, cert.problem
-                )),
-                None => Attempt::Transient {
-                    message: crate::upload::describe_transport_error(&e),
-                    hint: None,
+            .map_err(|e| match e {
+                SendError::Refused(refused) => Attempt::fatal(refused.to_string()),
+                SendError::Transport(e) => match untrusted_certificate(&e) {
+                    Some(cert) => Attempt::fatal(format!(
+                        "the STS endpoint {} presented a certificate that is not trusted ({}); \
+                         add its CA with --ca-file or SSL_CERT_FILE",
+                        cert.host, cert.problem
+                    )),
+                    None => Attempt::Transient {
+                        message: crate::upload::describe_transport_error(&e),
+                        hint: None,
+                    },
                 },
             })?;
         let status = response.status();
         let hint = retry_after(response.headers());
-        let body = response.text().await.map_err(|e| Attempt::Transient {
-            message: crate::upload::describe_transport_error(&e),
-            hint: None,
-        })?;
+        // Read to a bound: an STS answer is a few KiB; a 600 MiB one is not an answer.
+        let body = read_bounded(response, ANSWER_LIMIT)
+            .await
+            .map_err(|e| Attempt::Transient {
+                message: crate::upload::describe_transport_error(&e),
+                hint: None,
+            })?;
+        if body.cut && status.is_success() {
+            return Err(Attempt::fatal(format!(
+                "the answer of STS at {} is larger than {} KiB, which no STS answer is",
+                self.endpoint,
+                ANSWER_LIMIT / 1024
+            )));
+        }
+        let body = String::from_utf8_lossy(&body.bytes).into_owned();
         if status.is_success() {
             return parse_credentials(&body).ok_or_else(|| {
                 Attempt::fatal(format!(

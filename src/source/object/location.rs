@@ -61,6 +61,14 @@ pub enum ObjectLocation {
 const AZURE_HOSTS: [&str; 2] = [".blob.core.windows.net", ".blob.core.usgovcloudapi.net"];
 
 impl ObjectLocation {
+    /// The Azure account URL the location names, if any.
+    pub fn account_url(&self) -> Option<String> {
+        match self {
+            ObjectLocation::AzureBlob { account_url, .. } => account_url.clone(),
+            ObjectLocation::S3 { .. } => None,
+        }
+    }
+
     /// Parses `az://CONTAINER/BLOB`, `https://ACCOUNT.blob.core.windows.net/CONTAINER/BLOB`,
     /// `https://ACCOUNT.blob.core.usgovcloudapi.net/CONTAINER/BLOB` or `s3://BUCKET/KEY`.
     pub fn parse(url: &str) -> Result<ObjectLocation, ObjectSourceError> {

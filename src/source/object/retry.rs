@@ -17,7 +17,7 @@ use crate::upload::{RetryPolicy, Sleeper};
 /// The crate's HTTP client with the uploader's retry policy.
 #[derive(Clone)]
 pub(super) struct RetryingClient {
-    pub http: reqwest::Client,
+    pub http: crate::http_client::HttpClient,
     pub retry: RetryPolicy,
     pub sleeper: Arc<dyn Sleeper>,
     /// `object_store`'s `allow_http` for this client (`AWS_ALLOW_HTTP`, `AZURE_ALLOW_HTTP`, an

@@ -83,6 +83,11 @@ pub struct StoreConfig {
     pub range_len: u64,
     /// Extra trusted CA bundle (`--ca-file`), as for the uploader's connections.
     pub ca_file: Option<std::path::PathBuf>,
+    /// Where the store's requests may go. `None` (the command line, library callers): the
+    /// published hosts, this config's own `endpoint` and account URL, and the endpoints the
+    /// store clients' environment variables name, all chosen by whoever runs it. The operator
+    /// gives its administrator's policy, and nothing else is trusted.
+    pub egress: Option<Arc<crate::net::EgressPolicy>>,
 }
 
 impl StoreConfig {
@@ -97,6 +102,7 @@ impl StoreConfig {
             request_timeout: Duration::from_secs(300),
             range_len: DEFAULT_RANGE_LEN,
             ca_file: None,
+            egress: None,
         }
     }
 
@@ -113,6 +119,7 @@ impl StoreConfig {
             request_timeout: self.request_timeout,
             connect_timeout: Duration::from_secs(30),
             ca_file: self.ca_file.clone(),
+            egress: self.egress.clone().unwrap_or_else(|| Arc::new(self.own_egress())),
         })
         .map_err(|e| ObjectSourceError::Configuration(e.to_string()))?;
         let connector = SharedClient(RetryingClient {
@@ -225,6 +232,36 @@ impl StoreConfig {
                 super::location::display_url(&e.to_string())
             ))
         })
+    }
+}
+
+impl StoreConfig {
+    /// The policy of a store whose caller chose its endpoints (see [`StoreConfig::egress`]).
+    fn own_egress(&self) -> crate::net::EgressPolicy {
+        let mut policy = crate::net::EgressPolicy::published_only();
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let configured = [
+            "AZURITE_BLOB_STORAGE_URL",
+            "AZURE_STORAGE_ENDPOINT",
+            "AZURE_ENDPOINT",
+            "AZURE_AUTHORITY_HOST",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT",
+            "AWS_ENDPOINT_URL_STS",
+        ]
+        .into_iter()
+        .filter_map(var);
+        let own = [self.endpoint.clone(), self.location.account_url()];
+        for url in configured.chain(own.into_iter().flatten()) {
+            policy = policy.allowing_origin_of(&url);
+        }
+        if var("AZURE_STORAGE_USE_EMULATOR").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+            && var("AZURITE_BLOB_STORAGE_URL").is_none()
+        {
+            // object_store's default emulator address.
+            policy = policy.allowing_origin_of("http://127.0.0.1:10000");
+        }
+        policy
     }
 }
 
