@@ -330,3 +330,132 @@ async fn an_unauthorized_upload_with_a_federated_token_leaks_nothing() {
         "401 on upload after a federated token",
     );
 }
+
+/// `hrconnector upload` with the tenant read from `--tenant-id-file` (as an upload Job reads it
+/// from the mounted Secret) and the secret from the environment, at trace level.
+async fn upload_with_tenant_file(
+    dir: &Path,
+    tenant: &str,
+    authority: &str,
+    ingestion: &str,
+) -> (bool, String) {
+    let csv = valid_csv(dir);
+    let tenant_file = dir.join("tenant-id");
+    std::fs::write(&tenant_file, format!("{tenant}\n")).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hrconnector"))
+        .args(["upload", "--cloud", "gcc-high", "--max-attempts", "2"])
+        .args(["--app-id", APP, "--job-id", JOB, "--output", "json"])
+        .arg("--tenant-id-file")
+        .arg(&tenant_file)
+        .args(["--authority-url", authority, "--ingestion-url", ingestion])
+        .arg("--csv-file-path")
+        .arg(csv)
+        .env("RUST_LOG", "trace")
+        .env("HRCONNECTOR_APP_SECRET", SECRET)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test]
+async fn a_tenant_read_from_a_file_is_never_echoed_back() {
+    // A value of the tenant form that Entra does not know: AADSTS90002 echoes it, and the
+    // scrubber replaces it by where it came from, in the result, the message and the trace log.
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start_emulator().await;
+    let leaked = "leakcheck-tenant-9f3a.example.com";
+    let (ok, out) = upload_with_tenant_file(dir.path(), leaked, &emu.url(), &emu.url()).await;
+    assert!(!ok, "{out}");
+    assert!(out.contains("AADSTS90002"), "{out}");
+    assert!(out.contains("<tenant ID from --tenant-id-file>"), "{out}");
+    assert!(
+        !out.contains(leaked),
+        "the tenant value appears in the output"
+    );
+    assert!(
+        !out.contains("leakcheck-tenant"),
+        "part of the tenant value appears"
+    );
+    assert_no_leak(&out, &emu, "unknown tenant from a file");
+}
+
+#[tokio::test]
+async fn a_tenant_that_is_no_tenant_is_refused_before_any_request() {
+    for value in [
+        "../../evil",
+        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
+        "a b",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let emu = start_emulator().await;
+        let (ok, out) = upload_with_tenant_file(dir.path(), value, &emu.url(), &emu.url()).await;
+        assert!(!ok, "{value}: {out}");
+        assert!(out.contains("the tenant ID is not a tenant ID"), "{out}");
+        assert!(!out.contains(value), "{value} appears in the output");
+        assert_eq!(emu.token_requests(), 0, "{value}: a token request was sent");
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_never_receives_the_secret() {
+    // The authority answers the token request with a 307 to another port: reqwest would re-send
+    // the form (with client_secret) there. The egress policy stops the hop.
+    let target = RawServer::start(
+        |_| b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".to_vec(),
+        0,
+    )
+    .await;
+    let to = format!("{}/stolen/oauth2/token", target.url);
+    let bouncer = RawServer::start(
+        move |_| {
+            format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: {to}\r\ncontent-length: 0\r\n\r\n"
+            )
+            .into_bytes()
+        },
+        0,
+    )
+    .await;
+    let emu = start_emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out) = upload_with_tenant_file(dir.path(), TENANT, &bouncer.url, &emu.url()).await;
+    assert!(!ok, "{out}");
+    assert!(out.contains("EndpointNotAllowed"), "{out}");
+    assert!(out.contains("a redirect never leaves the origin"), "{out}");
+    assert!(bouncer.connection_count() >= 1);
+    assert!(
+        String::from_utf8_lossy(&bouncer.received.lock().unwrap()).contains("client_secret"),
+        "the bouncer saw the token request"
+    );
+    assert_eq!(
+        target.connection_count(),
+        0,
+        "the redirect target was reached"
+    );
+    assert_no_leak(&out, &emu, "redirect");
+}
+
+#[tokio::test]
+async fn a_token_answer_is_read_to_a_bound_whatever_its_length_claims() {
+    // 200 with Content-Length 1 TiB, then 4 MiB of bytes: the client stops at 1 MiB and says so.
+    let authority = RawServer::start(
+        |_| b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1099511627776\r\n\r\n".to_vec(),
+        4 * 1024 * 1024,
+    )
+    .await;
+    let emu = start_emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out) = upload_with_tenant_file(dir.path(), TENANT, &authority.url, &emu.url()).await;
+    assert!(!ok, "{out}");
+    assert!(out.contains("larger than 1024 KiB"), "{out}");
+    assert_eq!(emu.upload_requests(), 0);
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
 use super::common::{ColumnArgs, FipsArgs, OutputFormat};
@@ -403,22 +403,53 @@ fn load_credentials(args: &UploadArgs) -> Result<AppCredentials, CredentialError
             ));
         }
     };
+    let tenant_id = one_value(
+        &args.tenant_id,
+        &args.tenant_id_file,
+        "--tenant-id",
+        "HRCONNECTOR_TENANT_ID",
+    )?;
+    let app_id = one_value(
+        &args.app_id,
+        &args.app_id_file,
+        "--app-id",
+        "HRCONNECTOR_APP_ID",
+    )?;
     Ok(AppCredentials {
-        tenant_id: one_value(
-            &args.tenant_id,
-            &args.tenant_id_file,
-            "--tenant-id",
-            "HRCONNECTOR_TENANT_ID",
-        )?,
-        app_id: one_value(
-            &args.app_id,
-            &args.app_id_file,
-            "--app-id",
-            "HRCONNECTOR_APP_ID",
-        )?,
+        scrubber: read_values_scrubber(args, &tenant_id, &app_id, &auth),
+        tenant_id,
+        app_id,
         auth,
-        scrubber: Default::default(),
     })
+}
+
+/// The values read from files (an upload Job's mounted Secret) or the environment, which
+/// service errors must not echo. A value typed on the command line is the caller's own.
+fn read_values_scrubber(
+    args: &UploadArgs,
+    tenant_id: &str,
+    app_id: &str,
+    auth: &ClientAuth,
+) -> crate::net::Scrubber {
+    let mut scrubber = crate::net::Scrubber::default();
+    let source = |file: &Option<PathBuf>, flag: &str, env: &str| match file {
+        Some(_) => Some(format!("{flag}-file")),
+        None => std::env::var_os(env).map(|_| env.to_string()),
+    };
+    if args.tenant_id.is_none()
+        && let Some(from) = source(&args.tenant_id_file, "--tenant-id", "HRCONNECTOR_TENANT_ID")
+    {
+        scrubber.add(tenant_id, format!("tenant ID from {from}"));
+    }
+    if args.app_id.is_none()
+        && let Some(from) = source(&args.app_id_file, "--app-id", "HRCONNECTOR_APP_ID")
+    {
+        scrubber.add(app_id, format!("app ID from {from}"));
+    }
+    if let ClientAuth::Secret(secret) = auth {
+        scrubber.add(secret.expose_secret(), "the app secret");
+    }
+    scrubber
 }
 
 /// A value given exactly once: on the command line or in the environment, or in a file.

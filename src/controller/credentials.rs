@@ -129,22 +129,28 @@ async fn from_secret(
     // Every value read here is known to the scrubber, whatever key it was read as: a key named
     // `tenantIdKey` may hold a password, and Entra echoes an unknown tenant in its error.
     let mut scrubber = crate::net::Scrubber::default();
-    scrubber.add(&tenant_id, format!("{} from Secret {name}", spec.tenant_id_key));
+    scrubber.add(
+        &tenant_id,
+        format!("{} from Secret {name}", spec.tenant_id_key),
+    );
     scrubber.add(&app_id, format!("{} from Secret {name}", spec.app_id_key));
-    let invalid = |key: &str, e: crate::net::url_parts::InvalidUrlPart| {
-        CredentialsError::InvalidValue {
+    let invalid =
+        |key: &str, e: crate::net::url_parts::InvalidUrlPart| CredentialsError::InvalidValue {
             namespace: namespace.into(),
             name: name.into(),
             key: key.into(),
             problem: e.to_string(),
-        }
-    };
+        };
     crate::net::url_parts::tenant_id(&tenant_id, "the value")
         .map_err(|e| invalid(&spec.tenant_id_key, e))?;
-    crate::net::url_parts::app_id(&app_id, "the value").map_err(|e| invalid(&spec.app_id_key, e))?;
+    crate::net::url_parts::app_id(&app_id, "the value")
+        .map_err(|e| invalid(&spec.app_id_key, e))?;
     let auth = if value(&spec.app_secret_key).is_some() {
         let secret = text(&spec.app_secret_key)?;
-        scrubber.add(&secret, format!("{} from Secret {name}", spec.app_secret_key));
+        scrubber.add(
+            &secret,
+            format!("{} from Secret {name}", spec.app_secret_key),
+        );
         ClientAuth::Secret(SecretString::from(secret))
     } else if let (Some(cert), Some(key)) =
         (value(&spec.certificate_key), value(&spec.private_key_key))

@@ -31,7 +31,10 @@ impl JobEndpointError {
 
 /// Checks the authority and ingestion URLs, and an object source's account URL, S3 endpoint
 /// (or the regional one the region names) and STS endpoint.
-pub fn check_job(policy: &EndpointPolicy, spec: &HrConnectorJobSpec) -> Result<(), JobEndpointError> {
+pub fn check_job(
+    policy: &EndpointPolicy,
+    spec: &HrConnectorJobSpec,
+) -> Result<(), JobEndpointError> {
     policy.check_endpoints(&spec.endpoints())?;
     if let Some(tenant) = spec
         .credentials

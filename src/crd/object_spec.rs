@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub struct AzureBlobSource {
     /// The storage account's blob endpoint: https://ACCOUNT.blob.core.windows.net (commercial)
     /// or https://ACCOUNT.blob.core.usgovcloudapi.net (Azure Government, for GCC High and DoD).
+    /// Any other URL (an emulator, a private endpoint) must be under an
+    /// `--allow-endpoint-prefix` of the operator.
     #[schemars(length(min = 1))]
     pub account_url: String,
     /// The container (3 to 63 characters: lower-case letters, digits, hyphens).
@@ -51,11 +53,13 @@ pub struct S3Source {
     /// The object's key, e.g. exports/leavers.csv.
     #[schemars(length(min = 1))]
     pub key: String,
-    /// The bucket's region, e.g. us-gov-west-1 or us-gov-east-1 (GovCloud).
-    #[schemars(length(min = 1))]
+    /// The bucket's region, e.g. us-gov-west-1 or us-gov-east-1 (GovCloud). It becomes part of
+    /// the default S3 and STS host names, so only an AWS region's form is accepted.
+    #[schemars(length(min = 1), pattern(crate::net::url_parts::AWS_REGION_PATTERN))]
     pub region: String,
     /// Endpoint URL, for FIPS or VPC endpoints and S3-compatible stores; default: the region's
-    /// AWS endpoint.
+    /// AWS endpoint. A host other than AWS's must be under an `--allow-endpoint-prefix` of the
+    /// operator (plain `http://` only under an `http://` prefix).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
     /// How the operator authenticates to S3.
@@ -107,7 +111,8 @@ pub struct WebIdentity {
     #[schemars(length(min = 1))]
     pub role_arn: String,
     /// STS endpoint URL, for a VPC endpoint or an S3-compatible store's STS; default: the
-    /// region's, https://sts.REGION.amazonaws.com.
+    /// region's, https://sts.REGION.amazonaws.com. Any other host must be under an
+    /// `--allow-endpoint-prefix` of the operator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sts_endpoint: Option<String>,
 }

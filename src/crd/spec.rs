@@ -229,13 +229,16 @@ pub struct WorkloadIdentity {
     /// Service account in the job's namespace (another namespace's cannot be named).
     #[schemars(length(min = 1))]
     pub service_account_name: String,
-    /// The app (client) ID; default: the service account's `azure.workload.identity/client-id`
-    /// annotation.
+    /// The app (client) ID, a GUID; default: the service account's
+    /// `azure.workload.identity/client-id` annotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(crate::net::url_parts::GUID_PATTERN))]
     pub client_id: Option<String>,
-    /// The tenant ID; default: the service account's `azure.workload.identity/tenant-id`
-    /// annotation.
+    /// The tenant ID, a GUID or a domain (`contoso.onmicrosoft.com`); default: the service
+    /// account's `azure.workload.identity/tenant-id` annotation. It becomes a path segment of
+    /// the token URL, so nothing else is accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(crate::net::url_parts::TENANT_ID_PATTERN))]
     pub tenant_id: Option<String>,
     /// Audience of the service account token; default `api://AzureADTokenExchange`, what the
     /// federated credential names.

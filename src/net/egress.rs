@@ -366,7 +366,10 @@ mod tests {
         assert!(allowed(&policy, "https://PROXY.agency.gov:443/hr/x"));
         assert!(!allowed(&policy, "https://proxy.agency.gov/hrx"));
         assert!(!allowed(&policy, "https://proxy.agency.gov/"));
-        assert!(!allowed(&policy, "https://proxy.agency.gov.evil.example/hr"));
+        assert!(!allowed(
+            &policy,
+            "https://proxy.agency.gov.evil.example/hr"
+        ));
         assert!(allowed(&policy, "http://127.0.0.1:8080/anything"));
         assert!(!allowed(&policy, "http://127.0.0.1:8081/"));
         // An http:// prefix does not allow https:// on the same port, and the reverse.
@@ -381,15 +384,32 @@ mod tests {
             &policy,
             "http://127.0.0.1:8080/tenants/../../evil/oauth2/token"
         ));
-        assert!(allowed(&policy, "http://127.0.0.1:8080/tenants/t/oauth2/token"));
+        assert!(allowed(
+            &policy,
+            "http://127.0.0.1:8080/tenants/t/oauth2/token"
+        ));
     }
 
     #[test]
     fn regions() {
-        for ok in ["us-east-1", "us-gov-west-1", "eu-central-2", "ap-southeast-4", "us-iso-east-1"] {
+        for ok in [
+            "us-east-1",
+            "us-gov-west-1",
+            "eu-central-2",
+            "ap-southeast-4",
+            "us-iso-east-1",
+        ] {
             assert!(is_aws_region(ok), "{ok}");
         }
-        for bad in ["", "us-east", "evil.example", "us-east-1.evil", "US-EAST-1", "u-east-1", "us-east-123"] {
+        for bad in [
+            "",
+            "us-east",
+            "evil.example",
+            "us-east-1.evil",
+            "US-EAST-1",
+            "u-east-1",
+            "us-east-123",
+        ] {
             assert!(!is_aws_region(bad), "{bad}");
         }
     }

@@ -26,8 +26,7 @@ impl Scrubber {
     /// Remembers `value`, to be replaced by `<{what}>` (e.g. `tenantId from Secret hr-creds`).
     pub fn add(&mut self, value: &str, what: impl std::fmt::Display) {
         let value = value.trim();
-        if value.chars().count() < MIN_SECRET_CHARS || self.values.iter().any(|(v, _)| v == value)
-        {
+        if value.chars().count() < MIN_SECRET_CHARS || self.values.iter().any(|(v, _)| v == value) {
             return;
         }
         self.values.push((value.to_string(), format!("<{what}>")));

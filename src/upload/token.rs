@@ -175,12 +175,13 @@ impl TokenClient {
             })?;
         let status = response.status();
         let wait_hint = retry_after(response.headers());
-        let body = read_bounded(response, ANSWER_LIMIT)
-            .await
-            .map_err(|e| FetchError::Transient {
-                message: scrub(describe_transport_error(&e)),
-                retry_after: None,
-            })?;
+        let body =
+            read_bounded(response, ANSWER_LIMIT)
+                .await
+                .map_err(|e| FetchError::Transient {
+                    message: scrub(describe_transport_error(&e)),
+                    retry_after: None,
+                })?;
         if status.is_success() && body.cut {
             return Err(FetchError::Fatal(UploadError::Authentication {
                 status: status.as_u16(),

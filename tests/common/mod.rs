@@ -181,3 +181,65 @@ pub fn http_for(url: &str) -> hrconnector::http_client::HttpClient {
     })
     .expect("HTTP client")
 }
+
+/// A loopback server that answers every connection with the same raw bytes (an HTTP answer the
+/// test writes by hand: a redirect, a lying `Content-Length`) and counts the connections and
+/// request bytes it received.
+pub struct RawServer {
+    pub url: String,
+    pub connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl RawServer {
+    /// `answer(url)` is the answer's head and body; `trailer_bytes` more bytes of `b'a'` follow
+    /// it before the connection is closed.
+    pub async fn start(answer: impl Fn(&str) -> Vec<u8>, trailer_bytes: usize) -> RawServer {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let bytes = answer(&url);
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (count, seen) = (connections.clone(), received.clone());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let (bytes, seen) = (bytes.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    // The request head (and a small form body) arrive in the first reads.
+                    if let Ok(Ok(n)) = tokio::time::timeout(
+                        std::time::Duration::from_millis(300),
+                        socket.read(&mut buf),
+                    )
+                    .await
+                    {
+                        seen.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
+                    let _ = socket.write_all(&bytes).await;
+                    let chunk = vec![b'a'; 64 * 1024];
+                    let mut left = trailer_bytes;
+                    while left > 0 {
+                        let n = left.min(chunk.len());
+                        if socket.write_all(&chunk[..n]).await.is_err() {
+                            break;
+                        }
+                        left -= n;
+                    }
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        RawServer {
+            url,
+            connections,
+            received,
+        }
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

@@ -227,10 +227,11 @@ class HrEmulator:
         self.process.stop()
 
 
-def allow_emulator(emu: 'HrEmulator') -> dict[str, str]:
-    """The operator's environment that lets jobs send to the hr emulator: it is no published
-    cloud host, so, as an administrator would for a proxy, the test allows its URL explicitly."""
-    return {'HRCONNECTOR_ALLOW_ENDPOINT_PREFIX': emu.url}
+def allow_emulator(emu: 'HrEmulator', *urls: str) -> dict[str, str]:
+    """The operator's environment that lets jobs send to the hr emulator (and to `urls`: a store
+    the test started): they are no published hosts, so, as an administrator would for a proxy,
+    the test allows them explicitly (the egress policy refuses everything else)."""
+    return {'HRCONNECTOR_ALLOW_ENDPOINT_PREFIX': ','.join([emu.url, *urls])}
 
 
 class Operator:

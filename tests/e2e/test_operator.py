@@ -56,9 +56,14 @@ class Scenario:
             self.k.apply(self.secret(app_secret), self.config_map(csv), self.job(**spec))
 
     # ---- operator
-    def start_operator(self, name: str = 'operator', extra_args: list[str] = ()) -> Operator:
+    def allowed_urls(self) -> list[str]:
+        """URLs besides the hr emulator's the operator must allow (a store the test started)."""
+        return []
+
+    def start_operator(self, name: str = 'operator', extra_args: list[str] = (),
+                       env: dict[str, str] | None = None) -> Operator:
         op = Operator(name, self.log_dir, self.cluster.kubeconfig, self.ns, list(extra_args),
-                      env=allow_emulator(self.emu))
+                      env={**allow_emulator(self.emu, *self.allowed_urls()), **(env or {})})
         self.operators.append(op)
         return op
 

@@ -119,7 +119,10 @@ impl StoreConfig {
             request_timeout: self.request_timeout,
             connect_timeout: Duration::from_secs(30),
             ca_file: self.ca_file.clone(),
-            egress: self.egress.clone().unwrap_or_else(|| Arc::new(self.own_egress())),
+            egress: self
+                .egress
+                .clone()
+                .unwrap_or_else(|| Arc::new(self.own_egress())),
         })
         .map_err(|e| ObjectSourceError::Configuration(e.to_string()))?;
         let connector = SharedClient(RetryingClient {
