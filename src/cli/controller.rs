@@ -69,9 +69,12 @@ pub struct ControllerArgs {
     /// Where /metrics, /healthz and /readyz are served.
     #[arg(long, default_value = "0.0.0.0:8080")]
     pub metrics_bind_address: std::net::SocketAddr,
-    /// Also allow jobs' `spec.endpoints` under this URL prefix (repeatable; comma-separated in
-    /// the variable): an egress proxy, a private endpoint, a test emulator. The four clouds'
-    /// published hosts are always allowed; any other endpoint fails with EndpointNotAllowed.
+    /// Also allow requests for jobs under this URL prefix (repeatable; comma-separated in the
+    /// variable): an egress proxy, a private endpoint, a store emulator, a test emulator. The
+    /// egress policy covers every request (tokens, uploads, object stores, STS) and every
+    /// redirect hop; the published hosts of the clouds and stores are always allowed, over HTTPS
+    /// on port 443; anything else fails with EndpointNotAllowed. Plain http:// only under an
+    /// http:// prefix.
     #[arg(
         long = "allow-endpoint-prefix",
         value_name = "URL_PREFIX",
