@@ -19,9 +19,16 @@ use crate::upload::{RetryPolicy, TokioSleeper};
 
 #[derive(Debug, Args)]
 pub struct ControllerArgs {
-    /// Watch HrConnectorJobs in this namespace only (default: all namespaces).
-    #[arg(long, env = "HRCONNECTOR_WATCH_NAMESPACE")]
-    pub namespace: Option<String>,
+    /// Watch HrConnectorJobs in these namespaces only (repeatable; comma-separated, also in the
+    /// variable), each with its own watch so that a Role per namespace is enough. Default: all
+    /// namespaces (cluster-wide: needs a ClusterRole).
+    #[arg(
+        long = "namespace",
+        value_name = "NAMESPACE",
+        env = "HRCONNECTOR_WATCH_NAMESPACE",
+        value_delimiter = ','
+    )]
+    pub namespaces: Vec<String>,
     /// Uploads in flight at once, across all jobs.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub max_concurrent_uploads: u32,
@@ -131,9 +138,11 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
         ca_file: args.ca_file.clone(),
         ..Default::default()
     })?;
+    let namespaces = crate::controller::namespaces::parse_list(&args.namespaces);
+    crate::controller::namespaces::validate(&namespaces)?;
     let client = api_client().await?;
     let config = ControllerConfig {
-        namespace: args.namespace,
+        namespaces,
         max_concurrent_uploads: args.max_concurrent_uploads as usize,
         max_concurrent_reconciles: args.max_concurrent_reconciles,
         max_concurrent_upload_jobs: args.max_concurrent_upload_jobs as usize,
@@ -188,7 +197,7 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
         health.clone(),
         shutdown.clone(),
     ));
-    tracing::info!(namespace = ?config.namespace, max_concurrent_uploads = config.max_concurrent_uploads, leader_election = leader_election.is_some(), "controller starting");
+    tracing::info!(namespaces = ?config.namespaces, max_concurrent_uploads = config.max_concurrent_uploads, leader_election = leader_election.is_some(), "controller starting");
 
     // One controller per term of leadership: losing the Lease cancels its runs after their
     // chunk in flight, exactly like a shutdown, and the next leader resumes them.

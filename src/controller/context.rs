@@ -25,8 +25,9 @@ use crate::upload::{RetryPolicy, Sleeper};
 /// Settings of `hrconnector controller`.
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
-    /// Watch one namespace only; `None` watches all.
-    pub namespace: Option<String>,
+    /// The namespaces watched (each on its own, so a Role per namespace is enough); empty
+    /// watches all, cluster-wide.
+    pub namespaces: Vec<String>,
     /// Uploads in flight at once, across all jobs.
     pub max_concurrent_uploads: usize,
     /// How often a Secret-held source is re-validated: the controller may not watch Secrets.
@@ -56,7 +57,7 @@ pub struct ControllerConfig {
 impl Default for ControllerConfig {
     fn default() -> Self {
         ControllerConfig {
-            namespace: None,
+            namespaces: Vec::new(),
             max_concurrent_uploads: 4,
             secret_source_recheck: Duration::from_secs(300),
             object_source_recheck: Duration::from_secs(300),
