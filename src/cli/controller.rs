@@ -9,6 +9,7 @@ use kube::client::ConfigExt as _;
 use tokio_util::sync::CancellationToken;
 
 use super::common::FipsArgs;
+use crate::controller::audience_policy::AudiencePolicy;
 use crate::controller::endpoint_policy::EndpointPolicy;
 use crate::controller::health::{self, Health};
 use crate::controller::leader::LeaderConfig;
@@ -86,6 +87,17 @@ pub struct ControllerArgs {
         value_delimiter = ','
     )]
     pub allow_endpoint_prefixes: Vec<String>,
+    /// Audiences service account tokens may be requested for (TokenRequest; repeatable;
+    /// comma-separated in the variable). A job whose workloadIdentity needs another is refused
+    /// (InvalidSpec) before any token is asked for. The list replaces the default.
+    #[arg(
+        long = "allow-token-audience",
+        value_name = "AUDIENCE",
+        env = "HRCONNECTOR_ALLOW_TOKEN_AUDIENCE",
+        value_delimiter = ',',
+        default_values_t = crate::controller::audience_policy::DEFAULT_AUDIENCES.map(String::from)
+    )]
+    pub allow_token_audiences: Vec<String>,
     /// Name published on Events and Leases (default: $POD_NAME, else the host name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
@@ -164,6 +176,7 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
         }),
         pvc_job_poll: Duration::from_secs(5),
         endpoint_policy: EndpointPolicy::new(&args.allow_endpoint_prefixes)?,
+        audience_policy: AudiencePolicy::new(&args.allow_token_audiences)?,
     };
     let leader_election = args.leader_election.then(|| {
         let namespace = args

@@ -52,6 +52,8 @@ pub struct ControllerConfig {
     pub max_concurrent_upload_jobs: usize,
     /// Which hosts besides the clouds' own a job's `spec.endpoints` may name.
     pub endpoint_policy: super::endpoint_policy::EndpointPolicy,
+    /// Which audiences service account tokens may be requested for.
+    pub audience_policy: super::audience_policy::AudiencePolicy,
 }
 
 impl Default for ControllerConfig {
@@ -70,6 +72,7 @@ impl Default for ControllerConfig {
             max_concurrent_reconciles: 4,
             max_concurrent_upload_jobs: 16,
             endpoint_policy: Default::default(),
+            audience_policy: Default::default(),
         }
     }
 }

@@ -187,6 +187,8 @@ async fn execute(
     let report = if let Err(e) = ctx.config.endpoint_policy.check(&started.spec.endpoints()) {
         // Reconcile refuses such a spec before any run; this holds if the spec changed since.
         UploadReport::failed(reason::ENDPOINT_NOT_ALLOWED, e.to_string())
+    } else if let Err(e) = ctx.config.audience_policy.check(&started.spec) {
+        UploadReport::failed(reason::INVALID_SPEC, e.to_string())
     } else if started.spec.source.persistent_volume_claim.is_some() {
         super::pvc_run::upload_with_job(ctx, &namespace, &started, &status, &active, cancel.clone())
             .await

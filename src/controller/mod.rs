@@ -6,6 +6,7 @@
 //! RBAC is kept minimal on purpose: Secrets are only ever `get` by name (never listed or
 //! watched), so a Secret-held source is re-validated on a timer instead of on change.
 
+pub mod audience_policy;
 pub mod backoff;
 pub mod clock;
 pub mod context;

@@ -171,6 +171,11 @@ fn checked_schedule(
         .endpoint_policy
         .check(&job.spec.endpoints())
         .map_err(|e| (reason::ENDPOINT_NOT_ALLOWED, e.to_string()))?;
+    // Before any TokenRequest: a token for another audience is never minted.
+    ctx.config
+        .audience_policy
+        .check(&job.spec)
+        .map_err(|e| invalid(e.to_string()))?;
     Ok(schedule)
 }
 
