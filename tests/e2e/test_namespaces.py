@@ -79,3 +79,35 @@ def test_an_operator_watching_two_namespaces_runs_both_and_ignores_a_third_with_
         for ns in (second, unwatched):
             if harness.REAL_CLUSTER:
                 k.delete('namespace', ns)
+
+
+def test_a_cluster_wide_operator_lists_and_watches_across_namespaces_within_the_cluster_role(
+        cluster, namespace, hr_emulator, app, operators, log_dir):
+    """The other mode (no --namespace, the chart's ``clusterWide``): jobs and ConfigMaps are listed
+    and watched cluster-wide, and every request is one the ClusterRole of ``hrconnector rbac``
+    allows. (Jobs left by earlier tests are seen too; only this test's job is looked at.)"""
+    if cluster.api is None:
+        pytest.skip("needs the API emulator: it records the operator's requests")
+    k = cluster.kubectl
+    k.apply(*_objects(namespace, app, hr_emulator.url))
+    requests_before = len(cluster.api.operator_requests)
+    op = Operator('cluster-wide', log_dir, cluster.kubeconfig, namespace, env=allow_emulator(hr_emulator),
+                  exact_args=['controller', '--identity', 'cluster-wide', '--request-timeout-seconds', '30',
+                              '--max-attempts', '3', '--metrics-bind-address', '127.0.0.1:0'])
+    operators.append(op)
+    k.annotate(JOBS, 'terminations', namespace, RUN_NOW, 'cw-1')
+
+    def ready():
+        obj = k.get(JOBS, 'terminations', namespace)
+        c = condition(obj, 'Ready') if obj else None
+        return obj if c and c.get('status') == 'True' and c.get('reason') == 'Succeeded' else None
+    obj = wait_for('Ready=True Succeeded', ready, timeout=60, context=lambda: op.tail(30))
+    assert obj['status']['recordsSaved'] == count_records(SAMPLE_CSV)
+    op.stop()  # before it touches later tests' jobs
+
+    requests = cluster.api.operator_requests[requests_before:]
+    cluster_wide = {(r.verb, r.rbac_resource) for r in requests if r.namespace is None}
+    assert {('list', 'hrconnectorjobs'), ('watch', 'hrconnectorjobs'),
+            ('list', 'configmaps'), ('watch', 'configmaps')} <= cluster_wide, cluster_wide
+    forbidden, _ = rbac_audit.audit(requests, rbac_audit.operator_grants(harness.BINARY))
+    assert forbidden == [], f'not allowed by the ClusterRole: {forbidden}'
