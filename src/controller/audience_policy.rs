@@ -90,7 +90,9 @@ pub fn token_audiences(spec: &HrConnectorJobSpec) -> Vec<(&'static str, &str)> {
     if let Some(wi) = &spec.credentials.workload_identity {
         audiences.push((
             "spec.credentials.workloadIdentity.audience",
-            wi.audience.as_deref().unwrap_or(DEFAULT_FEDERATION_AUDIENCE),
+            wi.audience
+                .as_deref()
+                .unwrap_or(DEFAULT_FEDERATION_AUDIENCE),
         ));
     }
     // A source's secretRef wins over its identity (object_credentials): no token then.
@@ -138,7 +140,10 @@ mod tests {
             policy.allowed(),
             ["api://AzureADTokenExchange", "sts.amazonaws.com"]
         );
-        let default = spec(serde_json::json!({"workloadIdentity": {"serviceAccountName": "sa"}}), cm());
+        let default = spec(
+            serde_json::json!({"workloadIdentity": {"serviceAccountName": "sa"}}),
+            cm(),
+        );
         assert_eq!(policy.check(&default), Ok(()));
         let api = spec(
             serde_json::json!({"workloadIdentity": {"serviceAccountName": "sa",
@@ -148,8 +153,14 @@ mod tests {
         let refused = policy.check(&api).expect_err("the API server's audience");
         assert_eq!(refused.field, "spec.credentials.workloadIdentity.audience");
         let message = refused.to_string();
-        assert!(message.contains("spec.credentials.workloadIdentity.audience"), "{message}");
-        assert!(message.contains("https://kubernetes.default.svc"), "{message}");
+        assert!(
+            message.contains("spec.credentials.workloadIdentity.audience"),
+            "{message}"
+        );
+        assert!(
+            message.contains("https://kubernetes.default.svc"),
+            "{message}"
+        );
         assert!(
             message.contains("api://AzureADTokenExchange, sts.amazonaws.com"),
             "{message}"
@@ -172,7 +183,9 @@ mod tests {
                 "credentials": {"webIdentity": {"serviceAccountName": "sa",
                     "roleArn": "arn:aws:iam::123456789012:role/hr"}}}}),
         );
-        let refused = entra_only.check(&s3).expect_err("sts.amazonaws.com is not listed");
+        let refused = entra_only
+            .check(&s3)
+            .expect_err("sts.amazonaws.com is not listed");
         assert_eq!(refused.field, "spec.source.s3.credentials.webIdentity");
         assert_eq!(refused.audience, "sts.amazonaws.com");
         let blob = spec(
@@ -193,10 +206,22 @@ mod tests {
     fn the_administrators_list_replaces_the_default_and_refuses_blanks() {
         let custom = AudiencePolicy::new(&["api://custom"]).expect("valid");
         assert_eq!(custom.allowed(), ["api://custom"]);
-        let default = spec(serde_json::json!({"workloadIdentity": {"serviceAccountName": "sa"}}), cm());
-        assert!(custom.check(&default).is_err(), "the default audience is no longer listed");
-        assert_eq!(AudiencePolicy::new::<&str>(&[]), Ok(AudiencePolicy::default()));
-        assert_eq!(AudiencePolicy::new(&[" "]), Err(InvalidAudience(String::new())));
+        let default = spec(
+            serde_json::json!({"workloadIdentity": {"serviceAccountName": "sa"}}),
+            cm(),
+        );
+        assert!(
+            custom.check(&default).is_err(),
+            "the default audience is no longer listed"
+        );
+        assert_eq!(
+            AudiencePolicy::new::<&str>(&[]),
+            Ok(AudiencePolicy::default())
+        );
+        assert_eq!(
+            AudiencePolicy::new(&[" "]),
+            Err(InvalidAudience(String::new()))
+        );
         assert!(AudiencePolicy::new(&["a b"]).is_err());
     }
 }

@@ -35,11 +35,11 @@ use std::sync::Arc;
 
 use futures_util::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Client;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::Client;
 use tokio_stream_shim::receiver_stream;
 
 pub use clock::{Clock, ManualClock, SystemClock};

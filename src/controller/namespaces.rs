@@ -15,8 +15,8 @@ use std::fmt::Debug;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use kube::api::Api;
 use kube::core::NamespaceResourceScope;
-use kube::runtime::watcher::{self, Event, watcher};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
@@ -36,7 +36,9 @@ pub fn parse_list<S: AsRef<str>>(values: &[S]) -> Vec<String> {
 
 /// A namespace name that is not one (RFC 1123 label), named in the start-up error.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("--namespace {0:?} is not a namespace name (lowercase letters, digits and '-', at most 63)")]
+#[error(
+    "--namespace {0:?} is not a namespace name (lowercase letters, digits and '-', at most 63)"
+)]
 pub struct InvalidNamespace(pub String);
 
 /// Checks every name of the list, so that a typo stops the operator at start.
