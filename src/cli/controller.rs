@@ -152,6 +152,7 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
     })?;
     let namespaces = crate::controller::namespaces::parse_list(&args.namespaces);
     crate::controller::namespaces::validate(&namespaces)?;
+    let audience_policy = AudiencePolicy::new(&args.allow_token_audiences)?;
     let client = api_client().await?;
     let config = ControllerConfig {
         namespaces,
@@ -176,7 +177,7 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
         }),
         pvc_job_poll: Duration::from_secs(5),
         endpoint_policy: EndpointPolicy::new(&args.allow_endpoint_prefixes)?,
-        audience_policy: AudiencePolicy::new(&args.allow_token_audiences)?,
+        audience_policy,
     };
     let leader_election = args.leader_election.then(|| {
         let namespace = args
