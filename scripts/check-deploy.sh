@@ -137,6 +137,7 @@ VALUES_SETS=(
   "default|"
   "all|-f $CHART/ci/all-features-values.yaml"
   "watch|-f $CHART/ci/watch-namespace-values.yaml"
+  "cluster|-f $CHART/ci/cluster-wide-values.yaml"
 )
 for hv in helm3 helm4; do
   HELM=$HELM3
@@ -159,26 +160,47 @@ for hv in helm3 helm4; do
     "$HELM" template x "$CHART" --set replicaCnt=2
   check_fails "$hv: values.schema.json rejects a bad type" \
     "$HELM" template x "$CHART" --set-string controller.maxConcurrentUploads=many
+  check_fails "$hv: values.schema.json rejects a watched namespace that is no name" \
+    "$HELM" template x "$CHART" --set 'watchNamespaces={HR}'
+  check_fails "$hv: clusterWide with watchNamespaces is refused" \
+    "$HELM" template x "$CHART" --set clusterWide=true --set 'watchNamespaces={hr}'
 done
 
 section "RBAC: rendered rules == hrconnector rbac"
 "$BIN" rbac >"$OUT/rbac-table.yaml"
 for hv in helm3 helm4; do
-  check "$hv default values: ClusterRole == hrconnector rbac" \
+  check "$hv default values: one Role in $RELEASE_NS == hrconnector rbac (least privilege)" \
     "$PY" scripts/deploy_checks/rbac_check.py "$OUT/rbac-table.yaml" "$OUT/$hv-default.yaml" \
-    --release-namespace "$RELEASE_NS"
-  check "$hv watchNamespace=hr: Roles == hrconnector rbac (Lease rule in $RELEASE_NS)" \
+    --watch-namespace "$RELEASE_NS" --release-namespace "$RELEASE_NS"
+  check "$hv watchNamespaces=[hr,payroll]: a Role in each == hrconnector rbac (Lease rule in $RELEASE_NS)" \
     "$PY" scripts/deploy_checks/rbac_check.py "$OUT/rbac-table.yaml" "$OUT/$hv-watch.yaml" \
-    --watch-namespace hr --release-namespace "$RELEASE_NS"
+    --watch-namespace hr,payroll --release-namespace "$RELEASE_NS"
+  check "$hv clusterWide: ClusterRole == hrconnector rbac" \
+    "$PY" scripts/deploy_checks/rbac_check.py "$OUT/rbac-table.yaml" "$OUT/$hv-cluster.yaml" \
+    --release-namespace "$RELEASE_NS"
 done
 "$HELM4" template hrconnector "$CHART" -n hr --set watchNamespace=hr >"$OUT/helm4-watch-same.yaml"
-check "helm4 watchNamespace == release namespace: one Role == hrconnector rbac" \
+check "helm4 older watchNamespace == release namespace: one Role == hrconnector rbac" \
   "$PY" scripts/deploy_checks/rbac_check.py "$OUT/rbac-table.yaml" "$OUT/helm4-watch-same.yaml" \
   --watch-namespace hr --release-namespace hr
-sed 's/verbs: \["get"\]$/verbs: ["get", "list", "watch"]/' "$OUT/helm4-default.yaml" >"$OUT/rbac-tampered.yaml"
+"$HELM4" template hrconnector "$CHART" -n hr --set 'watchNamespaces={hr,payroll}' >"$OUT/helm4-watch-list-same.yaml"
+check "helm4 watchNamespaces holding the release namespace: Lease rule in its Role only" \
+  "$PY" scripts/deploy_checks/rbac_check.py "$OUT/rbac-table.yaml" "$OUT/helm4-watch-list-same.yaml" \
+  --watch-namespace hr,payroll --release-namespace hr
+"$BIN" rbac --namespace hr,payroll >"$OUT/rbac-roles.yaml"
+check "hrconnector rbac --namespace hr,payroll: a Role per namespace, each the table" "$PY" -c '
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+table = yaml.safe_load(open(sys.argv[2]))["rules"]
+sys.exit(not ([(d["kind"], d["metadata"]["namespace"]) for d in docs] == [("Role", "hr"), ("Role", "payroll")]
+              and all(d["rules"] == table for d in docs)))' "$OUT/rbac-roles.yaml" "$OUT/rbac-table.yaml"
+sed 's/verbs: \["get"\]$/verbs: ["get", "list", "watch"]/' "$OUT/helm4-cluster.yaml" >"$OUT/rbac-tampered.yaml"
 check_fails "rbac check rejects a chart that may list Secrets" \
   "$PY" scripts/deploy_checks/rbac_check.py "$OUT/rbac-table.yaml" "$OUT/rbac-tampered.yaml" \
   --release-namespace "$RELEASE_NS"
+check_fails "rbac check rejects a ClusterRole where Roles were asked for" \
+  "$PY" scripts/deploy_checks/rbac_check.py "$OUT/rbac-table.yaml" "$OUT/helm4-cluster.yaml" \
+  --watch-namespace hr,payroll --release-namespace "$RELEASE_NS"
 
 section "kustomize builds"
 check "kubectl kustomize examples/" bash -c "kubectl kustomize examples/ >'$OUT/examples-kustomize.yaml'"
@@ -202,7 +224,7 @@ check "kubectl kustomize deploy/kustomize" bash -c "kubectl kustomize deploy/kus
 section "kubernetes-validate --strict -k 1.32.0 (built-in kinds; unknown kinds are checked below)"
 mapfile -t EXAMPLE_FILES < <(ls examples/*.yaml | grep -v '/kustomization.yaml$')
 for f in "$CRD" "${EXAMPLE_FILES[@]}" "$OUT/examples-kustomize.yaml" "$OUT/deploy-kustomize.yaml" \
-  "$OUT"/helm3-{default,all,watch}.yaml "$OUT"/helm4-{default,all,watch}.yaml gitops/argocd/argocd-cm.yaml; do
+  "$OUT"/helm3-{default,all,watch,cluster}.yaml "$OUT"/helm4-{default,all,watch,cluster}.yaml gitops/argocd/argocd-cm.yaml; do
   check "kubernetes-validate ${f#"$ROOT/"}" \
     bash -c '"$@" >"'"$OUT/kv.log"'" 2>&1 || { cat "'"$OUT/kv.log"'"; false; }' _ \
     "$KV" --strict -k 1.32.0 --quiet "$f"
@@ -211,7 +233,7 @@ done
 section "HrConnectorJobs against our CRD's openAPIV3Schema"
 check "examples, kustomize output, rendered chart and Argo CD test data are valid" \
   "$PY" scripts/deploy_checks/crd_validate.py "$CRD" "${EXAMPLE_FILES[@]}" \
-  "$OUT/examples-kustomize.yaml" "$OUT"/helm{3,4}-{default,all,watch}.yaml \
+  "$OUT/examples-kustomize.yaml" "$OUT"/helm{3,4}-{default,all,watch,cluster}.yaml \
   gitops/argocd/hrconnector.io/HrConnectorJob/testdata/*.yaml
 check "invalid jobs (unknown fields, bad cloud, two sources, ...) are rejected" \
   "$PY" scripts/deploy_checks/crd_validate.py "$CRD" --expect-invalid \

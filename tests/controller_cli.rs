@@ -111,3 +111,44 @@ fn a_ca_file_that_is_missing_or_not_pem_stops_the_operator_at_start() {
         assert!(!stderr.contains("Kubernetes API"), "{stderr}");
     }
 }
+
+/// A watched namespace that is no namespace name (`--namespace`), or a token audience that
+/// cannot be one (`--allow-token-audience`), stops the operator at start, naming the value,
+/// before it looks for the cluster.
+#[test]
+fn a_bad_namespace_or_token_audience_stops_the_operator_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("no-kubeconfig");
+    for (flag, value, problem) in [
+        (
+            "--namespace",
+            "hr,Payroll",
+            "--namespace \"Payroll\" is not a namespace name",
+        ),
+        (
+            "--allow-token-audience",
+            "api://AzureADTokenExchange,a b",
+            "--allow-token-audience \"a b\"",
+        ),
+    ] {
+        let out = Command::new(BIN)
+            .args([
+                "controller",
+                "--metrics-bind-address",
+                "127.0.0.1:0",
+                flag,
+                value,
+            ])
+            .env("KUBECONFIG", &kubeconfig)
+            .env_remove("HRCONNECTOR_WATCH_NAMESPACE")
+            .env_remove("HRCONNECTOR_ALLOW_TOKEN_AUDIENCE")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(problem), "{stderr}");
+        assert!(!stderr.contains("Kubernetes API"), "{stderr}");
+    }
+}

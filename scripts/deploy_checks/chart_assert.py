@@ -1,8 +1,9 @@
 """Asserts what the issue asks of the rendered chart (beyond schema validity).
 
 usage: python chart_assert.py MODE RENDERED.yaml APP_VERSION
-MODE: default (replicaCount 1, nothing optional), all (ci/all-features-values.yaml),
-watch (watchNamespace set).
+MODE: default (replicaCount 1, nothing optional: the release namespace alone), all
+(ci/all-features-values.yaml), watch (ci/watch-namespace-values.yaml: two namespaces), cluster
+(ci/cluster-wide-values.yaml: every namespace).
 """
 
 import sys
@@ -88,10 +89,22 @@ def main() -> int:
     else:
         expect(not (optional & set(by_kind)), f"optional objects off by default: {sorted(optional & set(by_kind))}")
         expect(c["image"].endswith(":" + app_version), f"image tag defaults to appVersion {app_version}: {c['image']}")
+    watched = env.get("HRCONNECTOR_WATCH_NAMESPACE", {}).get("value")
     if mode == "watch":
-        expect(env.get("HRCONNECTOR_WATCH_NAMESPACE", {}).get("value"), "HRCONNECTOR_WATCH_NAMESPACE set")
+        expect(watched == "hr,payroll", f"HRCONNECTOR_WATCH_NAMESPACE is the list: {watched!r}")
+    elif mode == "cluster":
+        expect("HRCONNECTOR_WATCH_NAMESPACE" not in env, "clusterWide: every namespace")
+        expect("ClusterRole" in by_kind, "clusterWide: a ClusterRole")
     else:
-        expect("HRCONNECTOR_WATCH_NAMESPACE" not in env, "all namespaces by default")
+        release_ns = deploy["metadata"]["namespace"]
+        expect(watched == release_ns, f"least privilege by default: the release namespace only ({watched!r})")
+        expect("ClusterRole" not in by_kind, "no ClusterRole by default")
+    audiences = [a.split("=", 1)[1] for a in args if a.startswith("--allow-token-audience=")]
+    if mode == "all":
+        expect(audiences == ["api://AzureADTokenExchange"], f"allowTokenAudiences passed on: {audiences}")
+    else:
+        expect(audiences == ["api://AzureADTokenExchange", "sts.amazonaws.com"],
+               f"token audiences default to the two federation audiences: {audiences}")
 
     for p in problems:
         print(f"  FAIL {p}")

@@ -1,13 +1,14 @@
 """The chart's RBAC equals `hrconnector rbac` (src/controller/rbac.rs), exactly.
 
-usage: python rbac_check.py TABLE.yaml RENDERED.yaml [--watch-namespace NS --release-namespace NS]
+usage: python rbac_check.py TABLE.yaml RENDERED.yaml [--watch-namespace NS[,NS...] ...]
+                          --release-namespace NS
 
-TABLE.yaml is the output of `hrconnector rbac`. The rules of every ClusterRole and Role in
-RENDERED.yaml, taken together, must be the table's rules: none missing, none extra, no
-resourceNames or nonResourceURLs, no wildcards. Also checked: every rule is preceded by a
-comment saying why; without --watch-namespace only a ClusterRole (+ binding) is rendered; with
-it only Roles, the HrConnectorJob rules in the watched namespace and the Lease rule in the
-release namespace; every role is bound to the chart's ServiceAccount.
+TABLE.yaml is the output of `hrconnector rbac`. Without --watch-namespace (clusterWide) the
+rules of the rendered ClusterRole must be the table's rules: none missing, none extra. With it
+only Roles are rendered, and in each watched namespace the rules are the table's without the
+Lease rule, which is in the release namespace only (exactly once); no Role in any other
+namespace. Always: no resourceNames or nonResourceURLs, no wildcards, every rule preceded by a
+comment saying why, every role bound to the chart's ServiceAccount.
 """
 
 import argparse
@@ -33,7 +34,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("table")
     ap.add_argument("rendered")
-    ap.add_argument("--watch-namespace")
+    ap.add_argument("--watch-namespace", action="append", default=[])
     ap.add_argument("--release-namespace")
     args = ap.parse_args()
     problems = []
@@ -45,7 +46,9 @@ def main() -> int:
     roles = [d for d in docs if d["kind"] in ("ClusterRole", "Role")]
     bindings = [d for d in docs if d["kind"] in ("ClusterRoleBinding", "RoleBinding")]
     got = Counter()
+    by_ns: dict = {}
     for role in roles:
+        ns = role["metadata"].get("namespace")
         for rule in role.get("rules") or []:
             try:
                 key = norm(rule)
@@ -55,24 +58,31 @@ def main() -> int:
             if any("*" in part for group in key for part in group):
                 problems.append(f"wildcard in {role['kind']} {role['metadata']['name']}: {rule}")
             got[key] += 1
-    for key in sorted(want - got):
-        problems.append(f"missing: {key}")
-    for key in sorted(got - want):
-        problems.append(f"granted beyond hrconnector rbac: {key}")
+            by_ns.setdefault(ns, Counter())[key] += 1
 
     kinds = sorted({r["kind"] for r in roles})
-    if args.watch_namespace:
+    watched = [n for arg in args.watch_namespace for n in arg.split(",") if n]
+    if watched:
         if kinds != ["Role"]:
-            problems.append(f"with watchNamespace only Roles are expected, got {kinds}")
-        for role in roles:
-            ns = role["metadata"].get("namespace")
-            for rule in role.get("rules") or []:
-                lease = "leases" in rule["resources"]
-                expect = args.release_namespace if lease else args.watch_namespace
-                if ns != expect:
-                    problems.append(f"{rule['resources']} granted in namespace {ns}, expected {expect}")
-    elif kinds != ["ClusterRole"]:
-        problems.append(f"by default one ClusterRole is expected, got {kinds}")
+            problems.append(f"with watched namespaces only Roles are expected, got {kinds}")
+        lease = Counter({k: n for k, n in want.items() if "leases" in k[1]})
+        jobs = want - lease
+        for ns in sorted(set(watched) | {args.release_namespace}):
+            expect = (jobs if ns in watched else Counter()) + (lease if ns == args.release_namespace else Counter())
+            have = by_ns.get(ns, Counter())
+            for key in sorted(expect - have):
+                problems.append(f"missing in namespace {ns}: {key}")
+            for key in sorted(have - expect):
+                problems.append(f"granted beyond hrconnector rbac in namespace {ns}: {key}")
+        for ns in sorted(set(by_ns) - set(watched) - {args.release_namespace}):
+            problems.append(f"Role in namespace {ns}, which is not watched: {dict(by_ns[ns])}")
+    else:
+        if kinds != ["ClusterRole"]:
+            problems.append(f"clusterWide: one ClusterRole is expected, got {kinds}")
+        for key in sorted(want - got):
+            problems.append(f"missing: {key}")
+        for key in sorted(got - want):
+            problems.append(f"granted beyond hrconnector rbac: {key}")
 
     for role in roles:
         name, ns = role["metadata"]["name"], role["metadata"].get("namespace")

@@ -9,6 +9,7 @@ use kube::client::ConfigExt as _;
 use tokio_util::sync::CancellationToken;
 
 use super::common::FipsArgs;
+use crate::controller::audience_policy::AudiencePolicy;
 use crate::controller::endpoint_policy::EndpointPolicy;
 use crate::controller::health::{self, Health};
 use crate::controller::leader::LeaderConfig;
@@ -19,9 +20,16 @@ use crate::upload::{RetryPolicy, TokioSleeper};
 
 #[derive(Debug, Args)]
 pub struct ControllerArgs {
-    /// Watch HrConnectorJobs in this namespace only (default: all namespaces).
-    #[arg(long, env = "HRCONNECTOR_WATCH_NAMESPACE")]
-    pub namespace: Option<String>,
+    /// Watch HrConnectorJobs in these namespaces only (repeatable; comma-separated, also in the
+    /// variable), each with its own watch so that a Role per namespace is enough. Default: all
+    /// namespaces (cluster-wide: needs a ClusterRole).
+    #[arg(
+        long = "namespace",
+        value_name = "NAMESPACE",
+        env = "HRCONNECTOR_WATCH_NAMESPACE",
+        value_delimiter = ','
+    )]
+    pub namespaces: Vec<String>,
     /// Uploads in flight at once, across all jobs.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub max_concurrent_uploads: u32,
@@ -82,6 +90,17 @@ pub struct ControllerArgs {
         value_delimiter = ','
     )]
     pub allow_endpoint_prefixes: Vec<String>,
+    /// Audiences service account tokens may be requested for (TokenRequest; repeatable;
+    /// comma-separated in the variable). A job whose workloadIdentity needs another is refused
+    /// (InvalidSpec) before any token is asked for. The list replaces the default.
+    #[arg(
+        long = "allow-token-audience",
+        value_name = "AUDIENCE",
+        env = "HRCONNECTOR_ALLOW_TOKEN_AUDIENCE",
+        value_delimiter = ',',
+        default_values_t = crate::controller::audience_policy::DEFAULT_AUDIENCES.map(String::from)
+    )]
+    pub allow_token_audiences: Vec<String>,
     /// Name published on Events and Leases (default: $POD_NAME, else the host name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
@@ -134,9 +153,12 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
         ca_file: args.ca_file.clone(),
         ..Default::default()
     })?;
+    let namespaces = crate::controller::namespaces::parse_list(&args.namespaces);
+    crate::controller::namespaces::validate(&namespaces)?;
+    let audience_policy = AudiencePolicy::new(&args.allow_token_audiences)?;
     let client = api_client().await?;
     let config = ControllerConfig {
-        namespace: args.namespace,
+        namespaces,
         max_concurrent_uploads: args.max_concurrent_uploads as usize,
         max_concurrent_reconciles: args.max_concurrent_reconciles,
         max_concurrent_upload_jobs: args.max_concurrent_upload_jobs as usize,
@@ -158,6 +180,7 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
         }),
         pvc_job_poll: Duration::from_secs(5),
         endpoint_policy: EndpointPolicy::new(&args.allow_endpoint_prefixes)?,
+        audience_policy,
     };
     let leader_election = args.leader_election.then(|| {
         let namespace = args
@@ -191,7 +214,7 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
         health.clone(),
         shutdown.clone(),
     ));
-    tracing::info!(namespace = ?config.namespace, max_concurrent_uploads = config.max_concurrent_uploads, leader_election = leader_election.is_some(), "controller starting");
+    tracing::info!(namespaces = ?config.namespaces, max_concurrent_uploads = config.max_concurrent_uploads, leader_election = leader_election.is_some(), "controller starting");
 
     // One controller per term of leadership: losing the Lease cancels its runs after their
     // chunk in flight, exactly like a shutdown, and the next leader resumes them.

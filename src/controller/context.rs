@@ -25,8 +25,9 @@ use crate::upload::{RetryPolicy, Sleeper};
 /// Settings of `hrconnector controller`.
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
-    /// Watch one namespace only; `None` watches all.
-    pub namespace: Option<String>,
+    /// The namespaces watched (each on its own, so a Role per namespace is enough); empty
+    /// watches all, cluster-wide.
+    pub namespaces: Vec<String>,
     /// Uploads in flight at once, across all jobs.
     pub max_concurrent_uploads: usize,
     /// How often a Secret-held source is re-validated: the controller may not watch Secrets.
@@ -51,12 +52,14 @@ pub struct ControllerConfig {
     pub max_concurrent_upload_jobs: usize,
     /// Which hosts besides the clouds' own a job's `spec.endpoints` may name.
     pub endpoint_policy: super::endpoint_policy::EndpointPolicy,
+    /// Which audiences service account tokens may be requested for.
+    pub audience_policy: super::audience_policy::AudiencePolicy,
 }
 
 impl Default for ControllerConfig {
     fn default() -> Self {
         ControllerConfig {
-            namespace: None,
+            namespaces: Vec::new(),
             max_concurrent_uploads: 4,
             secret_source_recheck: Duration::from_secs(300),
             object_source_recheck: Duration::from_secs(300),
@@ -69,6 +72,7 @@ impl Default for ControllerConfig {
             max_concurrent_reconciles: 4,
             max_concurrent_upload_jobs: 16,
             endpoint_policy: Default::default(),
+            audience_policy: Default::default(),
         }
     }
 }

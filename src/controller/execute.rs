@@ -189,6 +189,8 @@ async fn execute(
     {
         // Reconcile refuses such a spec before any run; this holds if the spec changed since.
         UploadReport::failed(e.reason(), e.to_string())
+    } else if let Err(e) = ctx.config.audience_policy.check(&started.spec) {
+        UploadReport::failed(reason::INVALID_SPEC, e.to_string())
     } else if started.spec.source.persistent_volume_claim.is_some() {
         super::pvc_run::upload_with_job(ctx, &namespace, &started, &status, &active, cancel.clone())
             .await

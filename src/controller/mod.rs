@@ -6,6 +6,7 @@
 //! RBAC is kept minimal on purpose: Secrets are only ever `get` by name (never listed or
 //! watched), so a Secret-held source is re-validated on a timer instead of on change.
 
+pub mod audience_policy;
 pub mod backoff;
 pub mod clock;
 pub mod context;
@@ -16,6 +17,7 @@ pub mod health;
 pub mod leader;
 pub mod lease_renewal;
 pub mod metrics;
+pub mod namespaces;
 pub mod object_credentials;
 pub mod object_source;
 pub mod pvc_job;
@@ -33,11 +35,11 @@ use std::sync::Arc;
 
 use futures_util::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Client;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client};
 use tokio_stream_shim::receiver_stream;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -61,6 +63,9 @@ pub fn validation_options(job: &HrConnectorJob) -> ValidationOptions {
 /// cleaning up (the upload Job is garbage-collected through its owner reference), and a
 /// finalizer would leave jobs undeletable while the operator is uninstalled.
 ///
+/// With a list of namespaces each is watched on its own (a Role per namespace is enough); one
+/// namespace's relist reaches the store as `Apply`s and `Delete`s ([`namespaces::Merge`]).
+///
 /// ConfigMaps are watched as metadata only: the mapping to jobs needs names, and the
 /// resourceVersions tell the reconcile when a source must be read again; the data itself is read
 /// by name when a job needs it.
@@ -69,28 +74,24 @@ pub async fn run(
     requeue: tokio::sync::mpsc::UnboundedReceiver<ObjectRef<HrConnectorJob>>,
 ) {
     let client: Client = ctx.client.clone();
-    // `PartialObjectMeta` makes every list and watch of ConfigMaps a metadata-only request.
-    let (jobs, config_maps): (Api<HrConnectorJob>, Api<PartialObjectMeta<ConfigMap>>) =
-        match &ctx.config.namespace {
-            Some(ns) => (
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client, ns),
-            ),
-            None => (Api::all(client.clone()), Api::all(client)),
-        };
+    let namespaces = &ctx.config.namespaces;
     let (store, writer) = reflector::store::<HrConnectorJob>();
     let observer = (ctx.clone(), store.clone());
-    let job_events = watcher(jobs, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .inspect_ok(move |event| deletions::observe(&observer.0, &observer.1, event))
-        .touched_objects();
+    let job_events =
+        namespaces::watch::<HrConnectorJob>(client.clone(), namespaces, watcher::Config::default())
+            .reflect(writer)
+            .inspect_ok(move |event| deletions::observe(&observer.0, &observer.1, event))
+            .touched_objects();
     let (cm_store, cm_writer) = reflector::store::<PartialObjectMeta<ConfigMap>>();
     let _ = ctx.config_map_versions.set(cm_store);
-    let cm_events = watcher(config_maps, watcher::Config::default())
-        .default_backoff()
-        .reflect(cm_writer)
-        .touched_objects();
+    // `PartialObjectMeta` makes every list and watch of ConfigMaps a metadata-only request.
+    let cm_events = namespaces::watch::<PartialObjectMeta<ConfigMap>>(
+        client,
+        namespaces,
+        watcher::Config::default(),
+    )
+    .reflect(cm_writer)
+    .touched_objects();
     let jobs_of = store.clone();
     let controller = Controller::for_stream(job_events, store)
         .with_config(

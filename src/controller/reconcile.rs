@@ -169,6 +169,11 @@ fn checked_schedule(
         .map_err(|e| invalid(e.to_string()))?;
     super::endpoint_policy::check_job(&ctx.config.endpoint_policy, &job.spec)
         .map_err(|e| (e.reason(), e.to_string()))?;
+    // Before any TokenRequest: a token for another audience is never minted.
+    ctx.config
+        .audience_policy
+        .check(&job.spec)
+        .map_err(|e| invalid(e.to_string()))?;
     Ok(schedule)
 }
 

@@ -3,7 +3,10 @@ emulator records them by the operator's User-Agent) must be allowed by ``hrconne
 every verb that table grants must have been used by at least one request.
 
 A new permission is therefore two changes: a row in ``src/controller/rbac.rs`` and an e2e
-scenario that makes the call. The check runs in ``conftest.py`` at the end of the session."""
+scenario that makes the call. The check runs in ``conftest.py`` at the end of the session. Both
+modes have the same rules: ``test_namespaces.py`` also checks an operator over two namespaces
+against the Roles of ``hrconnector rbac --namespace a,b`` (no request outside them) and a
+cluster-wide one against the ClusterRole."""
 
 from __future__ import annotations
 

@@ -289,7 +289,7 @@ def _chart_deployment(namespace: str) -> dict[str, Any]:
     helm = next(iter(sorted((REPO / '.cache' / 'tools').glob('helm4-*/helm'))), None)
     assert helm is not None, 'no Helm in .cache/tools: run scripts/check-deploy.sh first (scripts/test.sh does)'
     rendered = subprocess.run([str(helm), 'template', 'hr', str(REPO / 'charts' / 'hrconnector'),
-                               '--namespace', namespace, '--set', f'watchNamespace={namespace}',
+                               '--namespace', namespace, '--set', f'watchNamespaces={{{namespace}}}',
                                '--set', 'replicaCount=2'], check=True, capture_output=True, text=True).stdout
     deployment = next(d for d in yaml.safe_load_all(rendered) if d and d.get('kind') == 'Deployment')
     return deployment['spec']['template']['spec']['containers'][0]

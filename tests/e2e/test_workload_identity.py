@@ -185,3 +185,40 @@ def test_a_job_with_both_workload_identity_and_a_secret_ref_is_refused_before_an
         assert len(cluster.api.token_issuer.issued) == issued_before, 'no TokenRequest for an invalid job'
     finally:
         emu.stop()
+
+
+def test_a_token_audience_outside_the_allowed_list_is_refused_and_no_token_is_minted(
+        cluster, namespace, app, operators, log_dir):
+    """A job asking a token of its service account for the API server's own audience (which would
+    be an API token of that account): Ready=False InvalidSpec naming the field and the allowed
+    list (--allow-token-audience, default the two federation audiences); no TokenRequest is made."""
+    if cluster.api is None:
+        pytest.skip("needs the API emulator: it records every TokenRequest and every operator request")
+    emu = HrEmulator(log_dir, app['tenantId'], app['appId'], app['appSecret'], [app['jobId']])
+    k = cluster.kubectl
+    try:
+        objects = _objects(namespace, app, emu)
+        objects[2]['spec']['credentials']['workloadIdentity']['audience'] = 'https://kubernetes.default.svc'
+        issued_before = len(cluster.api.token_issuer.issued)
+        requests_before = len(cluster.api.operator_requests)
+        k.apply(*objects)
+        op = Operator('audience', log_dir, cluster.kubeconfig, namespace, env=allow_emulator(emu))
+        operators.append(op)
+        k.annotate('hrconnectorjobs.hrconnector.io', 'terminations', namespace, RUN_NOW, 'audience-1')
+
+        def refused():
+            obj = k.get('hrconnectorjobs.hrconnector.io', 'terminations', namespace)
+            c = condition(obj, 'Ready') if obj else None
+            return c if c and c['status'] == 'False' and c['reason'] == 'InvalidSpec' else None
+        c = wait_for('Ready=False InvalidSpec', refused, timeout=30, context=lambda: op.tail(30))
+        for part in ('spec.credentials.workloadIdentity.audience', 'https://kubernetes.default.svc',
+                     'api://AzureADTokenExchange, sts.amazonaws.com', '--allow-token-audience'):
+            assert part in c['message'], c['message']
+        assert len(cluster.api.token_issuer.issued) == issued_before, 'no token was minted'
+        token_requests = [r for r in cluster.api.operator_requests[requests_before:]
+                          if r.rbac_resource == 'serviceaccounts/token']
+        assert token_requests == [], token_requests
+        stats = emu.stats()
+        assert stats['token_requests'] == stats['upload_requests'] == 0, stats
+    finally:
+        emu.stop()

@@ -57,3 +57,23 @@ HrConnectorJobs live, "leases" = leader election (in the release namespace).
   verbs: ["create"]
 {{- end }}
 {{- end }}
+
+{{/*
+The namespaces the operator watches, comma-separated; empty means every namespace (clusterWide).
+Least privilege by default: without watchNamespaces (or the older watchNamespace) it is the
+release namespace alone.
+*/}}
+{{- define "hrconnector.watchNamespaces" -}}
+{{- if .Values.clusterWide -}}
+{{- if or .Values.watchNamespaces .Values.watchNamespace -}}
+{{- fail "clusterWide: true watches every namespace: leave watchNamespaces and watchNamespace empty" -}}
+{{- end -}}
+{{- else if .Values.watchNamespaces -}}
+{{- if .Values.watchNamespace -}}
+{{- fail "set watchNamespaces or the older watchNamespace, not both" -}}
+{{- end -}}
+{{- .Values.watchNamespaces | uniq | join "," -}}
+{{- else -}}
+{{- default .Release.Namespace .Values.watchNamespace -}}
+{{- end -}}
+{{- end -}}
