@@ -22,10 +22,11 @@ mod share;
 mod stream;
 mod utf8_prefix;
 mod validate;
+mod warnings;
 
 pub use crate::source::{BytesSource, CsvSource, FileSource};
 pub use chunk::{Chunk, ChunkReader};
-pub use error::{CsvError, RecordError};
+pub use error::{CsvError, Limit, RecordError};
 pub use plan::ChunkPlan;
 pub use validate::{ValidationReport, validate, validate_and_plan};
 
@@ -78,7 +79,8 @@ pub use validate::{ValidationReport, validate, validate_and_plan};
 // `ValidationReport::scenarios` (accepted records per scenario).
 
 pub use options::{
-    ColumnNames, DEFAULT_SCENARIO_COLUMN, InvalidRows, Named, Names, OptionsError, ScenarioChoice,
-    ScenarioValues, ValidationOptions,
+    ColumnNames, DEFAULT_MAX_COLUMNS, DEFAULT_MAX_FIELD_BYTES, DEFAULT_SCENARIO_COLUMN,
+    InvalidRows, Limits, Named, Names, OptionsError, ScenarioChoice, ScenarioValues,
+    ValidationOptions,
 };
 pub use schema::{Column, Field, Rule, Scenario};
