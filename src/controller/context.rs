@@ -51,6 +51,8 @@ pub struct ControllerConfig {
     pub max_concurrent_upload_jobs: usize,
     /// Which hosts besides the clouds' own a job's `spec.endpoints` may name.
     pub endpoint_policy: super::endpoint_policy::EndpointPolicy,
+    /// CSV limits: the default of a job without `spec.limits`, and the most it may set.
+    pub limits: crate::hrdata::Limits,
 }
 
 impl Default for ControllerConfig {
@@ -69,6 +71,7 @@ impl Default for ControllerConfig {
             max_concurrent_reconciles: 4,
             max_concurrent_upload_jobs: 16,
             endpoint_policy: Default::default(),
+            limits: Default::default(),
         }
     }
 }
