@@ -308,3 +308,39 @@ fn characters_across_block_ends_are_valid_and_a_bad_byte_names_its_line() {
         }
     }
 }
+
+#[test]
+fn chunking_stops_at_a_record_over_the_limits_naming_it() {
+    let text = format!(
+        "{HEADER}\na@contoso.com,2026-03-01T09:00:00Z,2026-03-02T09:00:00Z,short\n\
+         b@contoso.com,2026-03-01T09:00:00Z,2026-03-02T09:00:00Z,\"{}\"\n",
+        "long\n".repeat(10)
+    );
+    let source = BytesSource::new("hr.csv", text.into_bytes());
+    let opts = ValidationOptions {
+        limits: hrconnector::hrdata::Limits {
+            max_field_bytes: 20,
+            ..Default::default()
+        },
+        ..ValidationOptions::default()
+    };
+    let mut reader = ChunkReader::open(&source, &opts, 10, 0).expect("the header is within");
+    match reader.next_chunk() {
+        Err(CsvError::OverLimit {
+            record: Some(2),
+            line: 3,
+            column: 4,
+            limit: hrconnector::hrdata::Limit::FieldBytes(20),
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    // Validation names the same record.
+    let error = validate(&source, &opts).expect_err("over the limit");
+    assert!(
+        error
+            .to_string()
+            .starts_with("hr.csv: record 2 (line 3), column 4:"),
+        "{error}"
+    );
+}

@@ -1337,3 +1337,88 @@ async fn a_missing_service_account_or_annotation_is_ready_false_at_once_on_apply
     assert_eq!(condition(&status, "Ready").reason, "AwaitingFirstRun");
     assert_eq!(h.emu.token_requests() + h.emu.upload_requests(), 0);
 }
+
+#[tokio::test]
+async fn spec_limits_above_the_operators_ceiling_are_an_invalid_spec() {
+    let h = harness(
+        serde_json::json!({"limits": {"maxFieldBytes": 2097152}}),
+        &csv_text(1),
+        SECRET,
+        ClientBuilder::new(),
+    )
+    .await;
+    h.reconcile().await;
+    let status = h.status().await;
+    let ready = condition(&status, "Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "InvalidSpec")
+    );
+    assert!(
+        ready.message.contains(
+            "spec.limits.maxFieldBytes 2097152 is above the operator's ceiling of 1048576"
+        ),
+        "{}",
+        ready.message
+    );
+    assert_eq!(h.emu.token_requests() + h.emu.upload_requests(), 0);
+}
+
+#[tokio::test]
+async fn a_config_map_over_the_limits_is_invalid_csv_naming_the_limit() {
+    // The operator's ceiling is the limit of a job that sets none.
+    let config = ControllerConfig {
+        limits: hrconnector::hrdata::Limits {
+            max_columns: 3,
+            ..Default::default()
+        },
+        ..ControllerConfig::default()
+    };
+    let csv = "EmailAddress,TerminationDate,LastWorkingDate,Extra\n\
+               a@contoso.com,2026-03-01T09:00:00Z,2026-03-02T09:00:00Z,x\n";
+    let h = harness_with(
+        serde_json::json!({}),
+        csv,
+        SECRET,
+        ClientBuilder::new(),
+        config,
+    )
+    .await;
+    h.reconcile().await;
+    let status = h.status().await;
+    let ready = condition(&status, "Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "InvalidCsv")
+    );
+    assert!(
+        ready
+            .message
+            .contains("the header (line 1) has more than the limit of 3 columns")
+            && ready.message.contains("spec.limits.maxColumns"),
+        "{}: {}",
+        ready.reason,
+        ready.message
+    );
+    assert_eq!(h.emu.token_requests() + h.emu.upload_requests(), 0);
+
+    // A job's own, lower limit applies within the default ceiling.
+    let h = harness(
+        serde_json::json!({"limits": {"maxFieldBytes": 5}}),
+        &csv_text(1),
+        SECRET,
+        ClientBuilder::new(),
+    )
+    .await;
+    h.reconcile().await;
+    let status = h.status().await;
+    let ready = condition(&status, "Ready");
+    assert!(
+        ready
+            .message
+            .contains("the field is longer than the limit of 5 bytes"),
+        "{}: {}",
+        ready.reason,
+        ready.message
+    );
+}

@@ -668,3 +668,64 @@ fn validate_refuses_columns_and_fields_the_scenario_does_not_have() {
         ]
     );
 }
+
+#[test]
+fn spec_limits_default_to_the_ceiling_and_may_not_exceed_it() {
+    use hrconnector::hrdata::Limits;
+    let ceiling = Limits {
+        max_field_bytes: 4 << 20,
+        max_columns: 2000,
+    };
+    let mut spec = minimal();
+    assert_eq!(spec.limits(ceiling), ceiling, "no spec.limits: the ceiling");
+    assert!(spec.check_limits(ceiling).is_ok());
+
+    spec.limits = serde_yaml::from_str("maxColumns: 1500").expect("limits");
+    assert_eq!(
+        spec.limits(ceiling),
+        Limits {
+            max_columns: 1500,
+            ..ceiling
+        }
+    );
+    assert!(spec.check_limits(ceiling).is_ok());
+
+    spec.limits = serde_yaml::from_str("maxFieldBytes: 8388608\nmaxColumns: 0").expect("limits");
+    let problems: Vec<String> = spec
+        .check_limits(ceiling)
+        .expect_err("over the ceiling")
+        .problems
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "spec.limits.maxFieldBytes 8388608 is above the operator's ceiling of 4194304; use at \
+             most 4194304, or ask the administrator to raise the controller's --max-field-bytes",
+            "spec.limits.maxColumns must be at least 1",
+        ]
+    );
+    // Never above the ceiling, even unchecked.
+    assert_eq!(
+        spec.limits(ceiling).max_field_bytes,
+        ceiling.max_field_bytes
+    );
+}
+
+#[test]
+fn spec_limits_are_in_the_schema_with_a_minimum() {
+    let crd = serde_json::to_value(HrConnectorJob::crd()).expect("json");
+    let limits = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+        ["limits"];
+    for field in ["maxFieldBytes", "maxColumns"] {
+        let property = &limits["properties"][field];
+        assert_eq!(property["minimum"], 1.0, "{field}: {property}");
+        assert!(
+            property["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("operator's")),
+            "{field}: {property}"
+        );
+    }
+}

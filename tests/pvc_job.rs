@@ -274,6 +274,42 @@ fn a_multi_scenario_job_passes_its_columns_and_scenario_texts() {
 }
 
 #[test]
+fn the_jobs_limits_within_the_operators_reach_the_upload_job() {
+    let ceilings = PvcJobSettings {
+        limits: hrconnector::hrdata::Limits {
+            max_field_bytes: 4 << 20,
+            max_columns: 1000,
+        },
+        ..settings()
+    };
+    let args_of = |hr: HrConnectorJob| {
+        args(
+            &build_upload_job(
+                &hr,
+                &ceilings,
+                "2026-11-02T03:00:00Z",
+                AuthKind::Secret,
+                None,
+                false,
+            )
+            .expect("job"),
+        )
+    };
+    // No spec.limits: the operator's; a value equal to upload's default needs no flag.
+    let a = args_of(hrjob(json!({})));
+    assert_eq!(flag(&a, "--max-field-bytes"), Some("4194304"));
+    assert_eq!(flag(&a, "--max-columns"), None);
+    let a = args_of(hrjob(
+        json!({"limits": {"maxFieldBytes": 2048, "maxColumns": 50}}),
+    ));
+    assert_eq!(flag(&a, "--max-field-bytes"), Some("2048"));
+    assert_eq!(flag(&a, "--max-columns"), Some("50"));
+    // Operator defaults, no spec.limits: no flags at all.
+    let a = args(&build(&hrjob(json!({})), AuthKind::Secret));
+    assert!(!a.iter().any(|a| a.starts_with("--max-")), "{a:?}");
+}
+
+#[test]
 fn arguments_for_a_secret_app() {
     let hr = hrjob(json!({
         "recordsPerCall": 250, "invalidRows": "Skip",
@@ -694,6 +730,7 @@ async fn run_as_the_job_with(
             .to_string_lossy()
             .into_owned(),
         ca_file: None,
+        limits: Default::default(),
     };
     let mut paths = paths;
     std::fs::create_dir_all(&paths.credentials_dir).unwrap();

@@ -47,6 +47,10 @@ fn the_operating_guide_names_every_field_and_scenario() {
         "`spec.scenarioValues`",
         "`status.warnings`",
         "`status.lastRun.scenarios`",
+        "`spec.limits.maxFieldBytes`",
+        "`spec.limits.maxColumns`",
+        "`limits.maxFieldBytes`",
+        "`limits.maxColumns`",
     ] {
         assert!(guide.contains(field), "docs/operating.md lacks {field}");
     }

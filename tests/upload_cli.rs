@@ -180,3 +180,42 @@ async fn demo_uploads_the_documentation_sample() {
     assert_eq!(text.code, 0);
     assert!(text.stdout.contains("Upload Successful"), "{}", text.stdout);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_over_the_limits_is_not_sent_and_the_flags_raise_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, _) = write_csv(dir.path(), "hr.csv", 3);
+    let emu = start_emulator().await;
+    let url = emu.url();
+    let csv = csv.to_string_lossy().into_owned();
+    let run = hrconnector(
+        &app_upload_args(
+            &url,
+            &csv,
+            &["--app-secret", SECRET, "--max-field-bytes", "5"],
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let report = json(&run);
+    assert_eq!(report["result"], "Failed");
+    let message = report["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "the header (line 1), column 1: the field is longer than the limit of 5 bytes"
+        ) && message.contains("--max-field-bytes"),
+        "{message}"
+    );
+    assert_eq!(emu.upload_requests(), 0);
+
+    // Limits at the file's own sizes pass.
+    let run = hrconnector(
+        &app_upload_args(&url, &csv, &["--app-secret", SECRET, "--max-columns", "4"]),
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(json(&run)["recordsSaved"], 3);
+    assert_no_secret(&run);
+}

@@ -35,7 +35,8 @@ fn documentation_sample_is_valid() {
     assert_eq!(
         report,
         serde_json::json!({"valid": true, "records": 2, "rejected": 0, "errors": [],
-                           "warnings": [], "scenarios": {"Resignation": 2}})
+                           "errorCount": 0, "warnings": [], "warningCount": 0,
+                           "scenarios": {"Resignation": 2}})
     );
 }
 
@@ -332,11 +333,13 @@ fn json_output_is_exactly_one_object_with_the_documented_keys() {
     assert_eq!(
         keys,
         [
+            "errorCount",
             "errors",
             "records",
             "rejected",
             "scenarios",
             "valid",
+            "warningCount",
             "warnings"
         ]
     );
@@ -423,5 +426,206 @@ fn empty_and_header_only_files() {
             .as_str()
             .expect("warning")
             .contains("no data records")
+    );
+}
+
+/// The largest peak resident set (bytes) of any child process this test process has waited
+/// for: `getrusage(RUSAGE_CHILDREN)`'s `ru_maxrss`, which the kernel keeps exactly, where polling
+/// `/proc/PID/status` while the child runs can miss a peak just before it exits. Every other
+/// child of this binary validates a small fixture (a few MiB), so the maximum is the big
+/// input's unless it stayed below them. `None` where the layout below is not known.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+fn children_peak_rss() -> Option<u64> {
+    // `struct rusage` on 64-bit Linux: two `timeval`s (two longs each), then 14 longs, the
+    // first `ru_maxrss` in KiB. (libc is linked anyway; no crate is added for one call.)
+    unsafe extern "C" {
+        fn getrusage(who: i32, usage: *mut i64) -> i32;
+    }
+    const RUSAGE_CHILDREN: i32 = -1;
+    // Room to spare beyond the 18 longs the kernel writes.
+    let mut usage = [0i64; 32];
+    // SAFETY: `usage` is larger than `struct rusage` and lives across the call.
+    let status = unsafe { getrusage(RUSAGE_CHILDREN, usage.as_mut_ptr()) };
+    (status == 0).then(|| usage[4] as u64 * 1024)
+}
+
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+fn children_peak_rss() -> Option<u64> {
+    None
+}
+
+/// What a child that stops at the limits may use: the process itself (runtime, threads,
+/// buffers of a few segments) takes about 10 MiB; before the limits, a 100 MiB field took
+/// 338 MiB and 20 million columns 3.1 GiB.
+const BOUNDED_RSS: u64 = 64 << 20;
+
+fn assert_bounded_memory(what: &str) {
+    if let Some(peak) = children_peak_rss() {
+        assert!(
+            peak < BOUNDED_RSS,
+            "{what}: peak RSS {} MiB, expected under {} MiB",
+            peak >> 20,
+            BOUNDED_RSS >> 20
+        );
+    }
+}
+
+/// Writes `parts` to `name` in a new temporary directory, streaming (the big inputs are never
+/// held in this process either).
+fn write_file(name: &str, parts: &[(&[u8], usize)]) -> (tempfile::TempDir, std::path::PathBuf) {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(name);
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+    for (bytes, times) in parts {
+        for _ in 0..*times {
+            file.write_all(bytes).expect("write");
+        }
+    }
+    file.flush().expect("flush");
+    (dir, path)
+}
+
+const HEADER: &[u8] = b"EmailAddress,TerminationDate,LastWorkingDate";
+const RECORD: &[u8] = b"sarad@contoso.com,2026-03-01T09:00:00Z,2026-04-01T17:30:00Z";
+
+#[test]
+fn a_100_mib_header_field_is_refused_with_the_limit_in_bounded_memory() {
+    // The header's fourth column: 100 MiB of one field, then a good record.
+    let (_dir, path) = write_file(
+        "huge-field.csv",
+        &[
+            (HEADER, 1),
+            (b",", 1),
+            (&[b'x'; 1 << 20], 100),
+            (b"\n", 1),
+            (RECORD, 1),
+            (b",x\n", 1),
+        ],
+    );
+    let (code, stdout, stderr) = validate_path(&path, &[]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains(
+            "the header (line 1), column 4: the field is longer than the limit of 1048576 bytes; \
+             raise it with --max-field-bytes"
+        ),
+        "{stderr}"
+    );
+    let (code, report) = validate_path_json(&path, &[]);
+    assert_eq!(code, 1);
+    let error = report["error"].as_str().expect("error");
+    assert!(error.contains("--max-field-bytes"), "{error}");
+    assert!(error.len() < 1024, "{} bytes of error", error.len());
+    assert_bounded_memory("a 100 MiB field");
+}
+
+#[test]
+fn twenty_million_empty_columns_are_refused_with_the_limit_in_bounded_memory() {
+    // 40 MB: a header and a record of 20 million empty columns each.
+    let (_dir, path) = write_file(
+        "commas.csv",
+        &[
+            (HEADER, 1),
+            (&[b','; 1 << 20], 20),
+            (b"\n", 1),
+            (RECORD, 1),
+            (&[b','; 1 << 20], 20),
+            (b"\n", 1),
+        ],
+    );
+    let (code, report) = validate_path_json(&path, &[]);
+    assert_eq!(code, 1, "{report}");
+    let error = report["error"].as_str().expect("error");
+    assert!(
+        error.contains(
+            "the header (line 1) has more than the limit of 1000 columns (column 1001 is one \
+             too many); raise it with --max-columns"
+        ),
+        "{error}"
+    );
+    // No warning per unnamed column: the header was refused before any was made.
+    assert_eq!(report["warnings"], serde_json::json!([]));
+    let (code, stdout, stderr) = validate_path(&path, &[]);
+    assert_eq!(code, 1);
+    assert!(stdout.len() + stderr.len() < 4096, "{stdout}{stderr}");
+    assert_bounded_memory("20 million columns");
+}
+
+#[test]
+fn a_record_over_the_limits_is_named_and_the_flags_raise_them() {
+    // A 2 MiB remark in record 2, which starts on line 3.
+    let (_dir, path) = write_file(
+        "long-remark.csv",
+        &[
+            (HEADER, 1),
+            (b",Remarks\n", 1),
+            (RECORD, 1),
+            (b",short\n", 1),
+            (RECORD, 1),
+            (b",", 1),
+            (&[b'r'; 1 << 20], 2),
+            (b"\n", 1),
+        ],
+    );
+    let (code, report) = validate_path_json(&path, &[]);
+    assert_eq!(code, 1);
+    let error = report["error"].as_str().expect("error");
+    assert!(
+        error.contains("record 2 (line 3), column 4: the field is longer than the limit"),
+        "{error}"
+    );
+    let (code, report) = validate_path_json(&path, &["--max-field-bytes", "3000000"]);
+    assert_eq!(
+        (code, &report["records"]),
+        (0, &serde_json::json!(2)),
+        "{report}"
+    );
+
+    let (code, report) = validate_path_json(&path, &["--max-columns", "3"]);
+    assert_eq!(code, 1);
+    let error = report["error"].as_str().expect("error");
+    assert!(
+        error.contains("the header (line 1) has more than the limit of 3 columns"),
+        "{error}"
+    );
+
+    // A limit of 0 is a usage error.
+    let (code, _, stderr) = validate_path(&path, &["--max-columns", "0"]);
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn warnings_are_capped_at_100_with_a_count() {
+    // 150 columns with no header name, each a warning.
+    let (_dir, path) = write_file(
+        "unnamed.csv",
+        &[
+            (HEADER, 1),
+            (b",", 150),
+            (b"\n", 1),
+            (RECORD, 1),
+            (b",", 150),
+            (b"\n", 1),
+        ],
+    );
+    let (code, report) = validate_path_json(&path, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["warnings"].as_array().expect("warnings").len(), 100);
+    assert_eq!(report["warningCount"], 150);
+    assert_eq!(report["warnings"][99], "column 103 has no header name");
+
+    let (code, stdout, _) = validate_path(&path, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("warning: "))
+            .count(),
+        100
+    );
+    assert!(
+        stdout.lines().any(|l| l == "... and 50 more warnings"),
+        "{stdout}"
     );
 }

@@ -9,6 +9,11 @@
 //! seeds and the dictionary steer inputs to each; a multi-scenario pass over every input checks
 //! rows by their own scenarios too.
 //!
+//! The CSV limits are fuzzed too: every input is also read with small limits picked by its last
+//! byte (fields of 0 to 31 bytes, 1 to 8 columns). A record over them must be an `OverLimit`
+//! error naming that limit, and an input within them must give exactly the report it gives with
+//! the default limits (limits only refuse a file; they never change what is read).
+//!
 //! Every `validate` and `ChunkReader::open` starts a thread that reads ahead ("hrdata-read") or,
 //! for bytes in memory as here, hashes them ("hrdata-hash"); either ends soon after its reader is
 //! dropped. Each input waits until no such thread is left before it
@@ -22,8 +27,8 @@
 use std::time::{Duration, Instant};
 
 use hrconnector::hrdata::{
-    BytesSource, ChunkReader, InvalidRows, Scenario, ScenarioChoice, ValidationOptions, validate,
-    validate_and_plan,
+    BytesSource, ChunkReader, CsvError, InvalidRows, Limit, Limits, Scenario, ScenarioChoice,
+    ValidationOptions, validate, validate_and_plan,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -57,13 +62,22 @@ fn check(data: &[u8]) {
         };
         let _ = validate(&source, &multiple);
     }
-    for invalid_rows in [InvalidRows::Reject, InvalidRows::Skip] {
+    for (invalid_rows, limits) in [
+        (InvalidRows::Reject, Limits::default()),
+        (InvalidRows::Skip, Limits::default()),
+        (InvalidRows::Reject, small_limits(data)),
+        (InvalidRows::Skip, small_limits(data)),
+    ] {
         let opts = ValidationOptions {
             scenario,
             invalid_rows,
+            limits,
             ..ValidationOptions::default()
         };
         let report = validate(&source, &opts);
+        if limits != Limits::default() {
+            within_limits_reads_the_same(&source, &opts, &report);
+        }
         if let Ok(mut reader) = ChunkReader::open(&source, &opts, records_per_call, skip) {
             let mut sent = 0u64;
             while let Ok(Some(chunk)) = reader.next_chunk() {
@@ -79,6 +93,45 @@ fn check(data: &[u8]) {
             }
         }
         planned_matches_parsed(&source, &opts, records_per_call, skip);
+    }
+}
+
+/// Fields of 0 to 31 bytes and 1 to 8 columns, by the input's last byte.
+fn small_limits(data: &[u8]) -> Limits {
+    let b = data.last().copied().unwrap_or(0);
+    Limits {
+        max_field_bytes: usize::from(b & 0x1f),
+        max_columns: usize::from(b >> 5) + 1,
+    }
+}
+
+/// A validation with limits either refused the input naming one of them, or reported what the
+/// default limits report.
+fn within_limits_reads_the_same(
+    source: &BytesSource,
+    opts: &ValidationOptions,
+    limited: &Result<hrconnector::hrdata::ValidationReport, CsvError>,
+) {
+    match limited {
+        Err(CsvError::OverLimit { column, limit, .. }) => match *limit {
+            Limit::Columns(max) => {
+                assert_eq!(max, opts.limits.max_columns);
+                assert_eq!(*column, max + 1);
+            }
+            Limit::FieldBytes(max) => {
+                assert_eq!(max, opts.limits.max_field_bytes);
+                assert!(*column >= 1 && *column <= opts.limits.max_columns);
+            }
+        },
+        Ok(report) => {
+            let default = ValidationOptions {
+                limits: Limits::default(),
+                ..opts.clone()
+            };
+            let unlimited = validate(source, &default).expect("valid within smaller limits");
+            assert_eq!(report, &unlimited);
+        }
+        Err(_) => {}
     }
 }
 

@@ -4,7 +4,8 @@ use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 
 use crate::hrdata::{
-    Field, InvalidRows, OptionsError, Scenario, ScenarioChoice, ValidationOptions, schema,
+    DEFAULT_MAX_COLUMNS, DEFAULT_MAX_FIELD_BYTES, Field, InvalidRows, Limits, OptionsError,
+    Scenario, ScenarioChoice, ValidationOptions, schema,
 };
 
 /// How results are printed.
@@ -85,6 +86,16 @@ pub struct ColumnArgs {
     /// What to do with records that fail validation.
     #[arg(long, value_enum, default_value_t = InvalidRowsArg::Reject)]
     pub invalid_rows: InvalidRowsArg,
+    /// Longest field allowed, in bytes, in the header or any record: a file with a longer one
+    /// is invalid (exit 1), and is not read further.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FIELD_BYTES as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_field_bytes: u64,
+    /// Most columns allowed in the header or any record: a file with more is invalid (exit 1),
+    /// and is not read further.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_COLUMNS as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_columns: u64,
 }
 
 impl ColumnArgs {
@@ -95,6 +106,10 @@ impl ColumnArgs {
             invalid_rows: match self.invalid_rows {
                 InvalidRowsArg::Reject => InvalidRows::Reject,
                 InvalidRowsArg::Skip => InvalidRows::Skip,
+            },
+            limits: Limits {
+                max_field_bytes: usize::try_from(self.max_field_bytes).unwrap_or(usize::MAX),
+                max_columns: usize::try_from(self.max_columns).unwrap_or(usize::MAX),
             },
             ..ValidationOptions::default()
         };

@@ -101,6 +101,16 @@ pub struct ControllerArgs {
         default_values_t = crate::controller::audience_policy::DEFAULT_AUDIENCES.map(String::from)
     )]
     pub allow_token_audiences: Vec<String>,
+    /// Longest CSV field, in bytes, that a job may allow (spec.limits.maxFieldBytes), and the
+    /// limit of jobs that set none.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::hrdata::DEFAULT_MAX_FIELD_BYTES as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_field_bytes: u64,
+    /// Most CSV columns a job may allow (spec.limits.maxColumns), and the limit of jobs that
+    /// set none.
+    #[arg(long, value_name = "N", default_value_t = crate::hrdata::DEFAULT_MAX_COLUMNS as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_columns: u64,
     /// Name published on Events and Leases (default: $POD_NAME, else the host name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
@@ -157,6 +167,11 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
     crate::controller::namespaces::validate(&namespaces)?;
     let audience_policy = AudiencePolicy::new(&args.allow_token_audiences)?;
     let client = api_client().await?;
+    // The ceilings of jobs' spec.limits, for in-process validation and upload Jobs alike.
+    let limits = crate::hrdata::Limits {
+        max_field_bytes: usize::try_from(args.max_field_bytes).unwrap_or(usize::MAX),
+        max_columns: usize::try_from(args.max_columns).unwrap_or(usize::MAX),
+    };
     let config = ControllerConfig {
         namespaces,
         max_concurrent_uploads: args.max_concurrent_uploads as usize,
@@ -176,11 +191,13 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
         pvc_job: args.upload_job_image.map(|image| PvcJobSettings {
             ttl_seconds_after_finished: args.upload_job_ttl_seconds,
             proxy_env: upload_job_env(args.fips.require_fips),
+            limits,
             ..PvcJobSettings::new(image)
         }),
         pvc_job_poll: Duration::from_secs(5),
         endpoint_policy: EndpointPolicy::new(&args.allow_endpoint_prefixes)?,
         audience_policy,
+        limits,
     };
     let leader_election = args.leader_election.then(|| {
         let namespace = args

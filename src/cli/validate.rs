@@ -70,7 +70,9 @@ pub fn run(args: ValidateArgs) -> ExitCode {
                 "records": report.records,
                 "rejected": report.rejected,
                 "errors": report.errors,
+                "errorCount": report.error_count,
                 "warnings": report.warnings,
+                "warningCount": report.warning_count,
                 "scenarios": report.scenarios,
             })
         ),
@@ -113,6 +115,13 @@ fn print_text(name: &str, report: &ValidationReport, invalid_rows: InvalidRows) 
     super::report::print_scenarios(&report.scenarios);
     for warning in &report.warnings {
         println!("warning: {warning}");
+    }
+    // Capped like the errors: the first ones and a count.
+    let more = report
+        .warning_count
+        .saturating_sub(report.warnings.len() as u64);
+    if more > 0 {
+        println!("... and {}", plural(more, "more warning"));
     }
     for error in &report.errors {
         // The value is shown here only: the terminal user owns the file. `{:?}` escapes

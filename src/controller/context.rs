@@ -50,10 +50,12 @@ pub struct ControllerConfig {
     /// PVC runs in flight at once: they only poll their batch Job, so they do not take one of
     /// the `max_concurrent_uploads` slots.
     pub max_concurrent_upload_jobs: usize,
-    /// Which hosts besides the clouds' own a job's `spec.endpoints` may name.
+    /// The egress policy: where requests for jobs may go besides the published hosts.
     pub endpoint_policy: super::endpoint_policy::EndpointPolicy,
     /// Which audiences service account tokens may be requested for.
     pub audience_policy: super::audience_policy::AudiencePolicy,
+    /// CSV limits: the default of a job without `spec.limits`, and the most it may set.
+    pub limits: crate::hrdata::Limits,
 }
 
 impl Default for ControllerConfig {
@@ -73,6 +75,7 @@ impl Default for ControllerConfig {
             max_concurrent_upload_jobs: 16,
             endpoint_policy: Default::default(),
             audience_policy: Default::default(),
+            limits: Default::default(),
         }
     }
 }

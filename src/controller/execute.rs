@@ -316,7 +316,7 @@ async fn upload(
     let request = UploadRequest {
         source,
         job_id: job.spec.job_id.clone(),
-        validation: super::validation_options(job),
+        validation: super::validation_options(job, ctx.config.limits),
         records_per_call: job.spec.records_per_call as usize,
         force: false,
         dry_run: job.spec.dry_run,

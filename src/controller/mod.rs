@@ -46,11 +46,15 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::{Context, ControllerConfig};
 
 use crate::crd::HrConnectorJob;
-use crate::hrdata::ValidationOptions;
+use crate::hrdata::{Limits, ValidationOptions};
 
-/// The validation settings a job asks for.
-pub fn validation_options(job: &HrConnectorJob) -> ValidationOptions {
-    job.spec.validation_options()
+/// The validation settings a job asks for, with its CSV limits within the operator's
+/// `ceiling` (see [`ControllerConfig::limits`]).
+pub fn validation_options(job: &HrConnectorJob, ceiling: Limits) -> ValidationOptions {
+    ValidationOptions {
+        limits: job.spec.limits(ceiling),
+        ..job.spec.validation_options()
+    }
 }
 
 /// Runs the controller until `ctx.shutdown` fires, then waits for runs to stop after their

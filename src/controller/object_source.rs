@@ -139,7 +139,7 @@ pub async fn preflight(
             verdict: None,
         };
     }
-    let options = super::validation_options(job);
+    let options = super::validation_options(job, ctx.config.limits);
     let reject = job.spec.invalid_rows == crate::crd::InvalidRows::Reject;
     let checked = tokio::task::spawn_blocking(move || {
         let pinned = object

@@ -165,6 +165,9 @@ fn checked_schedule(
 ) -> Result<Schedule, (&'static str, String)> {
     let invalid = |e: String| (reason::INVALID_SPEC, e);
     job.spec.validate().map_err(|e| invalid(e.to_string()))?;
+    job.spec
+        .check_limits(ctx.config.limits)
+        .map_err(|e| invalid(e.to_string()))?;
     let schedule = Schedule::parse(&job.spec.schedule, &job.spec.time_zone)
         .map_err(|e| invalid(e.to_string()))?;
     super::endpoint_policy::check_job(&ctx.config.endpoint_policy, &job.spec)
@@ -295,7 +298,7 @@ async fn prevalidate(
             return Ok(None);
         }
     }
-    let options = super::validation_options(job);
+    let options = super::validation_options(job, ctx.config.limits);
     let is_secret = matches!(source::source_ref(job), SourceRef::Secret { .. });
     let source = loaded.source;
     let report = tokio::task::spawn_blocking(move || hrdata::validate(&source, &options))

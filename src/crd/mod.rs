@@ -5,12 +5,14 @@
 //! `cargo run -- crd > crds/hrconnector.io_hrconnectorjobs.yaml`; a test fails when it drifts.
 
 pub mod conditions;
+mod limits;
 pub mod message;
 mod object_spec;
 mod spec;
 mod status;
 mod validate;
 
+pub use limits::CsvLimits;
 pub use object_spec::{
     AzureBlobCredentials, AzureBlobSource, ObjectSecretRef, S3Credentials, S3Source,
     ServiceAccountIdentity, WebIdentity,

@@ -126,6 +126,13 @@ pub struct HrConnectorJobSpec {
     /// Overrides of the cloud's published endpoints (private endpoints, proxies, tests).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<EndpointOverrides>,
+
+    /// Bounds on the CSV for a file with unusually long fields or many columns; a file over them
+    /// fails validation (nothing is sent) with a message naming the limit. Each defaults to the
+    /// operator's ceiling (1 MiB and 1000 unless its administrator changed them) and may not
+    /// exceed it: a value above is InvalidSpec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<super::limits::CsvLimits>,
 }
 
 fn default_time_zone() -> String {

@@ -58,6 +58,19 @@ pub enum SpecProblem {
     },
     #[error("spec.{0} is only used with scenario Multiple")]
     OnlyForMultiple(&'static str),
+    #[error("{0} must be at least 1")]
+    LimitZero(&'static str),
+    /// A `spec.limits` value above the operator's ceiling: only its administrator can raise it.
+    #[error(
+        "{field} {value} is above the operator's ceiling of {ceiling}; use at most {ceiling}, or \
+         ask the administrator to raise the controller's {flag}"
+    )]
+    LimitAboveCeiling {
+        field: &'static str,
+        value: u64,
+        ceiling: usize,
+        flag: &'static str,
+    },
     /// Column headers or scenario texts that contradict each other.
     #[error("spec.columns/spec.scenarioValues: {0}")]
     Options(crate::hrdata::OptionsError),

@@ -103,7 +103,7 @@ impl ChunkReader {
     /// a planned reader has none (validation reported them).
     pub fn warnings(&self) -> &[String] {
         match &self.inner {
-            Inner::Parsed(p) => &p.stream.warnings,
+            Inner::Parsed(p) => &p.stream.warnings.list,
             Inner::Planned(_) => &[],
         }
     }

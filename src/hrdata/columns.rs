@@ -1,6 +1,7 @@
 //! Mapping the header row to the columns of the chosen scenario (or scenarios).
 
 use super::schema::{Field, Scenario};
+use super::warnings::Warnings;
 use super::{CsvError, ScenarioChoice, ValidationOptions};
 
 /// Where each column of the chosen scenarios is in a record.
@@ -32,7 +33,7 @@ pub(crate) fn map_header(
     source_name: &str,
     header: &[&str],
     opts: &ValidationOptions,
-) -> Result<(ColumnMap, Vec<String>), CsvError> {
+) -> Result<(ColumnMap, Warnings), CsvError> {
     let lowered: Vec<String> = header.iter().map(|h| h.to_lowercase()).collect();
     let find = |name: &str| -> Result<Option<usize>, CsvError> {
         let name_lower = name.to_lowercase();
@@ -70,15 +71,17 @@ pub(crate) fn map_header(
         });
     }
 
-    let mut warnings = Vec::new();
+    let mut warnings = Warnings::new(opts.max_warnings);
     for (i, h) in header.iter().enumerate() {
         if h.is_empty() {
-            warnings.push(format!("column {} has no header name", i + 1));
+            warnings.push_with(|| format!("column {} has no header name", i + 1));
         } else if h.chars().any(char::is_whitespace) {
-            warnings.push(format!(
-                "header \"{h}\" contains spaces; the portal's file mapping allows no spaces in \
-                 column names"
-            ));
+            warnings.push_with(|| {
+                format!(
+                    "header \"{h}\" contains spaces; the portal's file mapping allows no spaces \
+                     in column names"
+                )
+            });
         }
     }
     Ok((
@@ -121,7 +124,7 @@ mod tests {
         assert_eq!(map.position(Field::TerminationDate), Some(3));
         assert_eq!(map.position(Field::LastWorkingDate), Some(1));
         assert_eq!(map.scenario_column, None);
-        assert!(warnings.is_empty());
+        assert_eq!(warnings.count, 0);
     }
 
     #[test]
@@ -189,6 +192,15 @@ mod tests {
     }
 
     #[test]
+    fn warnings_are_capped_and_counted() {
+        let mut header = vec!["EmailAddress", "TerminationDate", "LastWorkingDate"];
+        header.extend([""; 150]);
+        let (_, warnings) = map_header("f", &header, &ValidationOptions::default()).unwrap();
+        assert_eq!((warnings.list.len(), warnings.count), (100, 150));
+        assert_eq!(warnings.list[99], "column 103 has no header name");
+    }
+
+    #[test]
     fn spaces_warn() {
         let opts = ValidationOptions {
             columns: super::super::ColumnNames::default()
@@ -201,8 +213,8 @@ mod tests {
             &opts,
         )
         .unwrap();
-        assert_eq!(warnings.len(), 2, "{warnings:?}");
-        assert!(warnings[0].contains("spaces"));
-        assert!(warnings[1].contains("column 4"));
+        assert_eq!(warnings.list.len(), 2, "{warnings:?}");
+        assert!(warnings.list[0].contains("spaces"));
+        assert!(warnings.list[1].contains("column 4"));
     }
 }

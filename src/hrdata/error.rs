@@ -91,6 +91,20 @@ pub enum CsvError {
     /// The source's bytes differ from what validation read (chunking from a plan).
     #[error("{source_name} changed after it was validated")]
     Changed { source_name: String },
+    /// A field longer than, or a header or record with more columns than, the
+    /// [`Limits`](super::Limits) allow. The parser stopped there without buffering the rest.
+    #[error("{source_name}: {}", over_limit_message(*.record, *.line, *.column, *.limit))]
+    OverLimit {
+        source_name: String,
+        /// 1-based data record; `None` for the header.
+        record: Option<u64>,
+        /// Physical line where the header or record starts.
+        line: u64,
+        /// 1-based column of the field over the limit; with too many columns, the first column
+        /// past the limit.
+        column: usize,
+        limit: Limit,
+    },
     /// A CSV parser error that is not an I/O error (not expected with a flexible reader).
     #[error("{source_name}: cannot parse CSV: {detail}")]
     Parse { source_name: String, detail: String },
@@ -136,6 +150,35 @@ impl CsvError {
     }
 }
 
+/// Which of the [`Limits`](super::Limits) a source broke, with its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// [`Limits::max_field_bytes`](super::Limits::max_field_bytes).
+    FieldBytes(usize),
+    /// [`Limits::max_columns`](super::Limits::max_columns).
+    Columns(usize),
+}
+
+fn over_limit_message(record: Option<u64>, line: u64, column: usize, limit: Limit) -> String {
+    let place = match record {
+        Some(record) => format!("record {record} (line {line})"),
+        None => format!("the header (line {line})"),
+    };
+    // How to raise it, on the command line and in a job (where the operator sets a ceiling).
+    match limit {
+        Limit::FieldBytes(max) => format!(
+            "{place}, column {column}: the field is longer than the limit of {max} bytes; raise \
+             it with --max-field-bytes (spec.limits.maxFieldBytes in an HrConnectorJob, up to \
+             the operator's --max-field-bytes)"
+        ),
+        Limit::Columns(max) => format!(
+            "{place} has more than the limit of {max} columns (column {column} is one too \
+             many); raise it with --max-columns (spec.limits.maxColumns in an HrConnectorJob, \
+             up to the operator's --max-columns)"
+        ),
+    }
+}
+
 fn encoding_message(source_name: &str, line: Option<u64>, detail: &str) -> String {
     match line {
         Some(line) => format!("{source_name} line {line} {detail}"),
@@ -177,6 +220,38 @@ mod tests {
             serde_json::json!({"record": 3, "line": 4, "column": "LastWorkingDate",
                                "message": "not an ISO 8601 date-time"})
         );
+    }
+
+    #[test]
+    fn over_limit_names_the_limit_the_place_and_the_flag() {
+        let e = CsvError::OverLimit {
+            source_name: "hr.csv".into(),
+            record: None,
+            line: 1,
+            column: 2,
+            limit: Limit::FieldBytes(1_048_576),
+        };
+        assert_eq!(
+            e.to_string(),
+            "hr.csv: the header (line 1), column 2: the field is longer than the limit of \
+             1048576 bytes; raise it with --max-field-bytes (spec.limits.maxFieldBytes in an \
+             HrConnectorJob, up to the operator's --max-field-bytes)"
+        );
+        assert!(!e.is_io());
+        let e = CsvError::OverLimit {
+            source_name: "hr.csv".into(),
+            record: Some(3),
+            line: 5,
+            column: 1001,
+            limit: Limit::Columns(1000),
+        };
+        let text = e.to_string();
+        assert!(
+            text.starts_with("hr.csv: record 3 (line 5) has more than the limit of 1000 columns"),
+            "{text}"
+        );
+        assert!(text.contains("--max-columns"), "{text}");
+        assert!(text.contains("spec.limits.maxColumns"), "{text}");
     }
 
     #[test]

@@ -22,10 +22,11 @@ mod share;
 mod stream;
 mod utf8_prefix;
 mod validate;
+mod warnings;
 
 pub use crate::source::{BytesSource, CsvSource, FileSource};
 pub use chunk::{Chunk, ChunkReader};
-pub use error::{CsvError, RecordError};
+pub use error::{CsvError, Limit, RecordError};
 pub use plan::ChunkPlan;
 pub use validate::{ValidationReport, validate, validate_and_plan};
 
@@ -76,9 +77,15 @@ pub use validate::{ValidationReport, validate, validate_and_plan};
 // Added for every HR data type (schema.rs, options.rs): `Scenario`, `Field`, `Rule`, the
 // scenario tables; `ValidationOptions::check()` for options that contradict the scenario;
 // `ValidationReport::scenarios` (accepted records per scenario).
+//
+// Added for bounded reads (limits): `ValidationOptions::limits: Limits { max_field_bytes
+// (1 MiB), max_columns (1000) }`, checked by the parser before it buffers more;
+// `CsvError::OverLimit { source_name, record (None: header), line, column, limit: Limit }`;
+// `ValidationOptions::max_warnings` (100) and `ValidationReport::warning_count`.
 
 pub use options::{
-    ColumnNames, DEFAULT_SCENARIO_COLUMN, InvalidRows, Named, Names, OptionsError, ScenarioChoice,
-    ScenarioValues, ValidationOptions,
+    ColumnNames, DEFAULT_MAX_COLUMNS, DEFAULT_MAX_FIELD_BYTES, DEFAULT_SCENARIO_COLUMN,
+    InvalidRows, Limits, Named, Names, OptionsError, ScenarioChoice, ScenarioValues,
+    ValidationOptions,
 };
 pub use schema::{Column, Field, Rule, Scenario};

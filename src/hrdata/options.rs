@@ -125,6 +125,35 @@ pub struct ValidationOptions {
     pub invalid_rows: InvalidRows,
     /// How many record errors a report keeps; the total is always counted.
     pub max_errors: usize,
+    /// How many warnings a report keeps; the total is always counted.
+    pub max_warnings: usize,
+    /// Bounds on a field and on columns, checked while parsing.
+    pub limits: Limits,
+}
+
+/// The default of [`Limits::max_field_bytes`]: 1 MiB.
+pub const DEFAULT_MAX_FIELD_BYTES: usize = 1024 * 1024;
+/// The default of [`Limits::max_columns`].
+pub const DEFAULT_MAX_COLUMNS: usize = 1000;
+
+/// Bounds on what one record may hold. The parser stops at the first field or column over
+/// them, before buffering more: a file of one 100 MiB field, or of a 40 MB line of commas, is
+/// rejected in constant memory instead of being read whole into one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of one field (unquoted), in the header or any record.
+    pub max_field_bytes: usize,
+    /// Fields of the header or of any record.
+    pub max_columns: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
+            max_columns: DEFAULT_MAX_COLUMNS,
+        }
+    }
 }
 
 impl Default for ValidationOptions {
@@ -136,6 +165,8 @@ impl Default for ValidationOptions {
             scenario_values: ScenarioValues::default(),
             invalid_rows: InvalidRows::default(),
             max_errors: 100,
+            max_warnings: 100,
+            limits: Limits::default(),
         }
     }
 }

@@ -8,6 +8,28 @@
 use std::io::{self, BufRead};
 use std::ops::Range;
 
+use super::error::Limit;
+use super::options::Limits;
+
+/// Why a record could not be read.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    Io(io::Error),
+    /// A field of the record starting on physical line `line`, or its columns, broke a limit;
+    /// `column` is 1-based. Nothing past that field was buffered.
+    Limit {
+        line: u64,
+        column: usize,
+        limit: Limit,
+    },
+}
+
+impl From<io::Error> for ReadError {
+    fn from(error: io::Error) -> Self {
+        ReadError::Io(error)
+    }
+}
+
 /// One parsed record, reused from record to record to avoid allocation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Record {
@@ -103,10 +125,11 @@ pub(crate) struct RecordReader<R> {
     pending_cr: bool,
     /// A `\r` outside quotes ended a line without a `\n` after it (classic Mac line breaks).
     bare_cr: bool,
+    limits: Limits,
 }
 
 impl<R: BufRead> RecordReader<R> {
-    pub fn new(input: R) -> Self {
+    pub fn new(input: R, limits: Limits) -> Self {
         RecordReader {
             input,
             core: csv_core::Reader::new(),
@@ -114,6 +137,7 @@ impl<R: BufRead> RecordReader<R> {
             offset: 0,
             pending_cr: false,
             bare_cr: false,
+            limits,
         }
     }
 
@@ -199,14 +223,14 @@ impl<R: BufRead> RecordReader<R> {
     }
 
     /// Reads the next record into `record`; false at the end of the input.
-    pub fn read(&mut self, record: &mut Record) -> io::Result<bool> {
+    pub fn read(&mut self, record: &mut Record) -> Result<bool, ReadError> {
         self.skip_line_breaks()?;
         self.read_started(record)
     }
 
     /// [`RecordReader::read`] right after [`RecordReader::next_start`], which skipped the line
     /// breaks before the record already.
-    pub fn read_started(&mut self, record: &mut Record) -> io::Result<bool> {
+    pub fn read_started(&mut self, record: &mut Record) -> Result<bool, ReadError> {
         use csv_core::ReadRecordResult::*;
 
         record.line = self.core.line() + self.skipped_lines;
@@ -236,7 +260,12 @@ impl<R: BufRead> RecordReader<R> {
             self.input.consume(nin);
             self.offset += nin as u64;
             out += nout;
+            let ended = nends;
             nends += nend;
+            // Before any buffer grows: csv-core writes no more than the buffers hold, so a
+            // field or a record over the limits stops here, in constant memory.
+            let in_field = !matches!(result, Record | End);
+            self.check_limits(record, ended..nends, out, in_field)?;
             match result {
                 InputEmpty => {}
                 OutputFull => {
@@ -260,11 +289,34 @@ impl<R: BufRead> RecordReader<R> {
         }
     }
 
+    /// Checks the fields that csv-core ended (`ended`, indexes into `record.ends`) and, when
+    /// `in_field`, the field it is in the middle of (ending at `out`): the first field (in
+    /// order) past [`Limits::max_columns`] or longer than [`Limits::max_field_bytes`] is an
+    /// error, as in [`RecordReader::read_plain_line`].
+    #[inline]
+    fn check_limits(
+        &self,
+        record: &Record,
+        ended: Range<usize>,
+        out: usize,
+        in_field: bool,
+    ) -> Result<(), ReadError> {
+        let start_of = |i: usize| if i == 0 { 0 } else { record.ends[i - 1] };
+        let nends = ended.end;
+        for i in ended {
+            check_field(self.limits, record.line, i, record.ends[i] - start_of(i))?;
+        }
+        if in_field {
+            check_field(self.limits, record.line, nends, out - start_of(nends))?;
+        }
+        Ok(())
+    }
+
     /// The common case, without csv-core: the buffer holds the record's whole line, with no
     /// quote and no `\r` before its `\n`. Its fields are then the bytes between commas, exactly
     /// what csv-core would yield, found with SIMD searches instead of a byte-at-a-time DFA.
     /// False (nothing consumed) for anything else, which csv-core then reads.
-    fn read_plain_line(&mut self, record: &mut Record) -> io::Result<bool> {
+    fn read_plain_line(&mut self, record: &mut Record) -> Result<bool, ReadError> {
         let buf = self.input.fill_buf()?;
         let Some(end) = memchr::memchr3(b'\n', b'\r', b'"', buf) else {
             return Ok(false);
@@ -274,12 +326,16 @@ impl<R: BufRead> RecordReader<R> {
             return Ok(false);
         }
         let line = &buf[..end];
-        if record.data.len() < line.len() {
-            record.data.resize(line.len().next_power_of_two(), 0);
-        }
         let (mut out, mut nends, mut field_start) = (0, 0, 0);
         for comma in memchr::memchr_iter(b',', line).chain([line.len()]) {
             let field = &line[field_start..comma];
+            // Field by field, so that a line over the limits is never copied whole.
+            check_field(self.limits, record.line, nends, field.len())?;
+            if record.data.len() < out + field.len() {
+                record
+                    .data
+                    .resize((out + field.len()).next_power_of_two(), 0);
+            }
             record.data[out..out + field.len()].copy_from_slice(field);
             out += field.len();
             if nends == record.ends.len() {
@@ -302,12 +358,30 @@ impl<R: BufRead> RecordReader<R> {
     }
 }
 
+/// Field `index` (0-based), `len` bytes long so far, of the record starting on `line`: past
+/// the columns allowed, or too long (in that order, wherever it is found).
+#[inline]
+fn check_field(limits: Limits, line: u64, index: usize, len: usize) -> Result<(), ReadError> {
+    let limit = if index >= limits.max_columns {
+        Limit::Columns(limits.max_columns)
+    } else if len > limits.max_field_bytes {
+        Limit::FieldBytes(limits.max_field_bytes)
+    } else {
+        return Ok(());
+    };
+    Err(ReadError::Limit {
+        line,
+        column: index + 1,
+        limit,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse_with<R: BufRead>(input: R) -> Vec<(u64, Vec<Vec<u8>>)> {
-        let mut r = RecordReader::new(input);
+        let mut r = RecordReader::new(input, Limits::default());
         let mut rec = Record::default();
         let mut out = Vec::new();
         while r.read(&mut rec).unwrap() {
@@ -355,11 +429,11 @@ mod tests {
             (starts, r.offset(), r.saw_bare_cr())
         };
         let mut whole_input = input;
-        let whole = run(RecordReader::new(&mut whole_input));
+        let whole = run(RecordReader::new(&mut whole_input, Limits::default()));
         for capacity in 1..=3 {
             let mut small = std::io::BufReader::with_capacity(capacity, input);
             assert_eq!(
-                run(RecordReader::new(&mut small)),
+                run(RecordReader::new(&mut small, Limits::default())),
                 whole,
                 "buffer of {capacity}"
             );
@@ -409,6 +483,162 @@ mod tests {
                 .map(|r| r.expect("parses").iter().map(<[u8]>::to_vec).collect())
                 .collect();
             proptest::prop_assert_eq!(got.into_iter().map(|(_, f)| f).collect::<Vec<_>>(), fields);
+        }
+
+        /// With small limits, both paths stop at the same record, line and column, the first
+        /// field of the `csv` crate's records that breaks a limit.
+        #[test]
+        fn limits_stop_both_paths_at_the_same_field(
+            input in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just(b','), proptest::strategy::Just(b'"'),
+                proptest::strategy::Just(b'\n'), proptest::strategy::Just(b'\r'),
+                proptest::strategy::Just(b'a'), proptest::strategy::Just(b'b'),
+            ], 0..200),
+            max_field_bytes in 0usize..6,
+            max_columns in 1usize..6,
+        ) {
+            let limits = Limits { max_field_bytes, max_columns };
+            let (records, stop) = parse_limited(&input, limits);
+            let mut reference = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(&input[..]);
+            let mut expected = (Vec::new(), None);
+            for record in reference.byte_records() {
+                let record = record.expect("parses");
+                let over = record.iter().enumerate().find_map(|(i, field)| {
+                    if i >= max_columns {
+                        Some((i + 1, Limit::Columns(max_columns)))
+                    } else if field.len() > max_field_bytes {
+                        Some((i + 1, Limit::FieldBytes(max_field_bytes)))
+                    } else {
+                        None
+                    }
+                });
+                if let Some(over) = over {
+                    expected.1 = Some(over);
+                    break;
+                }
+                expected.0.push(record.iter().map(<[u8]>::to_vec).collect::<Vec<_>>());
+            }
+            proptest::prop_assert_eq!(records, expected.0);
+            proptest::prop_assert_eq!(stop.map(|(_, column, limit)| (column, limit)), expected.1);
+        }
+    }
+
+    /// The records read before a limit stopped the reader, and where it stopped: (line, column,
+    /// limit).
+    type Limited = (Vec<Vec<Vec<u8>>>, Option<(u64, usize, Limit)>);
+
+    fn parse_limited_with<R: BufRead>(input: R, limits: Limits) -> Limited {
+        let mut r = RecordReader::new(input, limits);
+        let mut rec = Record::default();
+        let mut out = Vec::new();
+        loop {
+            match r.read(&mut rec) {
+                Ok(true) => out.push(rec.iter().map(<[u8]>::to_vec).collect()),
+                Ok(false) => return (out, None),
+                Err(ReadError::Limit {
+                    line,
+                    column,
+                    limit,
+                }) => return (out, Some((line, column, limit))),
+                Err(ReadError::Io(e)) => panic!("{e}"),
+            }
+        }
+    }
+
+    /// [`parse_limited_with`] in one buffer (the line fast path) and in buffers of 1 to 3 bytes
+    /// (csv-core), which must agree.
+    fn parse_limited(input: &[u8], limits: Limits) -> Limited {
+        let whole = parse_limited_with(input, limits);
+        for capacity in 1..=3 {
+            let small =
+                parse_limited_with(std::io::BufReader::with_capacity(capacity, input), limits);
+            assert_eq!(small, whole, "buffer of {capacity}");
+        }
+        whole
+    }
+
+    #[test]
+    fn a_field_over_the_limit_stops_the_reader_at_its_line_and_column() {
+        let limits = Limits {
+            max_field_bytes: 3,
+            max_columns: 3,
+        };
+        let (records, stop) = parse_limited(b"a,bbb,c\n\n1,22,\"4444\"\n", limits);
+        assert_eq!(records.len(), 1);
+        assert_eq!(stop, Some((3, 3, Limit::FieldBytes(3))));
+        // Unquoted: the line fast path finds it.
+        let (_, stop) = parse_limited(b"a,bbbb\n", limits);
+        assert_eq!(stop, Some((1, 2, Limit::FieldBytes(3))));
+        // Quotes do not count: the field's bytes are what it holds.
+        assert_eq!(parse_limited(b"\"a\"\"b\"\n", limits).1, None);
+    }
+
+    #[test]
+    fn columns_over_the_limit_stop_the_reader_at_the_first_one_too_many() {
+        let limits = Limits {
+            max_field_bytes: 10,
+            max_columns: 2,
+        };
+        assert_eq!(
+            parse_limited(b"a,b\nc,d", limits),
+            (
+                vec![
+                    vec![b"a".to_vec(), b"b".to_vec()],
+                    vec![b"c".to_vec(), b"d".to_vec()]
+                ],
+                None
+            )
+        );
+        assert_eq!(
+            parse_limited(b"a,b\n,,", limits).1,
+            Some((2, 3, Limit::Columns(2)))
+        );
+        assert_eq!(
+            parse_limited(b"\"a\nb\",b,\"c\"", limits).1,
+            Some((1, 3, Limit::Columns(2)))
+        );
+        // The first problem in the record's order: here the column count, before a long field.
+        assert_eq!(
+            parse_limited(b"a,b,ccccccccccccccc", limits).1,
+            Some((1, 3, Limit::Columns(2)))
+        );
+    }
+
+    #[test]
+    fn a_huge_field_or_line_is_not_buffered() {
+        let limits = Limits {
+            max_field_bytes: 1024,
+            max_columns: 1000,
+        };
+        let mut field = vec![b'x'; 10 << 20];
+        field.push(b'\n');
+        let commas = vec![b','; 10 << 20];
+        for input in [&field, &commas] {
+            // In one buffer (the line fast path) and streamed through 8 KiB ones (csv-core).
+            for capacity in [input.len(), 8192] {
+                let mut r = RecordReader::new(
+                    std::io::BufReader::with_capacity(capacity, &input[..]),
+                    limits,
+                );
+                let mut rec = Record::default();
+                assert!(matches!(
+                    r.read(&mut rec),
+                    Err(ReadError::Limit { line: 1, .. })
+                ));
+                assert!(
+                    rec.data.len() <= 4 * 1024,
+                    "{} bytes buffered",
+                    rec.data.len()
+                );
+                assert!(
+                    rec.ends.len() <= 2 * 1024,
+                    "{} ends buffered",
+                    rec.ends.len()
+                );
+            }
         }
     }
 

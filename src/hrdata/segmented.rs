@@ -22,14 +22,14 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use super::hashing::{HashingReader, read_buffered};
-use super::parse::{Record, RecordReader};
+use super::parse::{ReadError, Record, RecordReader};
 use super::plan::{ChunkPlan, PlanBuilder};
 use super::record::RecordChecker;
 use super::schema::Scenario;
-use super::stream::{CsvStream, encoding_error};
+use super::stream::{CsvStream, encoding_error, read_error};
 use super::utf8_prefix::Utf8Prefix;
 use super::validate::{Counts, ValidationReport};
-use super::{CsvError, CsvSource, RecordError, ValidationOptions};
+use super::{CsvError, CsvSource, Limits, RecordError, ValidationOptions};
 use crate::source::{ReadAt, StreamAt};
 
 /// Bytes per segment: small enough that few are in memory at once (a file's segments are read
@@ -231,7 +231,7 @@ struct Parsed {
     /// Line breaks from the segment's first record to `end`.
     newlines: u64,
     bare_cr: bool,
-    /// Bytes that are not UTF-8: validation ends at this record.
+    /// Bytes that are not UTF-8, or a record over the limits: validation ends at this record.
     fatal: Option<CsvError>,
 }
 
@@ -247,6 +247,7 @@ struct Context<'a> {
     name: &'a str,
     checker: &'a RecordChecker,
     max_errors: usize,
+    limits: Limits,
     whole: &'a Whole,
     /// Where each segment begins; one more entry, the source's length, ends the last.
     bounds: Vec<u64>,
@@ -267,7 +268,7 @@ fn parse_segment(
             reader.restart(input);
             reader
         }
-        None => parser.reader.insert(RecordReader::new(input)),
+        None => parser.reader.insert(RecordReader::new(input, cx.limits)),
     };
     let record = &mut parser.record;
     let mut out = Parsed {
@@ -280,9 +281,18 @@ fn parse_segment(
             out.end = at.unwrap_or(start + reader.offset());
             break;
         }
-        if !reader.read_started(record).map_err(io_error)? {
-            out.end = start + reader.offset();
-            break;
+        match reader.read_started(record) {
+            Ok(true) => {}
+            Ok(false) => {
+                out.end = start + reader.offset();
+                break;
+            }
+            Err(ReadError::Io(error)) => return Err(io_error(error)),
+            // Numbered from the segment, as errors are: the merge adds what came before.
+            Err(over) => {
+                out.fatal = Some(read_error(cx.name, Some(out.records + 1), over));
+                return Ok(out);
+            }
         }
         record.set_known_utf8(reader.offset() <= reader.get_ref().utf8.valid_to());
         out.records += 1;
@@ -541,11 +551,19 @@ impl Tally {
             }));
         counts.error_count += parsed.error_count;
         if let Some(mut fatal) = parsed.fatal {
-            if let CsvError::Encoding {
-                line: Some(line), ..
-            } = &mut fatal
-            {
-                *line += lines_before;
+            match &mut fatal {
+                CsvError::Encoding {
+                    line: Some(line), ..
+                } => *line += lines_before,
+                CsvError::OverLimit {
+                    record: Some(record),
+                    line,
+                    ..
+                } => {
+                    *record += records_before;
+                    *line += lines_before;
+                }
+                _ => {}
             }
             return Err(fatal);
         }
@@ -629,6 +647,7 @@ pub(crate) fn validate_whole(
         name: &name,
         checker: &header.checker,
         max_errors: opts.max_errors,
+        limits: opts.limits,
         whole: &whole,
         bounds,
     };
@@ -885,6 +904,56 @@ mod tests {
         ]
     }
 
+    /// The default limits, or small ones that the pieces above break now and then (the header
+    /// has 3 fields of at most 15 bytes, so that it passes).
+    fn limits() -> impl Strategy<Value = Limits> {
+        prop_oneof![
+            Just(Limits::default()),
+            (15usize..40, 3usize..6).prop_map(|(max_field_bytes, max_columns)| Limits {
+                max_field_bytes,
+                max_columns,
+            }),
+        ]
+    }
+
+    #[test]
+    fn a_record_over_the_limits_is_named_whichever_segment_holds_it() {
+        let mut data = format!("{HEADER}{GOOD}\n\n{GOOD}\n").into_bytes();
+        data.extend_from_slice(format!("{GOOD},\"{}\"\n{GOOD}\n", "x\n".repeat(50)).as_bytes());
+        let limits = Limits {
+            max_field_bytes: 64,
+            max_columns: 4,
+        };
+        let opts = ValidationOptions {
+            limits,
+            ..ValidationOptions::default()
+        };
+        for segment in [7, 64, 1000] {
+            let error = segmented(&data, &opts, segment, 1).expect_err("over the limit");
+            assert!(
+                error.starts_with(
+                    "hr.csv: record 3 (line 5), column 4: the field is longer than \
+                                   the limit of 64 bytes"
+                ),
+                "{error}"
+            );
+        }
+        assert_same(&data, &opts);
+        let opts = ValidationOptions {
+            limits: Limits {
+                max_columns: 3,
+                ..limits
+            },
+            ..ValidationOptions::default()
+        };
+        let error = segmented(&data, &opts, 16, 1).expect_err("too many columns");
+        assert!(
+            error.starts_with("hr.csv: record 3 (line 5) has more than the limit of 3 columns"),
+            "{error}"
+        );
+        assert_same(&data, &opts);
+    }
+
     proptest! {
         /// Whatever the bytes and wherever the segments begin, validation in segments gives
         /// exactly the report, plan or error of one parse from the first byte.
@@ -893,10 +962,11 @@ mod tests {
             body in proptest::collection::vec(piece(), 0..40),
             segment in 1u64..48,
             per_call in 1usize..4,
+            limits in limits(),
         ) {
             let mut data = HEADER.as_bytes().to_vec();
             data.extend(body.concat());
-            let opts = ValidationOptions::default();
+            let opts = ValidationOptions { limits, ..ValidationOptions::default() };
             prop_assert_eq!(
                 segmented(&data, &opts, segment, per_call),
                 streamed(&data, &opts, per_call)

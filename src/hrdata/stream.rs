@@ -4,8 +4,9 @@
 use super::columns::map_header;
 use super::encoding::{SNIFF_LEN, invalid_utf8_detail, sniff};
 use super::hashing::HashingReader;
-use super::parse::{Record, RecordReader};
+use super::parse::{ReadError, Record, RecordReader};
 use super::record::{NotUtf8, Problem, RecordChecker, Verdict, header_fields};
+use super::warnings::Warnings;
 use super::{CsvError, CsvSource, ValidationOptions};
 
 /// A source opened for reading records; used by both validation and chunking.
@@ -15,7 +16,9 @@ pub(crate) struct CsvStream {
     /// The header row as in the file (without a byte-order mark).
     pub header: Record,
     pub checker: RecordChecker,
-    pub warnings: Vec<String>,
+    pub warnings: Warnings,
+    /// Data records read so far (to number a record over the limits).
+    records: u64,
 }
 
 impl CsvStream {
@@ -33,7 +36,7 @@ impl CsvStream {
         opts: &ValidationOptions,
     ) -> Result<Self, CsvError> {
         let io_error = |error| CsvError::io(name.clone(), error);
-        let mut reader = RecordReader::new(hashing);
+        let mut reader = RecordReader::new(hashing, opts.limits);
 
         // The hashing reader's first block holds at least SNIFF_LEN bytes (or the whole source).
         let prefix = reader.peek().map_err(io_error)?;
@@ -48,7 +51,10 @@ impl CsvStream {
         reader.consume(bom);
 
         let mut header = Record::default();
-        if !reader.read(&mut header).map_err(io_error)? {
+        if !reader
+            .read(&mut header)
+            .map_err(|e| read_error(&name, None, e))?
+        {
             return Err(CsvError::Empty { source_name: name });
         }
         let header_line = header.line();
@@ -62,6 +68,7 @@ impl CsvStream {
             header,
             checker,
             warnings,
+            records: 0,
         })
     }
 
@@ -70,7 +77,8 @@ impl CsvStream {
         let more = self
             .reader
             .read(record)
-            .map_err(|error| CsvError::io(self.name.clone(), error))?;
+            .map_err(|e| read_error(&self.name, Some(self.records + 1), e))?;
+        self.records += u64::from(more);
         // Every byte up to the reader's offset is the record's or came before it.
         record.set_known_utf8(self.reader.offset() <= self.reader.get_ref().utf8_valid_to());
         Ok(more)
@@ -121,6 +129,24 @@ impl CsvStream {
                 error: std::io::Error::other("the content hash is not available"),
             }),
         }
+    }
+}
+
+/// A [`ReadError`] of record number `record` (`None`: the header) of the source `name`.
+pub(crate) fn read_error(name: &str, record: Option<u64>, e: ReadError) -> CsvError {
+    match e {
+        ReadError::Io(error) => CsvError::io(name.to_owned(), error),
+        ReadError::Limit {
+            line,
+            column,
+            limit,
+        } => CsvError::OverLimit {
+            source_name: name.to_owned(),
+            record,
+            line,
+            column,
+            limit,
+        },
     }
 }
 

@@ -14,6 +14,7 @@ use super::plan::{ChunkPlan, PlanBuilder};
 use super::segmented::{SEGMENT, Whole, validate_whole};
 use super::share::{Batch, CheckContext, Checked, Helper, check_batch};
 use super::stream::CsvStream;
+use super::warnings::Warnings;
 use super::{CsvError, CsvSource, RecordError, ScenarioChoice, ValidationOptions};
 
 /// The outcome of [`validate`] for a source that could be read as CSV.
@@ -27,8 +28,11 @@ pub struct ValidationReport {
     pub errors: Vec<RecordError>,
     /// Total number of problems found, including those not kept in `errors`.
     pub error_count: u64,
-    /// Things that do not make the file invalid but are likely mistakes.
+    /// Things that do not make the file invalid but are likely mistakes: the first
+    /// `max_warnings`.
     pub warnings: Vec<String>,
+    /// Total number of warnings, including those not kept in `warnings`.
+    pub warning_count: u64,
     /// Lowercase hex SHA-256 of the raw source bytes, byte-order mark included.
     pub sha256: String,
     /// Accepted records (those sent, or that would be) per scenario: the file's one scenario
@@ -66,18 +70,19 @@ impl Counts {
         self,
         name: &str,
         opts: &ValidationOptions,
-        mut warnings: Vec<String>,
+        mut warnings: Warnings,
         sha256: String,
     ) -> ValidationReport {
         if self.records == 0 {
-            warnings.push(format!("{name} has a header but no data records"));
+            warnings.push_with(|| format!("{name} has a header but no data records"));
         }
         ValidationReport {
             records: self.records,
             rejected: self.rejected,
             errors: self.errors,
             error_count: self.error_count,
-            warnings,
+            warnings: warnings.list,
+            warning_count: warnings.count,
             sha256,
             scenarios: Scenario::ALL
                 .into_iter()
@@ -149,8 +154,9 @@ pub(crate) fn validate_stream(
 
     let (mut seq, mut parsed) = (0u64, 0u64);
     let mut more = true;
-    // A parsing error is returned after the batches before it are merged: an encoding error
-    // they hold concerns an earlier record.
+    // A parsing error (I/O, or a record over the limits) is returned after the records read
+    // before it are checked and merged: an encoding error they hold concerns an earlier record,
+    // and validation in segments reports that one too.
     let mut parse_error = None;
     while more {
         // Checked batches come back with their records' buffers, ready for reuse.
@@ -168,7 +174,7 @@ pub(crate) fn validate_stream(
                 }
                 Err(e) => {
                     parse_error = Some(e);
-                    (more, n) = (false, 0);
+                    more = false;
                     break;
                 }
             }

@@ -4,7 +4,7 @@
 use super::PvcJobError;
 use super::auth::AuthKind;
 use crate::crd::{Checkpoint, CrdCloud, HrConnectorJob, InvalidRows};
-use crate::hrdata::{Scenario, ScenarioChoice, ValidationOptions};
+use crate::hrdata::{Limits, Scenario, ScenarioChoice, ValidationOptions};
 
 /// File names of the Secret's keys inside the credentials directory: fixed, whatever the keys
 /// are called in the Secret (the volume's `items` map them).
@@ -25,6 +25,8 @@ pub struct UploadPaths {
     pub result_file: String,
     /// The extra trusted CA bundle (`--ca-file`), when the operator has one.
     pub ca_file: Option<String>,
+    /// The operator's CSV limits: the job's `spec.limits` apply within them.
+    pub limits: Limits,
 }
 
 impl UploadPaths {
@@ -35,6 +37,7 @@ impl UploadPaths {
             credentials_dir: super::build::CREDENTIALS_DIR.into(),
             result_file: super::build::TERMINATION_LOG.into(),
             ca_file: None,
+            limits: Limits::default(),
         }
     }
 
@@ -110,6 +113,7 @@ pub fn upload_args(
         .into(),
     ]);
     args.extend(scenario_args(&spec.validation_options()));
+    args.extend(limit_args(spec.limits(paths.limits)));
     if let Some(o) = &spec.endpoints {
         for (flag, value) in [
             ("--authority-url", &o.authority_url),
@@ -179,6 +183,22 @@ fn scenario_args(opts: &ValidationOptions) -> Vec<String> {
                 ),
             ]);
         }
+    }
+    args
+}
+
+/// `--max-field-bytes` and `--max-columns` where the job's limits are not `upload`'s defaults.
+fn limit_args(limits: Limits) -> Vec<String> {
+    let default = Limits::default();
+    let mut args = Vec::new();
+    if limits.max_field_bytes != default.max_field_bytes {
+        args.extend([
+            "--max-field-bytes".to_owned(),
+            limits.max_field_bytes.to_string(),
+        ]);
+    }
+    if limits.max_columns != default.max_columns {
+        args.extend(["--max-columns".to_owned(), limits.max_columns.to_string()]);
     }
     args
 }

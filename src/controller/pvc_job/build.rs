@@ -68,6 +68,9 @@ pub struct PvcJobSettings {
     pub proxy_env: Vec<(String, String)>,
     /// The operator's extra trusted CA bundle (`--ca-file`), mounted for `upload --ca-file`.
     pub trusted_ca: Option<TrustedCa>,
+    /// The operator's CSV limits (its ceilings, and the default of a job without
+    /// `spec.limits`).
+    pub limits: crate::hrdata::Limits,
 }
 
 impl PvcJobSettings {
@@ -80,6 +83,7 @@ impl PvcJobSettings {
             backoff_limit: 2,
             proxy_env: Vec::new(),
             trusted_ca: None,
+            limits: Default::default(),
         }
     }
 }
@@ -119,6 +123,7 @@ pub fn build_upload_job(
         .ok_or(PvcJobError::NotPvcSource)?;
     let paths = UploadPaths {
         ca_file: settings.trusted_ca.as_ref().map(|_| TRUSTED_CA_FILE.into()),
+        limits: settings.limits,
         ..UploadPaths::in_pod()
     };
     let args = upload_args(hrjob, &paths, auth.clone(), resume, force)?;
