@@ -234,14 +234,11 @@ pub fn build_upload_job(
         spec: Some(JobSpec {
             ttl_seconds_after_finished: Some(settings.ttl_seconds_after_finished),
             // spec.runTimeout when set: the same limit as an in-process run's.
-            active_deadline_seconds: Some(
-                hrjob
-                    .spec
-                    .run_timeout
-                    .is_some()
-                    .then(|| hrjob.spec.run_timeout().as_secs() as i64)
-                    .unwrap_or(settings.active_deadline_seconds),
-            ),
+            active_deadline_seconds: Some(if hrjob.spec.run_timeout.is_some() {
+                i64::try_from(hrjob.spec.run_timeout().as_secs()).unwrap_or(i64::MAX)
+            } else {
+                settings.active_deadline_seconds
+            }),
             backoff_limit: Some(settings.backoff_limit),
             pod_failure_policy: Some(pod_failure_policy()),
             // A replacement pod starts only once the previous one is gone: never two uploads of
