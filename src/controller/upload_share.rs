@@ -48,6 +48,21 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn the_share_defaults_to_half_the_slots_and_at_least_one() {
+        let config = |total, share| crate::controller::ControllerConfig {
+            max_concurrent_uploads: total,
+            max_concurrent_uploads_per_namespace: share,
+            ..Default::default()
+        };
+        assert_eq!(config(4, None).uploads_per_namespace(), 2);
+        assert_eq!(config(5, None).uploads_per_namespace(), 2);
+        assert_eq!(config(1, None).uploads_per_namespace(), 1);
+        assert_eq!(config(4, Some(3)).uploads_per_namespace(), 3);
+        // A share above the total is the total.
+        assert_eq!(config(2, Some(8)).uploads_per_namespace(), 2);
+    }
+
     #[tokio::test]
     async fn a_full_namespace_waits_and_another_does_not() {
         let slots = NamespaceSlots::new(1);
