@@ -4,14 +4,16 @@ upload slots have a per-namespace share."""
 
 from __future__ import annotations
 
+import pathlib
 import socket
 import threading
 import time
-from typing import Any
+import types
+from typing import Any, Iterator
 
 import pytest
 
-from harness import REPO, Operator, condition, csv_text, wait_for
+from harness import CRD_FILE, REPO, Kubectl, Operator, condition, csv_text, wait_for
 from test_operator import Scenario
 
 SAMPLE_CSV = (REPO / 'examples' / 'employee_termination_data.csv').read_text()
@@ -157,14 +159,34 @@ def test_run_timeout_stops_a_slow_run_after_its_last_acknowledged_chunk(cluster,
     assert len(received) - total in (0, 100), len(received)
 
 
-def test_a_namespace_over_its_upload_share_waits_and_another_namespace_does_not(cluster, namespace, hr_emulator,
-                                                                                 app, operators, log_dir):
+@pytest.fixture
+def private_cluster(cluster, tmp_path: pathlib.Path) -> Iterator[Any]:
+    """An API emulator of this test's own: an operator that watches every namespace must not see
+    the jobs other tests of the session left behind (on a real cluster: the cluster's own)."""
+    if cluster.api is None:
+        pytest.skip('an operator of all namespaces would act on the real cluster\'s jobs')
+    from kube_emulator import EmulatorThread, write_kubeconfig
+    thread = EmulatorThread().start()
+    kubeconfig = tmp_path / 'private-kubeconfig'
+    write_kubeconfig(kubeconfig, thread.url)
+    private = types.SimpleNamespace(kubeconfig=str(kubeconfig), kubectl=Kubectl(str(kubeconfig)), api=thread.emulator)
+    private.kubectl.apply_file(CRD_FILE)
+    try:
+        yield private
+    finally:
+        thread.stop()
+
+
+def test_a_namespace_over_its_upload_share_waits_and_another_namespace_does_not(private_cluster, hr_emulator, app,
+                                                                                 operators, log_dir):
     """--max-concurrent-uploads 2 --max-concurrent-uploads-per-namespace 1, two slow jobs in
     namespace A and one in B: B's job runs alongside A's first while A's second waits (no
     currentRun, no failure), then runs once A's first is done."""
-    other = f'{namespace}-b'
+    cluster = private_cluster
+    namespace, other = 'team-a', 'team-b'
     k = cluster.kubectl
-    k.apply({'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': other}})
+    for ns in (namespace, other):
+        k.apply({'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': ns}})
     hr_emulator.set_upload_delay(300)
     csv = csv_text(1000)
     jobs = [(namespace, 'a1'), (namespace, 'a2'), (other, 'b1')]
