@@ -100,14 +100,6 @@ impl Preflights {
         }
     }
 
-    /// Checks under way (for tests and metrics).
-    pub fn running(&self) -> usize {
-        self.checks()
-            .values()
-            .filter(|c| matches!(c.state, State::Running(_)))
-            .count()
-    }
-
     /// Keeps the outcome of check `id`, unless a newer check replaced it. Returns whether it
     /// was kept.
     fn finish(&self, key: &str, id: u64, outcome: Preflight) -> bool {
