@@ -1366,14 +1366,18 @@ async fn an_object_store_that_never_answers_does_not_hold_up_reconcile() {
             ByteString(b"not-a-real-key".to_vec()),
         ),
     ]));
+    // The silent server is allowed (as an administrator would allow a VPC endpoint), and the
+    // job's other endpoints point at it too: nothing but the store is reached here.
     let config = ControllerConfig {
         preflight_timeout: Duration::from_secs(1),
+        endpoint_policy: EndpointPolicy::new(std::slice::from_ref(&url)).expect("prefix"),
         ..ControllerConfig::default()
     };
     let h = harness_with(
         serde_json::json!({"source": {"s3": {
             "bucket": "hr-exports", "key": "leavers.csv", "region": "us-gov-west-1",
-            "endpoint": url, "credentials": {"secretRef": {"name": "hr-s3"}}}}}),
+            "endpoint": url, "credentials": {"secretRef": {"name": "hr-s3"}}}},
+            "endpoints": {"authorityUrl": url, "ingestionUrl": url}}),
         &csv_text(2),
         SECRET,
         ClientBuilder::new().with_object(store_keys),
