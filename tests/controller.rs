@@ -1422,3 +1422,82 @@ async fn a_config_map_over_the_limits_is_invalid_csv_naming_the_limit() {
         ready.message
     );
 }
+
+/// An object store that accepts connections and never answers (issue 18): reconcile returns at
+/// once with Ready=Unknown Checking, and once `--preflight-timeout-seconds` pass on the check's
+/// own task, the next reconcile reports SourceUnreachable naming the endpoint and its field.
+#[tokio::test]
+async fn an_object_store_that_never_answers_does_not_hold_up_reconcile() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listen");
+    let url = format!("http://{}", silent.local_addr().expect("address"));
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((connection, _)) = silent.accept().await {
+            open.push(connection); // never read, never answered
+        }
+    });
+    let mut store_keys = Secret::default();
+    store_keys.metadata.name = Some("hr-s3".into());
+    store_keys.metadata.namespace = Some(NS.into());
+    store_keys.data = Some(BTreeMap::from([
+        (
+            "accessKeyId".to_string(),
+            ByteString(b"AKIDEXAMPLE".to_vec()),
+        ),
+        (
+            "secretAccessKey".to_string(),
+            ByteString(b"not-a-real-key".to_vec()),
+        ),
+    ]));
+    // The silent server is allowed (as an administrator would allow a VPC endpoint), and the
+    // job's other endpoints point at it too: nothing but the store is reached here.
+    let config = ControllerConfig {
+        preflight_timeout: Duration::from_secs(1),
+        endpoint_policy: EndpointPolicy::new(std::slice::from_ref(&url)).expect("prefix"),
+        ..ControllerConfig::default()
+    };
+    let h = harness_with(
+        serde_json::json!({"source": {"s3": {
+            "bucket": "hr-exports", "key": "leavers.csv", "region": "us-gov-west-1",
+            "endpoint": url, "credentials": {"secretRef": {"name": "hr-s3"}}}},
+            "endpoints": {"authorityUrl": url, "ingestionUrl": url}}),
+        &csv_text(2),
+        SECRET,
+        ClientBuilder::new().with_object(store_keys),
+        config,
+    )
+    .await;
+
+    let started = std::time::Instant::now();
+    h.reconcile().await;
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "reconcile waited {:?} on the store",
+        started.elapsed()
+    );
+    let status = h.status().await;
+    let ready = condition(&status, "Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("Unknown", "Checking")
+    );
+
+    let mut ready = ready.clone();
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        h.reconcile().await;
+        ready = condition(&h.status().await, "Ready").clone();
+        if ready.reason != "Checking" {
+            break;
+        }
+    }
+    assert_eq!(ready.status, "False");
+    assert_eq!(ready.reason, "SourceUnreachable");
+    let expected =
+        format!("no answer within 1 s from the S3 endpoint {url} (spec.source.s3.endpoint)");
+    assert!(ready.message.contains(&expected), "{}", ready.message);
+    assert!(!ready.message.contains("not-a-real-key"));
+    held.abort();
+}

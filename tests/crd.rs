@@ -729,3 +729,27 @@ fn spec_limits_are_in_the_schema_with_a_minimum() {
         );
     }
 }
+
+#[test]
+fn run_timeout_defaults_to_six_hours_and_must_be_a_duration_above_zero() {
+    let mut spec = minimal();
+    assert_eq!(spec.run_timeout, None);
+    assert_eq!(spec.run_timeout(), std::time::Duration::from_secs(6 * 3600));
+    spec.run_timeout = Some("1h30m".into());
+    assert_eq!(spec.run_timeout(), std::time::Duration::from_secs(5400));
+    spec.validate().expect("1h30m is a run timeout");
+    for bad in ["0s", "6d", "1.5h", "90"] {
+        spec.run_timeout = Some(bad.into());
+        let p = problems(&spec);
+        assert!(
+            matches!(p.as_slice(), [SpecProblem::RunTimeout(t)] if t == bad),
+            "{bad}: {p:?}"
+        );
+        assert!(p[0].to_string().starts_with("spec.runTimeout"), "{}", p[0]);
+    }
+    // The API server checks the same shape (0s passes its pattern; validate() refuses it).
+    let crd = serde_json::to_value(HrConnectorJob::crd()).expect("CRD as JSON");
+    let field = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+        ["runTimeout"];
+    assert_eq!(field["pattern"], "^([0-9]+(h|m|s))+$");
+}

@@ -1151,3 +1151,22 @@ async fn round_trip_over_https_through_the_operators_proxy_with_its_ca() {
     assert!(message.starts_with("UntrustedCertificate: "), "{message}");
     assert_eq!(emu.upload_requests(), 3, "nothing more was sent");
 }
+
+#[test]
+fn spec_run_timeout_is_the_upload_jobs_active_deadline() {
+    let job = build(&hrjob(json!({"runTimeout": "90m"})), AuthKind::Secret);
+    assert_eq!(job.spec.unwrap().active_deadline_seconds, Some(5400));
+    // Unset: the operator's own limit (6 h, the default of spec.runTimeout).
+    let job = build(&hrjob(json!({})), AuthKind::Secret);
+    assert_eq!(job.spec.unwrap().active_deadline_seconds, Some(6 * 3600));
+    // Stopped at that deadline by Kubernetes: what the run reports as RunTimedOut.
+    assert!(hrconnector::controller::pvc_job::deadline_exceeded(
+        &finished_job(Some(("Failed", "DeadlineExceeded")))
+    ));
+    assert!(!hrconnector::controller::pvc_job::deadline_exceeded(
+        &finished_job(Some(("Failed", "BackoffLimitExceeded")))
+    ));
+    assert!(!hrconnector::controller::pvc_job::deadline_exceeded(
+        &finished_job(None)
+    ));
+}

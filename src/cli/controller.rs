@@ -33,6 +33,19 @@ pub struct ControllerArgs {
     /// Uploads in flight at once, across all jobs.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub max_concurrent_uploads: u32,
+    /// Upload slots one namespace may hold at once (default: half of --max-concurrent-uploads,
+    /// at least 1); a job over its namespace's share waits without failing, and other
+    /// namespaces' jobs go past it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub max_concurrent_uploads_per_namespace: Option<u32>,
+    /// Pre-flight checks of azureBlob and s3 sources (credentials, HEAD, validation of a new
+    /// version) running at once, in the background: reconcile never waits on them.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub max_concurrent_preflights: u32,
+    /// How long a pre-flight check may wait for an object source's credentials (STS, Entra ID)
+    /// and its HEAD together; past it the job is SourceUnreachable, naming who did not answer.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub preflight_timeout_seconds: u64,
     /// Reconciles at once (each may download and validate a ConfigMap or Secret source).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub max_concurrent_reconciles: u16,
@@ -198,6 +211,11 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
         endpoint_policy: EndpointPolicy::new(&args.allow_endpoint_prefixes)?,
         audience_policy,
         limits,
+        max_concurrent_uploads_per_namespace: args
+            .max_concurrent_uploads_per_namespace
+            .map(|n| n as usize),
+        max_concurrent_preflights: args.max_concurrent_preflights as usize,
+        preflight_timeout: Duration::from_secs(args.preflight_timeout_seconds),
     };
     let leader_election = args.leader_election.then(|| {
         let namespace = args

@@ -56,6 +56,12 @@ pub struct ControllerConfig {
     pub audience_policy: super::audience_policy::AudiencePolicy,
     /// CSV limits: the default of a job without `spec.limits`, and the most it may set.
     pub limits: crate::hrdata::Limits,
+    /// Object-source pre-flight checks (background tasks) in flight at once.
+    pub max_concurrent_preflights: usize,
+    /// How long a pre-flight check may wait for credentials and the HEAD together.
+    pub preflight_timeout: Duration,
+    /// Upload slots one namespace may hold; `None`: half of `max_concurrent_uploads`, at least 1.
+    pub max_concurrent_uploads_per_namespace: Option<usize>,
 }
 
 impl Default for ControllerConfig {
@@ -76,7 +82,19 @@ impl Default for ControllerConfig {
             endpoint_policy: Default::default(),
             audience_policy: Default::default(),
             limits: Default::default(),
+            max_concurrent_preflights: 8,
+            preflight_timeout: Duration::from_secs(30),
+            max_concurrent_uploads_per_namespace: None,
         }
+    }
+}
+
+impl ControllerConfig {
+    /// Upload slots one namespace may hold: the flag, else half of the total, at least 1.
+    pub fn uploads_per_namespace(&self) -> usize {
+        self.max_concurrent_uploads_per_namespace
+            .unwrap_or(self.max_concurrent_uploads / 2)
+            .clamp(1, self.max_concurrent_uploads.max(1))
     }
 }
 
@@ -89,6 +107,10 @@ pub struct Context {
     pub recorder: Recorder,
     pub runs: RunRegistry,
     pub upload_slots: Arc<Semaphore>,
+    /// Each namespace's share of `upload_slots`, taken before one of them.
+    pub namespace_slots: super::upload_share::NamespaceSlots,
+    /// Object-source pre-flight checks, run in the background.
+    pub preflights: super::preflight::Preflights,
     /// Slots of PVC runs (batch Jobs), apart from the in-process uploads'.
     pub upload_job_slots: Arc<Semaphore>,
     /// ConfigMaps' metadata as the controller's watch last saw it (unset when no controller
@@ -144,6 +166,13 @@ impl Context {
             client,
             upload_slots: Arc::new(Semaphore::new(config.max_concurrent_uploads.max(1))),
             upload_job_slots: Arc::new(Semaphore::new(config.max_concurrent_upload_jobs.max(1))),
+            namespace_slots: super::upload_share::NamespaceSlots::new(
+                config.uploads_per_namespace(),
+            ),
+            preflights: super::preflight::Preflights::new(
+                config.max_concurrent_preflights,
+                config.preflight_timeout,
+            ),
             config_map_versions: OnceLock::new(),
             known_jobs: Mutex::new(HashMap::new()),
             synced: tokio::sync::watch::Sender::new(false),
@@ -235,6 +264,7 @@ impl Context {
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);
         self.backoff.reset(key);
+        self.preflights.forget(key);
         self.known_jobs
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::context::{Context, job_key};
 use super::status::{RunStatus, RunStatusError, StatusCheckpointStore, is_conflict, patch_status};
-use super::{credentials, object_source, source};
+use super::{credentials, object_source, run_timeout, source};
 use crate::crd::conditions::{self, reason};
 use crate::crd::{
     ActiveRun, HrConnectorJob, HrConnectorJobStatus, RunRecord, RunResult as CrdResult,
@@ -140,10 +140,24 @@ async fn execute(
     let api: Api<HrConnectorJob> = Api::namespaced(ctx.client.clone(), &namespace);
 
     // A PVC run only polls its batch Job: it has its own bound, apart from in-process uploads.
-    let slots = if job.spec.source.persistent_volume_claim.is_some() {
+    let pvc = job.spec.source.persistent_volume_claim.is_some();
+    let slots = if pvc {
         &ctx.upload_job_slots
     } else {
         &ctx.upload_slots
+    };
+    // In-process uploads first wait for their namespace's share, holding no global slot
+    // meanwhile, so that one namespace's queue never holds back another's uploads.
+    let _share = if pvc {
+        None
+    } else {
+        tokio::select! {
+            permit = ctx.namespace_slots.acquire(&namespace) => match permit {
+                Some(p) => Some(p),
+                None => return None,
+            },
+            _ = cancel.cancelled() => return None,
+        }
     };
     let _permit = tokio::select! {
         permit = slots.clone().acquire_owned() => match permit {
@@ -195,7 +209,10 @@ async fn execute(
         super::pvc_run::upload_with_job(ctx, &namespace, &started, &status, &active, cancel.clone())
             .await
     } else {
-        upload(ctx, &namespace, &started, &status, cancel.clone()).await
+        run_timeout::within(&started, &cancel, |stop| {
+            upload(ctx, &namespace, &started, &status, stop)
+        })
+        .await
     };
     ctx.upload_ended();
     let deleted = cancel.is_cancelled() && !ctx.shutdown.is_cancelled();

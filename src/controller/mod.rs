@@ -20,14 +20,17 @@ pub mod metrics;
 pub mod namespaces;
 pub mod object_credentials;
 pub mod object_source;
+pub mod preflight;
 pub mod pvc_job;
 mod pvc_run;
 pub mod rbac;
 pub mod reconcile;
 pub mod refresh;
+pub mod run_timeout;
 pub mod runs;
 pub mod source;
 pub mod status;
+pub mod upload_share;
 pub mod verdict;
 pub mod workload_identity;
 

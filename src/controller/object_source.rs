@@ -12,7 +12,7 @@ use super::object_credentials;
 use crate::crd::conditions::reason;
 use crate::crd::{HrConnectorJob, ObjectSourceStatus};
 use crate::hrdata;
-use crate::source::object::object_error;
+use crate::source::object::{ObjectCredentials, fetch_credential, object_error};
 use crate::source::{CsvSource, ObjectLocation, ObjectSource, ObjectVersion, StoreConfig};
 
 /// Why an object source cannot be used: a Ready=False reason and a message for a person.
@@ -42,6 +42,19 @@ pub async fn resolve(
     namespace: &str,
     job: &HrConnectorJob,
 ) -> Result<Option<ObjectSource>, ObjectProblem> {
+    match store_config(ctx, namespace, job).await? {
+        Some(config) => build(&config).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// How to reach the job's object (credentials resolved, none exchanged yet), or `None` when
+/// its source is not in object storage.
+pub async fn store_config(
+    ctx: &Context,
+    namespace: &str,
+    job: &HrConnectorJob,
+) -> Result<Option<StoreConfig>, ObjectProblem> {
     let source = &job.spec.source;
     let mut config = if let Some(blob) = &source.azure_blob {
         let mut config = StoreConfig::new(ObjectLocation::AzureBlob {
@@ -67,12 +80,16 @@ pub async fn resolve(
     config.sleeper = ctx.sleeper.clone();
     config.ca_file = ctx.config.ca_file.clone();
     config.egress = Some(std::sync::Arc::new(ctx.config.endpoint_policy.clone()));
-    ObjectSource::new(&config, Handle::current())
-        .map(Some)
+    Ok(Some(config))
+}
+
+fn build(config: &StoreConfig) -> Result<ObjectSource, ObjectProblem> {
+    ObjectSource::new(config, Handle::current())
         .map_err(|e| ObjectProblem::new(e.reason(), e.to_string()))
 }
 
 /// What the pre-flight check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preflight {
     /// The object as the HEAD saw it (for `status.source`), when it could be read.
     pub status: Option<ObjectSourceStatus>,
@@ -80,13 +97,66 @@ pub struct Preflight {
     pub verdict: Option<Result<(), ObjectProblem>>,
 }
 
-/// HEAD the object; validate it again only when its ETag (or the spec) changed since the last
-/// check. `validated` holds the fingerprint of the last check of this job.
-pub async fn preflight(
+impl Preflight {
+    /// A check that found a problem before the object's version could be read.
+    pub fn problem(problem: ObjectProblem) -> Self {
+        Preflight {
+            status: None,
+            verdict: Some(Err(problem)),
+        }
+    }
+}
+
+/// The steps of a pre-flight check that wait on someone else, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Secrets and service accounts: the Kubernetes API.
+    Kubernetes,
+    /// The token exchange of `workloadIdentity` / `webIdentity` (Entra ID, STS).
+    TokenExchange,
+    /// The HEAD of the object at the store.
+    Head,
+}
+
+/// The first half of the pre-flight check, the part that only waits for answers: credentials
+/// (exchanged now when they come from a token service), then a HEAD. `step` hears of each step
+/// as it begins. `Ok(None)`: the job's source is not in object storage.
+pub async fn reach(
     ctx: &Context,
     namespace: &str,
     job: &HrConnectorJob,
+    step: &(dyn Fn(Step) + Sync),
+) -> Result<Option<(ObjectSource, ObjectVersion)>, ObjectProblem> {
+    step(Step::Kubernetes);
+    let Some(config) = store_config(ctx, namespace, job).await? else {
+        return Ok(None);
+    };
+    if matches!(
+        config.credentials,
+        ObjectCredentials::S3Provider(_) | ObjectCredentials::AzureProvider(_)
+    ) {
+        step(Step::TokenExchange);
+    }
+    fetch_credential(&config)
+        .await
+        .map_err(|e| ObjectProblem::new(e.reason(), e.to_string()))?;
+    let object = build(&config)?;
+    step(Step::Head);
+    let version = object
+        .head()
+        .await
+        .map_err(|e| ObjectProblem::new(e.reason(), e.to_string()))?;
+    Ok(Some((object, version)))
+}
+
+/// The second half: validate `object` again only when its ETag (or the spec) changed since the
+/// last check. `validated` holds the fingerprint of the last check of this job.
+pub async fn check_version(
+    ctx: &Context,
+    job: &HrConnectorJob,
     key: &str,
+    object: ObjectSource,
+    version: &ObjectVersion,
 ) -> Preflight {
     let forget = || {
         ctx.validated
@@ -94,33 +164,7 @@ pub async fn preflight(
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);
     };
-    let object = match resolve(ctx, namespace, job).await {
-        Ok(Some(object)) => object,
-        Ok(None) => {
-            return Preflight {
-                status: None,
-                verdict: None,
-            };
-        }
-        Err(problem) => {
-            forget();
-            return Preflight {
-                status: None,
-                verdict: Some(Err(problem)),
-            };
-        }
-    };
-    let version = match object.head().await {
-        Ok(version) => version,
-        Err(e) => {
-            forget();
-            return Preflight {
-                status: None,
-                verdict: Some(Err(ObjectProblem::new(e.reason(), e.to_string()))),
-            };
-        }
-    };
-    let status = Some(status_of(&version));
+    let status = Some(status_of(version));
     let fingerprint = format!(
         "{}/{}/{}",
         job.metadata.generation.unwrap_or_default(),

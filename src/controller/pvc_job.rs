@@ -24,7 +24,7 @@ pub use build::{
     RUN_ID_ANNOTATION, RUN_LABEL, TERMINATION_LOG, build_upload_job,
 };
 pub use naming::{job_name, label_value};
-pub use state::{PodReport, PvcJobState, parse_report, pvc_job_state};
+pub use state::{PodReport, PvcJobState, deadline_exceeded, parse_report, pvc_job_state};
 pub use trusted_ca::{
     MAX_TRUSTED_CA_BYTES, TRUSTED_CA_ANNOTATION, TRUSTED_CA_FILE, TrustedCa, TrustedCaError,
 };

@@ -120,8 +120,10 @@ pub async fn upload_with_job(
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
     let selector = format!("job-name={name}");
     loop {
+        let mut deadline_exceeded = false;
         let state = match jobs.get(&name).await {
             Ok(upload_job) => {
+                deadline_exceeded = pvc_job::deadline_exceeded(&upload_job);
                 let pod_list = pods
                     .list(&ListParams::default().labels(&selector))
                     .await
@@ -149,10 +151,20 @@ pub async fn upload_with_job(
             PvcJobState::Running => {}
             PvcJobState::Succeeded(report) => return finish(status, hrjob, report).await,
             PvcJobState::Failed { message, report } => {
-                return match report {
+                let mut outcome = match report {
                     Some(r) => finish(status, hrjob, r).await,
                     None => UploadReport::failed(reason::UPLOAD_FAILED, message),
                 };
+                // The Job's activeDeadlineSeconds is spec.runTimeout: report it as such.
+                if deadline_exceeded {
+                    outcome.reason = Some(reason::RUN_TIMED_OUT);
+                    outcome.message = format!(
+                        "the upload Job did not finish within spec.runTimeout \
+                         (activeDeadlineSeconds): {}",
+                        outcome.message
+                    );
+                }
+                return outcome;
             }
         }
         tokio::select! {

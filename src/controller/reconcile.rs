@@ -14,6 +14,7 @@ use serde_json::json;
 use super::context::{Context, job_key};
 use super::execute::{self, Trigger};
 use super::object_source;
+use super::preflight::{self, Poll};
 use super::refresh;
 use super::source::{self, SourceRef};
 use super::status::{is_conflict, patch_status};
@@ -117,19 +118,28 @@ pub async fn reconcile(
         Decision::Wait { next } => Some(Time(next)),
         Decision::Suspended { .. } | Decision::Never | Decision::Due { .. } => None,
     };
+    // The pre-flight outcome this reconcile reports, marked reported once status holds it.
+    let mut outcome_id = None;
     let checked = if object_source::is_object(&job) {
-        // Object sources: a HEAD every recheck, a validation pass only for a new ETag.
-        let preflight = object_source::preflight(&ctx, &namespace, &job, &key).await;
-        if preflight.status.is_some() {
-            next.source = preflight.status;
+        // Object sources are checked on a background task (credentials, a HEAD every recheck,
+        // validation only for a new ETag): a slow endpoint never holds up a reconcile.
+        match preflight::poll(&ctx, &job, &key) {
+            Poll::Done { id, outcome } => {
+                outcome_id = Some(id);
+                if outcome.status.is_some() {
+                    next.source = outcome.status;
+                }
+                outcome.verdict.map(|verdict| match verdict {
+                    Ok(()) => Prevalidation::Valid,
+                    Err(problem) => Prevalidation::Problem {
+                        reason: problem.reason,
+                        message: problem.message,
+                    },
+                })
+            }
+            Poll::Pending if says_nothing_of(&next, generation) => Some(Prevalidation::Checking),
+            Poll::Pending | Poll::Reported => None,
         }
-        preflight.verdict.map(|verdict| match verdict {
-            Ok(()) => Prevalidation::Valid,
-            Err(problem) => Prevalidation::Problem {
-                reason: problem.reason,
-                message: problem.message,
-            },
-        })
     } else {
         prevalidate(&ctx, &namespace, &job, &key).await?
     };
@@ -142,11 +152,17 @@ pub async fn reconcile(
             if write_if_changed(&ctx, &api, &job, &status, &next).await? {
                 ctx.event(&job, true, why, message).await;
             }
+            if let Some(id) = outcome_id {
+                ctx.preflights.reported(&key, id);
+            }
             return Ok(requeue_for(&ctx, &job, &schedule, now, decision));
         }
         Some(Prevalidation::Valid) => {
             let last = status.last_run.as_ref().map(verdict::of_last_run);
             verdict::apply_source_ok(&mut next.conditions, last, generation, now);
+        }
+        Some(Prevalidation::Checking) => {
+            verdict::apply_checking(&mut next.conditions, CHECKING_MESSAGE, generation, now);
         }
         None if next.conditions.is_empty() => {
             verdict::apply_source_ok(&mut next.conditions, None, generation, now);
@@ -154,7 +170,20 @@ pub async fn reconcile(
         None => {}
     }
     write_if_changed(&ctx, &api, &job, &status, &next).await?;
+    if let Some(id) = outcome_id {
+        ctx.preflights.reported(&key, id);
+    }
     Ok(requeue_for(&ctx, &job, &schedule, now, decision))
+}
+
+const CHECKING_MESSAGE: &str =
+    "checking the object source in the background: credentials, then its version (a HEAD)";
+
+/// True when status says nothing yet about this generation of the spec (no Ready condition, or
+/// one written for an older generation): a check under way is then worth saying.
+fn says_nothing_of(status: &HrConnectorJobStatus, generation: Option<i64>) -> bool {
+    crate::crd::conditions::find_condition(&status.conditions, crate::crd::conditions::READY)
+        .is_none_or(|c| c.observed_generation != generation)
 }
 
 /// The job's schedule, once its spec is valid and its endpoints are allowed; else the reason and
@@ -250,6 +279,8 @@ fn creation_time(job: &HrConnectorJob, now: Timestamp) -> Timestamp {
 
 enum Prevalidation {
     Valid,
+    /// An object source's check is under way and status says nothing of this generation yet.
+    Checking,
     Problem {
         reason: &'static str,
         message: String,

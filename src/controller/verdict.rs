@@ -142,3 +142,21 @@ pub fn apply_source_ok(
     }
     w.idle();
 }
+
+/// An object source's pre-flight check is under way (in the background) and nothing has been
+/// said yet for this generation: Ready=Unknown, so no one reads an old verdict as the new one.
+pub fn apply_checking(
+    conds: &mut Vec<Condition>,
+    message: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    let mut w = Writer {
+        conds,
+        generation,
+        now,
+    };
+    w.set(READY, "Unknown", reason::CHECKING, message);
+    w.flag(STALLED, false, reason::CHECKING, "");
+    w.flag(RECONCILING, true, reason::CHECKING, message);
+}

@@ -38,6 +38,11 @@ pub mod reason {
     pub const SOURCE_UNREACHABLE: &str = "SourceUnreachable";
     /// A credential kind this build cannot use yet.
     pub const CREDENTIALS_UNSUPPORTED: &str = "CredentialsUnsupported";
+    /// An object source's pre-flight check (credentials, HEAD) is under way, in the background.
+    pub const CHECKING: &str = "Checking";
+    /// A run did not finish within `spec.runTimeout`; it stopped after its last acknowledged
+    /// chunk, and the next run resumes from the checkpoint.
+    pub const RUN_TIMED_OUT: &str = "RunTimedOut";
 }
 
 /// Event reasons of a run (its failures use the condition reasons above).

@@ -8,6 +8,7 @@ pub mod conditions;
 mod limits;
 pub mod message;
 mod object_spec;
+mod run_timeout;
 mod spec;
 mod status;
 mod validate;
@@ -17,6 +18,7 @@ pub use object_spec::{
     AzureBlobCredentials, AzureBlobSource, ObjectSecretRef, S3Credentials, S3Source,
     ServiceAccountIdentity, WebIdentity,
 };
+pub use run_timeout::{DEFAULT_RUN_TIMEOUT, parse_duration};
 pub use spec::{
     CLIENT_ID_ANNOTATION, Columns, CrdCloud, CrdScenario, Credentials, DEFAULT_FEDERATION_AUDIENCE,
     EndpointOverrides, HrConnectorJob, HrConnectorJobSpec, InvalidRows, KeySelector,

@@ -133,6 +133,14 @@ pub struct HrConnectorJobSpec {
     /// exceed it: a value above is InvalidSpec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<super::limits::CsvLimits>,
+
+    /// The longest one run may take, as a duration such as 6h, 90m or 1h30m (default 6h). An
+    /// in-process run (ConfigMap, Secret, azureBlob, s3) stops after its last acknowledged chunk
+    /// and fails with RunTimedOut, and the next run resumes from the checkpoint; a
+    /// persistentVolumeClaim run's upload Job gets it as activeDeadlineSeconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^([0-9]+(h|m|s))+$"))]
+    pub run_timeout: Option<String>,
 }
 
 fn default_time_zone() -> String {

@@ -46,6 +46,10 @@ pub enum SpecProblem {
     #[error("{0} must be set")]
     OneCredential(&'static str),
     #[error(
+        "spec.runTimeout {0:?} is not a duration above zero such as 6h, 90m or 1h30m (units h, m, s)"
+    )]
+    RunTimeout(String),
+    #[error(
         "spec.source.azureBlob.accountUrl {0:?} names no storage account: expected \
          https://ACCOUNT.blob.core.windows.net or https://ACCOUNT.blob.core.usgovcloudapi.net"
     )]
@@ -105,6 +109,13 @@ impl HrConnectorJobSpec {
             (r, w) => problems.push(SpecProblem::CredentialCount {
                 count: usize::from(r.is_some()) + usize::from(w.is_some()),
             }),
+        }
+        if let Some(t) = self
+            .run_timeout
+            .as_ref()
+            .filter(|t| super::parse_duration(t).is_none_or(|d| d.is_zero()))
+        {
+            problems.push(SpecProblem::RunTimeout(t.clone()));
         }
         self.check_source(&mut problems);
         self.check_scenario(&mut problems);

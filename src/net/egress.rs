@@ -195,10 +195,9 @@ fn is_published(url: &Url) -> bool {
         })
         .any(|published| Url::parse(&published).is_ok_and(|u| u.host_str() == Some(host)))
         || EXTRA_AUTHORITIES.contains(&host)
-        || BLOB_SUFFIXES.iter().any(|suffix| {
-            host.strip_suffix(suffix)
-                .is_some_and(|account| is_storage_account(account))
-        })
+        || BLOB_SUFFIXES
+            .iter()
+            .any(|suffix| host.strip_suffix(suffix).is_some_and(is_storage_account))
         || is_aws_host(host)
 }
 

@@ -30,7 +30,8 @@ impl Scrubber {
             return;
         }
         self.values.push((value.to_string(), format!("<{what}>")));
-        self.values.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.values
+            .sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
     }
 
     /// Another scrubber's values too.
@@ -40,7 +41,8 @@ impl Scrubber {
                 self.values.push((value.clone(), label.clone()));
             }
         }
-        self.values.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.values
+            .sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
     }
 
     /// `text` with every remembered value, and its percent-encoded form (as it appears in a

@@ -238,7 +238,12 @@ pub fn build_upload_job(
         },
         spec: Some(JobSpec {
             ttl_seconds_after_finished: Some(settings.ttl_seconds_after_finished),
-            active_deadline_seconds: Some(settings.active_deadline_seconds),
+            // spec.runTimeout when set: the same limit as an in-process run's.
+            active_deadline_seconds: Some(if hrjob.spec.run_timeout.is_some() {
+                i64::try_from(hrjob.spec.run_timeout().as_secs()).unwrap_or(i64::MAX)
+            } else {
+                settings.active_deadline_seconds
+            }),
             backoff_limit: Some(settings.backoff_limit),
             pod_failure_policy: Some(pod_failure_policy()),
             // A replacement pod starts only once the previous one is gone: never two uploads of

@@ -74,6 +74,21 @@ pub enum PvcJobState {
     },
 }
 
+/// True when Kubernetes stopped the upload Job at its `activeDeadlineSeconds` (spec.runTimeout).
+pub fn deadline_exceeded(upload_job: &Job) -> bool {
+    upload_job
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| {
+            c.type_ == "Failed"
+                && c.status == "True"
+                && c.reason.as_deref() == Some("DeadlineExceeded")
+        })
+}
+
 /// Longest piece of a non-JSON termination message (a log tail) copied into `message`.
 const MAX_RAW_MESSAGE: usize = 1024;
 

@@ -37,6 +37,26 @@ pub use self::location::{ObjectLocation, StoreKind, display_url};
 pub use self::store::{ObjectCredentials, StoreConfig, account_name};
 use super::{CsvSource, SourceChanged};
 
+/// Obtains the credential of a provider (an STS or Entra ID token exchange) now rather than at
+/// the first request, so that a caller can tell a token service that does not answer from a
+/// store that does not; the provider keeps it for the requests that follow. Static credentials
+/// need nothing.
+pub async fn fetch_credential(config: &StoreConfig) -> Result<(), ObjectSourceError> {
+    let fetched = match &config.credentials {
+        ObjectCredentials::S3Provider(provider) => provider.get_credential().await.map(drop),
+        ObjectCredentials::AzureProvider(provider) => provider.get_credential().await.map(drop),
+        _ => Ok(()),
+    };
+    let location = &config.location;
+    fetched.map_err(|e| {
+        Failure::of(&e).into_error(
+            location.kind(),
+            &location.display_name(),
+            location.container(),
+        )
+    })
+}
+
 /// Times one range is requested again after its body broke off, before the read fails.
 const BODY_RETRIES: u32 = 5;
 
