@@ -192,24 +192,28 @@ pub struct RawServer {
 }
 
 impl RawServer {
-    /// `answer(url)` is the answer's head and body; `trailer_bytes` more bytes of `b'a'` follow
-    /// it before the connection is closed.
-    pub async fn start(answer: impl Fn(&str) -> Vec<u8>, trailer_bytes: usize) -> RawServer {
+    /// `answer(request)` is the answer's head and body for a request (its first bytes, as text);
+    /// `trailer_bytes` more bytes of `b'a'` follow it before the connection is closed.
+    pub async fn start(
+        answer: impl Fn(&str) -> Vec<u8> + Send + Sync + 'static,
+        trailer_bytes: usize,
+    ) -> RawServer {
         use std::sync::atomic::Ordering;
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let bytes = answer(&url);
+        let answer = std::sync::Arc::new(answer);
         let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let (count, seen) = (connections.clone(), received.clone());
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
                 count.fetch_add(1, Ordering::SeqCst);
-                let (bytes, seen) = (bytes.clone(), seen.clone());
+                let (answer, seen) = (answer.clone(), seen.clone());
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 64 * 1024];
                     // The request head (and a small form body) arrive in the first reads.
+                    let mut request = String::new();
                     if let Ok(Ok(n)) = tokio::time::timeout(
                         std::time::Duration::from_millis(300),
                         socket.read(&mut buf),
@@ -217,7 +221,9 @@ impl RawServer {
                     .await
                     {
                         seen.lock().unwrap().extend_from_slice(&buf[..n]);
+                        request = String::from_utf8_lossy(&buf[..n]).into_owned();
                     }
+                    let bytes = answer(&request);
                     let _ = socket.write_all(&bytes).await;
                     let chunk = vec![b'a'; 64 * 1024];
                     let mut left = trailer_bytes;

@@ -49,6 +49,13 @@ pub enum ObjectSourceError {
     /// Any other refusal by the store.
     #[error("reading {name} failed: {detail}")]
     Other { name: String, detail: String },
+    /// The egress policy refused a request for the object (a redirect elsewhere, an STS or
+    /// store endpoint no prefix allows): nothing was sent there.
+    #[error("reading {name}: {refused}")]
+    EndpointNotAllowed {
+        name: String,
+        refused: crate::net::EgressRefused,
+    },
 }
 
 impl ObjectSourceError {
@@ -68,6 +75,9 @@ impl ObjectSourceError {
             }
             ObjectSourceError::Unreachable { .. } => "SourceUnreachable",
             ObjectSourceError::Other { .. } => "SourceUnreadable",
+            ObjectSourceError::EndpointNotAllowed { .. } => {
+                crate::upload::reason::ENDPOINT_NOT_ALLOWED
+            }
         }
     }
 
@@ -100,6 +110,8 @@ pub(crate) enum Failure {
     Precondition,
     /// A credential provider of ours could not get a credential.
     Credential(CredentialFailure),
+    /// The egress policy refused a request (the store's, or a credential provider's).
+    NotAllowed(crate::net::EgressRefused),
     /// A setting refuses the request (plain HTTP not allowed).
     Configuration {
         detail: String,
@@ -114,6 +126,12 @@ pub(crate) enum Failure {
 
 impl Failure {
     pub fn of(error: &object_store::Error) -> Failure {
+        if let Some(refused) = crate::net::egress::refusal_in(error) {
+            return Failure::NotAllowed(refused);
+        }
+        if let Some(refused) = credential_failure(error).and_then(|f| f.refused) {
+            return Failure::NotAllowed(refused);
+        }
         if let Some(failure) = credential_failure(error) {
             return Failure::Credential(failure);
         }
@@ -167,6 +185,10 @@ impl Failure {
             Failure::Configuration { detail } => {
                 ObjectSourceError::Configuration(format!("{name}: {detail}"))
             }
+            Failure::NotAllowed(refused) => ObjectSourceError::EndpointNotAllowed {
+                name: name.to_owned(),
+                refused,
+            },
             Failure::Credential(failure) => ObjectSourceError::Credentials {
                 name: name.to_owned(),
                 detail: failure.detail,

@@ -41,6 +41,8 @@ pub struct CredentialFailure {
     pub detail: String,
     /// No answer from the token service (after retries), rather than a refusal.
     pub unreachable: bool,
+    /// The egress policy refused the token request: nothing was sent.
+    pub refused: Option<crate::net::EgressRefused>,
 }
 
 impl CredentialFailure {
@@ -84,12 +86,19 @@ impl CredentialProvider for EntraStorageToken {
             ))),
             Err(e) => {
                 let unreachable = matches!(e, crate::upload::UploadError::Unavailable { .. });
+                let refused = match &e {
+                    crate::upload::UploadError::EndpointNotAllowed(refused) => {
+                        Some(refused.clone())
+                    }
+                    _ => None,
+                };
                 Err(CredentialFailure {
                     detail: format!(
                         "cannot get a storage token (scope {STORAGE_RESOURCE}/.default) from {}: {e}",
                         self.token_url
                     ),
                     unreachable,
+                    refused,
                 }
                 .into_store_error("MicrosoftAzure"))
             }
@@ -169,6 +178,7 @@ impl StsWebIdentity {
                         self.endpoint
                     ),
                     unreachable: true,
+                    refused: None,
                 });
             }
             let wait = self.retry.delay(attempt, hint);
@@ -199,7 +209,11 @@ impl StsWebIdentity {
             .send()
             .await
             .map_err(|e| match e {
-                SendError::Refused(refused) => Attempt::fatal(refused.to_string()),
+                SendError::Refused(refused) => Attempt::Fatal(CredentialFailure {
+                    detail: refused.to_string(),
+                    unreachable: false,
+                    refused: Some(refused),
+                }),
                 SendError::Transport(e) => match untrusted_certificate(&e) {
                     Some(cert) => Attempt::fatal(format!(
                         "the STS endpoint {} presented a certificate that is not trusted ({}); \
@@ -272,6 +286,7 @@ impl Attempt {
         Attempt::Fatal(CredentialFailure {
             detail,
             unreachable: false,
+            refused: None,
         })
     }
 }
