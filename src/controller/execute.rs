@@ -326,9 +326,12 @@ async fn upload(
     config.request_timeout = ctx.config.request_timeout;
     config.ca_file = ctx.config.ca_file.clone();
     config.sleeper = ctx.sleeper.clone();
+    // The operator's policy, not only the job's own endpoints: redirects and anything else.
+    config.egress = std::sync::Arc::new(ctx.config.endpoint_policy.clone());
     let uploader = match Uploader::new(config) {
         Ok(u) => u,
-        Err(e) => return UploadReport::failed(reason::UPLOAD_FAILED, e.to_string()),
+        // A tenant or app ID of the wrong form (from annotations) is InvalidCredentials.
+        Err(e) => return UploadReport::from_error(&e),
     };
     let request = UploadRequest {
         source,

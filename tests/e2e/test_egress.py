@@ -211,15 +211,28 @@ def test_a_secret_value_named_as_tenant_never_leaves_the_operator(cluster, names
 
 def test_a_store_claiming_a_1_tib_error_body_does_not_take_the_operator_down(cluster, namespace, hr_emulator, app,
                                                                               operators, log_dir):
-    """Finding 3: an (allowed) store answers 404 with `Content-Length: 1099511627776` and a few
-    bytes. The operator stays up, stays small, and reports the job; a plain job still goes Ready."""
+    """Finding 3: an (allowed) store has an object (HEAD) but answers its read with 404,
+    `Content-Length: 1099511627776` and a few bytes. The operator stays up, stays small, and
+    reports the job; a plain job still goes Ready. (Before the bound: `memory allocation of
+    1099511627776 bytes failed`, exit 134, in the pre-flight of every recheck.)"""
     def huge(handler):
+        if handler.command == 'HEAD':  # there is an object: the pre-flight goes on to read it
+            handler.send_response(200)
+            for k, v in (('Content-Length', '100'), ('ETag', '"0x1"'), ('x-ms-blob-type', 'BlockBlob'),
+                         ('Last-Modified', 'Tue, 01 Dec 2026 10:00:00 GMT')):
+                handler.send_header(k, v)
+            handler.end_headers()
+            return
         handler.send_response(404)
         handler.send_header('Content-Length', '1099511627776')
         handler.send_header('Content-Type', 'application/xml')
         handler.end_headers()
         handler.wfile.write(b'<?xml version="1.0"?><Error><Code>BlobNotFound</Code>')
         handler.wfile.flush()
+        # More than one read's worth, so a reader that trusts the length allocates it.
+        for _ in range(16):
+            handler.wfile.write(b' ' * 65536)
+            handler.wfile.flush()
         handler.close_connection = True
     store = Recorder(huge)
     try:
@@ -240,7 +253,8 @@ def test_a_store_claiming_a_1_tib_error_body_does_not_take_the_operator_down(clu
                               extra_args=['--object-source-recheck-seconds', '1'])
         for name in ('huge-blob', 'huge-s3'):
             s.name = name
-            s.wait('a Ready=False verdict', lambda o: (condition(o, 'Ready') or {}).get('status') == 'False')
+            # The pre-flight read the object and got the store's (cut) 404.
+            s.wait_ready('False', 'SourceNotFound', timeout=30)
         s.name = 'plain'
         s.apply(csv_text(5))
         s.run_now()
