@@ -90,10 +90,29 @@ async fn a_store_error_claiming_a_1_tib_body_is_read_to_a_bound() {
     );
 }
 
-#[tokio::test]
-async fn an_sts_answer_larger_than_any_is_refused_after_1_mib() {
+/// The STS web identity provider the operator builds for `webIdentity`, with a JWT-shaped token.
+fn sts_provider(
+    http: hrconnector::http_client::HttpClient,
+    endpoint: &str,
+    dir: &std::path::Path,
+) -> hrconnector::source::object::StsWebIdentity {
     use hrconnector::source::object::{StsWebIdentity, StsWebIdentityConfig};
     use hrconnector::upload::{FederatedTokenFile, RetryPolicy, TokioSleeper};
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln").unwrap();
+    StsWebIdentity::new(StsWebIdentityConfig {
+        http,
+        endpoint: endpoint.to_string(),
+        role_arn: "arn:aws:iam::123456789012:role/hr-reader".into(),
+        session_name: "s".into(),
+        assertion: Arc::new(FederatedTokenFile { path: token_file }),
+        retry: RetryPolicy::default(),
+        sleeper: Arc::new(TokioSleeper),
+    })
+}
+
+#[tokio::test]
+async fn an_sts_answer_larger_than_any_is_refused_after_1_mib() {
     use object_store::CredentialProvider;
 
     // 200 claiming 600 MiB and sending 64 MiB: the answer is cut at 1 MiB and refused.
@@ -103,17 +122,7 @@ async fn an_sts_answer_larger_than_any_is_refused_after_1_mib() {
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln").unwrap();
-    let provider = StsWebIdentity::new(StsWebIdentityConfig {
-        http: common::http_for(&sts.url),
-        endpoint: sts.url.clone(),
-        role_arn: "arn:aws:iam::123456789012:role/hr-reader".into(),
-        session_name: "s".into(),
-        assertion: Arc::new(FederatedTokenFile { path: token_file }),
-        retry: RetryPolicy::default(),
-        sleeper: Arc::new(TokioSleeper),
-    });
+    let provider = sts_provider(common::http_for(&sts.url), &sts.url, dir.path());
     let err = provider.get_credential().await.expect_err("no credentials");
     let text = format!("{err:?}");
     assert!(text.contains("larger than 1024 KiB"), "{text}");
@@ -122,8 +131,6 @@ async fn an_sts_answer_larger_than_any_is_refused_after_1_mib() {
 
 #[tokio::test]
 async fn an_sts_endpoint_no_prefix_allows_receives_nothing() {
-    use hrconnector::source::object::{StsWebIdentity, StsWebIdentityConfig};
-    use hrconnector::upload::{FederatedTokenFile, RetryPolicy, TokioSleeper};
     use object_store::CredentialProvider;
 
     let recorder = RawServer::start(
@@ -132,19 +139,9 @@ async fn an_sts_endpoint_no_prefix_allows_receives_nothing() {
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln").unwrap();
-    // The operator's client: the published hosts only.
+    // The operator's client with no prefix: the published hosts only.
     let http = hrconnector::http_client::build(&Default::default()).unwrap();
-    let provider = StsWebIdentity::new(StsWebIdentityConfig {
-        http,
-        endpoint: recorder.url.clone(),
-        role_arn: "arn:aws:iam::123456789012:role/hr-reader".into(),
-        session_name: "s".into(),
-        assertion: Arc::new(FederatedTokenFile { path: token_file }),
-        retry: RetryPolicy::default(),
-        sleeper: Arc::new(TokioSleeper),
-    });
+    let provider = sts_provider(http, &recorder.url, dir.path());
     let err = provider.get_credential().await.expect_err("refused");
     assert!(
         format!("{err:?}").contains("not allowed by the egress policy"),

@@ -17,9 +17,9 @@ import pytest
 from harness import condition, csv_text
 from test_operator import Scenario
 
-# A password-like value, and one that is also a valid domain: the first is refused before use, the
+# A token-like value, and one that is also a valid domain: the first is refused before use, the
 # second reaches Entra ID, which echoes it (AADSTS90002) and the scrubber must replace it.
-PASSWORD = 'Zq8-e2e-P4ssw0rd!-not-a-tenant'
+PASSWORD = 'eyJhbGciOiJIUzI1NiJ9.eyJlMmUiOiJsZWFrIn0.Zq8e2eSignatureDoNotLeak'
 DOMAIN_PASSWORD = 'hunter2secretvalue.example.com'
 
 
@@ -212,8 +212,8 @@ def test_a_secret_value_named_as_tenant_never_leaves_the_operator(cluster, names
 def test_a_store_claiming_a_1_tib_error_body_does_not_take_the_operator_down(cluster, namespace, hr_emulator, app,
                                                                               operators, log_dir):
     """Finding 3: an (allowed) store has an object (HEAD) but answers its read with 404,
-    `Content-Length: 1099511627776` and a few bytes. The operator stays up, stays small, and
-    reports the job; a plain job still goes Ready. (Before the bound: `memory allocation of
+    `Content-Length: 1099511627776` and a few bytes; its STS answers 200 with 600 MiB. The
+    operator stays up, stays small, and reports the jobs; a plain job still goes Ready. (Before the bound: `memory allocation of
     1099511627776 bytes failed`, exit 134, in the pre-flight of every recheck.)"""
     def huge(handler):
         if handler.command == 'HEAD':  # there is an object: the pre-flight goes on to read it
@@ -222,6 +222,19 @@ def test_a_store_claiming_a_1_tib_error_body_does_not_take_the_operator_down(clu
                          ('Last-Modified', 'Tue, 01 Dec 2026 10:00:00 GMT')):
                 handler.send_header(k, v)
             handler.end_headers()
+            return
+        if handler.command == 'POST':  # STS: 200 claiming 600 MiB, and sending it until cut off
+            handler.send_response(200)
+            handler.send_header('Content-Length', str(600 * 1024 * 1024))
+            handler.send_header('Content-Type', 'text/xml')
+            handler.end_headers()
+            handler.wfile.write(b'<AssumeRoleWithWebIdentityResponse>')
+            try:
+                for _ in range(600 * 16):
+                    handler.wfile.write(b' ' * 65536)
+            except OSError:
+                pass  # the reader stopped at its bound
+            handler.close_connection = True
             return
         handler.send_response(404)
         handler.send_header('Content-Length', '1099511627776')
@@ -239,8 +252,13 @@ def test_a_store_claiming_a_1_tib_error_body_does_not_take_the_operator_down(clu
         s = Scenario(cluster, namespace, hr_emulator, app, operators, log_dir, name='plain')
         secret = {'apiVersion': 'v1', 'kind': 'Secret', 'metadata': {'name': 'store', 'namespace': namespace},
                   'type': 'Opaque', 'stringData': {'sasToken': 'sv=1&sig=x', 'accessKeyId': 'AKIA', 'secretAccessKey': 'k'}}
-        s.k.apply(secret)
+        account = {'apiVersion': 'v1', 'kind': 'ServiceAccount', 'metadata': {'name': 'hr-reader', 'namespace': namespace}}
+        s.k.apply(secret, account)
         for name, source in {
+            'huge-sts': {'s3': {'bucket': 'hr-bucket', 'key': 'x.csv', 'region': 'us-east-1', 'endpoint': store.url,
+                                'credentials': {'webIdentity': {'serviceAccountName': 'hr-reader',
+                                                                'roleArn': 'arn:aws:iam::123456789012:role/r',
+                                                                'stsEndpoint': store.url}}}},
             'huge-blob': {'azureBlob': {'accountUrl': f'{store.url}/devstoreaccount1', 'container': 'hr-exports',
                                         'blob': 'x.csv', 'credentials': {'secretRef': {'name': 'store'}}}},
             'huge-s3': {'s3': {'bucket': 'hr-bucket', 'key': 'x.csv', 'region': 'us-east-1', 'endpoint': store.url,
@@ -255,6 +273,10 @@ def test_a_store_claiming_a_1_tib_error_body_does_not_take_the_operator_down(clu
             s.name = name
             # The pre-flight read the object and got the store's (cut) 404.
             s.wait_ready('False', 'SourceNotFound', timeout=30)
+        # STS's answer is read to 1 MiB and refused: a credential problem of the job alone.
+        s.name = 'huge-sts'
+        message = condition(s.wait_ready('False', 'SourceAccessDenied', timeout=30), 'Ready')['message']
+        assert 'larger than 1024 KiB' in message, message
         s.name = 'plain'
         s.apply(csv_text(5))
         s.run_now()
@@ -262,6 +284,7 @@ def test_a_store_claiming_a_1_tib_error_body_does_not_take_the_operator_down(clu
         assert store.requests, 'the store was asked'
         s.assert_running()
         peak_kib = int(re.search(r'VmHWM:\s+(\d+) kB', open(f'/proc/{op.process.pid}/status').read()).group(1))
+        print(f'\noperator peak RSS (VmHWM) after the hostile stores: {peak_kib / 1024:.1f} MiB')
         assert peak_kib < 256 * 1024, f'peak RSS {peak_kib} KiB'
     finally:
         store.stop()
