@@ -38,6 +38,24 @@ fn form(body: &bytes::Bytes) -> Form {
     Form::new().part("file", part)
 }
 
+/// The time of `REQUESTS` requests made by `send`, one after another, each answered 2xx.
+fn timed<F, Fut, E>(runtime: &tokio::runtime::Runtime, send: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<reqwest::Response, E>>,
+    E: std::fmt::Debug,
+{
+    let start = Instant::now();
+    runtime.block_on(async {
+        for _ in 0..REQUESTS {
+            let response = send().await.expect("send");
+            assert!(response.status().is_success());
+            response.bytes().await.expect("body");
+        }
+    });
+    start.elapsed()
+}
+
 fn main() {
     if !under_cargo_bench() {
         return;
@@ -88,36 +106,20 @@ fn main() {
     let (mut best_with, mut best_without) = (Duration::MAX, Duration::MAX);
     let rounds = rounds();
     for round in 1..=rounds {
-        let start = Instant::now();
-        runtime.block_on(async {
-            for _ in 0..REQUESTS {
-                let response = without
-                    .post(&upload_url)
-                    .bearer_auth(&token)
-                    .multipart(form(&body))
-                    .send()
-                    .await
-                    .expect("send");
-                assert!(response.status().is_success());
-                response.bytes().await.expect("body");
-            }
+        let w = timed(&runtime, || {
+            without
+                .post(&upload_url)
+                .bearer_auth(&token)
+                .multipart(form(&body))
+                .send()
         });
-        let w = start.elapsed();
-        let start = Instant::now();
-        runtime.block_on(async {
-            for _ in 0..REQUESTS {
-                let response = with_policy
-                    .post(&upload_url)
-                    .bearer_auth(&token)
-                    .multipart(form(&body))
-                    .send()
-                    .await
-                    .expect("send");
-                assert!(response.status().is_success());
-                response.bytes().await.expect("body");
-            }
+        let p = timed(&runtime, || {
+            with_policy
+                .post(&upload_url)
+                .bearer_auth(&token)
+                .multipart(form(&body))
+                .send()
         });
-        let p = start.elapsed();
         println!(
             "  round {round}: without {} | with {} ({:.3}x)",
             secs(w),
