@@ -45,9 +45,11 @@ pub fn check_job(
         url_parts::tenant_id(tenant, "spec.credentials.workloadIdentity.tenantId")?;
     }
     if let Some(blob) = &spec.source.azure_blob {
+        url_parts::path_segment(&blob.container, "spec.source.azureBlob.container")?;
         policy.check_field("spec.source.azureBlob.accountUrl", &blob.account_url)?;
     }
     if let Some(s3) = &spec.source.s3 {
+        url_parts::path_segment(&s3.bucket, "spec.source.s3.bucket")?;
         url_parts::aws_region(&s3.region, "spec.source.s3.region")?;
         let regional = format!("https://s3.{}.amazonaws.com", s3.region);
         let endpoint = s3.endpoint.as_deref().unwrap_or(&regional);

@@ -16,7 +16,10 @@ pub struct AzureBlobSource {
     #[schemars(length(min = 1))]
     pub account_url: String,
     /// The container (3 to 63 characters: lower-case letters, digits, hyphens).
-    #[schemars(length(min = 3, max = 63))]
+    #[schemars(
+        length(min = 3, max = 63),
+        pattern(crate::net::url_parts::AZURE_CONTAINER_PATTERN)
+    )]
     pub container: String,
     /// The blob's name inside the container, e.g. exports/leavers.csv.
     #[schemars(length(min = 1))]
@@ -48,7 +51,10 @@ pub struct AzureBlobCredentials {
 #[serde(rename_all = "camelCase")]
 pub struct S3Source {
     /// The bucket.
-    #[schemars(length(min = 3, max = 63))]
+    #[schemars(
+        length(min = 3, max = 63),
+        pattern(crate::net::url_parts::S3_BUCKET_PATTERN)
+    )]
     pub bucket: String,
     /// The object's key, e.g. exports/leavers.csv.
     #[schemars(length(min = 1))]

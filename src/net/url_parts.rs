@@ -18,6 +18,31 @@ pub const GUID_PATTERN: &str =
 /// The CRD pattern of an AWS region (`us-gov-west-1`).
 pub const AWS_REGION_PATTERN: &str = r"^[a-z]{2}(-(gov|iso|isob|isof|isoe))?-[a-z]+-[0-9]{1,2}$";
 
+/// The CRD pattern of an Azure Blob container (3 to 63 lower-case letters, digits and inner
+/// hyphens; `$root` and `$web` are Azure's special containers).
+pub const AZURE_CONTAINER_PATTERN: &str = r"^(\$root|\$web|[a-z0-9][a-z0-9-]{1,61}[a-z0-9])$";
+/// The CRD pattern of an S3 bucket (3 to 63 lower-case letters, digits, dots and hyphens).
+pub const S3_BUCKET_PATTERN: &str = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$";
+
+/// A value that is one path segment of a URL as it is: not empty, not `.` or `..`, and without
+/// `/`, `\`, `?`, `#`, `%`, white space or control characters. A container or bucket becomes
+/// a path segment of the store's URL.
+pub fn path_segment(value: &str, what: impl Into<String>) -> Result<(), InvalidUrlPart> {
+    let ok = !value.is_empty()
+        && value != "."
+        && value != ".."
+        && !value.chars().any(|c| {
+            matches!(c, '/' | '\\' | '?' | '#' | '%') || c.is_whitespace() || c.is_control()
+        });
+    if ok {
+        return Ok(());
+    }
+    Err(InvalidUrlPart {
+        what: what.into(),
+        expected: "one path segment (no /, \\, ?, #, %, spaces, and not . or ..)",
+    })
+}
+
 /// A GUID: 8-4-4-4-12 hex digits.
 pub fn is_guid(value: &str) -> bool {
     let groups: Vec<&str> = value.split('-').collect();
@@ -80,6 +105,18 @@ pub fn aws_region(value: &str, what: impl Into<String>) -> Result<(), InvalidUrl
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_segments() {
+        for ok in ["hr-exports", "$web", "hr.exports.2026"] {
+            assert_eq!(path_segment(ok, "c"), Ok(()), "{ok}");
+        }
+        for bad in [
+            "", ".", "..", "../evil", "a/b", "a?sig=x", "a#b", "a%2f", "a b", "a\\b",
+        ] {
+            assert!(path_segment(bad, "c").is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn tenants() {

@@ -117,6 +117,12 @@ def test_object_store_and_sts_urls_no_prefix_allows_receive_nothing(cluster, nam
                                    'credentials': {'secretRef': {'name': 'store'}}}}))
     message = condition(s.wait_ready('False', 'InvalidSpec', timeout=30), 'Ready')['message']
     assert 'spec.source.s3.region' in message, message
+    # Nor a bucket that would leave its path segment (object_store splices the bucket raw).
+    s.name = 'bucket'
+    s.k.apply(s.job(source={'s3': {'bucket': '../evil', 'key': 'x.csv', 'region': 'us-east-1',
+                                   'credentials': {'secretRef': {'name': 'store'}}}}))
+    message = condition(s.wait_ready('False', 'InvalidSpec', timeout=30), 'Ready')['message']
+    assert 'spec.source.s3.bucket' in message and 'one path segment' in message, message
     # Run-now on a refused job sends nothing either.
     s.name = 'sts'
     s.run_now()

@@ -156,6 +156,9 @@ fn container_and_name(container: &str, name: &str) -> Result<(String, String), S
     if container.is_empty() {
         return Err("no container or bucket".into());
     }
+    // It becomes a path segment of the store's URL (object_store splices an S3 bucket raw).
+    crate::net::url_parts::path_segment(container, "the container or bucket")
+        .map_err(|e| e.to_string())?;
     if name.is_empty() || name.ends_with('/') {
         return Err("no object name after the container or bucket".into());
     }
