@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{Job, JobCondition};
 use k8s_openapi::api::core::v1::{ContainerStateTerminated, Pod};
 use serde::{Deserialize, Serialize};
 
@@ -76,17 +76,19 @@ pub enum PvcJobState {
 
 /// True when Kubernetes stopped the upload Job at its `activeDeadlineSeconds` (spec.runTimeout).
 pub fn deadline_exceeded(upload_job: &Job) -> bool {
+    true_condition(upload_job, "Failed")
+        .is_some_and(|c| c.reason.as_deref() == Some("DeadlineExceeded"))
+}
+
+/// The Job's condition of `type_` when its status is `True`.
+fn true_condition<'a>(upload_job: &'a Job, type_: &str) -> Option<&'a JobCondition> {
     upload_job
         .status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .into_iter()
         .flatten()
-        .any(|c| {
-            c.type_ == "Failed"
-                && c.status == "True"
-                && c.reason.as_deref() == Some("DeadlineExceeded")
-        })
+        .find(|c| c.type_ == type_ && c.status == "True")
 }
 
 /// Longest piece of a non-JSON termination message (a log tail) copied into `message`.
@@ -96,15 +98,7 @@ const MAX_RAW_MESSAGE: usize = 1024;
 /// termination message of its newest finished pod. `pods` may be any pods in the namespace: only
 /// those of this Job are read.
 pub fn pvc_job_state(upload_job: &Job, pods: &[Pod]) -> PvcJobState {
-    let condition = |type_: &str| {
-        upload_job
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .into_iter()
-            .flatten()
-            .find(|c| c.type_ == type_ && c.status == "True")
-    };
+    let condition = |type_: &str| true_condition(upload_job, type_);
     let terminated = newest_terminated(upload_job, pods);
     let report = terminated
         .and_then(|t| t.message.as_deref())
