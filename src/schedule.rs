@@ -147,6 +147,31 @@ impl Schedule {
         Some(longest)
     }
 
+    /// The longest wait from a fire time to the first fire time at least `min_age` after it,
+    /// over the next year from `from` (fire times sampled at most every `step`): how long
+    /// unchanged content that is sent again once it is `min_age` old goes between uploads.
+    /// `None` when the schedule stops firing within that year.
+    pub fn longest_gap_after(
+        &self,
+        from: Timestamp,
+        min_age: SignedDuration,
+        step: SignedDuration,
+    ) -> Option<SignedDuration> {
+        let end = from
+            .checked_add(SignedDuration::from_hours(24 * 366))
+            .ok()?;
+        let step = step.max(SignedDuration::from_secs(60));
+        let just_before = |t: Timestamp| t.checked_sub(SignedDuration::from_secs(1)).ok();
+        let (mut at, mut longest) = (self.next_after(from)?, SignedDuration::ZERO);
+        while at < end {
+            let due = at.checked_add(min_age).ok()?;
+            let next = self.next_after(just_before(due)?)?;
+            longest = longest.max(next.duration_since(at));
+            at = self.next_after(just_before(at.checked_add(step).ok()?)?)?;
+        }
+        Some(longest)
+    }
+
     fn zoned_floor(&self, t: Timestamp) -> Option<Zoned> {
         let floored = Timestamp::from_second(t.as_second()).ok()?;
         Some(floored.to_zoned(self.tz.clone()))

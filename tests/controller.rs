@@ -421,7 +421,7 @@ async fn run_now_uploads_everything_and_reports_in_status() {
     let cp = status.checkpoint.expect("checkpoint");
     assert_eq!(cp.records_acknowledged, 12);
     assert!(cp.complete);
-    assert_eq!(Some(cp.source_sha256), last.source_sha256);
+    assert_eq!(Some(cp.source_sha256.clone()), last.source_sha256);
     assert!(status.last_successful_time.is_some());
     assert_eq!(h.emu.received_records(JOB).len(), 12);
     let reasons: Vec<String> = h
@@ -447,11 +447,16 @@ async fn run_now_uploads_everything_and_reports_in_status() {
             "{line} not in\n{metrics}"
         );
     }
-    assert!(
-        metrics.contains(
-            "hrconnector_last_success_timestamp_seconds{namespace=\"hr\",name=\"termination-upload\"}"
-        ),
-        "{metrics}"
+    for series in ["last_upload", "last_run"] {
+        let series = format!(
+            "hrconnector_{series}_timestamp_seconds{{namespace=\"hr\",name=\"termination-upload\"}}"
+        );
+        assert!(metrics.contains(&series), "{series} not in\n{metrics}");
+    }
+    assert_eq!(
+        status.last_upload_time.as_ref().map(|t| t.0),
+        cp.completed_time.as_ref().map(|t| t.0),
+        "the last upload is when the file's last chunk was acknowledged"
     );
 
     // The same value never fires twice; a new value with unchanged content is `Unchanged`.

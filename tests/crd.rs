@@ -75,25 +75,32 @@ fn names_are_the_contract() {
             .and_then(|s| s.status.as_ref())
             .is_some()
     );
+    // `kubectl get hrjob`: Ready, Reason, Last Run, Records, Next Run and Age; `-o wide` adds
+    // Suspended (priority 1).
     let columns: Vec<_> = v
         .additional_printer_columns
         .iter()
         .flatten()
-        .map(|c| (c.name.as_str(), c.type_.as_str(), c.json_path.as_str()))
+        .map(|c| {
+            (
+                c.name.as_str(),
+                c.type_.as_str(),
+                c.json_path.as_str(),
+                c.priority.unwrap_or(0),
+            )
+        })
         .collect();
+    let ready = |field: &str| format!(".status.conditions[?(@.type==\"Ready\")].{field}");
     assert_eq!(
         columns,
         [
-            ("Cloud", "string", ".spec.cloud"),
-            ("Schedule", "string", ".spec.schedule"),
-            ("Last Run", "date", ".status.lastRunTime"),
-            ("Records", "integer", ".status.recordsSaved"),
-            (
-                "Ready",
-                "string",
-                ".status.conditions[?(@.type==\"Ready\")].status"
-            ),
-            ("Age", "date", ".metadata.creationTimestamp"),
+            ("Ready", "string", ready("status").as_str(), 0),
+            ("Reason", "string", ready("reason").as_str(), 0),
+            ("Last Run", "date", ".status.lastRunTime", 0),
+            ("Records", "integer", ".status.recordsSaved", 0),
+            ("Next Run", "date", ".status.nextScheduleTime", 0),
+            ("Suspended", "boolean", ".spec.suspend", 1),
+            ("Age", "date", ".metadata.creationTimestamp", 0),
         ]
     );
 }

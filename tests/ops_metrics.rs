@@ -1,7 +1,7 @@
 //! The /metrics, /healthz and /readyz endpoints over real HTTP on loopback.
 
 use hrconnector::controller::health::{self, Health, OPENMETRICS_CONTENT_TYPE};
-use hrconnector::controller::metrics::Metrics;
+use hrconnector::controller::metrics::{JobGauges, Metrics};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -152,13 +152,23 @@ async fn upload_families_and_per_job_series() {
     let text = scrape(&s).await;
     assert_eq!(sample(&text, "hrconnector_uploads_in_flight"), Some("2"));
 
-    m.upload_finished("hr", "gcc-daily", "Succeeded", None, 1200, t1);
-    m.upload_finished("hr", "other", "Failed", Some("IngestRejected"), 300, t1);
+    m.upload_finished("Succeeded", None, 1200);
+    m.upload_finished("Failed", Some("IngestRejected"), 300);
     m.upload_started();
-    m.upload_finished("hr", "gcc-daily", "Unchanged", None, 0, t2);
+    m.upload_finished("Unchanged", None, 0);
     m.upload_started();
-    m.upload_finished("hr", "dry", "DryRun", None, 999, t2);
+    m.upload_finished("DryRun", None, 999);
     assert_eq!(m.uploads_in_flight(), 0);
+    // Per-job series follow status: gcc-daily uploaded at t1 and found it unchanged at t2; the
+    // dry job never uploaded anything.
+    let gauges = |last_run, last_upload| JobGauges {
+        ready: true,
+        last_run,
+        last_upload,
+        employee_profiles: false,
+    };
+    m.job_observed("hr", "gcc-daily", &gauges(Some(t2), Some(t1)));
+    m.job_observed("hr", "dry", &gauges(Some(t2), None));
 
     let text = scrape(&s).await;
     let get = |series: &str| sample(&text, series).map(str::to_owned);
@@ -181,15 +191,25 @@ async fn upload_families_and_per_job_series() {
         get("hrconnector_records_uploaded_total").as_deref(),
         Some("1500")
     );
-    let last: f64 =
-        get(r#"hrconnector_last_success_timestamp_seconds{namespace="hr",name="gcc-daily"}"#)
-            .expect("last success series")
+    let seconds = |series: &str| -> f64 {
+        get(series)
+            .unwrap_or_else(|| panic!("{series} in\n{text}"))
             .parse()
-            .expect("float");
-    assert_eq!(last, t2.as_millisecond() as f64 / 1000.0);
-    // Failed and dry runs are not successes.
-    assert!(!text.contains(r#"name="other""#), "{text}");
-    assert!(!text.contains(r#"name="dry""#), "{text}");
+            .expect("float")
+    };
+    assert_eq!(
+        seconds(r#"hrconnector_last_upload_timestamp_seconds{namespace="hr",name="gcc-daily"}"#),
+        t1.as_millisecond() as f64 / 1000.0
+    );
+    assert_eq!(
+        seconds(r#"hrconnector_last_run_timestamp_seconds{namespace="hr",name="gcc-daily"}"#),
+        t2.as_millisecond() as f64 / 1000.0
+    );
+    // A job that never uploaded has no last-upload series (not a zero that looks 56 years old).
+    assert!(
+        !text.contains(r#"hrconnector_last_upload_timestamp_seconds{namespace="hr",name="dry"}"#),
+        "{text}"
+    );
 
     m.forget_job("hr", "gcc-daily");
     let text = scrape(&s).await;

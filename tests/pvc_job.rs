@@ -310,6 +310,43 @@ fn the_jobs_limits_within_the_operators_reach_the_upload_job() {
 }
 
 #[test]
+fn the_run_policy_and_the_checkpoints_date_reach_the_upload_job() {
+    let hr = hrjob(json!({
+        "invalidRows": "Skip", "maxRejected": "30%", "minRecords": 5, "resendUnchangedAfter": "36h"
+    }));
+    let completed: jiff::Timestamp = "2026-11-20T10:00:00Z".parse().unwrap();
+    let resume = Checkpoint {
+        source_sha256: SHA.into(),
+        records_acknowledged: 12,
+        complete: true,
+        job_id: None,
+        completed_time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            completed,
+        )),
+    };
+    let job = build_upload_job(
+        &hr,
+        &settings(),
+        "r1",
+        AuthKind::Secret,
+        Some(&resume),
+        false,
+    )
+    .unwrap();
+    let a = args(&job);
+    assert_eq!(flag(&a, "--max-rejected"), Some("30%"));
+    assert_eq!(flag(&a, "--min-records"), Some("5"));
+    assert_eq!(flag(&a, "--resend-unchanged-after"), Some("36h"));
+    assert_eq!(
+        flag(&a, "--resume-completed-at"),
+        Some("2026-11-20T10:00:00Z")
+    );
+    // An integer maxRejected is a count.
+    let a = args(&build(&hrjob(json!({"maxRejected": 3})), AuthKind::Secret));
+    assert_eq!(flag(&a, "--max-rejected"), Some("3"));
+}
+
+#[test]
 fn arguments_for_a_secret_app() {
     let hr = hrjob(json!({
         "recordsPerCall": 250, "invalidRows": "Skip",
@@ -373,6 +410,7 @@ fn arguments_for_a_certificate_app_with_overrides_dry_run_and_resume() {
         records_acknowledged: 10_000,
         complete: false,
         job_id: None,
+        completed_time: None,
     };
     let job = build_upload_job(
         &hr,
@@ -429,6 +467,7 @@ fn specs_the_job_cannot_run_are_errors() {
         records_acknowledged: 1,
         complete: false,
         job_id: None,
+        completed_time: None,
     };
     let hr = hrjob(json!({}));
     assert_eq!(
@@ -606,6 +645,7 @@ fn a_complete_job_returns_its_pods_report() {
             records_acknowledged: 7,
             complete: true,
             job_id: Some("job".into()),
+            completed_time: None,
         })
     );
 }
@@ -861,6 +901,7 @@ async fn round_trip_with_a_certificate_and_a_resume() {
         records_acknowledged: 3,
         complete: false,
         job_id: None,
+        completed_time: None,
     };
     let (state, out) = run_as_the_job(&hr, AuthKind::Certificate, &data, Some(&resume)).await;
     let PvcJobState::Succeeded(report) = state else {

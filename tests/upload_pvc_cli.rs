@@ -336,6 +336,55 @@ async fn a_complete_checkpoint_makes_the_run_unchanged() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_complete_checkpoint_older_than_resend_unchanged_after_is_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, records) = write_csv(dir.path(), "hr.csv", 5);
+    let creds = write_creds(dir.path());
+    let sha = content_sha(&csv, &creds).await;
+    let emu = start_emulator().await;
+    let now = jiff::Timestamp::now();
+    let ago = |hours: i64| (now - jiff::SignedDuration::from_hours(hours)).to_string();
+    // Uploaded 2 days ago with a 1-day setting: sent again; 1 hour ago: unchanged.
+    for (completed, expected) in [(ago(48), "Succeeded"), (ago(1), "Unchanged")] {
+        let args = with_id_files(
+            base_args(
+                &emu.url(),
+                &csv,
+                &creds.secret,
+                &[
+                    "--resume-sha256",
+                    &sha,
+                    "--resume-records",
+                    "5",
+                    "--resume-completed-at",
+                    &completed,
+                    "--resend-unchanged-after",
+                    "1d",
+                ],
+            ),
+            &creds,
+        );
+        let run = hrconnector(&args, &[]).await;
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let report = json(&run.stdout);
+        assert_eq!(report["result"], expected, "{report}");
+        if expected == "Unchanged" {
+            let at: jiff::Timestamp = completed.parse().unwrap();
+            let on = at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+            assert!(
+                report["message"].as_str().unwrap().contains(&on),
+                "{report}"
+            );
+        }
+    }
+    assert_eq!(
+        emu.received_records(JOB),
+        records,
+        "sent once, by the resend"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn resume_flags_come_in_pairs_and_exclude_the_checkpoint_file() {
     let dir = tempfile::tempdir().unwrap();
     let (csv, _) = write_csv(dir.path(), "hr.csv", 1);

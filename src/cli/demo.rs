@@ -87,6 +87,7 @@ async fn demo(output: OutputFormat) -> anyhow::Result<ExitCode> {
         records_per_call: crate::upload::DEFAULT_RECORDS_PER_CALL,
         force: false,
         dry_run: false,
+        policy: Default::default(),
         cancel: CancellationToken::new(),
     };
     let report = uploader.run(&request, &NoCheckpoint).await;

@@ -7,6 +7,7 @@ pub fn print_text(report: &UploadReport) {
     match report.result {
         RunResult::Succeeded => println!("Upload Successful"),
         RunResult::Unchanged => println!("Unchanged: nothing to upload"),
+        RunResult::NothingToUpload => println!("Nothing to upload: the source has no records"),
         RunResult::DryRun => println!("Dry run: nothing uploaded"),
         RunResult::Failed => println!("Upload Failed"),
     }
@@ -82,6 +83,7 @@ mod tests {
             records_sent: 1,
             source_sha256: "a".repeat(64),
             message,
+            uploaded_at: None,
             reason: Some("UploadFailed"),
             scenarios: Default::default(),
         }

@@ -16,8 +16,8 @@ use crate::hrdata::ValidationOptions;
 use crate::source::CsvSource;
 use crate::upload::{
     AppCredentials, CertificateCredential, Checkpoint, ClientAuth, CredentialError,
-    FederatedTokenFile, FileCheckpointStore, MemoryCheckpointStore, NoCheckpoint, RetryPolicy,
-    RunResult, UploadReport, UploadRequest, Uploader, UploaderConfig,
+    FederatedTokenFile, FileCheckpointStore, MaxRejected, MemoryCheckpointStore, NoCheckpoint,
+    RetryPolicy, RunPolicy, RunResult, UploadReport, UploadRequest, Uploader, UploaderConfig,
 };
 
 /// The cloud names accepted on the command line. There is no default on purpose.
@@ -121,6 +121,24 @@ pub struct UploadArgs {
     /// the file's accepted records, the run reports Unchanged and sends nothing.
     #[arg(long, requires = "resume_sha256", conflicts_with = "checkpoint_file")]
     pub resume_records: Option<u64>,
+    /// When --resume-sha256's content was last sent in full (RFC 3339), for
+    /// --resend-unchanged-after. Used by the operator's upload Jobs.
+    #[arg(long, requires = "resume_sha256")]
+    pub resume_completed_at: Option<jiff::Timestamp>,
+    /// With --invalid-rows skip, the most records that may fail validation: a count (5) or a
+    /// percentage of the file's records (10%). More fails the run (TooManyRejected) before
+    /// anything is sent; a file with no valid record left always fails.
+    #[arg(long, default_value = "10%", value_parser = parse_max_rejected)]
+    pub max_rejected: MaxRejected,
+    /// Fewer valid records than this fail the run (TooFewRecords) before anything is sent. With
+    /// 0, the default, a file without records is reported as NothingToUpload (exit 0).
+    #[arg(long, default_value_t = 0)]
+    pub min_records: u64,
+    /// Send unchanged content again when its last upload (per --checkpoint-file or --resume-*)
+    /// is older than this: 14d, 36h, 90m. Default 14d when the file holds EmployeeProfile
+    /// records (the service deletes profiles not refreshed for 30 days), else never.
+    #[arg(long, value_parser = crate::upload::policy::parse_age)]
+    pub resend_unchanged_after: Option<Duration>,
     /// Also write the JSON report to this file (e.g. /dev/termination-log), at most 4096 bytes.
     #[arg(long)]
     pub result_file: Option<PathBuf>,
@@ -211,6 +229,10 @@ fn write_result_file(args: &UploadArgs, report: &UploadReport) {
     }
 }
 
+fn parse_max_rejected(text: &str) -> Result<MaxRejected, String> {
+    text.parse()
+}
+
 /// A content SHA-256: 64 hex digits, kept lower-case as the reports print it.
 fn parse_sha256(s: &str) -> Result<String, String> {
     if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -247,6 +269,11 @@ async fn upload(
         records_per_call: args.records_per_call as usize,
         force: args.force,
         dry_run: args.dry_run,
+        policy: RunPolicy {
+            max_rejected: args.max_rejected,
+            min_records: args.min_records,
+            resend_unchanged_after: args.resend_unchanged_after,
+        },
         cancel: cancel_on_signal(),
     };
     let uploader = match Uploader::new(config) {
@@ -277,6 +304,7 @@ fn resume_checkpoint(args: &UploadArgs) -> Option<Checkpoint> {
             source_sha256: sha.clone(),
             records_acknowledged: records,
             complete: false,
+            completed_at: args.resume_completed_at,
         }),
         _ => None,
     }

@@ -223,14 +223,8 @@ async fn execute(
         tracing::info!(job = %name, "run stopped: the job was deleted");
         return None;
     }
-    ctx.metrics.upload_finished(
-        &namespace,
-        &name,
-        report.result.as_str(),
-        report.reason,
-        report.records_sent,
-        ctx.clock.now(),
-    );
+    ctx.metrics
+        .upload_finished(report.result.as_str(), report.reason, report.records_sent);
 
     if report.reason == Some(reason::INTERRUPTED) && cancel.is_cancelled() {
         // Leave currentRun in status: whoever runs next resumes from the checkpoint.
@@ -238,23 +232,29 @@ async fn execute(
         return None;
     }
     let completed = ctx.clock.now();
-    if let Err(e) = mark_finished(ctx, &status, &started, &active, &report, completed).await {
-        tracing::warn!(job = %name, error = %e, "could not write the run's outcome to status");
-        if let RunStatusError::Fenced(_) = e {
-            return None;
+    match mark_finished(ctx, &status, &started, &active, &report, completed).await {
+        Ok(finished) => ctx.metrics.job_observed(
+            &namespace,
+            &name,
+            &super::metrics::JobGauges::of(&finished.spec, &finished.status.unwrap_or_default()),
+        ),
+        Err(e) => {
+            tracing::warn!(job = %name, error = %e, "could not write the run's outcome to status");
+            if let RunStatusError::Fenced(_) = e {
+                return None;
+            }
+            // currentRun stays set: the next lap resumes (and finds the content already sent).
+            return Some(ctx.backoff.failed(&key));
         }
-        // currentRun stays set: the next lap resumes (and finds the content already sent).
-        return Some(ctx.backoff.failed(&key));
     }
-    let failed = report.result == RunResult::Failed;
-    ctx.metrics.job_ready(&namespace, &name, !failed);
-    let event_reason = match report.result {
-        RunResult::Succeeded => conditions::event::RUN_SUCCEEDED,
-        RunResult::Unchanged => conditions::event::RUN_UNCHANGED,
-        RunResult::DryRun => reason::DRY_RUN,
-        RunResult::Failed => report.reason.unwrap_or(conditions::event::RUN_FAILED),
+    let (warning, event_reason) = match report.result {
+        RunResult::Succeeded => (false, conditions::event::RUN_SUCCEEDED),
+        RunResult::Unchanged => (false, conditions::event::RUN_UNCHANGED),
+        RunResult::NothingToUpload => (true, reason::NOTHING_TO_UPLOAD),
+        RunResult::DryRun => (false, reason::DRY_RUN),
+        RunResult::Failed => (true, report.reason.unwrap_or(conditions::event::RUN_FAILED)),
     };
-    ctx.event(job, failed, event_reason, report.message.clone())
+    ctx.event(job, warning, event_reason, report.message.clone())
         .await;
     tracing::info!(job = %name, result = ?report.result, records = report.records_saved, "run finished");
     None
@@ -340,6 +340,7 @@ async fn upload(
         records_per_call: job.spec.records_per_call as usize,
         force: false,
         dry_run: job.spec.dry_run,
+        policy: job.spec.run_policy(),
         cancel,
     };
     uploader
@@ -445,7 +446,9 @@ fn finished_patch(
         reason: report.reason.map(str::to_string),
         scenarios: report.scenarios.clone(),
     };
-    push_history(&mut status.history, run.clone());
+    // The run's message lives in lastRun (and the Ready condition); history refers to runs by
+    // their times, counts and reason, so no message is repeated down the list.
+    push_history(&mut status.history, run.clone().without_message());
     super::verdict::apply_run_outcome(&mut status.conditions, report, generation, completed);
     let mut patch = json!({
         "currentRun": null,
@@ -457,8 +460,12 @@ fn finished_patch(
         "lastRunTime": active.start_time,
         "observedGeneration": generation,
     });
-    if report.result != RunResult::Failed {
+    if matches!(report.result, RunResult::Succeeded | RunResult::Unchanged) {
         patch["lastSuccessfulTime"] = json!(Time(completed));
+    }
+    if report.result == RunResult::Succeeded {
+        let uploaded = report.uploaded_at.unwrap_or(completed);
+        patch["lastUploadTime"] = json!(Time(uploaded));
     }
     patch
 }

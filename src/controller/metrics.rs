@@ -28,7 +28,13 @@ const RECONCILE_BUCKETS: [f64; 40] = [
 
 /// Upload results we label with; anything else is counted as `Other` so a caller bug cannot
 /// grow the series without bound.
-const UPLOAD_RESULTS: [&str; 4] = ["Succeeded", "Unchanged", "DryRun", "Failed"];
+const UPLOAD_RESULTS: [&str; 5] = [
+    "Succeeded",
+    "Unchanged",
+    "NothingToUpload",
+    "DryRun",
+    "Failed",
+];
 
 /// Longest reason code kept as a label value; longer ones are cut.
 const MAX_REASON_LEN: usize = 64;
@@ -77,8 +83,47 @@ pub struct Metrics {
     upload_runs: Family<ResultLabels, Counter>,
     upload_failures: Family<ReasonLabels, Counter>,
     records_uploaded: Counter,
-    last_success: Family<JobLabels, Gauge<f64, AtomicU64>>,
+    last_run: Family<JobLabels, Gauge<f64, AtomicU64>>,
+    last_upload: Family<JobLabels, Gauge<f64, AtomicU64>>,
     job_ready: Family<JobLabels, Gauge>,
+    employee_profiles: Family<JobLabels, Gauge>,
+}
+
+/// A job's per-job series, as its status says: every value is read from the object, so a
+/// restarted operator exports the same values before any run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JobGauges {
+    pub ready: bool,
+    /// When the last run finished, whatever its result.
+    pub last_run: Option<jiff::Timestamp>,
+    /// When records last reached the service (`status.lastUploadTime`).
+    pub last_upload: Option<jiff::Timestamp>,
+    /// The job uploads employee profiles, which the service deletes after 30 days.
+    pub employee_profiles: bool,
+}
+
+impl JobGauges {
+    pub fn of(
+        spec: &crate::crd::HrConnectorJobSpec,
+        status: &crate::crd::HrConnectorJobStatus,
+    ) -> Self {
+        use crate::crd::conditions::{READY, is_condition_true};
+        let profile = crate::hrdata::Scenario::EmployeeProfile.name();
+        JobGauges {
+            ready: is_condition_true(&status.conditions, READY),
+            last_run: status
+                .last_run
+                .as_ref()
+                .and_then(|r| r.completion_time.as_ref())
+                .map(|t| t.0),
+            last_upload: status.last_upload_time.as_ref().map(|t| t.0),
+            employee_profiles: spec.scenario == crate::crd::CrdScenario::EmployeeProfile
+                || status
+                    .history
+                    .iter()
+                    .any(|run| run.scenarios.get(profile).is_some_and(|n| *n > 0)),
+        }
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -149,11 +194,23 @@ impl Metrics {
             "HR data records accepted by the ingestion service",
             records_uploaded.clone(),
         );
-        let last_success = Family::<JobLabels, Gauge<f64, AtomicU64>>::default();
+        let last_run = Family::<JobLabels, Gauge<f64, AtomicU64>>::default();
         ours.register(
-            "last_success_timestamp_seconds",
-            "Unix time of the last successful upload run per HrConnectorJob",
-            last_success.clone(),
+            "last_run_timestamp_seconds",
+            "Unix time the last run of an HrConnectorJob finished, whatever its result",
+            last_run.clone(),
+        );
+        let last_upload = Family::<JobLabels, Gauge<f64, AtomicU64>>::default();
+        ours.register(
+            "last_upload_timestamp_seconds",
+            "Unix time records of an HrConnectorJob last reached the service (not moved by Unchanged or empty runs)",
+            last_upload.clone(),
+        );
+        let employee_profiles = Family::<JobLabels, Gauge>::default();
+        ours.register(
+            "job_employee_profiles",
+            "1 when an HrConnectorJob uploads employee profiles (deleted by the service after 30 days without a refresh)",
+            employee_profiles.clone(),
         );
         let job_ready = Family::<JobLabels, Gauge>::default();
         ours.register(
@@ -172,8 +229,10 @@ impl Metrics {
             upload_runs,
             upload_failures,
             records_uploaded,
-            last_success,
+            last_run,
+            last_upload,
             job_ready,
+            employee_profiles,
         };
         metrics.init_reconcile_series();
         metrics
@@ -246,21 +305,12 @@ impl Metrics {
 
     /// An upload run ended.
     ///
-    /// `result` is `Succeeded`, `Unchanged`, `DryRun` or `Failed`; `reason` is the failure's
-    /// reason code (counted only for failures, `Unknown` if missing). `records` are the data rows
-    /// the service accepted in this run, which a failed run may also have (chunks before the
-    /// failure); a dry run uploads nothing, so its records are not counted. `Succeeded` and
-    /// `Unchanged` both mean the service holds the current file, so both set the job's
-    /// last-success time.
-    pub fn upload_finished(
-        &self,
-        namespace: &str,
-        name: &str,
-        result: &str,
-        reason: Option<&str>,
-        records: u64,
-        finished_at: jiff::Timestamp,
-    ) {
+    /// `result` is `Succeeded`, `Unchanged`, `NothingToUpload`, `DryRun` or `Failed`; `reason`
+    /// is the failure's reason code (counted only for failures, `Unknown` if missing).
+    /// `records` are the data rows the service accepted in this run, which a failed run may
+    /// also have (chunks before the failure); a dry run uploads nothing, so its records are not
+    /// counted. The per-job series follow the job's status ([`Metrics::job_observed`]).
+    pub fn upload_finished(&self, result: &str, reason: Option<&str>, records: u64) {
         self.uploads_in_flight.dec();
         let result = UPLOAD_RESULTS
             .iter()
@@ -273,21 +323,12 @@ impl Metrics {
         if result != "DryRun" {
             self.records_uploaded.inc_by(records);
         }
-        match result {
-            "Succeeded" | "Unchanged" => {
-                let seconds = finished_at.as_millisecond() as f64 / 1000.0;
-                self.last_success
-                    .get_or_create(&job_labels(namespace, name))
-                    .set(seconds);
-            }
-            "Failed" | "Other" => {
-                self.upload_failures
-                    .get_or_create(&ReasonLabels {
-                        reason: reason_label(reason.unwrap_or("Unknown")),
-                    })
-                    .inc();
-            }
-            _ => {}
+        if matches!(result, "Failed" | "Other") {
+            self.upload_failures
+                .get_or_create(&ReasonLabels {
+                    reason: reason_label(reason.unwrap_or("Unknown")),
+                })
+                .inc();
         }
     }
 
@@ -304,15 +345,34 @@ impl Metrics {
     /// Drops the per-job series of a deleted HrConnectorJob, so deleted jobs neither linger on
     /// dashboards nor trip staleness alerts.
     pub fn forget_job(&self, namespace: &str, name: &str) {
-        self.last_success.remove(&job_labels(namespace, name));
-        self.job_ready.remove(&job_labels(namespace, name));
+        let labels = job_labels(namespace, name);
+        self.last_run.remove(&labels);
+        self.last_upload.remove(&labels);
+        self.job_ready.remove(&labels);
+        self.employee_profiles.remove(&labels);
     }
 
-    /// Records whether a job's Ready condition is True (what the "job not Ready" alert reads).
-    pub fn job_ready(&self, namespace: &str, name: &str, ready: bool) {
+    /// Sets a job's series from what its status says: Ready (the "job not Ready" alert), the
+    /// last run, the last upload that reached the service (the no-recent-upload alerts), and
+    /// whether it carries employee profiles. A time never reached leaves its series absent.
+    pub fn job_observed(&self, namespace: &str, name: &str, job: &JobGauges) {
+        let labels = job_labels(namespace, name);
         self.job_ready
-            .get_or_create(&job_labels(namespace, name))
-            .set(i64::from(ready));
+            .get_or_create(&labels)
+            .set(i64::from(job.ready));
+        self.employee_profiles
+            .get_or_create(&labels)
+            .set(i64::from(job.employee_profiles));
+        for (family, at) in [
+            (&self.last_run, job.last_run),
+            (&self.last_upload, job.last_upload),
+        ] {
+            if let Some(at) = at {
+                family
+                    .get_or_create(&labels)
+                    .set(at.as_millisecond() as f64 / 1000.0);
+            }
+        }
     }
 
     /// The whole registry in OpenMetrics text format (ends with `# EOF`).
@@ -364,7 +424,7 @@ mod tests {
     fn unknown_results_fold_into_other() {
         let m = Metrics::new();
         m.upload_started();
-        m.upload_finished("ns", "job", "Weird", None, 0, jiff::Timestamp::UNIX_EPOCH);
+        m.upload_finished("Weird", None, 0);
         let text = m.encode();
         assert!(text.contains(r#"hrconnector_upload_runs_total{result="Other"} 1"#));
         assert!(text.contains(r#"hrconnector_upload_failures_total{reason="Unknown"} 1"#));

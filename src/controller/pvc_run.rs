@@ -191,7 +191,7 @@ async fn finish(status: &RunStatus, hrjob: &HrConnectorJob, pod: PodReport) -> U
         .map_or(0, |cp| cp.records_acknowledged);
     let records_sent = match pod.result {
         CrdResult::Succeeded | CrdResult::Failed => pod.records_saved.saturating_sub(before),
-        CrdResult::Unchanged | CrdResult::DryRun => 0,
+        CrdResult::Unchanged | CrdResult::NothingToUpload | CrdResult::DryRun => 0,
     };
     UploadReport {
         records_sent,
@@ -202,6 +202,7 @@ async fn finish(status: &RunStatus, hrjob: &HrConnectorJob, pod: PodReport) -> U
         attempts: pod.attempts,
         source_sha256: pod.source_sha256,
         message: pod.message,
+        uploaded_at: pod.uploaded_at,
         reason: pod.reason.as_deref().map(known_reason),
         scenarios: pod.scenarios,
     }

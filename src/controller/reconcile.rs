@@ -100,7 +100,8 @@ pub async fn reconcile(
 
     let mut next = status.clone();
     next.observed_generation = generation;
-    next.warnings = refresh::profile_warning(&job.spec, &schedule, now)
+    let holds_profiles = super::metrics::JobGauges::of(&job.spec, &status).employee_profiles;
+    next.warnings = refresh::profile_warning(&job.spec, &schedule, now, holds_profiles)
         .into_iter()
         .collect();
     let new_warnings: Vec<String> = next
@@ -445,10 +446,10 @@ async fn write_if_changed(
 ) -> Result<bool, ReconcileError> {
     let name = &job.name_any();
     let namespace = api.namespace().unwrap_or_default().to_string();
-    ctx.metrics.job_ready(
+    ctx.metrics.job_observed(
         &namespace,
         name,
-        crate::crd::conditions::is_condition_true(&after.conditions, crate::crd::conditions::READY),
+        &super::metrics::JobGauges::of(&job.spec, after),
     );
     if before == after {
         return Ok(false);

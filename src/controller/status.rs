@@ -181,6 +181,7 @@ impl CheckpointStore for StatusCheckpointStore<'_> {
             source_sha256: cp.source_sha256,
             records_acknowledged: cp.records_acknowledged,
             complete: cp.complete,
+            completed_at: cp.completed_time.map(|t| t.0),
         }))
     }
 
@@ -190,6 +191,9 @@ impl CheckpointStore for StatusCheckpointStore<'_> {
             records_acknowledged: checkpoint.records_acknowledged,
             complete: checkpoint.complete,
             job_id: Some(checkpoint.job_id.clone()),
+            completed_time: checkpoint
+                .completed_at
+                .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time),
         };
         self.status
             .patch(json!({ "checkpoint": cp }))

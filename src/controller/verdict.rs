@@ -53,7 +53,9 @@ impl Writer<'_> {
     fn verdict(&mut self, ok: bool, why: &str, message: &str) {
         self.flag(READY, ok, why, message);
         let stalled = !ok && needs_a_person(why);
-        self.flag(STALLED, stalled, why, if stalled { message } else { "" });
+        // The message is Ready's; Stalled only says that a person has to act on it.
+        let pointer = "a person must act: the Ready condition says what";
+        self.flag(STALLED, stalled, why, if stalled { pointer } else { "" });
     }
 
     fn idle(&mut self) {
@@ -66,6 +68,7 @@ fn reason_of(result: RunResult, failure: Option<&str>) -> &str {
     match result {
         RunResult::Failed => failure.unwrap_or(reason::UPLOAD_FAILED),
         RunResult::Unchanged => reason::UNCHANGED,
+        RunResult::NothingToUpload => reason::NOTHING_TO_UPLOAD,
         RunResult::DryRun => reason::DRY_RUN,
         RunResult::Succeeded => reason::SUCCEEDED,
     }
@@ -96,6 +99,19 @@ pub fn apply_run_outcome(
     let why = reason_of(report.result, report.reason);
     w.verdict(report.result != RunResult::Failed, why, &report.message);
     w.idle();
+    match report.result {
+        RunResult::NothingToUpload => w.set(
+            conditions::SOURCE_EMPTY,
+            "True",
+            reason::HEADER_ONLY,
+            "the last run found a header and no records",
+        ),
+        RunResult::Succeeded | RunResult::Unchanged | RunResult::DryRun => {
+            conditions::remove_condition(w.conds, conditions::SOURCE_EMPTY)
+        }
+        // A failure may not have read the source at all: what it last said still holds.
+        RunResult::Failed => {}
+    }
 }
 
 /// Sets the conditions for a problem found before any run (spec, source, file).

@@ -9,6 +9,8 @@ pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
 /// The controller cannot make progress without a change (bad spec, missing Secret...).
 pub const STALLED: &str = "Stalled";
+/// The last run found a source without records (present only while that holds).
+pub const SOURCE_EMPTY: &str = "SourceEmpty";
 
 /// Condition reasons (CamelCase, as metav1.Condition requires).
 pub mod reason {
@@ -17,6 +19,10 @@ pub mod reason {
 
     pub const SUCCEEDED: &str = "Succeeded";
     pub const UNCHANGED: &str = "Unchanged";
+    /// The source held no records: nothing was sent (a Warning, not a failure).
+    pub const NOTHING_TO_UPLOAD: &str = "NothingToUpload";
+    /// A SourceEmpty condition that no longer holds is removed; this is its reason while True.
+    pub const HEADER_ONLY: &str = "HeaderOnly";
     pub const DRY_RUN: &str = "DryRun";
     pub const INVALID_SPEC: &str = "InvalidSpec";
     pub const SOURCE_NOT_FOUND: &str = "SourceNotFound";
@@ -107,6 +113,11 @@ pub fn set_condition_status(
             last_transition_time: Time(now),
         }),
     }
+}
+
+/// Removes the condition of type `type_`, if present.
+pub fn remove_condition(conditions: &mut Vec<Condition>, type_: &str) {
+    conditions.retain(|c| c.type_ != type_);
 }
 
 /// The condition of type `type_`, if present.

@@ -10,24 +10,7 @@ pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 /// Parses a sequence of whole numbers with units `h`, `m`, `s` ("1h30m", "45s"); `None` for
 /// anything else (the CRD's pattern refuses it already on API servers that check it).
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let mut total: u64 = 0;
-    let mut digits = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit = match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return None,
-        };
-        let n: u64 = digits.parse().ok()?;
-        total = total.checked_add(n.checked_mul(unit)?)?;
-        digits.clear();
-    }
-    (digits.is_empty() && !text.is_empty()).then_some(Duration::from_secs(total))
+    crate::duration::parse(text, false)
 }
 
 impl HrConnectorJobSpec {

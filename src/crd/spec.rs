@@ -1,7 +1,10 @@
 //! The desired state of an `HrConnectorJob`: what to read, where to send it, and when.
 
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
+
+use crate::upload::{MaxRejected, RunPolicy};
 use serde::{Deserialize, Serialize};
 
 use super::object_spec::{AzureBlobSource, S3Source};
@@ -26,8 +29,18 @@ use crate::hrdata::{Field, Scenario, ScenarioChoice, ValidationOptions};
     status = "HrConnectorJobStatus",
     derive = "PartialEq",
     doc = "Uploads HR data to Microsoft Purview's HR connector on a schedule.",
-    printcolumn(name = "Cloud", type_ = "string", json_path = ".spec.cloud"),
-    printcolumn(name = "Schedule", type_ = "string", json_path = ".spec.schedule"),
+    // `kubectl get hrjob`: is it working, why, when it last ran and will run, what reached the
+    // service. `-o wide` adds whether it is suspended.
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
     printcolumn(name = "Last Run", type_ = "date", json_path = ".status.lastRunTime"),
     printcolumn(
         name = "Records",
@@ -35,9 +48,15 @@ use crate::hrdata::{Field, Scenario, ScenarioChoice, ValidationOptions};
         json_path = ".status.recordsSaved"
     ),
     printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+        name = "Next Run",
+        type_ = "date",
+        json_path = ".status.nextScheduleTime"
+    ),
+    printcolumn(
+        name = "Suspended",
+        type_ = "boolean",
+        json_path = ".spec.suspend",
+        priority = 1
     ),
     printcolumn(
         name = "Age",
@@ -141,6 +160,28 @@ pub struct HrConnectorJobSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^([0-9]+(h|m|s))+$"))]
     pub run_timeout: Option<String>,
+
+    /// With invalidRows Skip, the most rows that may fail validation: a count (5) or a share of
+    /// the file's rows ("10%", the default). A file over it fails with TooManyRejected and
+    /// nothing is sent; a file with no valid row left always fails. A sudden rise in invalid
+    /// rows is more often a broken export than bad luck.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rejected: Option<IntOrString>,
+
+    /// Fewer valid rows than this fail the run with TooFewRecords and nothing is sent. Default 0:
+    /// a file with a header and no rows is reported as NothingToUpload (a Warning Event and the
+    /// SourceEmpty condition), not as a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub min_records: Option<u64>,
+
+    /// Sends a file again, unchanged, when its last upload is older than this: a duration such
+    /// as 14d, 36h or 90m. Default 14d for EmployeeProfile jobs and for Multiple files that hold
+    /// EmployeeProfile rows, because the service deletes profiles not refreshed for 30 days;
+    /// unset (an unchanged file is never sent again) for the other scenarios.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^([0-9]+(d|h|m|s))+$"))]
+    pub resend_unchanged_after: Option<String>,
 }
 
 fn default_time_zone() -> String {
@@ -604,6 +645,34 @@ impl HrConnectorJobSpec {
             }
         }
         opts
+    }
+
+    /// The run's outcome rules: `maxRejected`, `minRecords`, `resendUnchangedAfter`. A value
+    /// that does not parse is left at its default here; [`HrConnectorJobSpec::validate`]
+    /// reports it before any run.
+    pub fn run_policy(&self) -> RunPolicy {
+        let defaults = RunPolicy::default();
+        RunPolicy {
+            max_rejected: self
+                .max_rejected()
+                .and_then(Result::ok)
+                .unwrap_or(defaults.max_rejected),
+            min_records: self.min_records.unwrap_or(defaults.min_records),
+            resend_unchanged_after: self
+                .resend_unchanged_after
+                .as_deref()
+                .and_then(|t| crate::upload::policy::parse_age(t).ok()),
+        }
+    }
+
+    /// `spec.maxRejected` parsed: an integer is a count, a string a percentage (`10%`).
+    pub fn max_rejected(&self) -> Option<Result<MaxRejected, String>> {
+        self.max_rejected.as_ref().map(|value| match value {
+            IntOrString::Int(n) => u64::try_from(*n)
+                .map(MaxRejected::Count)
+                .map_err(|_| format!("{n} is negative")),
+            IntOrString::String(text) => text.parse(),
+        })
     }
 
     /// The endpoints to use: the cloud's published ones with this job's overrides applied.

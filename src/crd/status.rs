@@ -47,9 +47,13 @@ pub struct HrConnectorJobStatus {
     /// When the last run (scheduled or run-now) started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run_time: Option<Time>,
-    /// When the last successful run finished.
+    /// When the last successful run (Succeeded or Unchanged) finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_successful_time: Option<Time>,
+    /// When records last reached the service: the end of the last run that sent its file in
+    /// full. Unchanged and empty runs do not move it; the no-recent-upload alerts read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_upload_time: Option<Time>,
     /// The next time the schedule fires (unset while suspended or when it never fires again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_schedule_time: Option<Time>,
@@ -119,7 +123,8 @@ pub struct RunRecord {
     /// When the run finished; unset while it is running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_time: Option<Time>,
-    /// Outcome: Succeeded, Unchanged (same file as already uploaded), DryRun or Failed.
+    /// Outcome: Succeeded, Unchanged (same file as already uploaded), NothingToUpload (a file
+    /// without records), DryRun or Failed.
     // Plain enum schema: an Option<enum> would put `null` into the enum list, which is never
     // sent anyway because None is skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -150,11 +155,12 @@ pub struct RunRecord {
     pub scenarios: BTreeMap<String, u64>,
 }
 
-/// Outcome of a run: Succeeded, Unchanged, DryRun or Failed.
+/// Outcome of a run: Succeeded, Unchanged, NothingToUpload, DryRun or Failed.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
 pub enum RunResult {
     Succeeded,
     Unchanged,
+    NothingToUpload,
     DryRun,
     Failed,
 }
@@ -173,6 +179,10 @@ pub struct Checkpoint {
     /// The connector job ID the records went to; a new jobId starts over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
+    /// When the last record of the file was acknowledged: unchanged content counts as sent
+    /// until it is older than resendUnchangedAfter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_time: Option<Time>,
 }
 
 // The status enum mirrors the uploader's own; these are the only conversions between them.
@@ -182,6 +192,7 @@ impl From<crate::upload::RunResult> for RunResult {
         match r {
             U::Succeeded => RunResult::Succeeded,
             U::Unchanged => RunResult::Unchanged,
+            U::NothingToUpload => RunResult::NothingToUpload,
             U::DryRun => RunResult::DryRun,
             U::Failed => RunResult::Failed,
         }
@@ -194,9 +205,18 @@ impl From<RunResult> for crate::upload::RunResult {
         match r {
             RunResult::Succeeded => U::Succeeded,
             RunResult::Unchanged => U::Unchanged,
+            RunResult::NothingToUpload => U::NothingToUpload,
             RunResult::DryRun => U::DryRun,
             RunResult::Failed => U::Failed,
         }
+    }
+}
+
+impl RunRecord {
+    /// The record as a history entry: everything but the message, which the run keeps once.
+    pub fn without_message(mut self) -> Self {
+        self.message = None;
+        self
     }
 }
 

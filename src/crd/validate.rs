@@ -49,6 +49,10 @@ pub enum SpecProblem {
         "spec.runTimeout {0:?} is not a duration above zero such as 6h, 90m or 1h30m (units h, m, s)"
     )]
     RunTimeout(String),
+    #[error("spec.maxRejected: {0}; use a count (5) or a percentage (\"10%\")")]
+    MaxRejected(String),
+    #[error("spec.resendUnchangedAfter: {0}")]
+    ResendUnchangedAfter(String),
     #[error(
         "spec.source.azureBlob.accountUrl {0:?} names no storage account: expected \
          https://ACCOUNT.blob.core.windows.net or https://ACCOUNT.blob.core.usgovcloudapi.net"
@@ -116,6 +120,16 @@ impl HrConnectorJobSpec {
             .filter(|t| super::parse_duration(t).is_none_or(|d| d.is_zero()))
         {
             problems.push(SpecProblem::RunTimeout(t.clone()));
+        }
+        if let Some(Err(e)) = self.max_rejected() {
+            problems.push(SpecProblem::MaxRejected(e));
+        }
+        if let Some(Err(e)) = self
+            .resend_unchanged_after
+            .as_deref()
+            .map(crate::upload::policy::parse_age)
+        {
+            problems.push(SpecProblem::ResendUnchangedAfter(e));
         }
         self.check_source(&mut problems);
         self.check_scenario(&mut problems);

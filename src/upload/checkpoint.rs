@@ -23,6 +23,10 @@ pub struct Checkpoint {
     pub records_acknowledged: u64,
     /// Every accepted record of the content has been acknowledged.
     pub complete: bool,
+    /// When the last chunk of the content was acknowledged: the date an unchanged run reports,
+    /// and what a resend (`--resend-unchanged-after`) is measured from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<jiff::Timestamp>,
 }
 
 /// Where checkpoints are kept: a file for the CLI, the resource's status for the operator.
@@ -137,6 +141,7 @@ mod tests {
             source_sha256: "ab".into(),
             records_acknowledged: n,
             complete: false,
+            completed_at: None,
         }
     }
 

@@ -21,6 +21,25 @@ pub enum UploadError {
     #[error("{rejected} invalid record(s), nothing was sent; first: {first}")]
     InvalidRecords { rejected: u64, first: String },
 
+    /// `--invalid-rows skip` and more records failed validation than the ceiling allows, or
+    /// none passed: nothing was sent.
+    #[error(
+        "{rejected} of {total} records are invalid, over the ceiling of {ceiling} invalid records; nothing was sent. Fix the export, or raise the ceiling with --max-rejected (spec.maxRejected) if so many invalid rows are expected{}",
+        first_error_suffix(.first)
+    )]
+    TooManyRejected {
+        rejected: u64,
+        total: u64,
+        ceiling: super::policy::MaxRejected,
+        first: String,
+    },
+
+    /// Fewer valid records than `--min-records` (`spec.minRecords`): nothing was sent.
+    #[error(
+        "{records} valid record(s), fewer than the minimum of {minimum} (--min-records, spec.minRecords); nothing was sent. An export with fewer rows than usual is more often broken than quiet"
+    )]
+    TooFewRecords { records: u64, minimum: u64 },
+
     /// Entra ID refused to issue a token (wrong secret, unknown app, wrong tenant, …).
     #[error("authentication failed (HTTP {status}, {error}): {description}")]
     Authentication {
@@ -77,6 +96,14 @@ pub enum UploadError {
     Cancelled,
 }
 
+fn first_error_suffix(first: &str) -> String {
+    if first.is_empty() {
+        String::new()
+    } else {
+        format!("; first: {first}")
+    }
+}
+
 /// The reasons of failed uploads ([`UploadError::reason`]); the operator's condition reasons
 /// include them (`crd::conditions::reason`).
 pub mod reason {
@@ -95,9 +122,13 @@ pub mod reason {
     pub const INTERNAL_ERROR: &str = "InternalError";
     /// The egress policy refused a request (a host no prefix allows, a redirect elsewhere).
     pub const ENDPOINT_NOT_ALLOWED: &str = "EndpointNotAllowed";
+    /// More records failed validation than `--max-rejected` allows (or none passed).
+    pub const TOO_MANY_REJECTED: &str = "TooManyRejected";
+    /// Fewer valid records than `--min-records`.
+    pub const TOO_FEW_RECORDS: &str = "TooFewRecords";
 
     /// Every reason above.
-    pub const ALL: [&str; 12] = [
+    pub const ALL: [&str; 14] = [
         INVALID_CREDENTIALS,
         SOURCE_UNREADABLE,
         INVALID_CSV,
@@ -110,6 +141,8 @@ pub mod reason {
         INTERRUPTED,
         INTERNAL_ERROR,
         ENDPOINT_NOT_ALLOWED,
+        TOO_MANY_REJECTED,
+        TOO_FEW_RECORDS,
     ];
 }
 
@@ -124,6 +157,8 @@ impl UploadError {
                     .map_or(reason::SOURCE_UNREADABLE, |e| e.reason())
             }
             UploadError::Csv(_) | UploadError::InvalidRecords { .. } => reason::INVALID_CSV,
+            UploadError::TooManyRejected { .. } => reason::TOO_MANY_REJECTED,
+            UploadError::TooFewRecords { .. } => reason::TOO_FEW_RECORDS,
             UploadError::Authentication { .. } => reason::AUTHENTICATION_FAILED,
             UploadError::UntrustedCertificate(_) => reason::UNTRUSTED_CERTIFICATE,
             UploadError::HttpClient(_) => reason::INVALID_TRUSTED_CA,

@@ -8,6 +8,7 @@ pub mod credentials;
 mod error;
 mod http_error;
 pub mod ingest;
+pub mod policy;
 pub mod retry;
 mod run;
 pub mod token;
@@ -20,6 +21,7 @@ pub use credentials::{
 };
 pub use error::{CredentialError, UploadError, reason};
 pub(crate) use http_error::describe_transport_error;
+pub use policy::{MaxRejected, RunPolicy};
 pub use retry::{RetryPolicy, Sleeper, TokioSleeper};
 pub use run::{
     DEFAULT_RECORDS_PER_CALL, DEFAULT_REQUEST_TIMEOUT, RunResult, UploadReport, UploadRequest,

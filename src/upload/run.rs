@@ -14,6 +14,7 @@ use super::checkpoint::{Checkpoint, CheckpointStore};
 use super::credentials::AppCredentials;
 use super::error::UploadError;
 use super::ingest::{AttemptOutcome, post_chunk};
+use super::policy::{self, RunPolicy};
 use super::retry::{RetryPolicy, Sleeper, TokioSleeper};
 use super::token::TokenClient;
 use crate::cloud::Endpoints;
@@ -70,6 +71,9 @@ pub struct UploadRequest {
     pub force: bool,
     /// Validate and report; send nothing, not even a token request.
     pub dry_run: bool,
+    /// The ceiling on skipped records, the floor on records, and when unchanged content is
+    /// sent again.
+    pub policy: RunPolicy,
     /// Stops the run after the chunk in flight (shutdown, lost leadership).
     pub cancel: CancellationToken,
 }
@@ -79,6 +83,9 @@ pub struct UploadRequest {
 pub enum RunResult {
     Succeeded,
     Unchanged,
+    /// The source holds no records (a header only): nothing was sent, and the run is not a
+    /// success either (`--min-records` makes it a failure).
+    NothingToUpload,
     DryRun,
     Failed,
 }
@@ -89,6 +96,7 @@ impl RunResult {
         match self {
             RunResult::Succeeded => "Succeeded",
             RunResult::Unchanged => "Unchanged",
+            RunResult::NothingToUpload => "NothingToUpload",
             RunResult::DryRun => "DryRun",
             RunResult::Failed => "Failed",
         }
@@ -115,6 +123,10 @@ pub struct UploadReport {
     pub source_sha256: String,
     /// One line for a person; never holds CSV values or secrets.
     pub message: String,
+    /// When the content the service now holds was last uploaded in full: this run's end for a
+    /// completed upload, the matching earlier upload's for an unchanged one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uploaded_at: Option<jiff::Timestamp>,
     /// A one-word reason when the run failed (`AuthenticationFailed`, `InvalidCsv`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
@@ -136,7 +148,25 @@ impl UploadReport {
             records_sent: 0,
             source_sha256: String::new(),
             message,
+            uploaded_at: None,
             reason: Some(reason),
+            scenarios: BTreeMap::new(),
+        }
+    }
+
+    /// A report of a validated source that ends the run before anything is sent.
+    fn settled(result: RunResult, validated: &ValidationReport, message: String) -> Self {
+        UploadReport {
+            result,
+            records_saved: 0,
+            records_rejected: validated.rejected,
+            chunks: 0,
+            attempts: 0,
+            records_sent: 0,
+            source_sha256: validated.sha256.clone(),
+            message,
+            uploaded_at: None,
+            reason: None,
             scenarios: BTreeMap::new(),
         }
     }
@@ -208,6 +238,7 @@ impl Uploader {
                     records_sent: progress.sent,
                     source_sha256: progress.sha256,
                     message: error.to_string(),
+                    uploaded_at: None,
                     reason: Some(error.reason()),
                     scenarios: BTreeMap::new(),
                 }
@@ -232,45 +263,68 @@ impl Uploader {
             .iter()
             .map(|(s, n)| (s.name().to_owned(), *n))
             .collect();
+        let first_error = || report.errors.first().map(|e| e.to_string());
         if request.validation.invalid_rows == InvalidRows::Reject && !report.is_valid() {
-            let first = report
-                .errors
-                .first()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
             return Err(UploadError::InvalidRecords {
                 rejected: report.rejected,
-                first,
+                first: first_error().unwrap_or_default(),
             });
         }
         let total = report.accepted();
+        request
+            .policy
+            .check_counts(total, report.rejected, first_error())?;
+        if total == 0 {
+            return Ok(UploadReport::settled(
+                RunResult::NothingToUpload,
+                &report,
+                "the source has a header and no records; nothing was sent. An HR export that \
+                 suddenly has no rows is more often broken than a quiet month: --min-records 1 \
+                 (spec.minRecords) makes this a failure"
+                    .into(),
+            ));
+        }
 
         let previous = store.load().await.map_err(UploadError::Checkpoint)?;
         let previous = previous.filter(|cp| {
             !request.force && cp.job_id == request.job_id && cp.source_sha256 == report.sha256
         });
+        let holds_profiles = report
+            .scenarios
+            .get(&hrdata::Scenario::EmployeeProfile)
+            .is_some_and(|n| *n > 0);
+        let resend_after = request.policy.resend_after(holds_profiles);
+        let mut resent_because = None;
         // A seeded checkpoint (the operator's status) may not carry `complete`; every accepted
         // record acknowledged means the same thing.
-        if let Some(cp) = previous
+        let complete = previous
             .as_ref()
-            .filter(|cp| cp.complete || cp.records_acknowledged == total)
-        {
-            return Ok(UploadReport {
-                result: RunResult::Unchanged,
-                records_saved: cp.records_acknowledged,
-                records_rejected: report.rejected,
-                chunks: 0,
-                attempts: 0,
-                records_sent: 0,
-                source_sha256: report.sha256,
-                message: format!(
-                    "content unchanged since its upload of {} records; nothing sent",
-                    cp.records_acknowledged
-                ),
-                reason: None,
-                scenarios: BTreeMap::new(),
-            });
-        }
+            .filter(|cp| cp.complete || cp.records_acknowledged == total);
+        let previous = match (complete, resend_after) {
+            (Some(cp), Some(after)) if policy::resend_due(cp, after, jiff::Timestamp::now()) => {
+                resent_because = Some(format!(
+                    "sent again: its last upload ({}) is older than {} (--resend-unchanged-after, spec.resendUnchangedAfter)",
+                    uploaded_on(cp.completed_at),
+                    crate::duration::format(after)
+                ));
+                None
+            }
+            (Some(cp), _) => {
+                let mut unchanged = UploadReport::settled(
+                    RunResult::Unchanged,
+                    &report,
+                    format!(
+                        "content unchanged since its upload of {} records {}; nothing sent",
+                        cp.records_acknowledged,
+                        uploaded_on(cp.completed_at)
+                    ),
+                );
+                unchanged.records_saved = cp.records_acknowledged;
+                unchanged.uploaded_at = cp.completed_at;
+                return Ok(unchanged);
+            }
+            (None, _) => previous,
+        };
         let resume_from = previous
             .map(|cp| cp.records_acknowledged.min(total))
             .unwrap_or(0);
@@ -279,20 +333,11 @@ impl Uploader {
         if request.dry_run {
             let remaining = total - resume_from;
             let chunks = remaining.div_ceil(records_per_call as u64);
-            return Ok(UploadReport {
-                result: RunResult::DryRun,
-                records_saved: 0,
-                records_rejected: report.rejected,
-                chunks: 0,
-                attempts: 0,
-                records_sent: 0,
-                source_sha256: report.sha256,
-                message: format!(
-                    "dry run: would send {remaining} of {total} records in {chunks} chunk(s)"
-                ),
-                reason: None,
-                scenarios: BTreeMap::new(),
-            });
+            return Ok(UploadReport::settled(
+                RunResult::DryRun,
+                &report,
+                format!("dry run: would send {remaining} of {total} records in {chunks} chunk(s)"),
+            ));
         }
 
         if resume_from > 0 {
@@ -311,14 +356,8 @@ impl Uploader {
             source_sha256: report.sha256.clone(),
             records_acknowledged: resume_from,
             complete: false,
+            completed_at: None,
         };
-        if total == 0 {
-            checkpoint.complete = true;
-            store
-                .save(&checkpoint)
-                .await
-                .map_err(UploadError::Checkpoint)?;
-        }
         while let Some(item) = chunks.recv().await {
             if request.cancel.is_cancelled() {
                 return Err(UploadError::Cancelled);
@@ -343,6 +382,9 @@ impl Uploader {
             progress.acknowledged = chunk.first_record + chunk.records as u64;
             checkpoint.records_acknowledged = progress.acknowledged;
             checkpoint.complete = progress.acknowledged >= total;
+            if checkpoint.complete {
+                checkpoint.completed_at = Some(jiff::Timestamp::now());
+            }
             store
                 .save(&checkpoint)
                 .await
@@ -370,15 +412,17 @@ impl Uploader {
             records_sent: progress.sent,
             source_sha256: report.sha256,
             message: format!(
-                "{} records saved in {} chunk(s){}",
+                "{} records saved in {} chunk(s){}{}",
                 progress.acknowledged,
                 progress.chunks,
                 if resume_from > 0 {
                     format!(", resumed after record {resume_from}")
                 } else {
                     String::new()
-                }
+                },
+                resent_because.map_or(String::new(), |why| format!("; {why}")),
             ),
+            uploaded_at: checkpoint.completed_at,
             reason: None,
             scenarios: BTreeMap::new(),
         })
@@ -510,6 +554,15 @@ fn spawn_chunk_producer(
         }
     });
     (rx, handle)
+}
+
+/// `on 2026-11-20T10:00:00Z`, or that the date is not known (a checkpoint from before it was
+/// recorded).
+fn uploaded_on(at: Option<jiff::Timestamp>) -> String {
+    match at {
+        Some(at) => format!("on {}", at.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        None => "at a time not recorded".into(),
+    }
 }
 
 /// The file name the service sees: the source's base name, as the sample script sends it.

@@ -140,6 +140,7 @@ pub fn request(path: &Path, records_per_call: usize) -> UploadRequest {
         records_per_call,
         force: false,
         dry_run: false,
+        policy: Default::default(),
         cancel: CancellationToken::new(),
     }
 }

@@ -3,7 +3,7 @@
 
 use super::PvcJobError;
 use super::auth::AuthKind;
-use crate::crd::{Checkpoint, CrdCloud, HrConnectorJob, InvalidRows};
+use crate::crd::{Checkpoint, CrdCloud, HrConnectorJob, HrConnectorJobSpec, InvalidRows};
 use crate::hrdata::{Limits, Scenario, ScenarioChoice, ValidationOptions};
 
 /// File names of the Secret's keys inside the credentials directory: fixed, whatever the keys
@@ -131,6 +131,7 @@ pub fn upload_args(
     if spec.dry_run {
         args.push("--dry-run".into());
     }
+    args.extend(policy_args(spec));
     if force {
         args.push("--force".into());
     } else if let Some(cp) = resume {
@@ -143,6 +144,9 @@ pub fn upload_args(
             "--resume-records".into(),
             cp.records_acknowledged.to_string(),
         ]);
+        if let Some(at) = &cp.completed_time {
+            args.extend(["--resume-completed-at".into(), at.0.to_string()]);
+        }
     }
     args.extend([
         "--output".into(),
@@ -151,6 +155,26 @@ pub fn upload_args(
         paths.result_file.clone(),
     ]);
     Ok(args)
+}
+
+/// `--max-rejected`, `--min-records` and `--resend-unchanged-after` where the spec sets them
+/// (the command's defaults are the CRD's).
+fn policy_args(spec: &HrConnectorJobSpec) -> Vec<String> {
+    let policy = spec.run_policy();
+    let mut args = Vec::new();
+    if spec.max_rejected.is_some() {
+        args.extend(["--max-rejected".into(), policy.max_rejected.to_string()]);
+    }
+    if spec.min_records.is_some() {
+        args.extend(["--min-records".into(), policy.min_records.to_string()]);
+    }
+    if let Some(after) = policy.resend_unchanged_after {
+        args.extend([
+            "--resend-unchanged-after".into(),
+            crate::duration::format(after),
+        ]);
+    }
+    args
 }
 
 /// The name `upload --cloud` takes for each CRD cloud.

@@ -29,6 +29,8 @@ pub struct PodReport {
     #[serde(default)]
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploaded_at: Option<jiff::Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub scenarios: BTreeMap<String, u64>,
@@ -42,13 +44,16 @@ impl PodReport {
         let progressed = match self.result {
             RunResult::Succeeded | RunResult::Unchanged => true,
             RunResult::Failed => self.records_saved > 0,
-            RunResult::DryRun => false,
+            RunResult::DryRun | RunResult::NothingToUpload => false,
         };
         (progressed && !self.source_sha256.is_empty()).then(|| Checkpoint {
             source_sha256: self.source_sha256.clone(),
             records_acknowledged: self.records_saved,
             complete: matches!(self.result, RunResult::Succeeded | RunResult::Unchanged),
             job_id: Some(job_id.to_string()),
+            completed_time: self
+                .uploaded_at
+                .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time),
         })
     }
 }
