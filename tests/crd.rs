@@ -96,7 +96,7 @@ fn names_are_the_contract() {
         [
             ("Ready", "string", ready("status").as_str(), 0),
             ("Reason", "string", ready("reason").as_str(), 0),
-            ("Last Run", "date", ".status.lastRunTime", 0),
+            ("Last Run", "date", ".status.lastRun.startTime", 0),
             ("Records", "integer", ".status.recordsSaved", 0),
             ("Next Run", "date", ".status.nextScheduleTime", 0),
             ("Suspended", "boolean", ".spec.suspend", 1),

@@ -442,22 +442,33 @@ fn finished_patch(
         records_rejected: report.records_rejected,
         chunks: report.chunks,
         source_sha256: (!report.source_sha256.is_empty()).then(|| report.source_sha256.clone()),
-        message: Some(crate::crd::message::bounded(&report.message)),
+        // The run's message is the Ready condition's alone (one message per run).
+        message: None,
         reason: report.reason.map(str::to_string),
-        scenarios: report.scenarios.clone(),
+        // Per scenario only where a file holds several: otherwise it is recordsSaved again.
+        scenarios: if job.spec.scenario == crate::crd::CrdScenario::Multiple {
+            report.scenarios.clone()
+        } else {
+            Default::default()
+        },
     };
-    // The run's message lives in lastRun (and the Ready condition); history refers to runs by
-    // their times, counts and reason, so no message is repeated down the list.
-    push_history(&mut status.history, run.clone().without_message());
+    // The run's message lives in lastRun (and the Ready condition); history lines refer to runs
+    // by time, result, reason and counts, so no message is repeated down the list.
+    push_history(&mut status.history, &run);
     super::verdict::apply_run_outcome(&mut status.conditions, report, generation, completed);
     let mut patch = json!({
         "currentRun": null,
-        "lastRun": run,
+        "lastRun": super::status::replacing(
+            job.status.as_ref().and_then(|s| s.last_run.as_ref()).map(|r| json!(r)).as_ref(),
+            json!(run),
+        ),
         "history": status.history,
         "conditions": status.conditions,
         "recordsSaved": report.records_saved,
-        "recordsRejected": report.records_rejected,
-        "lastRunTime": active.start_time,
+        // null rather than 0: nothing rejected needs no line in describe.
+        "recordsRejected": (report.records_rejected > 0).then_some(report.records_rejected),
+        // Folded into lastRun.startTime; null clears it from a status written before.
+        "lastRunTime": null,
         "observedGeneration": generation,
     });
     if matches!(report.result, RunResult::Succeeded | RunResult::Unchanged) {

@@ -117,11 +117,13 @@ impl JobGauges {
                 .and_then(|r| r.completion_time.as_ref())
                 .map(|t| t.0),
             last_upload: status.last_upload_time.as_ref().map(|t| t.0),
+            // A Multiple job: whether the last validated file held profile rows.
             employee_profiles: spec.scenario == crate::crd::CrdScenario::EmployeeProfile
                 || status
-                    .history
-                    .iter()
-                    .any(|run| run.scenarios.get(profile).is_some_and(|n| *n > 0)),
+                    .last_run
+                    .as_ref()
+                    .and_then(|run| run.scenarios.get(profile))
+                    .is_some_and(|n| *n > 0),
         }
     }
 }

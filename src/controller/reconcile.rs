@@ -459,7 +459,8 @@ async fn write_if_changed(
         "conditions": after.conditions,
         "nextScheduleTime": after.next_schedule_time,
         "source": after.source,
-        "warnings": after.warnings,
+        // null, not []: an empty list would still show as "Warnings:" in describe.
+        "warnings": (!after.warnings.is_empty()).then_some(&after.warnings),
     });
     match patch_status(api, name, job.resource_version().as_deref(), patch).await {
         Ok(_) => Ok(true),

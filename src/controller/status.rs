@@ -55,6 +55,29 @@ pub async fn patch_status(
     }
 }
 
+/// A merge-patch value that replaces `old` with `new` as a whole: a JSON merge patch only adds
+/// and overwrites keys, so every key of `old` (at any depth) that `new` lacks is sent as null.
+/// Without it a field one record leaves out (a success has no `reason`) keeps the value of the
+/// record before.
+pub fn replacing(old: Option<&Value>, new: Value) -> Value {
+    match (old, new) {
+        (Some(Value::Object(old)), Value::Object(mut new)) => {
+            for (key, old_value) in old {
+                match new.remove(key) {
+                    Some(value) => {
+                        new.insert(key.clone(), replacing(Some(old_value), value));
+                    }
+                    None => {
+                        new.insert(key.clone(), Value::Null);
+                    }
+                }
+            }
+            Value::Object(new)
+        }
+        (_, new) => new,
+    }
+}
+
 /// True for the API's 409 Conflict (the object changed since it was read).
 pub fn is_conflict(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 409)
@@ -200,5 +223,22 @@ impl CheckpointStore for StatusCheckpointStore<'_> {
             .await
             .map(|_| ())
             .map_err(|e| format!("cannot write the checkpoint to status: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replacing_nulls_what_the_new_value_leaves_out() {
+        let old =
+            json!({"reason": "AuthenticationFailed", "chunks": 3, "scenarios": {"Resignation": 2}});
+        let new = json!({"chunks": 1, "scenarios": {"EmployeeProfile": 4}});
+        assert_eq!(
+            replacing(Some(&old), new),
+            json!({"reason": null, "chunks": 1, "scenarios": {"Resignation": null, "EmployeeProfile": 4}})
+        );
+        assert_eq!(replacing(None, json!({"a": 1})), json!({"a": 1}));
     }
 }

@@ -49,17 +49,27 @@ impl Writer<'_> {
         self.set(type_, if on { "True" } else { "False" }, why, message);
     }
 
+    /// Reconciling and Stalled are "abnormal-true" (kstatus): present while they hold, removed
+    /// when they do not, so a healthy job's status carries only Ready.
+    fn abnormal(&mut self, type_: &str, on: bool, why: &str, message: &str) {
+        if on {
+            self.set(type_, "True", why, message);
+        } else {
+            conditions::remove_condition(self.conds, type_);
+        }
+    }
+
     /// Ready and Stalled for a failure (`ok == false`) or a success with reason `why`.
     fn verdict(&mut self, ok: bool, why: &str, message: &str) {
         self.flag(READY, ok, why, message);
         let stalled = !ok && needs_a_person(why);
         // The message is Ready's; Stalled only says that a person has to act on it.
         let pointer = "a person must act: the Ready condition says what";
-        self.flag(STALLED, stalled, why, if stalled { pointer } else { "" });
+        self.abnormal(STALLED, stalled, why, pointer);
     }
 
     fn idle(&mut self) {
-        self.flag(RECONCILING, false, reason::IDLE, "no run in progress");
+        self.abnormal(RECONCILING, false, reason::IDLE, "");
     }
 }
 
@@ -74,13 +84,20 @@ fn reason_of(result: RunResult, failure: Option<&str>) -> &str {
     }
 }
 
-/// What the last run recorded in status says: (reason, succeeded, message).
-pub fn of_last_run(run: &RunRecord) -> (&str, bool, &str) {
+/// What the last run recorded in status says: (reason, succeeded, message). The run's own
+/// message lives in the Ready condition alone; this one (its history line) only stands in when
+/// Ready says something else by now (a source problem that has cleared).
+pub fn of_last_run(run: &RunRecord) -> (&str, bool, String) {
     let result = run.result.map_or(RunResult::Succeeded, RunResult::from);
+    let message = match &run.message {
+        // Written by a version that kept the message in lastRun too.
+        Some(message) => message.clone(),
+        None => format!("last run: {}", run.summary()),
+    };
     (
         reason_of(result, run.reason.as_deref()),
         result != RunResult::Failed,
-        run.message.as_deref().unwrap_or_default(),
+        message,
     )
 }
 
@@ -135,17 +152,28 @@ pub fn apply_problem(
 /// first run), Stalled clears unless the last run needs a person.
 pub fn apply_source_ok(
     conds: &mut Vec<Condition>,
-    last_run: Option<(&str, bool, &str)>,
+    last_run: Option<(&str, bool, String)>,
     generation: Option<i64>,
     now: Timestamp,
 ) {
+    let said = conditions::find_condition(conds, READY)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()));
     let mut w = Writer {
         conds,
         generation,
         now,
     };
     match last_run {
-        Some((why, ok, message)) => w.verdict(ok, why, message),
+        Some((why, ok, stand_in)) => {
+            // Ready still holds the run's verdict: keep its message, the run's own.
+            let message = match said {
+                Some((status, reason, message)) if reason == why && (status == "True") == ok => {
+                    message
+                }
+                _ => stand_in,
+            };
+            w.verdict(ok, why, &message)
+        }
         None => {
             w.set(
                 READY,
@@ -153,7 +181,7 @@ pub fn apply_source_ok(
                 reason::AWAITING_FIRST_RUN,
                 "spec and source are valid; waiting for the first run",
             );
-            w.flag(STALLED, false, reason::AWAITING_FIRST_RUN, "");
+            w.abnormal(STALLED, false, reason::AWAITING_FIRST_RUN, "");
         }
     }
     w.idle();
@@ -173,6 +201,6 @@ pub fn apply_checking(
         now,
     };
     w.set(READY, "Unknown", reason::CHECKING, message);
-    w.flag(STALLED, false, reason::CHECKING, "");
-    w.flag(RECONCILING, true, reason::CHECKING, message);
+    w.abnormal(STALLED, false, reason::CHECKING, "");
+    w.abnormal(RECONCILING, true, reason::CHECKING, message);
 }

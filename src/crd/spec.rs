@@ -41,7 +41,11 @@ use crate::hrdata::{Field, Scenario, ScenarioChoice, ValidationOptions};
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
     ),
-    printcolumn(name = "Last Run", type_ = "date", json_path = ".status.lastRunTime"),
+    printcolumn(
+        name = "Last Run",
+        type_ = "date",
+        json_path = ".status.lastRun.startTime"
+    ),
     printcolumn(
         name = "Records",
         type_ = "integer",

@@ -44,9 +44,6 @@ pub struct HrConnectorJobStatus {
     /// The scheduled time of the last run started by the schedule (not by run-now).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_schedule_time: Option<Time>,
-    /// When the last run (scheduled or run-now) started.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_run_time: Option<Time>,
     /// When the last successful run (Succeeded or Unchanged) finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_successful_time: Option<Time>,
@@ -64,9 +61,16 @@ pub struct HrConnectorJobStatus {
     /// interrupted upload resumes instead of re-sending.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<Checkpoint>,
-    /// The most recent runs, newest first, at most 10.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub history: Vec<RunRecord>,
+    /// The most recent runs, newest first, at most 10, one line each: start time, result,
+    /// reason of a failure, records saved and rejected, duration. The newest run's message is
+    /// in lastRun; a line never repeats it.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "history_lines"
+    )]
+    #[schemars(length(max = 10), inner(length(max = 256)))]
+    pub history: Vec<String>,
     /// The value of the hrconnector.io/run-now annotation the controller last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run_now: Option<String>,
@@ -134,15 +138,16 @@ pub struct RunRecord {
     #[serde(default)]
     pub records_saved: u64,
     /// Data rows rejected as invalid.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub records_rejected: u64,
-    /// Upload requests (chunks) acknowledged.
-    #[serde(default)]
+    /// Upload requests (chunks) acknowledged in this run.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub chunks: u64,
     /// SHA-256 (hex) of the source CSV this run read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_sha256: Option<String>,
-    /// Human-readable summary or error (at most 1024 bytes); never contains secrets or HR values.
+    /// Unused since the run's message moved to the Ready condition alone (read from older
+    /// status only). At most 1024 bytes; never contains secrets or HR values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1024))]
     pub message: Option<String>,
@@ -180,8 +185,9 @@ pub struct Checkpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
     /// When the last record of the file was acknowledged: unchanged content counts as sent
-    /// until it is older than resendUnchangedAfter.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// until it is older than resendUnchangedAfter. Written as null while the file is
+    /// incomplete, so a merge patch never leaves an earlier file's time in place.
+    #[serde(default)]
     pub completed_time: Option<Time>,
 }
 
@@ -212,16 +218,77 @@ impl From<RunResult> for crate::upload::RunResult {
     }
 }
 
+/// History as lines, also from a status written before history was lines (one object per run):
+/// such an entry becomes its line, so an upgraded operator reads every existing job.
+fn history_lines<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let entries = Vec::<serde_json::Value>::deserialize(d)?;
+    Ok(entries
+        .into_iter()
+        .filter_map(|entry| match entry {
+            serde_json::Value::String(line) => Some(line),
+            object => serde_json::from_value::<RunRecord>(object)
+                .ok()
+                .map(|run| run.summary()),
+        })
+        .collect())
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 impl RunRecord {
-    /// The record as a history entry: everything but the message, which the run keeps once.
-    pub fn without_message(mut self) -> Self {
-        self.message = None;
-        self
+    /// The run as one history line: `2026-12-02T03:00:00Z Failed (AuthenticationFailed), 0
+    /// saved, 0 rejected, 2s`. Never the message: the run keeps that once, in lastRun.
+    pub fn summary(&self) -> String {
+        let result = self
+            .result
+            .map_or("Unknown", |r| crate::upload::RunResult::from(r).as_str());
+        let reason = self
+            .reason
+            .as_deref()
+            .map_or(String::new(), |r| format!(" ({r})"));
+        let took = self
+            .completion_time
+            .as_ref()
+            .map(|end| end.0.duration_since(self.start_time.0).as_secs().max(0))
+            .map_or(String::new(), |secs| format!(", {secs}s"));
+        format!(
+            "{} {result}{reason}, {} saved, {} rejected{took}",
+            self.start_time.0.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            self.records_saved,
+            self.records_rejected
+        )
     }
 }
 
-/// Adds `run` as the newest history entry and drops the oldest beyond [`HISTORY_LIMIT`].
-pub fn push_history(history: &mut Vec<RunRecord>, run: RunRecord) {
-    history.insert(0, run);
+/// Adds `run` as the newest history line and drops the oldest beyond [`HISTORY_LIMIT`].
+pub fn push_history(history: &mut Vec<String>, run: &RunRecord) {
+    history.insert(0, run.summary());
     history.truncate(HISTORY_LIMIT);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_written_as_objects_reads_as_lines() {
+        let status: HrConnectorJobStatus = serde_json::from_value(serde_json::json!({
+            "history": [
+                "2026-12-02T03:00:00Z Succeeded, 5 saved, 0 rejected, 1s",
+                {"startTime": "2026-12-01T03:00:00Z", "completionTime": "2026-12-01T03:00:02Z",
+                 "result": "Failed", "reason": "AuthenticationFailed", "recordsSaved": 0,
+                 "message": "authentication failed"}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(
+            status.history,
+            [
+                "2026-12-02T03:00:00Z Succeeded, 5 saved, 0 rejected, 1s",
+                "2026-12-01T03:00:00Z Failed (AuthenticationFailed), 0 saved, 0 rejected, 2s"
+            ]
+        );
+    }
 }
