@@ -82,7 +82,13 @@ def main() -> int:
     if mode == "all":
         expect(optional <= set(by_kind), f"optional objects rendered: {sorted(optional - set(by_kind))} missing")
         rules = [r["alert"] for g in by_kind["PrometheusRule"][0]["spec"]["groups"] for r in g["rules"] if "alert" in r]
-        expect("HrConnectorNoRecentSuccess" in rules and "HrConnectorJobNotReady" in rules, "alerts: no success 36 h, job not Ready")
+        expect({"HrConnectorNoRecentSuccess", "HrConnectorJobNotReady", "HrConnectorEmployeeProfilesStale"} <= set(rules),
+               "alerts: no upload 36 h, job not Ready, employee profiles older than 15 days")
+        exprs = {r["alert"]: r["expr"] for g in by_kind["PrometheusRule"][0]["spec"]["groups"] for r in g["rules"] if "alert" in r}
+        expect("hrconnector_last_upload_timestamp_seconds > 129600" in exprs["HrConnectorNoRecentSuccess"],
+               f"no-recent-success reads the last upload that reached the service: {exprs['HrConnectorNoRecentSuccess']}")
+        expect("> 1296000" in exprs["HrConnectorEmployeeProfilesStale"] and "hrconnector_job_employee_profiles" in exprs["HrConnectorEmployeeProfilesStale"],
+               f"profile alert: 15 days, profile jobs only: {exprs['HrConnectorEmployeeProfilesStale']}")
         (np,) = by_kind["NetworkPolicy"]
         egress_ports = sorted({p["port"] for r in np["spec"]["egress"] for p in r.get("ports", [])}, key=str)
         expect(set(egress_ports) == {53, 443, 6443}, f"NetworkPolicy egress ports DNS, API server, HTTPS: {egress_ports}")

@@ -1,8 +1,9 @@
 -- Argo CD health of hrconnector.io/HrConnectorJob, from its kstatus conditions:
---   Degraded     Stalled=True, or Ready=False (the message says why: InvalidCsv, UploadFailed, ...)
+--   Degraded     Stalled=True, or Ready=False (Ready's message says why: InvalidCsv, UploadFailed,
+--                TooManyRejected, ...)
 --   Progressing  the controller has not seen this generation yet, Reconciling=True (a run is
 --                under way), or Ready=Unknown/absent (e.g. AwaitingFirstRun)
---   Healthy      Ready=True (Succeeded, Unchanged, DryRun)
+--   Healthy      Ready=True (Succeeded, Unchanged, NothingToUpload, DryRun)
 local hs = {}
 
 local function condition(conditions, type)
@@ -51,7 +52,12 @@ local reconciling = condition(conditions, "Reconciling")
 
 if stalled ~= nil and stalled.status == "True" then
   hs.status = "Degraded"
-  hs.message = describe(stalled, "Stalled")
+  -- Stalled only points at Ready, which holds the message (one message per run).
+  if ready ~= nil and ready.status == "False" and (ready.message or "") ~= "" then
+    hs.message = describe(ready, "Stalled")
+  else
+    hs.message = describe(stalled, "Stalled")
+  end
   return hs
 end
 if ready ~= nil and ready.status == "False" then
