@@ -1291,6 +1291,32 @@ async fn an_employee_profile_job_scheduled_monthly_is_warned_about() {
     h.reconcile().await;
     assert!(h.status().await.warnings.is_empty());
     assert_eq!(h.events().await.iter().filter(|e| refresh(e)).count(), 1);
+
+    // Runs often enough, but an unchanged file is only sent again every 20 days: warned too.
+    h.merge_patch(serde_json::json!({"spec": {"resendUnchangedAfter": "20d"}}))
+        .await;
+    h.reconcile().await;
+    assert_eq!(
+        h.status().await.warnings,
+        [
+            "schedule \"0 3 * * 1\" with resendUnchangedAfter 20d leaves up to 21 days between \
+             uploads of an unchanged file: EmployeeProfile data should be uploaded at least every \
+             15 days, because the service deletes profiles not refreshed for 30 days"
+        ]
+    );
+    // Every ten days with the default 14d leaves 20 days; daily with it, 14: no warning.
+    h.merge_patch(serde_json::json!({"spec": {"resendUnchangedAfter": null, "schedule": "0 3 */10 * *"}}))
+        .await;
+    h.reconcile().await;
+    assert!(
+        h.status().await.warnings[0].contains("with resendUnchangedAfter 14d leaves up to 2"),
+        "{:?}",
+        h.status().await.warnings
+    );
+    h.merge_patch(serde_json::json!({"spec": {"schedule": "0 3 * * *"}}))
+        .await;
+    h.reconcile().await;
+    assert!(h.status().await.warnings.is_empty());
 }
 
 #[tokio::test]

@@ -492,8 +492,14 @@ fn history_keeps_the_newest() {
         push_history(&mut h, &run(s));
     }
     assert_eq!(h.len(), HISTORY_LIMIT);
-    assert!(h[0].starts_with("1970-01-01T00:00:14Z Unknown, 0 saved"), "{h:?}");
-    assert!(h[HISTORY_LIMIT - 1].starts_with("1970-01-01T00:00:05Z "), "{h:?}");
+    assert!(
+        h[0].starts_with("1970-01-01T00:00:14Z Unknown, 0 saved"),
+        "{h:?}"
+    );
+    assert!(
+        h[HISTORY_LIMIT - 1].starts_with("1970-01-01T00:00:05Z "),
+        "{h:?}"
+    );
 }
 
 #[test]

@@ -184,7 +184,8 @@ pub async fn check_version(
         };
     }
     let options = super::validation_options(job, ctx.config.limits);
-    let reject = job.spec.invalid_rows == crate::crd::InvalidRows::Reject;
+    let invalid_rows = options.invalid_rows;
+    let policy = job.spec.run_policy();
     let checked = tokio::task::spawn_blocking(move || {
         let pinned = object
             .pin()
@@ -201,23 +202,19 @@ pub async fn check_version(
             },
             _ => ObjectProblem::new(reason::INVALID_CSV, e.to_string()),
         }),
-        Ok(Ok(report)) if !report.is_valid() && reject => {
-            let first = report
-                .errors
-                .first()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
-            Err(ObjectProblem::new(
-                reason::INVALID_CSV,
-                format!("{} invalid record(s); first: {first}", report.rejected),
-            ))
-        }
-        Ok(Ok(_)) => Ok(()),
+        // The run's own verdict, on the check: invalid records, the ceiling, the floor.
+        Ok(Ok(report)) => policy
+            .check(&report, invalid_rows)
+            .map_err(|e| ObjectProblem::new(e.reason(), e.to_string())),
     };
+    // A verdict on the file itself holds until the object or the spec changes.
     if verdict.is_ok()
-        || verdict
-            .as_ref()
-            .is_err_and(|p| p.reason == reason::INVALID_CSV)
+        || verdict.as_ref().is_err_and(|p| {
+            matches!(
+                p.reason,
+                reason::INVALID_CSV | reason::TOO_MANY_REJECTED | reason::TOO_FEW_RECORDS
+            )
+        })
     {
         ctx.validated
             .lock()

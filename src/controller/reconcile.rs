@@ -331,6 +331,7 @@ async fn prevalidate(
         }
     }
     let options = super::validation_options(job, ctx.config.limits);
+    let options_invalid_rows = options.invalid_rows;
     let is_secret = matches!(source::source_ref(job), SourceRef::Secret { .. });
     let source = loaded.source;
     let report = tokio::task::spawn_blocking(move || hrdata::validate(&source, &options))
@@ -346,14 +347,14 @@ async fn prevalidate(
                 e.with_header_columns()
             },
         },
-        Ok(r) if !r.is_valid() && job.spec.invalid_rows == crate::crd::InvalidRows::Reject => {
-            let first = r.errors.first().map(|e| e.to_string()).unwrap_or_default();
-            Prevalidation::Problem {
-                reason: reason::INVALID_CSV,
-                message: format!("{} invalid record(s); first: {first}", r.rejected),
-            }
-        }
-        Ok(_) => Prevalidation::Valid,
+        // The run's own verdict, on apply: invalid records, the ceiling, the floor.
+        Ok(r) => match job.spec.run_policy().check(&r, options_invalid_rows) {
+            Ok(()) => Prevalidation::Valid,
+            Err(e) => Prevalidation::Problem {
+                reason: e.reason(),
+                message: e.to_string(),
+            },
+        },
     };
     ctx.validated
         .lock()

@@ -14,6 +14,8 @@ pub fn needs_a_person(reason: &str) -> bool {
         reason,
         reason::INVALID_SPEC
             | reason::INVALID_CSV
+            | reason::TOO_MANY_REJECTED
+            | reason::TOO_FEW_RECORDS
             | reason::SOURCE_NOT_FOUND
             | reason::CREDENTIALS_NOT_FOUND
             | reason::AUTHENTICATION_FAILED

@@ -12,6 +12,7 @@ use jiff::Timestamp;
 
 use super::checkpoint::Checkpoint;
 use super::error::UploadError;
+use crate::hrdata::{InvalidRows, ValidationReport};
 
 /// The most records `--invalid-rows skip` may leave out: a count, or a share of the file's
 /// records (`10%`).
@@ -103,6 +104,23 @@ impl Default for RunPolicy {
 }
 
 impl RunPolicy {
+    /// The verdict on a validated file, the same before a run (the operator's check on apply)
+    /// and in it: `Reject` and an invalid record, then the ceiling and the floor.
+    pub fn check(
+        &self,
+        report: &ValidationReport,
+        invalid_rows: InvalidRows,
+    ) -> Result<(), UploadError> {
+        let first_error = || report.errors.first().map(|e| e.to_string());
+        if invalid_rows == InvalidRows::Reject && !report.is_valid() {
+            return Err(UploadError::InvalidRecords {
+                rejected: report.rejected,
+                first: first_error().unwrap_or_default(),
+            });
+        }
+        self.check_counts(report.accepted(), report.rejected, first_error())
+    }
+
     /// Checks the counts of a validated file whose invalid records are skipped: too many left
     /// out, none left at all, or fewer than the floor.
     pub fn check_counts(

@@ -19,8 +19,7 @@ use super::retry::{RetryPolicy, Sleeper, TokioSleeper};
 use super::token::TokenClient;
 use crate::cloud::Endpoints;
 use crate::hrdata::{
-    self, Chunk, ChunkPlan, ChunkReader, CsvError, CsvSource, InvalidRows, ValidationOptions,
-    ValidationReport,
+    self, Chunk, ChunkPlan, ChunkReader, CsvError, CsvSource, ValidationOptions, ValidationReport,
 };
 use crate::http_client::{self, HttpClientConfig};
 
@@ -263,17 +262,10 @@ impl Uploader {
             .iter()
             .map(|(s, n)| (s.name().to_owned(), *n))
             .collect();
-        let first_error = || report.errors.first().map(|e| e.to_string());
-        if request.validation.invalid_rows == InvalidRows::Reject && !report.is_valid() {
-            return Err(UploadError::InvalidRecords {
-                rejected: report.rejected,
-                first: first_error().unwrap_or_default(),
-            });
-        }
-        let total = report.accepted();
         request
             .policy
-            .check_counts(total, report.rejected, first_error())?;
+            .check(&report, request.validation.invalid_rows)?;
+        let total = report.accepted();
         if total == 0 {
             return Ok(UploadReport::settled(
                 RunResult::NothingToUpload,

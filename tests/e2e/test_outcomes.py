@@ -125,24 +125,27 @@ def test_an_empty_file_is_nothing_to_upload_and_too_many_rejected_rows_fail(clus
     assert 'lastUploadTime' not in obj['status'] and 'lastSuccessfulTime' not in obj['status']
     wait_for('a Warning Event NothingToUpload', lambda: _warning_events(s, 'NothingToUpload'), context=s.context)
 
+    # The floor and the ceiling are checked when the job or its file changes, as invalid files
+    # are: the verdict shows on apply, without waiting for a run.
     s.k.apply(s.job(minRecords=1))
-    obj = _run_and_wait(s, 1)
-    ready = condition(obj, 'Ready')
-    assert (ready['status'], ready['reason']) == ('False', 'TooFewRecords'), ready
-    assert 'fewer than the minimum of 1' in ready['message']
+    obj = s.wait_ready('False', 'TooFewRecords')
+    assert 'fewer than the minimum of 1' in condition(obj, 'Ready')['message']
+    assert condition(obj, 'Stalled')['status'] == 'True', 'a person must fix the export'
 
     rows = csv_text(7).splitlines() + [f'not-an-address-{i},2024-01-01T12:00:00,2024-02-01T17:00:00'
                                        for i in range(3)]
     s.k.apply(s.config_map('\n'.join(rows) + '\n'), s.job(invalidRows='Skip'))
-    obj = _run_and_wait(s, 2)
-    ready = condition(obj, 'Ready')
-    assert (ready['status'], ready['reason']) == ('False', 'TooManyRejected'), ready
-    assert '3 of 10 records are invalid' in ready['message'] and 'spec.maxRejected' in ready['message']
+    obj = s.wait_ready('False', 'TooManyRejected')
+    message = condition(obj, 'Ready')['message']
+    assert '3 of 10 records are invalid' in message and 'spec.maxRejected' in message, message
+    # A run asked for anyway fails the same way, before the first chunk.
+    obj = _run_and_wait(s, 1)
+    assert obj['status']['lastRun']['reason'] == 'TooManyRejected', obj['status']
     assert condition(obj, 'SourceEmpty') is not None, 'a failed run leaves what the last empty file said'
     assert hr_emulator.stats()['upload_requests'] == 0, 'nothing was sent'
 
     s.k.apply(s.job(invalidRows='Skip', maxRejected='30%'))
-    obj = _run_and_wait(s, 3)
+    obj = _run_and_wait(s, 2)
     assert condition(obj, 'Ready')['reason'] == 'Succeeded'
     assert condition(obj, 'SourceEmpty') is None, 'the source has records again'
     assert len(emails(hr_emulator.received(app['jobId']))) == 7
