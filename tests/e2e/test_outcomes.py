@@ -37,6 +37,13 @@ def _series(metrics: str, name: str, namespace: str, job: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
+def _job_series(op, namespace: str, job: str) -> tuple[float | None, float | None, float | None]:
+    """The job's (last upload, last run, employee profiles) series, as the operator exports them."""
+    metrics = op.metrics()
+    return tuple(_series(metrics, f'hrconnector_{name}', namespace, job) for name in (
+        'last_upload_timestamp_seconds', 'last_run_timestamp_seconds', 'job_employee_profiles'))
+
+
 def _warning_events(s: Scenario, reason: str) -> list[dict[str, Any]]:
     events = json.loads(s.k.run('get', 'events.events.k8s.io', '-n', s.ns, '-o', 'json'))['items']
     return [e for e in events if (e.get('regarding') or {}).get('name') == s.name
@@ -53,11 +60,8 @@ def test_an_employee_profile_job_sends_its_unchanged_file_again_once_older_than_
     first = _run_and_wait(s, 0)
     assert first['status']['lastRun']['result'] == 'Succeeded', first['status']
     assert len(emails(hr_emulator.received(app['jobId']))) == 2
-    metrics = op.metrics()
-    upload_1 = _series(metrics, 'hrconnector_last_upload_timestamp_seconds', namespace, s.name)
-    run_1 = _series(metrics, 'hrconnector_last_run_timestamp_seconds', namespace, s.name)
-    assert upload_1 is not None and run_1 is not None, metrics
-    assert _series(metrics, 'hrconnector_job_employee_profiles', namespace, s.name) == 1
+    upload_1, run_1, profiles = _job_series(op, namespace, s.name)
+    assert upload_1 is not None and run_1 is not None and profiles == 1, op.metrics()
 
     time.sleep(2)
     second = _run_and_wait(s, 1)
@@ -65,9 +69,7 @@ def test_an_employee_profile_job_sends_its_unchanged_file_again_once_older_than_
     message = condition(second, 'Ready')['message']
     assert 'sent again' in message and 'older than 1s' in message, message
     assert len(emails(hr_emulator.received(app['jobId']))) == 4, 'the profiles were sent twice'
-    metrics = op.metrics()
-    upload_2 = _series(metrics, 'hrconnector_last_upload_timestamp_seconds', namespace, s.name)
-    run_2 = _series(metrics, 'hrconnector_last_run_timestamp_seconds', namespace, s.name)
+    upload_2, run_2, _ = _job_series(op, namespace, s.name)
     assert upload_2 > upload_1 and run_2 > run_1, (upload_1, upload_2, run_1, run_2)
     print(f'\nlast upload moved {upload_2 - upload_1:.1f} s with the resend')
 
@@ -82,11 +84,8 @@ def test_a_resignation_job_sends_an_unchanged_file_once(cluster, namespace, hr_e
     first = _run_and_wait(s, 0)
     assert first['status']['lastRun']['result'] == 'Succeeded', first['status']
     sent = len(emails(hr_emulator.received(app['jobId'])))
-    metrics = op.metrics()
-    upload_1 = _series(metrics, 'hrconnector_last_upload_timestamp_seconds', namespace, s.name)
-    run_1 = _series(metrics, 'hrconnector_last_run_timestamp_seconds', namespace, s.name)
-    assert upload_1 is not None and run_1 is not None, metrics
-    assert _series(metrics, 'hrconnector_job_employee_profiles', namespace, s.name) == 0
+    upload_1, run_1, profiles = _job_series(op, namespace, s.name)
+    assert upload_1 is not None and run_1 is not None and profiles == 0, op.metrics()
 
     time.sleep(1.1)
     second = _run_and_wait(s, 1)
@@ -97,15 +96,13 @@ def test_a_resignation_job_sends_an_unchanged_file_once(cluster, namespace, hr_e
     assert ready['reason'] == 'Unchanged'
     assert f'on {uploaded}' in ready['message'], (uploaded, ready['message'])
     assert len(emails(hr_emulator.received(app['jobId']))) == sent, 'sent once'
-    metrics = op.metrics()
-    assert _series(metrics, 'hrconnector_last_upload_timestamp_seconds', namespace, s.name) == upload_1
-    assert _series(metrics, 'hrconnector_last_run_timestamp_seconds', namespace, s.name) > run_1
+    upload_2, run_2, _ = _job_series(op, namespace, s.name)
+    assert upload_2 == upload_1 and run_2 > run_1, (upload_1, upload_2, run_1, run_2)
     # A restarted operator exports the same last upload, read from status, before any run.
     op.stop()
     again = s.start_operator('operator-2')
     wait_for('the restarted operator to export the last upload',
-             lambda: _series(again.metrics(), 'hrconnector_last_upload_timestamp_seconds', namespace, s.name)
-             == upload_1, context=again.tail)
+             lambda: _job_series(again, namespace, s.name)[0] == upload_1, context=again.tail)
 
 
 def test_an_empty_file_is_nothing_to_upload_and_too_many_rejected_rows_fail(cluster, namespace, hr_emulator,
