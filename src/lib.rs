@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod cloud;
 pub mod controller;
+pub mod convert;
 pub mod crd;
 pub mod duration;
 pub mod emulator;

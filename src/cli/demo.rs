@@ -20,10 +20,20 @@ use crate::upload::{
 /// The documentation's sample file, embedded so the demo runs from any directory.
 const SAMPLE_CSV: &[u8] = include_bytes!("../../examples/employee_termination_data.csv");
 
+/// The same people as a European Excel user saves them: ';', Windows-1252, day.month.year.
+const EUROPEAN_EXPORT: &str = "EmailAddress;TerminationDate;LastWorkingDate;Motif\r\n\
+     sarad@contoso.com;23.04.2019;29.04.2019;Départ volontaire\r\n\
+     pilarp@contoso.com;24.04.2019;29.04.2019;Fin de période d'essai\r\n";
+
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+    /// Upload a European Excel export instead (';', Windows-1252, 23.04.2019), converted on
+    /// the way as `--delimiter ';' --encoding windows-1252 --date-format %d.%m.%Y --time-zone
+    /// Europe/Paris` would.
+    #[arg(long)]
+    pub convert: bool,
 }
 
 pub fn run(args: DemoArgs) -> ExitCode {
@@ -34,7 +44,7 @@ pub fn run(args: DemoArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_USAGE);
         }
     };
-    match runtime.block_on(demo(args.output)) {
+    match runtime.block_on(demo(args.output, args.convert)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -43,7 +53,7 @@ pub fn run(args: DemoArgs) -> ExitCode {
     }
 }
 
-async fn demo(output: OutputFormat) -> anyhow::Result<ExitCode> {
+async fn demo(output: OutputFormat, convert: bool) -> anyhow::Result<ExitCode> {
     let config = EmulatorConfig {
         apps: vec![AppRegistration {
             tenant_id: emulator::DEMO_TENANT_ID.into(),
@@ -77,17 +87,24 @@ async fn demo(output: OutputFormat) -> anyhow::Result<ExitCode> {
         auth: ClientAuth::Secret(SecretString::from(emulator::DEMO_APP_SECRET)),
     };
     let uploader = Uploader::new(UploaderConfig::new(endpoints, credentials))?;
-    let request = UploadRequest {
-        source: Arc::new(BytesSource {
+    let (source, validation, conversion) = if convert {
+        european_export(output).await?
+    } else {
+        let sample: Arc<dyn crate::hrdata::CsvSource> = Arc::new(BytesSource {
             name: "employee_termination_data.csv".into(),
             data: bytes::Bytes::from_static(SAMPLE_CSV),
-        }),
+        });
+        (sample, ValidationOptions::default(), None)
+    };
+    let request = UploadRequest {
+        source,
         job_id: emulator::DEMO_JOB_ID.into(),
-        validation: ValidationOptions::default(),
+        validation,
         records_per_call: crate::upload::DEFAULT_RECORDS_PER_CALL,
         force: false,
         dry_run: false,
         policy: Default::default(),
+        conversion,
         cancel: CancellationToken::new(),
     };
     let report = uploader.run(&request, &NoCheckpoint).await;
@@ -115,4 +132,47 @@ async fn demo(output: OutputFormat) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The European export, converted: the source to send, its validation options, the report.
+async fn european_export(
+    output: OutputFormat,
+) -> anyhow::Result<(
+    Arc<dyn crate::hrdata::CsvSource>,
+    ValidationOptions,
+    Option<Arc<crate::convert::ConversionReport>>,
+)> {
+    use crate::convert::options::{DateFormats, Delimiter, Encoding, InputOptions};
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(EUROPEAN_EXPORT);
+    let export: Arc<dyn crate::hrdata::CsvSource> = Arc::new(BytesSource {
+        name: "departs.csv".into(),
+        data: bytes::Bytes::from(bytes.into_owned()),
+    });
+    let mut dates = DateFormats::default();
+    dates
+        .add("%d.%m.%Y")
+        .map_err(|e| anyhow::anyhow!("the demo's date format: {e}"))?;
+    let input = InputOptions {
+        delimiter: Some(Delimiter::Semicolon),
+        encoding: Some(Encoding::Windows1252),
+        dates,
+        time_zone: Some("Europe/Paris".into()),
+        ..InputOptions::default()
+    };
+    let conversion = tokio::task::spawn_blocking(move || {
+        crate::convert::convert(export, &input, &ValidationOptions::default())
+    })
+    .await??;
+    if output == OutputFormat::Text {
+        println!("Converted departs.csv from {}:", conversion.report.input);
+        for c in &conversion.report.columns {
+            println!("  {}: {} values as {}", c.header, c.converted, c.format);
+        }
+        println!();
+    }
+    Ok((
+        conversion.source,
+        conversion.validation,
+        Some(Arc::new(conversion.report)),
+    ))
 }

@@ -6,6 +6,7 @@ mod controller;
 pub mod crd;
 mod demo;
 mod emulator;
+mod input;
 mod logging;
 mod rbac;
 mod report;

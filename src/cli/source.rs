@@ -6,13 +6,17 @@ use std::sync::Arc;
 use clap::Args;
 use tokio::runtime::Handle;
 
-use crate::source::{CsvSource, FileSource, ObjectLocation, ObjectSource, StoreConfig};
+use crate::source::{
+    CsvSource, FileSource, ObjectLocation, ObjectSource, StoreConfig, TempFileSource,
+};
 
 /// Where the CSV is read from: exactly one of the two.
 #[derive(Debug, Clone, Args)]
 #[group(required = true, multiple = false)]
 pub struct SourceArgs {
-    /// The HR CSV file.
+    /// The HR CSV file (or workbook), or `-` for standard input. Standard input is read whole
+    /// into a temporary file first (validation reads it before anything is sent): a stream
+    /// cannot resume mid-way, though a checkpoint still recognises identical content.
     #[arg(long)]
     pub csv_file_path: Option<PathBuf>,
     /// The HR CSV in object storage: az://CONTAINER/BLOB,
@@ -38,6 +42,9 @@ impl SourceArgs {
         ca_file: Option<&std::path::Path>,
     ) -> Result<Arc<dyn CsvSource>, String> {
         match (&self.csv_file_path, &self.source) {
+            (Some(path), _) if path.as_os_str() == "-" => TempFileSource::from_stdin()
+                .map(|s| Arc::new(s) as Arc<dyn CsvSource>)
+                .map_err(|e| format!("cannot read standard input: {e}")),
             (Some(path), _) => Ok(Arc::new(FileSource::new(path))),
             (None, Some(url)) => {
                 let location = ObjectLocation::parse(url).map_err(|e| e.to_string())?;
@@ -55,6 +62,7 @@ impl SourceArgs {
     /// How messages name the source.
     pub fn name(&self) -> String {
         match (&self.csv_file_path, &self.source) {
+            (Some(path), _) if path.as_os_str() == "-" => "standard input".into(),
             (Some(path), _) => path.display().to_string(),
             (None, Some(url)) => ObjectLocation::parse(url)
                 .map(|l| l.display_name())

@@ -12,8 +12,6 @@ use tokio_util::sync::CancellationToken;
 use super::common::{ColumnArgs, FipsArgs, OutputFormat};
 use super::source::SourceArgs;
 use crate::cloud::Cloud;
-use crate::hrdata::ValidationOptions;
-use crate::source::CsvSource;
 use crate::upload::{
     AppCredentials, CertificateCredential, Checkpoint, ClientAuth, CredentialError,
     FederatedTokenFile, FileCheckpointStore, MaxRejected, MemoryCheckpointStore, NoCheckpoint,
@@ -157,6 +155,8 @@ pub struct UploadArgs {
     #[command(flatten)]
     pub columns: ColumnArgs,
     #[command(flatten)]
+    pub input: super::input::InputArgs,
+    #[command(flatten)]
     pub fips: FipsArgs,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
@@ -170,6 +170,15 @@ pub fn run(args: UploadArgs) -> ExitCode {
     }
     let validation = match args.columns.validation_options() {
         Ok(opts) => opts,
+        Err(usage) => {
+            eprintln!("error: {usage}");
+            let report = UploadReport::failed("InvalidArguments", usage);
+            write_result_file(&args, &report);
+            return ExitCode::from(super::EXIT_USAGE);
+        }
+    };
+    let input = match args.input.input_options() {
+        Ok(input) => input,
         Err(usage) => {
             eprintln!("error: {usage}");
             let report = UploadReport::failed("InvalidArguments", usage);
@@ -208,7 +217,19 @@ pub fn run(args: UploadArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_USAGE);
         }
     };
-    let report = runtime.block_on(upload(&args, validation, credentials, source));
+    // The conversion reads on this thread, outside the runtime, which serves an object's reads.
+    let conversion = match crate::convert::convert(source, &input, &validation) {
+        Ok(conversion) => conversion,
+        Err(e) => {
+            let message = e.to_string();
+            eprintln!("error: {message}");
+            let report = UploadReport::failed(crate::upload::reason::INVALID_CSV, message);
+            print_report(&report, args.output);
+            write_result_file(&args, &report);
+            return ExitCode::from(super::EXIT_FAILED);
+        }
+    };
+    let report = runtime.block_on(upload(&args, conversion, credentials));
     print_report(&report, args.output);
     write_result_file(&args, &report);
     exit_code(&report)
@@ -244,10 +265,14 @@ fn parse_sha256(s: &str) -> Result<String, String> {
 
 async fn upload(
     args: &UploadArgs,
-    validation: ValidationOptions,
+    conversion: crate::convert::Conversion,
     credentials: AppCredentials,
-    source: Arc<dyn CsvSource>,
 ) -> UploadReport {
+    let crate::convert::Conversion {
+        source,
+        validation,
+        report: conversion,
+    } = conversion;
     let cloud = Cloud::from(args.cloud);
     let authority = authority(args, cloud, std::env::var("AZURE_AUTHORITY_HOST").ok());
     let endpoints = cloud.endpoints().with_overrides(
@@ -275,6 +300,7 @@ async fn upload(
             resend_unchanged_after: args.resend_unchanged_after,
         },
         cancel: cancel_on_signal(),
+        conversion: conversion.converted.then(|| Arc::new(conversion)),
     };
     let uploader = match Uploader::new(config) {
         Ok(u) => u,

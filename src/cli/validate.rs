@@ -18,6 +18,8 @@ pub struct ValidateArgs {
     pub source: SourceArgs,
     #[command(flatten)]
     pub columns: ColumnArgs,
+    #[command(flatten)]
+    pub input: super::input::InputArgs,
     /// How to print the result.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
@@ -26,6 +28,13 @@ pub struct ValidateArgs {
 pub fn run(args: ValidateArgs) -> ExitCode {
     let opts = match args.columns.validation_options() {
         Ok(opts) => opts,
+        Err(usage) => {
+            eprintln!("error: {usage}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let input = match args.input.input_options() {
+        Ok(input) => input,
         Err(usage) => {
             eprintln!("error: {usage}");
             return ExitCode::from(EXIT_USAGE);
@@ -48,7 +57,22 @@ pub fn run(args: ValidateArgs) -> ExitCode {
         Ok(source) => source,
         Err(message) => return fail(&args, &message, EXIT_USAGE),
     };
-    // Validation reads on this thread, outside the runtime, which serves the object's reads.
+    // Conversion and validation read on this thread, outside the runtime, which serves an
+    // object's reads.
+    let crate::convert::Conversion {
+        source,
+        validation: opts,
+        report: conversion,
+    } = match crate::convert::convert(source, &input, &opts) {
+        Ok(c) => c,
+        Err(e) => {
+            let status = match e {
+                crate::convert::ConvertError::Io { .. } => EXIT_USAGE,
+                _ => EXIT_FAILED,
+            };
+            return fail(&args, &e.to_string(), status);
+        }
+    };
     let report = match validate(source.as_ref(), &opts) {
         Ok(report) => report,
         Err(error) => {
@@ -62,10 +86,13 @@ pub fn run(args: ValidateArgs) -> ExitCode {
         }
     };
 
+    let mut report = report;
+    conversion.explain(&mut report);
     match args.output {
         OutputFormat::Json => println!(
             "{}",
             json!({
+                "conversion": conversion.converted.then_some(&conversion),
                 "valid": report.is_valid(),
                 "records": report.records,
                 "rejected": report.rejected,
@@ -76,7 +103,10 @@ pub fn run(args: ValidateArgs) -> ExitCode {
                 "scenarios": report.scenarios,
             })
         ),
-        OutputFormat::Text => print_text(&name, &report, opts.invalid_rows),
+        OutputFormat::Text => {
+            print_conversion(&conversion);
+            print_text(&name, &report, opts.invalid_rows)
+        }
     }
 
     if report.is_valid() || opts.invalid_rows == InvalidRows::Skip {
@@ -136,6 +166,31 @@ fn print_text(name: &str, report: &ValidationReport, invalid_rows: InvalidRows) 
         .saturating_sub(report.errors.len() as u64);
     if more > 0 {
         println!("... and {more} more");
+    }
+}
+
+/// What the conversion stage read and converted, a line per date-time column.
+fn print_conversion(conversion: &crate::convert::ConversionReport) {
+    if !conversion.converted {
+        return;
+    }
+    println!("converted from {}", conversion.input);
+    for c in &conversion.columns {
+        println!(
+            "  {} ({}): {} as {}{}",
+            c.header,
+            c.field,
+            plural(c.converted, "value"),
+            c.format,
+            if c.earlier_of_two > 0 {
+                format!(
+                    ", {} in a fall-back hour taken as the earlier instant",
+                    c.earlier_of_two
+                )
+            } else {
+                String::new()
+            }
+        );
     }
 }
 

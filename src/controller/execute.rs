@@ -321,6 +321,20 @@ async fn upload(
             Err(e) => return UploadReport::failed(reason::SOURCE_NOT_FOUND, e.to_string()),
         },
     };
+    // The export as spec.input declares it, converted off the async threads.
+    let (owned, ceiling) = (job.clone(), ctx.config.limits);
+    let conversion = match tokio::task::spawn_blocking(move || {
+        super::converted(&owned, source, ceiling)
+    })
+    .await
+    {
+        Ok(Ok(conversion)) => conversion,
+        Ok(Err(e @ crate::convert::ConvertError::Io { .. })) => {
+            return UploadReport::failed(reason::SOURCE_UNREADABLE, e.to_string());
+        }
+        Ok(Err(e)) => return UploadReport::failed(reason::INVALID_CSV, e.to_string()),
+        Err(e) => return UploadReport::failed(reason::INTERNAL_ERROR, e.to_string()),
+    };
     let mut config = UploaderConfig::new(job.spec.endpoints(), creds.credentials);
     config.retry = ctx.config.retry.clone();
     config.request_timeout = ctx.config.request_timeout;
@@ -334,14 +348,18 @@ async fn upload(
         Err(e) => return UploadReport::from_error(&e),
     };
     let request = UploadRequest {
-        source,
+        source: conversion.source,
         job_id: job.spec.job_id.clone(),
-        validation: super::validation_options(job, ctx.config.limits),
+        validation: conversion.validation,
         records_per_call: job.spec.records_per_call as usize,
         force: false,
         dry_run: job.spec.dry_run,
         policy: job.spec.run_policy(),
         cancel,
+        conversion: conversion
+            .report
+            .converted
+            .then(|| Arc::new(conversion.report)),
     };
     uploader
         .run(&request, &StatusCheckpointStore { status })

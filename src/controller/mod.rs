@@ -60,6 +60,20 @@ pub fn validation_options(job: &HrConnectorJob, ceiling: Limits) -> ValidationOp
     }
 }
 
+/// `source` as the job's `spec.input` converts it, with the options to validate the result.
+/// Blocking: it reads the whole source (call it off the async threads).
+pub fn converted(
+    job: &HrConnectorJob,
+    source: std::sync::Arc<dyn crate::hrdata::CsvSource>,
+    ceiling: Limits,
+) -> Result<crate::convert::Conversion, crate::convert::ConvertError> {
+    crate::convert::convert(
+        source,
+        &job.spec.input_options(),
+        &validation_options(job, ceiling),
+    )
+}
+
 /// Runs the controller until `ctx.shutdown` fires, then waits for runs to stop after their
 /// chunk in flight.
 ///

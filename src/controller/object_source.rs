@@ -183,14 +183,24 @@ pub async fn check_version(
             verdict: None,
         };
     }
-    let options = super::validation_options(job, ctx.config.limits);
-    let invalid_rows = options.invalid_rows;
+    let invalid_rows = job.spec.validation_options().invalid_rows;
     let policy = job.spec.run_policy();
+    let (owned, ceiling) = (job.clone(), ctx.config.limits);
+    // Converted as spec.input declares, then validated as a run would.
     let checked = tokio::task::spawn_blocking(move || {
         let pinned = object
             .pin()
             .map_err(|error| hrdata::CsvError::io(object.name(), error))?;
-        hrdata::validate(pinned.as_ref(), &options)
+        let conversion = match super::converted(&owned, pinned, ceiling) {
+            Ok(c) => c,
+            Err(crate::convert::ConvertError::Io { name, error }) => {
+                return Err(hrdata::CsvError::io(name, error));
+            }
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        let mut report = hrdata::validate(conversion.source.as_ref(), &conversion.validation)?;
+        conversion.report.explain(&mut report);
+        Ok(Ok(report))
     })
     .await;
     let verdict = match checked {
@@ -202,8 +212,9 @@ pub async fn check_version(
             },
             _ => ObjectProblem::new(reason::INVALID_CSV, e.to_string()),
         }),
+        Ok(Ok(Err(conversion))) => Err(ObjectProblem::new(reason::INVALID_CSV, conversion)),
         // The run's own verdict, on the check: invalid records, the ceiling, the floor.
-        Ok(Ok(report)) => policy
+        Ok(Ok(Ok(report))) => policy
             .check(&report, invalid_rows)
             .map_err(|e| ObjectProblem::new(e.reason(), e.to_string())),
     };

@@ -330,15 +330,26 @@ async fn prevalidate(
             return Ok(None);
         }
     }
-    let options = super::validation_options(job, ctx.config.limits);
-    let options_invalid_rows = options.invalid_rows;
+    let options_invalid_rows = job.spec.validation_options().invalid_rows;
     let is_secret = matches!(source::source_ref(job), SourceRef::Secret { .. });
-    let source = loaded.source;
-    let report = tokio::task::spawn_blocking(move || hrdata::validate(&source, &options))
-        .await
-        .map_err(|e| ReconcileError::Source(e.to_string()))?;
+    let source: std::sync::Arc<dyn hrdata::CsvSource> = std::sync::Arc::new(loaded.source);
+    let (owned, ceiling) = (job.clone(), ctx.config.limits);
+    // Converted as spec.input declares, then validated as a run would.
+    let report = tokio::task::spawn_blocking(move || {
+        let conversion = super::converted(&owned, source, ceiling).map_err(Err)?;
+        let mut report =
+            hrdata::validate(conversion.source.as_ref(), &conversion.validation).map_err(Ok)?;
+        conversion.report.explain(&mut report);
+        Ok(report)
+    })
+    .await
+    .map_err(|e| ReconcileError::Source(e.to_string()))?;
     let verdict = match report {
-        Err(e) => Prevalidation::Problem {
+        Err(Err(e)) => Prevalidation::Problem {
+            reason: reason::INVALID_CSV,
+            message: e.to_string(),
+        },
+        Err(Ok(e)) => Prevalidation::Problem {
             reason: reason::INVALID_CSV,
             // A Secret's text never reaches status or Events; a ConfigMap's header may.
             message: if is_secret {

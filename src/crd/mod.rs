@@ -5,6 +5,7 @@
 //! `cargo run -- crd > crds/hrconnector.io_hrconnectorjobs.yaml`; a test fails when it drifts.
 
 pub mod conditions;
+pub mod input_spec;
 mod limits;
 pub mod message;
 mod object_spec;

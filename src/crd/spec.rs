@@ -186,6 +186,14 @@ pub struct HrConnectorJobSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^([0-9]+(d|h|m|s))+$"))]
     pub resend_unchanged_after: Option<String>,
+
+    /// What the HR system's export looks like, when it is not the connector's CSV already: its
+    /// format (a workbook), delimiter, encoding, sheet, whitespace, date formats and time zone.
+    /// It is converted on the way (to UTF-8, commas, the fields' documented headers and
+    /// ISO 8601 date-times at the same instant) and then validated as usual. Unset: the file
+    /// is validated and sent byte for byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<super::input_spec::InputSpec>,
 }
 
 fn default_time_zone() -> String {
@@ -667,6 +675,15 @@ impl HrConnectorJobSpec {
                 .as_deref()
                 .and_then(|t| crate::upload::policy::parse_age(t).ok()),
         }
+    }
+
+    /// The conversion `spec.input` asks for (none when unset). A spec that does not parse is
+    /// left at no conversion here; [`HrConnectorJobSpec::validate`] reports it before any run.
+    pub fn input_options(&self) -> crate::convert::InputOptions {
+        self.input
+            .as_ref()
+            .and_then(|i| i.options().ok())
+            .unwrap_or_default()
     }
 
     /// `spec.maxRejected` parsed: an integer is a count, a string a percentage (`10%`).

@@ -53,6 +53,8 @@ pub enum SpecProblem {
     MaxRejected(String),
     #[error("spec.resendUnchangedAfter: {0}")]
     ResendUnchangedAfter(String),
+    #[error("{0}")]
+    Input(String),
     #[error(
         "spec.source.azureBlob.accountUrl {0:?} names no storage account: expected \
          https://ACCOUNT.blob.core.windows.net or https://ACCOUNT.blob.core.usgovcloudapi.net"
@@ -130,6 +132,9 @@ impl HrConnectorJobSpec {
             .map(crate::upload::policy::parse_age)
         {
             problems.push(SpecProblem::ResendUnchangedAfter(e));
+        }
+        if let Some(Err(e)) = self.input.as_ref().map(|i| i.options()) {
+            problems.push(SpecProblem::Input(e));
         }
         self.check_source(&mut problems);
         self.check_scenario(&mut problems);

@@ -12,6 +12,7 @@
 mod bytes;
 mod file;
 pub mod object;
+mod temp;
 
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub use self::file::FileSource;
 pub use self::object::{
     ObjectCredentials, ObjectLocation, ObjectSource, ObjectSourceError, ObjectVersion, StoreConfig,
 };
+pub use self::temp::TempFileSource;
 
 /// Something that can be read as a CSV file, from the start, any number of times.
 pub trait CsvSource: Send + Sync {

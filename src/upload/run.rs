@@ -75,6 +75,9 @@ pub struct UploadRequest {
     pub policy: RunPolicy,
     /// Stops the run after the chunk in flight (shutdown, lost leadership).
     pub cancel: CancellationToken,
+    /// When `source` is a converted export: what the conversion did, so that errors speak of
+    /// the export (the format expected, the sheet row).
+    pub conversion: Option<Arc<crate::convert::ConversionReport>>,
 }
 
 /// How a run ended.
@@ -254,7 +257,10 @@ impl Uploader {
         progress: &mut Progress,
     ) -> Result<UploadReport, UploadError> {
         let records_per_call = request.records_per_call.max(1);
-        let (source, report, plan) = validate_blocking(request, records_per_call).await?;
+        let (source, mut report, plan) = validate_blocking(request, records_per_call).await?;
+        if let Some(conversion) = &request.conversion {
+            conversion.explain(&mut report);
+        }
         progress.sha256 = report.sha256.clone();
         progress.rejected = report.rejected;
         progress.scenarios = report

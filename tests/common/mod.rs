@@ -141,6 +141,7 @@ pub fn request(path: &Path, records_per_call: usize) -> UploadRequest {
         force: false,
         dry_run: false,
         policy: Default::default(),
+        conversion: None,
         cancel: CancellationToken::new(),
     }
 }

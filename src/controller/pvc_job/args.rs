@@ -132,6 +132,7 @@ pub fn upload_args(
         args.push("--dry-run".into());
     }
     args.extend(policy_args(spec));
+    args.extend(input_args(spec));
     if force {
         args.push("--force".into());
     } else if let Some(cp) = resume {
@@ -173,6 +174,41 @@ fn policy_args(spec: &HrConnectorJobSpec) -> Vec<String> {
             "--resend-unchanged-after".into(),
             crate::duration::format(after),
         ]);
+    }
+    args
+}
+
+/// `spec.input` as `upload`'s conversion flags (the CRD's and the command's values are the
+/// same words).
+fn input_args(spec: &HrConnectorJobSpec) -> Vec<String> {
+    let Some(input) = &spec.input else {
+        return Vec::new();
+    };
+    let mut args = Vec::new();
+    for (flag, value) in [
+        ("--format", &input.format),
+        ("--delimiter", &input.delimiter),
+        ("--encoding", &input.encoding),
+        ("--sheet", &input.sheet),
+        ("--time-zone", &input.time_zone),
+    ] {
+        if let Some(value) = value {
+            args.extend([flag.to_owned(), value.clone()]);
+        }
+    }
+    if input.trim {
+        args.push("--trim".into());
+    }
+    for (field, format) in &input.date_formats {
+        let value = if field == "all" {
+            format.clone()
+        } else {
+            format!("{field}={format}")
+        };
+        args.extend(["--date-format".to_owned(), value]);
+    }
+    for (field, name) in &input.output_headers {
+        args.extend(["--output-header".to_owned(), format!("{field}={name}")]);
     }
     args
 }

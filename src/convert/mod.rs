@@ -1,0 +1,10 @@
+//! From an HR system's export to the connector's CSV: declared input formats (delimiter, encoding,
+//! workbooks, date formats and time zones) converted on the way, before strict validation.
+
+pub mod dates;
+pub mod options;
+mod pipeline;
+pub mod workbook;
+
+pub use options::InputOptions;
+pub use pipeline::{ColumnReport, Conversion, ConversionReport, ConvertError, convert};

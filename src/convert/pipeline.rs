@@ -1,0 +1,507 @@
+//! The conversion stage: reads an export (CSV in any declared delimiter and encoding, or a
+//! workbook sheet), converts its date-time columns, and writes the connector's CSV (UTF-8,
+//! comma-delimited, RFC 4180, fields under their default headers) to a temporary file that
+//! validation and chunking then read as they read any file. Streaming row by row: memory does
+//! not grow with the file.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufWriter, Read, Write};
+use std::sync::Arc;
+
+use super::dates::DateConverter;
+use super::options::{Delimiter, Encoding, InputFormat, InputOptions, is_date_field};
+use super::workbook::{self, SheetRows};
+use crate::hrdata::{ColumnNames, CsvSource, Field, RecordError, ValidationOptions};
+use crate::source::TempFileSource;
+
+/// How many conversion errors a report keeps; the total is always counted.
+const MAX_ERRORS: usize = 100;
+
+/// A source after the conversion stage, and how to validate it.
+pub struct Conversion {
+    /// The converted file, or the source itself when nothing was converted.
+    pub source: Arc<dyn CsvSource>,
+    /// The options for `source`: its headers are the fields' output headers once converted.
+    pub validation: ValidationOptions,
+    pub report: ConversionReport,
+}
+
+/// What the conversion stage did.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversionReport {
+    /// False when the source is sent as it is.
+    pub converted: bool,
+    /// What was read: `csv (windows-1252, ';')` or `workbook sheet Leavers`.
+    pub input: String,
+    /// Per converted date-time column: its header, the format used, values converted.
+    pub columns: Vec<ColumnReport>,
+    /// Records with a value that could not be converted (validation rejects them).
+    pub rejected: u64,
+    pub errors: Vec<RecordError>,
+    pub error_count: u64,
+    /// Notes for a person (a local time taken as the earlier of two).
+    pub warnings: Vec<String>,
+    /// For a workbook: the sheet row of each record, so errors name rows, not converted lines.
+    #[serde(skip)]
+    pub rows: Option<Vec<u32>>,
+}
+
+impl ConversionReport {
+    /// Makes a validation report of the converted file speak of the export: a value that could
+    /// not be converted gets the conversion's error (the format expected, the flag) instead of
+    /// the strict rule's, a workbook's records are named by sheet row, and the conversion's
+    /// warnings are added.
+    pub fn explain(&self, report: &mut crate::hrdata::ValidationReport) {
+        if !self.converted {
+            return;
+        }
+        for error in &mut report.errors {
+            if let Some(own) = self
+                .errors
+                .iter()
+                .find(|e| e.record == error.record && e.column == error.column)
+            {
+                error.message = own.message.clone();
+            }
+            if let Some(row) = self
+                .rows
+                .as_ref()
+                .and_then(|rows| rows.get(error.record.saturating_sub(1) as usize))
+            {
+                error.line = u64::from(*row);
+            }
+        }
+        report.warnings.extend(self.warnings.iter().cloned());
+        report.warning_count += self.warnings.len() as u64;
+    }
+}
+
+/// One converted date-time column.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ColumnReport {
+    pub header: String,
+    pub field: String,
+    pub format: String,
+    pub converted: u64,
+    /// Local times in a fall-back overlap, taken as the earlier instant.
+    pub earlier_of_two: u64,
+}
+
+/// Why an export could not be converted at all (a value that cannot is a [`RecordError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    #[error("cannot read {name}: {error}")]
+    Io { name: String, error: io::Error },
+    #[error("{name}: {message}")]
+    Input { name: String, message: String },
+    #[error(transparent)]
+    Workbook(#[from] workbook::WorkbookError),
+}
+
+/// Converts `source` as `input` declares; `validation` names the file's columns. Nothing is
+/// converted (the source is returned as it is) unless `input` asks for it, or the file is a
+/// workbook or starts with a UTF-16 byte-order mark.
+pub fn convert(
+    source: Arc<dyn CsvSource>,
+    input: &InputOptions,
+    validation: &ValidationOptions,
+) -> Result<Conversion, ConvertError> {
+    let name = source.name();
+    let io_err = |error| ConvertError::Io {
+        name: name.clone(),
+        error,
+    };
+    let mut prefix = [0u8; 8];
+    let prefix_len = read_prefix(source.open().map_err(io_err)?, &mut prefix).map_err(io_err)?;
+    let prefix = &prefix[..prefix_len];
+    let is_workbook = match input.format {
+        InputFormat::Auto => workbook::is_workbook(prefix),
+        InputFormat::Csv => false,
+        InputFormat::Xlsx if workbook::is_workbook(prefix) => true,
+        InputFormat::Xlsx => {
+            return Err(ConvertError::Input {
+                name,
+                message: "format Xlsx: the file is not an Excel workbook (.xlsx)".into(),
+            });
+        }
+    };
+    let utf16_bom = prefix.starts_with(&[0xFF, 0xFE]) || prefix.starts_with(&[0xFE, 0xFF]);
+    if !(input.converts() || is_workbook || utf16_bom) {
+        return Ok(Conversion {
+            source,
+            validation: validation.clone(),
+            report: ConversionReport::default(),
+        });
+    }
+    let zone = input.zone().map_err(|message| ConvertError::Input {
+        name: name.clone(),
+        message,
+    })?;
+    let out = tempfile::NamedTempFile::new().map_err(io_err)?;
+    let (file, path) = out.into_parts();
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(BufWriter::new(file));
+    let mut stage = Stage::new(input, validation, zone);
+    if is_workbook {
+        stage.rows = Some(Vec::new());
+    }
+    let described = if is_workbook {
+        let local = local_copy(source.as_ref()).map_err(io_err)?;
+        let mut rows = SheetRows::open(local.path(), input.sheet.as_deref())?;
+        let described = format!("workbook sheet {}", rows.sheet_name());
+        while let Some((row, cells)) = rows.next_row()? {
+            let values: Vec<String> = cells.iter().map(|c| c.to_text()).collect();
+            stage.row(u64::from(row), values, &mut writer, &name)?;
+        }
+        described
+    } else {
+        read_csv(source.as_ref(), input, &mut stage, &mut writer, &name)?
+    };
+    writer
+        .into_inner()
+        .map_err(|e| io_err(e.into_error()))?
+        .flush()
+        .map_err(io_err)?;
+    let mut report = stage.finish();
+    report.input = described;
+    let validation = ValidationOptions {
+        columns: output_columns(input),
+        ..validation.clone()
+    };
+    Ok(Conversion {
+        source: Arc::new(TempFileSource::new(name, path)),
+        validation,
+        report,
+    })
+}
+
+/// The header of every field in the converted file.
+fn output_columns(input: &InputOptions) -> ColumnNames {
+    let mut names = ColumnNames::default();
+    for field in Field::ALL {
+        names.set(field, input.output_header(field));
+    }
+    names
+}
+
+fn read_prefix(mut reader: Box<dyn Read + Send>, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// The workbook reader needs a file: a source that is one is read in place, others (a
+/// ConfigMap's binaryData, an object, standard input) are copied to a temporary file first.
+fn local_copy(source: &dyn CsvSource) -> io::Result<tempfile::NamedTempFile> {
+    let mut copy = tempfile::NamedTempFile::new()?;
+    io::copy(&mut source.open()?, copy.as_file_mut())?;
+    copy.as_file_mut().flush()?;
+    Ok(copy)
+}
+
+/// Reads a CSV export: decoded to UTF-8 when its encoding asks, split by its delimiter.
+fn read_csv<W: Write>(
+    source: &dyn CsvSource,
+    input: &InputOptions,
+    stage: &mut Stage<'_>,
+    writer: &mut csv::Writer<W>,
+    name: &str,
+) -> Result<String, ConvertError> {
+    let io_err = |error| ConvertError::Io {
+        name: name.to_owned(),
+        error,
+    };
+    let encoding = input.encoding.unwrap_or(Encoding::Utf8);
+    let label = match encoding {
+        Encoding::Utf8 => None,
+        Encoding::Utf16 => Some(encoding_rs::UTF_16LE),
+        Encoding::Windows1252 => Some(encoding_rs::WINDOWS_1252),
+    };
+    // A byte-order mark always wins: UTF-8 and UTF-16 files say what they are.
+    let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+        .encoding(label)
+        .bom_override(true)
+        .utf8_passthru(true)
+        .build(source.open().map_err(io_err)?);
+    let mut decoded = io::BufReader::with_capacity(256 * 1024, decoded);
+    let delimiter = match input.delimiter.unwrap_or(Delimiter::Comma) {
+        Delimiter::Auto => detect_delimiter(&mut decoded).map_err(|message| match message {
+            Detect::Io(error) => io_err(error),
+            Detect::Ambiguous(message) => ConvertError::Input {
+                name: name.to_owned(),
+                message,
+            },
+        })?,
+        declared => declared.byte().unwrap_or(b','),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(decoded);
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                return Err(ConvertError::Input {
+                    name: name.to_owned(),
+                    message: format!("not readable as CSV: {e}"),
+                });
+            }
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        let mut values = Vec::with_capacity(record.len());
+        for (i, field) in record.iter().enumerate() {
+            match std::str::from_utf8(field) {
+                Ok(text) => values.push(text.to_owned()),
+                Err(_) => {
+                    return Err(ConvertError::Input {
+                        name: name.to_owned(),
+                        message: format!(
+                            "line {line}, column {}: not UTF-8; if the file was saved by Excel in a \
+                             Western European locale, declare --encoding windows-1252 \
+                             (spec.input.encoding)",
+                            i + 1
+                        ),
+                    });
+                }
+            }
+        }
+        stage.row(line, values, writer, name)?;
+    }
+    let delimiter = match delimiter {
+        b'\t' => "tab".to_owned(),
+        d => format!("'{}'", d as char),
+    };
+    let encoding = input
+        .encoding
+        .map_or("utf-8, or as its byte-order mark says".to_owned(), |e| {
+            e.to_string()
+        });
+    Ok(format!("csv ({encoding}, {delimiter})"))
+}
+
+enum Detect {
+    Io(io::Error),
+    Ambiguous(String),
+}
+
+/// The delimiter of the header line: the one of `,` `;` tab `|` it holds outside quotes.
+fn detect_delimiter<R: io::BufRead>(reader: &mut R) -> Result<u8, Detect> {
+    let buf = reader.fill_buf().map_err(Detect::Io)?;
+    let mut counts: BTreeMap<u8, usize> = BTreeMap::new();
+    let mut quoted = false;
+    for &b in buf {
+        if !quoted && matches!(b, b'\n' | b'\r') {
+            break;
+        }
+        match b {
+            b'"' => quoted = !quoted,
+            b',' | b';' | b'\t' | b'|' if !quoted => *counts.entry(b).or_default() += 1,
+            _ => {}
+        }
+    }
+    let show = |b: u8| {
+        if b == b'\t' {
+            "tab".to_owned()
+        } else {
+            format!("'{}'", b as char)
+        }
+    };
+    match counts.len() {
+        1 => Ok(*counts.keys().next().unwrap_or(&b',')),
+        0 => Err(Detect::Ambiguous(
+            "--delimiter auto: the header line holds none of ',', ';', tab, '|'; declare the \
+             delimiter (spec.input.delimiter)"
+                .into(),
+        )),
+        _ => Err(Detect::Ambiguous(format!(
+            "--delimiter auto: the header line holds several candidates ({}); declare the \
+             delimiter (spec.input.delimiter)",
+            counts
+                .iter()
+                .map(|(b, n)| format!("{} ×{n}", show(*b)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// One date-time column being converted.
+struct DateColumn {
+    index: usize,
+    field: Field,
+    converter: DateConverter,
+    report: ColumnReport,
+}
+
+/// The row-by-row part shared by CSV and workbooks: the header mapped to fields, values
+/// trimmed and dates converted, rows written or (a value that cannot be converted) left out.
+struct Stage<'a> {
+    input: &'a InputOptions,
+    validation: &'a ValidationOptions,
+    zone: jiff::tz::TimeZone,
+    header: Option<Vec<String>>,
+    dates: Vec<DateColumn>,
+    records: u64,
+    report: ConversionReport,
+    /// Sheet rows of the records (workbooks only).
+    rows: Option<Vec<u32>>,
+}
+
+impl<'a> Stage<'a> {
+    fn new(
+        input: &'a InputOptions,
+        validation: &'a ValidationOptions,
+        zone: jiff::tz::TimeZone,
+    ) -> Self {
+        Stage {
+            input,
+            validation,
+            zone,
+            header: None,
+            dates: Vec::new(),
+            records: 0,
+            rows: None,
+            report: ConversionReport {
+                converted: true,
+                ..ConversionReport::default()
+            },
+        }
+    }
+
+    fn row<W: Write>(
+        &mut self,
+        line: u64,
+        mut values: Vec<String>,
+        writer: &mut csv::Writer<W>,
+        name: &str,
+    ) -> Result<(), ConvertError> {
+        if self.input.trim {
+            for v in values.iter_mut() {
+                let trimmed = v.trim();
+                if trimmed.len() != v.len() {
+                    *v = trimmed.to_owned();
+                }
+            }
+        }
+        let write_err = |e: csv::Error| ConvertError::Io {
+            name: name.to_owned(),
+            error: io::Error::other(e),
+        };
+        if self.header.is_none() {
+            let header = self.map_header(values);
+            writer.write_record(&header).map_err(write_err)?;
+            self.header = Some(header);
+            return Ok(());
+        }
+        self.records += 1;
+        let record = self.records;
+        let header = self.header.as_deref().unwrap_or_default();
+        let mut failed = false;
+        for column in &mut self.dates {
+            let Some(value) = values.get_mut(column.index) else {
+                continue;
+            };
+            if value.is_empty() {
+                continue;
+            }
+            match column.converter.convert(value) {
+                Ok(converted) => {
+                    column.report.converted += 1;
+                    if converted.earlier_of_two {
+                        column.report.earlier_of_two += 1;
+                    }
+                    *value = converted.text;
+                }
+                Err(error) => {
+                    failed = true;
+                    self.report.error_count += 1;
+                    if self.report.errors.len() < MAX_ERRORS {
+                        self.report.errors.push(RecordError {
+                            record,
+                            line,
+                            column: header.get(column.index).cloned(),
+                            message: format!(
+                                "{error} (--date-format {}=FORMAT, spec.input.dateFormats)",
+                                column.field.name()
+                            ),
+                            value: Some(value.clone()),
+                        });
+                    }
+                }
+            }
+        }
+        if failed {
+            // Written as it came: validation rejects the record under its own number and line,
+            // and `explain` puts this error in place of the strict rule's.
+            self.report.rejected += 1;
+        }
+        if let Some(rows) = &mut self.rows {
+            rows.push(u32::try_from(line).unwrap_or(u32::MAX));
+        }
+        writer.write_record(&values).map_err(write_err)
+    }
+
+    /// Renames the columns of fields to their output headers and sets up the date columns.
+    fn map_header(&mut self, header: Vec<String>) -> Vec<String> {
+        let fields = self.validation.fields();
+        header
+            .into_iter()
+            .enumerate()
+            .map(|(index, text)| {
+                let field = fields.iter().copied().find(|f| {
+                    self.validation
+                        .columns
+                        .get(*f)
+                        .eq_ignore_ascii_case(text.trim())
+                });
+                let Some(field) = field else { return text };
+                // Every date-time column of a converted file is written with an offset.
+                if is_date_field(field) {
+                    let format = self.input.dates.of(field);
+                    {
+                        self.dates.push(DateColumn {
+                            index,
+                            field,
+                            report: ColumnReport {
+                                header: text.clone(),
+                                field: field.name(),
+                                format: format.to_string(),
+                                converted: 0,
+                                earlier_of_two: 0,
+                            },
+                            converter: DateConverter::new(format, self.zone.clone()),
+                        });
+                    }
+                }
+                self.input.output_header(field).to_owned()
+            })
+            .collect()
+    }
+
+    fn finish(mut self) -> ConversionReport {
+        for column in &self.dates {
+            if column.report.earlier_of_two > 0 {
+                self.report.warnings.push(format!(
+                    "column {}: {} local time(s) fell in a daylight-saving fall-back hour and were \
+                     taken as the earlier of the two instants",
+                    column.report.header, column.report.earlier_of_two
+                ));
+            }
+        }
+        self.report.columns = self.dates.into_iter().map(|c| c.report).collect();
+        self.report.rows = self.rows;
+        self.report
+    }
+}
