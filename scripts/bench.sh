@@ -5,13 +5,13 @@
 # fips_throughput also builds the release binary with --features fips (into target/fips; needs
 # cmake and Go, which scripts/install-test-tools.sh installs) and compares it with the default.
 # Needs: curl (upload_e2e), /usr/bin/time (memory: `apt-get install -y time`), ~700 MB free
-# in the temp dir for the generated files (deleted afterwards).
+# in the temp dir for the generated files (deleted afterwards; convert_throughput: ~1.1 GB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 benches=("$@")
 if [ ${#benches[@]} -eq 0 ]; then
-    benches=(validate_throughput upload_e2e memory auth_error federation_tls_errors object_store egress_cost fips_throughput)
+    benches=(validate_throughput upload_e2e memory auth_error federation_tls_errors object_store egress_cost convert_throughput fips_throughput)
 fi
 
 echo "== machine"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fuzz the CSV reader (fuzz/fuzz_targets/csv_reader.rs) for SECONDS (default 60) with libFuzzer and
-# AddressSanitizer, on the stable toolchain. Usage: scripts/fuzz.sh [SECONDS]
+# Fuzz the CSV reader (fuzz/fuzz_targets/csv_reader.rs) for SECONDS (default 60), then the
+# conversion stage (convert_input.rs: every input option on arbitrary bytes) for half as long,
+# with libFuzzer and AddressSanitizer, on the stable toolchain. Usage: scripts/fuzz.sh [SECONDS]
 #
 # cargo-fuzz passes nightly-only flags (-Zsanitizer=address, ...) to rustc; RUSTC_BOOTSTRAP=1 lets
 # the stable compiler accept them. The first run builds the whole crate instrumented into
@@ -27,35 +28,43 @@ if [[ "$(cargo fuzz --version 2>/dev/null || true)" != "cargo-fuzz $CARGO_FUZZ_V
 fi
 
 mkdir -p fuzz/target
-corpus="$(mktemp -d fuzz/target/corpus-run.XXXXXX)"
-log="$corpus.log"
-trap 'rm -rf "$corpus" "$log"' EXIT
-cp fuzz/corpus/csv_reader/* "$corpus"/
 
-echo "== cargo fuzz build csv_reader (AddressSanitizer, stable + RUSTC_BOOTSTRAP=1)"
-RUSTC_BOOTSTRAP=1 cargo fuzz build csv_reader
+# fuzz TARGET SECONDS [DICT]: runs one target on a copy of its seeds.
+fuzz() {
+    local target="$1" seconds="$2" dict="${3:-}"
+    local corpus log status=0
+    corpus="$(mktemp -d fuzz/target/corpus-run.XXXXXX)"
+    log="$corpus.log"
+    cp fuzz/corpus/"$target"/* "$corpus"/
 
-echo "== cargo fuzz run csv_reader for ${SECONDS_TO_RUN}s"
-status=0
-# fuzz/lsan.supp: the one LeakSanitizer false positive we know (glibc's TLS destructor list of a
-# thread LeakSanitizer loses track of after thread ids wrap); the file says why.
-LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}" \
-    RUSTC_BOOTSTRAP=1 cargo fuzz run csv_reader "$corpus" -- \
-    -dict=fuzz/csv.dict \
-    -max_total_time="$SECONDS_TO_RUN" \
-    -rss_limit_mb=2048 \
-    -timeout=10 \
-    -print_final_stats=1 \
-    >"$log" 2>&1 || status=$?
+    echo "== cargo fuzz build $target (AddressSanitizer, stable + RUSTC_BOOTSTRAP=1)"
+    RUSTC_BOOTSTRAP=1 cargo fuzz build "$target"
 
-if [[ $status -ne 0 ]]; then
-    tail -n 60 "$log"
-    echo "== FAILED: cargo fuzz run exited with status $status (crash, leak, timeout or OOM; see above)" >&2
-    { ls -t fuzz/artifacts/csv_reader/ 2>/dev/null || true; } | head -n 3 | sed 's|^|   fuzz/artifacts/csv_reader/|' >&2
-    exit 1
-fi
+    echo "== cargo fuzz run $target for ${seconds}s"
+    # fuzz/lsan.supp: the one LeakSanitizer false positive we know (glibc's TLS destructor list
+    # of a thread LeakSanitizer loses track of after thread ids wrap); the file says why.
+    LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}" \
+        RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$corpus" -- \
+        ${dict:+-dict="$dict"} \
+        -max_total_time="$seconds" \
+        -rss_limit_mb=2048 \
+        -timeout=10 \
+        -print_final_stats=1 \
+        >"$log" 2>&1 || status=$?
 
-# The last status line (#runs DONE cov: ft: corp: exec/s: rss:) and libFuzzer's final counters.
-grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1
-grep -E '^(Done [0-9]+ runs|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' "$log"
-echo "== no crash, leak, timeout or OOM in ${SECONDS_TO_RUN}s"
+    if [[ $status -ne 0 ]]; then
+        tail -n 60 "$log"
+        echo "== FAILED: cargo fuzz run $target exited with status $status (crash, leak, timeout or OOM; see above)" >&2
+        { ls -t fuzz/artifacts/"$target"/ 2>/dev/null || true; } | head -n 3 | sed "s|^|   fuzz/artifacts/$target/|" >&2
+        rm -rf "$corpus" "$log"
+        exit 1
+    fi
+
+    # The last status line (#runs DONE cov: ft: corp: exec/s: rss:) and libFuzzer's final counters.
+    grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1
+    grep -E '^(Done [0-9]+ runs|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' "$log"
+    rm -rf "$corpus" "$log"
+}
+
+fuzz csv_reader "$SECONDS_TO_RUN" fuzz/csv.dict
+fuzz convert_input "$(( (SECONDS_TO_RUN + 1) / 2 ))" fuzz/csv.dict
