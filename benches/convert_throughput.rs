@@ -475,7 +475,10 @@ fn stages(export: &Path, records: u64, table: &[Dates], rounds: usize, total: Du
         best[4] = best[4].min(t.elapsed());
     }
     let share = |d: Duration| d.as_secs_f64() / total.as_secs_f64() * 100.0;
-    println!("  where conversion's time goes (each stage alone, best of {rounds}; convert() best {}):", secs(total));
+    println!(
+        "  where conversion's time goes (each stage alone, best of {rounds}; convert() best {}):",
+        secs(total)
+    );
     let labels = [
         "read the export (File to a sink)                 ",
         "decode Windows-1252 (encoding_rs_io, to a sink)  ",
@@ -569,7 +572,13 @@ fn main() {
         connector_size,
         Some(n),
     );
-    throughput_line("convert alone                  ", rounds, conv, export_size, Some(n));
+    throughput_line(
+        "convert alone                  ",
+        rounds,
+        conv,
+        export_size,
+        Some(n),
+    );
     throughput_line(
         "validate the converted file    ",
         rounds,

@@ -766,3 +766,26 @@ fn run_timeout_defaults_to_six_hours_and_must_be_a_duration_above_zero() {
         ["runTimeout"];
     assert_eq!(field["pattern"], "^([0-9]+(h|m|s))+$");
 }
+
+#[test]
+fn a_wrong_input_spec_names_the_field() {
+    let mut spec: HrConnectorJobSpec = serde_json::from_value(serde_json::json!({
+        "cloud": "GCC", "jobId": "6a1c5e0b-1f2d-4c3b-9a8e-7d6c5b4a3f21",
+        "credentials": {"secretRef": {"name": "a"}},
+        "source": {"configMap": {"name": "d", "key": "k"}},
+        "schedule": "0 3 * * *",
+        "input": {"dateFormats": {"lastWorkingDate": "dd.mm.yyyy"}}
+    }))
+    .expect("spec");
+    let err = spec.validate().expect_err("invalid");
+    assert!(
+        err.to_string()
+            .starts_with("spec.input.dateFormats.lastWorkingDate: "),
+        "{err}"
+    );
+    spec.input = serde_json::from_value(serde_json::json!({"timeZone": "Mars/Olympus"})).ok();
+    let err = spec.validate().expect_err("invalid");
+    assert!(err.to_string().contains("spec.input.timeZone"), "{err}");
+    spec.input = serde_json::from_value(serde_json::json!({"dateFormats": {"all": "us"}})).ok();
+    assert!(spec.validate().is_ok());
+}

@@ -347,6 +347,32 @@ fn the_run_policy_and_the_checkpoints_date_reach_the_upload_job() {
 }
 
 #[test]
+fn spec_input_reaches_the_upload_job_as_the_same_flags() {
+    let hr = hrjob(json!({"input": {
+        "format": "Xlsx", "delimiter": ";", "encoding": "windows-1252", "sheet": "Leavers",
+        "trim": true, "timeZone": "America/New_York",
+        "dateFormats": {"all": "us", "effectiveDate": "%d.%m.%Y"},
+        "outputHeaders": {"emailAddress": "UPN"}
+    }}));
+    let a = args(&build(&hr, AuthKind::Secret));
+    assert_eq!(flag(&a, "--format"), Some("Xlsx"));
+    assert_eq!(flag(&a, "--delimiter"), Some(";"));
+    assert_eq!(flag(&a, "--encoding"), Some("windows-1252"));
+    assert_eq!(flag(&a, "--sheet"), Some("Leavers"));
+    assert_eq!(flag(&a, "--time-zone"), Some("America/New_York"));
+    assert!(a.iter().any(|a| a == "--trim"), "{a:?}");
+    assert_eq!(flags(&a, "--date-format"), ["us", "effectiveDate=%d.%m.%Y"]);
+    assert_eq!(flag(&a, "--output-header"), Some("emailAddress=UPN"));
+    // And the command takes them: the same words parse as its input options.
+    let parsed = hrconnector::crd::input_spec::InputSpec {
+        format: Some("Xlsx".into()),
+        ..Default::default()
+    }
+    .options();
+    assert!(parsed.is_ok(), "{parsed:?}");
+}
+
+#[test]
 fn arguments_for_a_secret_app() {
     let hr = hrjob(json!({
         "recordsPerCall": 250, "invalidRows": "Skip",

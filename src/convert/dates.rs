@@ -733,7 +733,9 @@ mod tests {
         }
         // A local time in New York (EDT in April), at the same wall-clock time.
         assert_eq!(
-            c.convert("2019-04-29T15:18:02.7117540").map(|c| c.text).as_deref(),
+            c.convert("2019-04-29T15:18:02.7117540")
+                .map(|c| c.text)
+                .as_deref(),
             Ok("2019-04-29T15:18:02.711754-04:00")
         );
         assert!(matches!(
