@@ -131,7 +131,7 @@ pub async fn reconcile(
                     next.source = outcome.status;
                 }
                 outcome.verdict.map(|verdict| match verdict {
-                    Ok(()) => Prevalidation::Valid,
+                    Ok(()) => Prevalidation::Valid { input: None },
                     Err(problem) => Prevalidation::Problem {
                         reason: problem.reason,
                         message: problem.message,
@@ -158,7 +158,10 @@ pub async fn reconcile(
             }
             return Ok(requeue_for(&ctx, &job, &schedule, now, decision));
         }
-        Some(Prevalidation::Valid) => {
+        Some(Prevalidation::Valid { input }) => {
+            if let Some(input) = input {
+                next.input = input;
+            }
             let last = status.last_run.as_ref().map(verdict::of_last_run);
             verdict::apply_source_ok(&mut next.conditions, last, generation, now);
         }
@@ -279,7 +282,8 @@ fn creation_time(job: &HrConnectorJob, now: Timestamp) -> Timestamp {
 }
 
 enum Prevalidation {
-    Valid,
+    /// `input`: what the check converted, when it says (`Some(None)`: nothing converted).
+    Valid { input: Option<Option<String>> },
     /// An object source's check is under way and status says nothing of this generation yet.
     Checking,
     Problem {
@@ -340,7 +344,7 @@ async fn prevalidate(
         let mut report =
             hrdata::validate(conversion.source.as_ref(), &conversion.validation).map_err(Ok)?;
         conversion.report.explain(&mut report);
-        Ok(report)
+        Ok((report, conversion.report.summary()))
     })
     .await
     .map_err(|e| ReconcileError::Source(e.to_string()))?;
@@ -359,8 +363,10 @@ async fn prevalidate(
             },
         },
         // The run's own verdict, on apply: invalid records, the ceiling, the floor.
-        Ok(r) => match job.spec.run_policy().check(&r, options_invalid_rows) {
-            Ok(()) => Prevalidation::Valid,
+        Ok((r, input)) => match job.spec.run_policy().check(&r, options_invalid_rows) {
+            Ok(()) => Prevalidation::Valid {
+                input: Some(input.map(|line| crate::crd::message::bounded(&line))),
+            },
             Err(e) => Prevalidation::Problem {
                 reason: e.reason(),
                 message: e.to_string(),
@@ -471,6 +477,7 @@ async fn write_if_changed(
         "conditions": after.conditions,
         "nextScheduleTime": after.next_schedule_time,
         "source": after.source,
+        "input": after.input,
         // null, not []: an empty list would still show as "Warnings:" in describe.
         "warnings": (!after.warnings.is_empty()).then_some(&after.warnings),
     });

@@ -48,6 +48,22 @@ pub struct ConversionReport {
 }
 
 impl ConversionReport {
+    /// One line for status: `csv (windows-1252, ';'); TerminationDate: 120 values as us`.
+    /// `None` when nothing was converted.
+    pub fn summary(&self) -> Option<String> {
+        if !self.converted {
+            return None;
+        }
+        let mut line = self.input.clone();
+        for c in &self.columns {
+            line.push_str(&format!(
+                "; {}: {} values as {}",
+                c.header, c.converted, c.format
+            ));
+        }
+        Some(line)
+    }
+
     /// Makes a validation report of the converted file speak of the export: a value that could
     /// not be converted gets the conversion's error (the format expected, the flag) instead of
     /// the strict rule's, a workbook's records are named by sheet row, and the conversion's

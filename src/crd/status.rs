@@ -74,6 +74,10 @@ pub struct HrConnectorJobStatus {
     /// The value of the hrconnector.io/run-now annotation the controller last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run_now: Option<String>,
+    /// What the last check on apply converted (spec.input, a workbook, a UTF-16 file): the
+    /// input read and, per date-time column, the values converted and the format used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
     /// The object (azureBlob or s3 source) as the last pre-flight check saw it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ObjectSourceStatus>,

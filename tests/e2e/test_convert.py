@@ -77,7 +77,10 @@ def test_a_european_export_and_a_wrong_input_spec(cluster, namespace, hr_emulato
                   input={'delimiter': ';', 'encoding': 'windows-1252',
                          'dateFormats': {'all': '%d.%m.%Y'}, 'timeZone': 'Europe/Paris'})
     s.k.apply(right)
-    s.wait_ready('Unknown', 'AwaitingFirstRun')
+    obj = s.wait_ready('Unknown', 'AwaitingFirstRun')
+    # The check on apply shows what it converted.
+    assert obj['status']['input'] == ("csv (windows-1252, ';'); TerminationDate: 1 values as %d.%m.%Y; "
+                                      "LastWorkingDate: 1 values as %d.%m.%Y"), obj['status']
     s.run_now()
     s.wait_ready('True', 'Succeeded')
     received = hr_emulator.received(app['jobId'])
