@@ -323,3 +323,79 @@ async fn standard_input_is_read_with_a_dash() {
     );
     assert!(stdout.contains("1 value as date"), "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workbook_error_names_the_sheet_row_and_auto_refuses_ambiguity() {
+    use rust_xlsxwriter::Workbook;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leavers.xlsx");
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    for (row, values) in [
+        (0, ["EmailAddress", "TerminationDate", "LastWorkingDate"]),
+        (1, ["a@contoso.com", "2026-11-30", "2026-11-30"]),
+        // Row 3 is empty; row 4 has a date that is not one.
+        (3, ["b@contoso.com", "yesterday", "2026-11-30"]),
+    ] {
+        for (col, value) in values.iter().enumerate() {
+            sheet.write_string(row, col as u16, *value).unwrap();
+        }
+    }
+    book.save(&path).unwrap();
+    let path = path.to_string_lossy().into_owned();
+    let run = hrconnector(
+        &[
+            "validate",
+            "--csv-file-path",
+            &path,
+            "--date-format",
+            "date",
+            "--invalid-rows",
+            "skip",
+            "--output",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+    let report = json(&run);
+    let error = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["column"] == "TerminationDate")
+        .unwrap_or_else(|| panic!("{report}"))
+        .clone();
+    assert_eq!(error["line"], 4, "the sheet's row: {report}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("yyyy-mm-dd"),
+        "the format expected: {message}"
+    );
+    assert!(
+        message.contains("--date-format terminationDate="),
+        "{message}"
+    );
+    assert!(
+        !run.stdout.contains("yesterday"),
+        "JSON never holds the value"
+    );
+
+    let csv = write(
+        dir.path(),
+        "both.csv",
+        b"EmailAddress;TerminationDate,LastWorkingDate\na;b,c\n",
+    );
+    let csv = csv.to_string_lossy().into_owned();
+    let run = hrconnector(
+        &["validate", "--csv-file-path", &csv, "--delimiter", "auto"],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("several candidates (',' ×1, ';' ×1)"),
+        "{}",
+        run.stderr
+    );
+}

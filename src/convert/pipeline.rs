@@ -169,6 +169,10 @@ pub fn convert(
         let mut rows = SheetRows::open(local.path(), input.sheet.as_deref())?;
         let described = format!("workbook sheet {}", rows.sheet_name());
         while let Some((row, cells)) = rows.next_row()? {
+            // An empty row of a sheet is spacing, not a record.
+            if cells.iter().all(|c| *c == workbook::Cell::Empty) {
+                continue;
+            }
             let values: Vec<String> = cells.iter().map(|c| c.to_text()).collect();
             stage.row(u64::from(row), values, &mut writer, &name)?;
         }
@@ -248,21 +252,25 @@ fn read_csv<W: Write>(
         .utf8_passthru(true)
         .build(source.open().map_err(io_err)?);
     let mut decoded = io::BufReader::with_capacity(256 * 1024, decoded);
+    // `auto` reads the header line first (at most 1 MiB of it), then hands it back in front of
+    // the rest.
+    let mut head = Vec::new();
     let delimiter = match input.delimiter.unwrap_or(Delimiter::Comma) {
-        Delimiter::Auto => detect_delimiter(&mut decoded).map_err(|message| match message {
-            Detect::Io(error) => io_err(error),
-            Detect::Ambiguous(message) => ConvertError::Input {
+        Delimiter::Auto => {
+            io::BufRead::read_until(&mut (&mut decoded).take(1 << 20), b'\n', &mut head)
+                .map_err(io_err)?;
+            detect_delimiter(&head).map_err(|message| ConvertError::Input {
                 name: name.to_owned(),
                 message,
-            },
-        })?,
+            })?
+        }
         declared => declared.byte().unwrap_or(b','),
     };
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
-        .from_reader(decoded);
+        .from_reader(io::Cursor::new(head).chain(decoded));
     let mut record = csv::ByteRecord::new();
     loop {
         match reader.read_byte_record(&mut record) {
@@ -307,14 +315,8 @@ fn read_csv<W: Write>(
     Ok(format!("csv ({encoding}, {delimiter})"))
 }
 
-enum Detect {
-    Io(io::Error),
-    Ambiguous(String),
-}
-
 /// The delimiter of the header line: the one of `,` `;` tab `|` it holds outside quotes.
-fn detect_delimiter<R: io::BufRead>(reader: &mut R) -> Result<u8, Detect> {
-    let buf = reader.fill_buf().map_err(Detect::Io)?;
+fn detect_delimiter(buf: &[u8]) -> Result<u8, String> {
     let mut counts: BTreeMap<u8, usize> = BTreeMap::new();
     let mut quoted = false;
     for &b in buf {
@@ -336,12 +338,12 @@ fn detect_delimiter<R: io::BufRead>(reader: &mut R) -> Result<u8, Detect> {
     };
     match counts.len() {
         1 => Ok(*counts.keys().next().unwrap_or(&b',')),
-        0 => Err(Detect::Ambiguous(
+        0 => Err(
             "--delimiter auto: the header line holds none of ',', ';', tab, '|'; declare the \
              delimiter (spec.input.delimiter)"
                 .into(),
-        )),
-        _ => Err(Detect::Ambiguous(format!(
+        ),
+        _ => Err(format!(
             "--delimiter auto: the header line holds several candidates ({}); declare the \
              delimiter (spec.input.delimiter)",
             counts
@@ -349,7 +351,7 @@ fn detect_delimiter<R: io::BufRead>(reader: &mut R) -> Result<u8, Detect> {
                 .map(|(b, n)| format!("{} ×{n}", show(*b)))
                 .collect::<Vec<_>>()
                 .join(", ")
-        ))),
+        )),
     }
 }
 
