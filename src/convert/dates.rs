@@ -449,7 +449,7 @@ fn parse_excel_serial(value: &str) -> Result<DateTime, Bad> {
         .ok()
         .and_then(|d| 10i64.checked_pow(d))
         .map_or(0, |scale| MS_PER_DAY / scale);
-    excel_serial_to_civil_within(serial, unit_ms.max(1)).ok_or(Bad::Range)
+    excel_serial_to_civil_within(excel_days(serial, false), unit_ms.max(1)).ok_or(Bad::Range)
 }
 
 const MS_PER_DAY: i64 = 86_400_000;
@@ -461,14 +461,33 @@ const EXCEL_EPOCH: DateTime = jiff::civil::datetime(1899, 12, 30, 0, 0, 0, 0);
 /// The serial of 10000-01-01, the first day out of range.
 const EXCEL_END_DAYS: i64 = 2_958_466;
 
-/// Days since 1899-12-30 with a fraction of a day (Excel's serial dates, 1900 date system) to a
-/// civil date-time; used by the workbook reader too for typed date cells. `None` when out of range
-/// (negative, or year > 9999).
+/// Days between the 1900 and the 1904 date systems' day 0.
+const DAYS_1900_TO_1904: f64 = 1462.0;
+
+/// An Excel serial (days with a fraction of a day, in the 1900 or the 1904 date system) as days
+/// since 1899-12-30. Excel's 1900 system counts a 1900-02-29 that never was (serial 60): the
+/// days before it are one day later than counting from 1899-12-30 says.
+fn excel_days(serial: f64, is_1904: bool) -> f64 {
+    if is_1904 {
+        serial + DAYS_1900_TO_1904
+    } else if serial < 60.0 {
+        serial + 1.0
+    } else {
+        serial
+    }
+}
+
+/// Excel's serial date (days with a fraction of a day; `is_1904` for workbooks in the 1904 date
+/// system) as a civil date-time: the `excel-serial` format, and the workbook reader's typed date
+/// cells. `None` when out of range (negative, or year > 9999).
 ///
 /// Rounded to the millisecond (floating point noise), then to the whole second when within 1 ms
 /// of one.
-pub fn excel_serial_to_civil(serial: f64) -> Option<DateTime> {
-    excel_serial_to_civil_within(serial, 1)
+pub fn excel_serial_to_civil(serial: f64, is_1904: bool) -> Option<DateTime> {
+    if serial.is_nan() || serial < 0.0 {
+        return None;
+    }
+    excel_serial_to_civil_within(excel_days(serial, is_1904), 1)
 }
 
 /// [`excel_serial_to_civil`], snapping to a whole second within `snap_ms`.
@@ -648,36 +667,46 @@ mod tests {
         let civil =
             |y, mo, d, h, mi, s, ms| jiff::civil::datetime(y, mo, d, h, mi, s, ms * 1_000_000);
         assert_eq!(
-            excel_serial_to_civil(46356.0 + 17.5 / 24.0),
+            excel_serial_to_civil(46356.0 + 17.5 / 24.0, false),
             Some(civil(2026, 11, 30, 17, 30, 0, 0))
         );
         // Floating point noise around a whole second.
         assert_eq!(
-            excel_serial_to_civil(46356.0 + (63_000.0 - 0.0004) / 86_400.0),
+            excel_serial_to_civil(46356.0 + (63_000.0 - 0.0004) / 86_400.0, false),
             Some(civil(2026, 11, 30, 17, 30, 0, 0))
         );
         assert_eq!(
-            excel_serial_to_civil(46356.0 + 63_000.25 / 86_400.0),
+            excel_serial_to_civil(46356.0 + 63_000.25 / 86_400.0, false),
             Some(civil(2026, 11, 30, 17, 30, 0, 250))
         );
+        // Serial 0 is Excel's "1900-01-00"; 1 is 1900-01-01, and 61 1900-03-01 after the
+        // fictional 1900-02-29.
         assert_eq!(
-            excel_serial_to_civil(0.0),
-            Some(civil(1899, 12, 30, 0, 0, 0, 0))
+            excel_serial_to_civil(0.0, false),
+            Some(civil(1899, 12, 31, 0, 0, 0, 0))
         );
         assert_eq!(
-            excel_serial_to_civil(61.0),
+            excel_serial_to_civil(1.0, false),
+            Some(civil(1900, 1, 1, 0, 0, 0, 0))
+        );
+        assert_eq!(
+            excel_serial_to_civil(0.0, true),
+            Some(civil(1904, 1, 1, 0, 0, 0, 0))
+        );
+        assert_eq!(
+            excel_serial_to_civil(61.0, false),
             Some(civil(1900, 3, 1, 0, 0, 0, 0))
         );
         assert_eq!(
-            excel_serial_to_civil(2_958_465.999),
+            excel_serial_to_civil(2_958_465.999, false),
             Some(civil(9999, 12, 31, 23, 58, 33, 600))
         );
-        assert_eq!(excel_serial_to_civil(2_958_466.0), None);
-        assert_eq!(excel_serial_to_civil(2_958_465.9999999999), None);
-        assert_eq!(excel_serial_to_civil(-0.5), None);
-        assert_eq!(excel_serial_to_civil(f64::NAN), None);
-        assert_eq!(excel_serial_to_civil(f64::INFINITY), None);
-        assert_eq!(excel_serial_to_civil(1e300), None);
+        assert_eq!(excel_serial_to_civil(2_958_466.0, false), None);
+        assert_eq!(excel_serial_to_civil(2_958_465.9999999999, false), None);
+        assert_eq!(excel_serial_to_civil(-0.5, false), None);
+        assert_eq!(excel_serial_to_civil(f64::NAN, false), None);
+        assert_eq!(excel_serial_to_civil(f64::INFINITY, false), None);
+        assert_eq!(excel_serial_to_civil(1e300, false), None);
         // The day before EXCEL_END_DAYS is the last day in range.
         assert_eq!(
             EXCEL_EPOCH

@@ -21,8 +21,7 @@ use calamine::{
     Data, DataRef, ExcelDateTime, Reader, Sheet, SheetType, SheetVisible, Xls, XlsError, Xlsx,
     XlsxError,
 };
-use jiff::SignedDuration;
-use jiff::civil::{Date, DateTime, Time};
+use jiff::civil::DateTime;
 
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 const CFB_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
@@ -36,10 +35,6 @@ const BATCH_CELLS: usize = 4096;
 const CHANNEL_BATCHES: usize = 4;
 
 const MS_PER_DAY: i64 = 86_400_000;
-/// Day 0 of the 1900 date system once its fictitious 1900-02-29 is accounted for.
-const EPOCH_1900: Date = jiff::civil::date(1899, 12, 30);
-/// Days from the 1900 system's day 0 to the 1904 system's (1904-01-01).
-const DAYS_1900_TO_1904: f64 = 1462.0;
 
 /// True when `prefix` (the first bytes of a file) is a workbook: the ZIP signature `PK\x03\x04`
 /// of .xlsx or the CFB signature of .xls.
@@ -574,39 +569,11 @@ fn date_cell(d: &ExcelDateTime, is_1904: bool) -> Cell {
     if d.is_duration() || (0.0..1.0).contains(&serial) {
         return Cell::Text(clock_text(serial));
     }
-    match excel_serial_to_datetime(serial, is_1904) {
+    match super::dates::excel_serial_to_civil(serial, is_1904) {
         Some(dt) => Cell::DateTime(dt),
         // Outside Excel's calendar: keep the number.
         None => Cell::Text(number_text(serial)),
     }
-}
-
-/// An Excel serial date (days since the epoch, the time as a fraction of a day) as a civil
-/// date-time rounded to the millisecond; `None` before the epoch or beyond year 9999.
-fn excel_serial_to_datetime(serial: f64, is_1904: bool) -> Option<DateTime> {
-    if !serial.is_finite() || serial < 0.0 {
-        return None;
-    }
-    let days = if is_1904 {
-        serial + DAYS_1900_TO_1904
-    } else if serial < 60.0 {
-        // Excel's 1900 system counts a 1900-02-29 that never was (serial 60): the days
-        // before it are one day later than counting from 1899-12-30 says.
-        serial + 1.0
-    } else {
-        serial
-    };
-    // Saturates for absurd serials, which the addition then refuses.
-    let millis = (days * MS_PER_DAY as f64).round() as i64;
-    let (days, millis) = (millis.div_euclid(MS_PER_DAY), millis.rem_euclid(MS_PER_DAY));
-    // Whole days as a calendar step: jiff refuses a duration of more days than lie between
-    // 1970 and 9999, though the result is in range.
-    let date = EPOCH_1900
-        .checked_add(jiff::Span::new().try_days(days).ok()?)
-        .ok()?;
-    date.to_datetime(Time::midnight())
-        .checked_add(SignedDuration::from_millis(millis))
-        .ok()
 }
 
 /// A time of day or a duration as h:mm:ss (hours beyond 24 for durations), .fff when needed.
@@ -851,46 +818,55 @@ mod tests {
     fn serial_dates() {
         let at = |y, m, d, h, min, s, ms| Some(date(y, m, d).at(h, min, s, ms * 1_000_000));
         assert_eq!(
-            excel_serial_to_datetime(1.0, false),
+            crate::convert::dates::excel_serial_to_civil(1.0, false),
             at(1900, 1, 1, 0, 0, 0, 0)
         );
         assert_eq!(
-            excel_serial_to_datetime(59.0, false),
+            crate::convert::dates::excel_serial_to_civil(59.0, false),
             at(1900, 2, 28, 0, 0, 0, 0)
         );
         assert_eq!(
-            excel_serial_to_datetime(61.0, false),
+            crate::convert::dates::excel_serial_to_civil(61.0, false),
             at(1900, 3, 1, 0, 0, 0, 0)
         );
         assert_eq!(
-            excel_serial_to_datetime(45943.5, false),
+            crate::convert::dates::excel_serial_to_civil(45943.5, false),
             at(2025, 10, 13, 12, 0, 0, 0)
         );
         assert_eq!(
-            excel_serial_to_datetime(45943.541, false),
+            crate::convert::dates::excel_serial_to_civil(45943.541, false),
             at(2025, 10, 13, 12, 59, 2, 400)
         );
         // A time a hair before midnight rounds to the next day.
         let almost = 45943.0 + (MS_PER_DAY as f64 - 0.4) / MS_PER_DAY as f64;
         assert_eq!(
-            excel_serial_to_datetime(almost, false),
+            crate::convert::dates::excel_serial_to_civil(almost, false),
             at(2025, 10, 14, 0, 0, 0, 0)
         );
         assert_eq!(
-            excel_serial_to_datetime(0.0, true),
+            crate::convert::dates::excel_serial_to_civil(0.0, true),
             at(1904, 1, 1, 0, 0, 0, 0)
         );
         assert_eq!(
-            excel_serial_to_datetime(44481.0, true),
+            crate::convert::dates::excel_serial_to_civil(44481.0, true),
             at(2025, 10, 13, 0, 0, 0, 0)
         );
         assert_eq!(
-            excel_serial_to_datetime(2_958_465.0, false),
+            crate::convert::dates::excel_serial_to_civil(2_958_465.0, false),
             at(9999, 12, 31, 0, 0, 0, 0)
         );
-        assert_eq!(excel_serial_to_datetime(3e6, false), None);
-        assert_eq!(excel_serial_to_datetime(-1.0, false), None);
-        assert_eq!(excel_serial_to_datetime(f64::NAN, false), None);
+        assert_eq!(
+            crate::convert::dates::excel_serial_to_civil(3e6, false),
+            None
+        );
+        assert_eq!(
+            crate::convert::dates::excel_serial_to_civil(-1.0, false),
+            None
+        );
+        assert_eq!(
+            crate::convert::dates::excel_serial_to_civil(f64::NAN, false),
+            None
+        );
 
         assert_eq!(clock_text(0.5), "12:00:00");
         assert_eq!(clock_text(1.5 + 0.25 / 86_400.0), "36:00:00.250");
