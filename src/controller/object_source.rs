@@ -93,8 +93,9 @@ fn build(config: &StoreConfig) -> Result<ObjectSource, ObjectProblem> {
 pub struct Preflight {
     /// The object as the HEAD saw it (for `status.source`), when it could be read.
     pub status: Option<ObjectSourceStatus>,
-    /// `None`: the object is unchanged since the last check, nothing new to say.
-    pub verdict: Option<Result<(), ObjectProblem>>,
+    /// `None`: the object is unchanged since the last check, nothing new to say. `Ok` holds
+    /// what the check converted (for `status.input`), if anything.
+    pub verdict: Option<Result<Option<String>, ObjectProblem>>,
 }
 
 impl Preflight {
@@ -200,7 +201,7 @@ pub async fn check_version(
         };
         let mut report = hrdata::validate(conversion.source.as_ref(), &conversion.validation)?;
         conversion.report.explain(&mut report);
-        Ok(Ok(report))
+        Ok(Ok((report, conversion.report.summary())))
     })
     .await;
     let verdict = match checked {
@@ -214,8 +215,9 @@ pub async fn check_version(
         }),
         Ok(Ok(Err(conversion))) => Err(ObjectProblem::new(reason::INVALID_CSV, conversion)),
         // The run's own verdict, on the check: invalid records, the ceiling, the floor.
-        Ok(Ok(Ok(report))) => policy
+        Ok(Ok(Ok((report, input)))) => policy
             .check(&report, invalid_rows)
+            .map(|()| input)
             .map_err(|e| ObjectProblem::new(e.reason(), e.to_string())),
     };
     // A verdict on the file itself holds until the object or the spec changes.

@@ -131,7 +131,9 @@ pub async fn reconcile(
                     next.source = outcome.status;
                 }
                 outcome.verdict.map(|verdict| match verdict {
-                    Ok(()) => Prevalidation::Valid { input: None },
+                    Ok(input) => Prevalidation::Valid {
+                        input: Some(input.map(|line| crate::crd::message::bounded(&line))),
+                    },
                     Err(problem) => Prevalidation::Problem {
                         reason: problem.reason,
                         message: problem.message,

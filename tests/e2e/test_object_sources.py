@@ -329,3 +329,32 @@ def test_blob_workload_identity_asks_the_jobs_authority_for_a_storage_token(clus
         s.assert_running()
     finally:
         emu.stop()
+
+
+def test_an_s3_workbook_is_converted_and_the_check_says_so(cluster, namespace, hr_emulator, app, operators,
+                                                            log_dir, moto):
+    """An .xlsx written by openpyxl in S3, spec.input naming its sheet and time zone: the pre-flight
+    check shows what it converted in status.input, and the run sends the dates at their instants."""
+    import datetime
+    import io
+    import openpyxl
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = 'Leavers'
+    sheet.append(['EmailAddress', 'TerminationDate', 'LastWorkingDate'])
+    sheet.append(['ana@contoso.com', datetime.datetime(2026, 11, 30, 3, 0), datetime.datetime(2026, 11, 30, 17, 30)])
+    out = io.BytesIO()
+    book.save(out)
+    moto.put('hr-bucket/in/leavers.xlsx', out.getvalue())
+    source = {'s3': {'bucket': 'hr-bucket', 'key': 'in/leavers.xlsx', 'region': 'us-gov-west-1',
+                     'endpoint': moto.url, 'credentials': {'secretRef': {'name': 'xlsxjob-store'}}}}
+    s = ObjectScenario(cluster, namespace, hr_emulator, app, operators, log_dir, name='xlsxjob', source=source,
+                       store_keys={'accessKeyId': 'AKIAE2ETEST', 'secretAccessKey': 'e2e-secret-key'})
+    s.apply_object_job(input={'format': 'Xlsx', 'timeZone': 'America/New_York'})
+    s.start_operator()
+    obj = s.wait('the check to show what it converted', lambda o: status(o).get('input'))
+    assert status(obj)['input'].startswith('workbook sheet Leavers; TerminationDate: 1 values as iso8601'), status(obj)
+    s.run_now()
+    s.wait_ready('True', 'Succeeded', timeout=60)
+    record = hr_emulator.received(app['jobId'])['records'][0]
+    assert record[1] == '2026-11-30T03:00:00-05:00', record
