@@ -34,8 +34,7 @@ use std::time::{Duration, Instant};
 use hrconnector::convert::dates::{DateConverter, DateFormat};
 use hrconnector::convert::options::{DateFormats, Delimiter, Encoding, InputFormat};
 use hrconnector::convert::{self, InputOptions};
-use hrconnector::hrdata::{CsvSource, FileSource, ValidationOptions, validate};
-use hrconnector::source::ReadAt;
+use hrconnector::hrdata::{FileSource, ValidationOptions, validate};
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use support::*;
@@ -405,7 +404,13 @@ fn ratio(d: Duration, base: Duration) -> f64 {
 }
 
 /// Each stage of the CSV conversion alone, best of `rounds`: where conversion's time goes.
-fn stages(export: &Path, records: u64, table: &[Dates], rounds: usize, total: Duration) {
+fn stages(
+    export: &Path,
+    records: u64,
+    table: &[Dates],
+    rounds: usize,
+    total: Duration,
+) -> [Duration; 5] {
     let mut best = [Duration::MAX; 5];
     let zone = TimeZone::get(ZONE).expect("zone");
     for _ in 0..rounds {
@@ -459,13 +464,18 @@ fn stages(export: &Path, records: u64, table: &[Dates], rounds: usize, total: Du
         let mut writer = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
             .from_writer(BufWriter::new(out.as_file()));
+        // The e-mails and departments are made without core::fmt (which the conversion does not
+        // use for them either): the stage is the CSV writer's.
         let (mut mail, mut dept) = (Vec::with_capacity(64), Vec::with_capacity(16));
         for i in 0..records {
             let d = &table[(i % table.len() as u64) as usize];
             mail.clear();
+            mail.extend_from_slice(b"employee.number");
+            push_digits(&mut mail, i, 8);
+            mail.extend_from_slice(b"@contoso.com");
             dept.clear();
-            write!(mail, "employee.number{i:08}@contoso.com").expect("format");
-            write!(dept, "Départ {}", i % 97).expect("format");
+            dept.extend_from_slice("Départ ".as_bytes());
+            push_digits(&mut dept, i % 97, 1);
             writer
                 .write_record([&mail[..], d.iso[0].as_bytes(), d.iso[1].as_bytes(), &dept])
                 .expect("write");
@@ -480,21 +490,28 @@ fn stages(export: &Path, records: u64, table: &[Dates], rounds: usize, total: Du
         secs(total)
     );
     let labels = [
-        "read the export (File to a sink)                 ",
-        "decode Windows-1252 (encoding_rs_io, to a sink)  ",
-        "decode + split ';' (csv ByteRecord)              ",
-        "2 date conversions per record (us, New York)     ",
-        "write the converted records (csv::Writer, CRLF)  ",
+        "read the export (File to a sink)               ",
+        "decode Windows-1252 (encoding_rs_io, to a sink)",
+        "decode + split ';' (csv ByteRecord)            ",
+        "2 date conversions per record (us, New York)   ",
+        "write the converted records (csv::Writer, CRLF)",
     ];
     for (label, d) in labels.iter().zip(best) {
         println!("    {label} {} ({:.0} % of convert())", secs(d), share(d));
     }
-    let rest = total.saturating_sub(best[2] + best[3] + best[4]);
-    println!(
-        "    rest: per-field Strings, the stage's bookkeeping {} ({:.0} %)",
-        secs(rest),
-        share(rest)
-    );
+    best
+}
+
+/// `value` in decimal, zero-padded to `width` digits, without core::fmt.
+fn push_digits(out: &mut Vec<u8>, mut value: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut n = 0;
+    while value > 0 || n < width {
+        digits[n] = b'0' + (value % 10) as u8;
+        value /= 10;
+        n += 1;
+    }
+    out.extend(digits[..n].iter().rev());
 }
 
 fn main() {
@@ -593,7 +610,16 @@ fn main() {
         export_size,
         Some(n),
     );
-    stages(&export, n, &table, rounds, conv);
+    let stage = stages(&export, n, &table, rounds, conv);
+    // Whatever dates cost, converting on one thread and then validating the file cannot beat
+    // splitting the export, writing the converted file and validating it.
+    let floor = stage[2] + stage[4] + conv_validate;
+    println!(
+        "  floor of convert-then-validate with free date conversion (split + write + validate \
+         converted): {} = {:.2}x the baseline",
+        secs(floor),
+        ratio(floor, base)
+    );
     let throughput_ratio = ratio(total, base);
     let throughput_met = throughput_ratio <= RATIO_LIMIT;
     std::fs::remove_file(&connector).expect("delete");
