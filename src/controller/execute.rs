@@ -470,8 +470,8 @@ fn finished_patch(
             Default::default()
         },
     };
-    // The run's message lives in lastRun (and the Ready condition); history lines refer to runs
-    // by time, result, reason and counts, so no message is repeated down the list.
+    // The run's message lives in the Ready condition alone; lastRun and the history lines
+    // refer to the run by time, result, reason and counts, never repeating it.
     push_history(&mut status.history, &run);
     super::verdict::apply_run_outcome(&mut status.conditions, report, generation, completed);
     let mut patch = json!({
