@@ -1,6 +1,5 @@
-//! The bound on every message the operator writes: condition and run messages in status and
-//! Event notes. events.k8s.io refuses a note over 1 kB, and status must stay small (a message
-//! is kept in the Ready condition, `lastRun` and each of the `history` entries).
+//! The bound on every message the operator writes: condition messages and `status.input` in
+//! status, and Event notes. events.k8s.io refuses a note over 1 kB, and status must stay small.
 
 /// Longest message in bytes; the CRD declares it as `maxLength` (characters, so never less).
 pub const MAX_MESSAGE_BYTES: usize = 1024;
