@@ -218,8 +218,9 @@ fn read_prefix(mut reader: Box<dyn Read + Send>, buf: &mut [u8]) -> io::Result<u
     Ok(filled)
 }
 
-/// The workbook reader needs a file: a source that is one is read in place, others (a
-/// ConfigMap's binaryData, an object, standard input) are copied to a temporary file first.
+/// The workbook reader needs a file of its own: the source (a ConfigMap's binaryData, an
+/// object, standard input, or a file another process may rewrite) is copied to a temporary file
+/// first, so the sheet read is the bytes opened once.
 fn local_copy(source: &dyn CsvSource) -> io::Result<tempfile::NamedTempFile> {
     let mut copy = tempfile::NamedTempFile::new()?;
     io::copy(&mut source.open()?, copy.as_file_mut())?;
