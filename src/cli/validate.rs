@@ -89,10 +89,8 @@ pub fn run(args: ValidateArgs) -> ExitCode {
     let mut report = report;
     conversion.explain(&mut report);
     match args.output {
-        OutputFormat::Json => println!(
-            "{}",
-            json!({
-                "conversion": conversion.converted.then_some(&conversion),
+        OutputFormat::Json => {
+            let mut out = json!({
                 "valid": report.is_valid(),
                 "records": report.records,
                 "rejected": report.rejected,
@@ -101,8 +99,13 @@ pub fn run(args: ValidateArgs) -> ExitCode {
                 "warnings": report.warnings,
                 "warningCount": report.warning_count,
                 "scenarios": report.scenarios,
-            })
-        ),
+            });
+            // Only when something was converted: without conversions the output is as before.
+            if conversion.converted {
+                out["conversion"] = json!(conversion);
+            }
+            println!("{out}");
+        }
         OutputFormat::Text => {
             print_conversion(&conversion);
             print_text(&name, &report, opts.invalid_rows)

@@ -204,8 +204,8 @@ pub struct InputOptions {
 }
 
 impl InputOptions {
-    /// Whether anything but the bytes as they are was asked for. A workbook or a UTF-16
-    /// byte-order mark is converted even without (the file's own signature says so).
+    /// Whether anything but the bytes as they are was asked for. A workbook is converted even
+    /// without (its file signature says so).
     pub fn converts(&self) -> bool {
         self.format == InputFormat::Xlsx
             || self.encoding.is_some_and(|e| e != Encoding::Utf8)

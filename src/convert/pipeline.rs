@@ -117,8 +117,8 @@ pub enum ConvertError {
 }
 
 /// Converts `source` as `input` declares; `validation` names the file's columns. Nothing is
-/// converted (the source is returned as it is) unless `input` asks for it, or the file is a
-/// workbook or starts with a UTF-16 byte-order mark.
+/// converted (the source is returned as it is) unless `input` asks for it or the file is a
+/// workbook.
 pub fn convert(
     source: Arc<dyn CsvSource>,
     input: &InputOptions,
@@ -143,8 +143,9 @@ pub fn convert(
             });
         }
     };
-    let utf16_bom = prefix.starts_with(&[0xFF, 0xFE]) || prefix.starts_with(&[0xFE, 0xFF]);
-    if !(input.converts() || is_workbook || utf16_bom) {
+    // A workbook's signature speaks for itself; a UTF-16 byte-order mark is read as one once a
+    // conversion is asked for (without, such a file is refused as it always was).
+    if !(input.converts() || is_workbook) {
         return Ok(Conversion {
             source,
             validation: validation.clone(),
