@@ -168,17 +168,12 @@ pub fn run(args: UploadArgs) -> ExitCode {
         write_result_file(&args, &UploadReport::failed("FipsRequired", message));
         return ExitCode::from(super::EXIT_USAGE);
     }
-    let validation = match args.columns.validation_options() {
-        Ok(opts) => opts,
-        Err(usage) => {
-            eprintln!("error: {usage}");
-            let report = UploadReport::failed("InvalidArguments", usage);
-            write_result_file(&args, &report);
-            return ExitCode::from(super::EXIT_USAGE);
-        }
-    };
-    let input = match args.input.input_options() {
-        Ok(input) => input,
+    let options = args
+        .columns
+        .validation_options()
+        .and_then(|v| Ok((v, args.input.input_options()?)));
+    let (validation, input) = match options {
+        Ok(options) => options,
         Err(usage) => {
             eprintln!("error: {usage}");
             let report = UploadReport::failed("InvalidArguments", usage);
