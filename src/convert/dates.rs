@@ -956,7 +956,11 @@ mod tests {
             let midnight = offset.to_timestamp(dt.date().to_datetime(Time::midnight()))
                 .expect("in range");
             let since_excel_ms = dt.duration_since(EXCEL_EPOCH).as_millis();
-            let serial = (since_excel_ms as f64) / MS_PER_DAY as f64;
+            // Excel counts a fictional 1900-02-29 (serial 60): before March 1900 its serials
+            // are one less than the days since its epoch.
+            let before_leap_bug = dt < jiff::civil::datetime(1900, 3, 1, 0, 0, 0, 0);
+            let serial = (since_excel_ms as f64) / MS_PER_DAY as f64
+                - if before_leap_bug { 1.0 } else { 0.0 };
             // Written with 9 decimals (86.4 µs), enough that the text's precision does not
             // snap the time to a whole second.
             let local = [
