@@ -12,6 +12,8 @@
 //! time zone. Error messages never contain the value: values are personal data and messages end
 //! up in Kubernetes status.
 
+use std::cell::Cell;
+
 use jiff::civil::{Date, DateTime, Time};
 use jiff::fmt::strtime::BrokenDownTime;
 use jiff::tz::{AmbiguousOffset, Offset, TimeZone};
@@ -126,7 +128,23 @@ pub enum DateError {
 pub struct DateConverter {
     format: DateFormat,
     time_zone: TimeZone,
+    /// The stretch of time around the last local time resolved in `time_zone` in which the
+    /// zone's offset does not change: looking the offset up in the zone's rules was a tenth of
+    /// a conversion, and an export's dates mostly fall in the same few periods.
+    period: Cell<Option<Period>>,
 }
+
+/// Instants `from..until` at one offset, at least [`PERIOD_MARGIN`] away from the zone's
+/// transitions on both sides: any local time whose instant at `offset` falls inside exists
+/// once, at that offset (offsets of one zone differ by less than the margin).
+#[derive(Debug, Clone, Copy)]
+struct Period {
+    from: Timestamp,
+    until: Timestamp,
+    offset: Offset,
+}
+
+const PERIOD_MARGIN: SignedDuration = SignedDuration::from_hours(48);
 
 /// Why a parser gave up; turned into a [`DateError`] by the converter, which knows the format.
 enum Bad {
@@ -137,7 +155,11 @@ enum Bad {
 impl DateConverter {
     /// A converter for `format`; values without an offset are local times in `time_zone`.
     pub fn new(format: DateFormat, time_zone: TimeZone) -> Self {
-        DateConverter { format, time_zone }
+        DateConverter {
+            format,
+            time_zone,
+            period: Cell::new(None),
+        }
     }
 
     /// Whether this converter leaves values with an offset as they are (Iso8601); values
@@ -148,89 +170,157 @@ impl DateConverter {
 
     /// Converts one value (already trimmed by the caller if asked) to the connector's form.
     pub fn convert(&self, value: &str) -> Result<Converted, DateError> {
+        let mut text = Vec::with_capacity(33);
+        let earlier_of_two = self.convert_into(value, &mut text)?;
+        // Only ASCII is ever written.
+        let text = String::from_utf8(text).unwrap_or_default();
+        Ok(Converted {
+            text,
+            earlier_of_two,
+        })
+    }
+
+    /// [`DateConverter::convert`] appending the text to `out` (left as it was on an error):
+    /// true when the local time fell in a fall-back overlap and the earlier instant was taken.
+    pub fn convert_into(&self, value: &str, out: &mut Vec<u8>) -> Result<bool, DateError> {
         let bytes = value.as_bytes();
         match &self.format {
             DateFormat::Iso8601 => match crate::hrdata::datetime::check(bytes) {
                 // With an offset: the instant is the value's own, kept as written.
                 Ok(()) if bytes.len() > 19 && bytes[19..].iter().any(|b| b"Z+-".contains(b)) => {
-                    Ok(Converted {
-                        text: value.to_owned(),
-                        earlier_of_two: false,
-                    })
+                    out.extend_from_slice(bytes);
+                    Ok(false)
                 }
                 // Without: a local time in the zone, written with its offset.
                 Ok(()) => {
                     let dt: DateTime = value.parse().map_err(|_| self.error(Bad::Format))?;
-                    self.local(dt, &self.time_zone)
+                    self.local(dt, None, out)
                 }
                 Err(_) => Err(self.error(Bad::Format)),
             },
             DateFormat::Date => match parse_ymd(bytes) {
-                Some((date, [])) => self.local(date.to_datetime(Time::midnight()), &self.time_zone),
+                Some((date, [])) => self.local(date.to_datetime(Time::midnight()), None, out),
                 _ => Err(self.error(Bad::Format)),
             },
             DateFormat::Us => {
                 let dt = parse_us(bytes).ok_or_else(|| self.error(Bad::Format))?;
-                self.local(dt, &self.time_zone)
+                self.local(dt, None, out)
             }
             DateFormat::Workday => {
                 let (date, offset) = parse_workday(bytes).ok_or_else(|| self.error(Bad::Format))?;
                 let ts = offset
                     .to_timestamp(date.to_datetime(Time::midnight()))
                     .map_err(|_| self.error(Bad::Range))?;
-                self.render(ts, offset, false)
+                self.render(ts, offset, false, out)
             }
             DateFormat::EpochMs => {
                 let (ms, offset) = parse_epoch_ms(bytes).map_err(|b| self.error(b))?;
                 let ts = Timestamp::from_millisecond(ms).map_err(|_| self.error(Bad::Range))?;
-                self.render(ts, offset.unwrap_or(Offset::UTC), false)
+                self.render(ts, offset.unwrap_or(Offset::UTC), false, out)
             }
             DateFormat::ExcelSerial => {
                 let dt = parse_excel_serial(value).map_err(|b| self.error(b))?;
-                self.local(dt, &self.time_zone)
+                self.local(dt, None, out)
             }
-            DateFormat::Pattern(pattern) => self.pattern(pattern, value),
+            DateFormat::Pattern(pattern) => self.pattern(pattern, value, out),
         }
     }
 
-    fn pattern(&self, pattern: &str, value: &str) -> Result<Converted, DateError> {
+    fn pattern(&self, pattern: &str, value: &str, out: &mut Vec<u8>) -> Result<bool, DateError> {
         let tm = BrokenDownTime::parse(pattern, value).map_err(|_| self.error(Bad::Format))?;
         // An instant (%s) or an offset (%z) fixes the instant; jiff also checks an offset
         // against a zone name (%Q) given with it.
         if tm.timestamp().is_some() || tm.offset().is_some() {
             let zoned = tm.to_zoned().map_err(|_| self.error(Bad::Format))?;
-            return self.render(zoned.timestamp(), zoned.offset(), false);
+            return self.render(zoned.timestamp(), zoned.offset(), false, out);
         }
         // No time directives means midnight.
         let dt = tm.to_datetime().map_err(|_| self.error(Bad::Format))?;
         match tm.iana_time_zone() {
             Some(name) => {
                 let zone = TimeZone::get(name).map_err(|_| self.error(Bad::Format))?;
-                self.local(dt, &zone)
+                self.local(dt, Some(&zone), out)
             }
-            None => self.local(dt, &self.time_zone),
+            None => self.local(dt, None, out),
         }
     }
 
-    /// Resolves a local time in `zone`: an error in a spring-forward gap, the earlier instant in
-    /// a fall-back overlap.
-    fn local(&self, dt: DateTime, zone: &TimeZone) -> Result<Converted, DateError> {
-        let (offset, earlier_of_two) = match zone.to_ambiguous_timestamp(dt).offset() {
-            AmbiguousOffset::Unambiguous { offset } => (offset, false),
-            // Clocks went back, so the offset before the change is the larger one: the earlier
-            // instant.
-            AmbiguousOffset::Fold { before, .. } => (before, true),
-            AmbiguousOffset::Gap { .. } => {
-                let zone = zone.iana_name().unwrap_or("the configured time zone");
-                return Err(DateError::Gap {
-                    zone: zone.to_owned(),
-                });
-            }
+    /// Resolves a local time in `zone` (the converter's own when `None`): an error in a
+    /// spring-forward gap, the earlier instant in a fall-back overlap.
+    fn local(
+        &self,
+        dt: DateTime,
+        zone: Option<&TimeZone>,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, DateError> {
+        let (offset, earlier_of_two) = match zone {
+            Some(zone) => Self::offset_in(zone, dt)?,
+            None => self.own_offset(dt)?,
         };
         let ts = offset
             .to_timestamp(dt)
             .map_err(|_| self.error(Bad::Range))?;
-        self.render(ts, offset, earlier_of_two)
+        if representable(offset) {
+            self.render_civil(dt, offset, earlier_of_two, out)
+        } else {
+            self.render(ts, offset, earlier_of_two, out)
+        }
+    }
+
+    /// The offset of a local time in the converter's zone, from the cached period when it
+    /// falls inside.
+    fn own_offset(&self, dt: DateTime) -> Result<(Offset, bool), DateError> {
+        if let Some(p) = self.period.get() {
+            if let Ok(ts) = p.offset.to_timestamp(dt) {
+                if p.from <= ts && ts < p.until {
+                    return Ok((p.offset, false));
+                }
+            }
+        }
+        let (offset, earlier_of_two) = Self::offset_in(&self.time_zone, dt)?;
+        if !earlier_of_two {
+            if let Ok(ts) = offset.to_timestamp(dt) {
+                self.period.set(self.period_around(ts, offset));
+            }
+        }
+        Ok((offset, earlier_of_two))
+    }
+
+    /// The transition-free stretch around `ts`, shrunk by the margin on both sides; `None`
+    /// when `ts` is within the margin of a transition.
+    fn period_around(&self, ts: Timestamp, offset: Offset) -> Option<Period> {
+        let zone = &self.time_zone;
+        // `preceding` is strictly before its argument: one nanosecond later includes `ts`.
+        let after = ts.checked_add(SignedDuration::from_nanos(1)).ok()?;
+        let from = match zone.preceding(after).next() {
+            Some(t) => t.timestamp().checked_add(PERIOD_MARGIN).ok()?,
+            None => Timestamp::MIN,
+        };
+        let until = match zone.following(ts).next() {
+            Some(t) => t.timestamp().checked_sub(PERIOD_MARGIN).ok()?,
+            None => Timestamp::MAX,
+        };
+        (from <= ts && ts < until).then_some(Period {
+            from,
+            until,
+            offset,
+        })
+    }
+
+    /// A local time's offset in `zone` by the zone's rules.
+    fn offset_in(zone: &TimeZone, dt: DateTime) -> Result<(Offset, bool), DateError> {
+        match zone.to_ambiguous_timestamp(dt).offset() {
+            AmbiguousOffset::Unambiguous { offset } => Ok((offset, false)),
+            // Clocks went back, so the offset before the change is the larger one: the earlier
+            // instant.
+            AmbiguousOffset::Fold { before, .. } => Ok((before, true)),
+            AmbiguousOffset::Gap { .. } => {
+                let zone = zone.iana_name().unwrap_or("the configured time zone");
+                Err(DateError::Gap {
+                    zone: zone.to_owned(),
+                })
+            }
+        }
     }
 
     /// Writes `ts` as seen at `offset` in the connector's form.
@@ -239,48 +329,31 @@ impl DateConverter {
         ts: Timestamp,
         offset: Offset,
         earlier_of_two: bool,
-    ) -> Result<Converted, DateError> {
+        out: &mut Vec<u8>,
+    ) -> Result<bool, DateError> {
         // The connector's offsets are whole minutes up to ±14:59; others (local mean time in old
         // tz data, a stray /Date(ms+1500)/) can only keep the instant in UTC.
-        let seconds = offset.seconds();
-        let offset = if seconds % 60 == 0 && seconds.abs() <= 14 * 3600 + 59 * 60 {
+        let offset = if representable(offset) {
             offset
         } else {
             Offset::UTC
         };
-        let dt = offset.to_datetime(ts);
+        self.render_civil(offset.to_datetime(ts), offset, earlier_of_two, out)
+    }
+
+    /// Writes the civil time `dt` at `offset` (representable) in the connector's form.
+    fn render_civil(
+        &self,
+        dt: DateTime,
+        offset: Offset,
+        earlier_of_two: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, DateError> {
         if !(1..=9999).contains(&dt.year()) {
             return Err(self.error(Bad::Range));
         }
-        let mut text = format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            dt.year(),
-            dt.month(),
-            dt.day(),
-            dt.hour(),
-            dt.minute(),
-            dt.second()
-        );
-        // At most 7 digits (100 ns), as .NET writes them; truncated so that the second and date
-        // never change.
-        let ticks = dt.subsec_nanosecond() / 100;
-        if ticks != 0 {
-            let fraction = format!("{ticks:07}");
-            text.push('.');
-            text.push_str(fraction.trim_end_matches('0'));
-        }
-        let seconds = offset.seconds();
-        if seconds == 0 {
-            text.push('Z');
-        } else {
-            let sign = if seconds < 0 { '-' } else { '+' };
-            let minutes = seconds.abs() / 60;
-            text.push_str(&format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60));
-        }
-        Ok(Converted {
-            text,
-            earlier_of_two,
-        })
+        push_datetime(out, dt, offset);
+        Ok(earlier_of_two)
     }
 
     fn error(&self, bad: Bad) -> DateError {
@@ -293,6 +366,55 @@ impl DateConverter {
                 format: self.format.to_string(),
             },
         }
+    }
+}
+
+/// Whether the connector's form can write `offset`: whole minutes up to ±14:59.
+fn representable(offset: Offset) -> bool {
+    let seconds = offset.seconds();
+    seconds % 60 == 0 && seconds.abs() <= 14 * 3600 + 59 * 60
+}
+
+/// `yyyy-mm-ddThh:mm:ss[.fffffff]` and `Z` or `±hh:mm`, written a byte at a time (core::fmt
+/// was most of a conversion's time). The fraction has at most 7 digits (100 ns), as .NET
+/// writes them, truncated so that the second and date never change, trailing zeros dropped.
+fn push_datetime(out: &mut Vec<u8>, dt: DateTime, offset: Offset) {
+    fn two(out: &mut Vec<u8>, n: i32) {
+        out.extend_from_slice(&[b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8]);
+    }
+    let year = i32::from(dt.year());
+    two(out, year / 100);
+    two(out, year % 100);
+    out.push(b'-');
+    two(out, i32::from(dt.month()));
+    out.push(b'-');
+    two(out, i32::from(dt.day()));
+    out.push(b'T');
+    two(out, i32::from(dt.hour()));
+    out.push(b':');
+    two(out, i32::from(dt.minute()));
+    out.push(b':');
+    two(out, i32::from(dt.second()));
+    let mut ticks = dt.subsec_nanosecond() / 100;
+    if ticks != 0 {
+        let mut digits = [0u8; 7];
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (ticks % 10) as u8;
+            ticks /= 10;
+        }
+        let len = 7 - digits.iter().rev().take_while(|&&d| d == b'0').count();
+        out.push(b'.');
+        out.extend_from_slice(&digits[..len]);
+    }
+    let seconds = offset.seconds();
+    if seconds == 0 {
+        out.push(b'Z');
+    } else {
+        out.push(if seconds < 0 { b'-' } else { b'+' });
+        let minutes = seconds.abs() / 60;
+        two(out, minutes / 60);
+        out.push(b':');
+        two(out, minutes % 60);
     }
 }
 
@@ -981,6 +1103,31 @@ mod tests {
                     (got.as_millisecond() - expected.as_millisecond()).abs() <= slack,
                     "{} {} -> {}", format, value, c.text
                 );
+            }
+        }
+
+        /// The cached offset period never changes an answer: one converter given a run of local
+        /// times (near each other, as an export's are, and across DST changes) says what a new
+        /// converter says for each.
+        #[test]
+        fn cached_offsets_agree_with_the_zone_rules(
+            start in FROM_MS..=TO_MS,
+            steps in proptest::collection::vec(-3 * MS_PER_DAY..=3 * MS_PER_DAY, 1..64),
+            zone in prop::sample::select(vec![
+                "America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata",
+                "America/Sao_Paulo", "Pacific/Apia", "UTC",
+            ]),
+        ) {
+            let zone = TimeZone::get(zone).expect("bundled tz database");
+            let cached = conv("us", zone.clone());
+            let mut ms = start;
+            for step in steps {
+                ms = (ms + step).clamp(FROM_MS, TO_MS);
+                let civil = Timestamp::from_millisecond(ms).expect("in range")
+                    .to_zoned(TimeZone::UTC).datetime();
+                let value = civil.strftime("%-m/%-d/%Y %H:%M:%S").to_string();
+                let fresh = conv("us", zone.clone()).convert(&value);
+                prop_assert_eq!(cached.convert(&value), fresh, "{}", value);
             }
         }
 
