@@ -270,18 +270,16 @@ impl DateConverter {
     /// The offset of a local time in the converter's zone, from the cached period when it
     /// falls inside.
     fn own_offset(&self, dt: DateTime) -> Result<(Offset, bool), DateError> {
-        if let Some(p) = self.period.get() {
-            if let Ok(ts) = p.offset.to_timestamp(dt) {
-                if p.from <= ts && ts < p.until {
-                    return Ok((p.offset, false));
-                }
-            }
+        if let Some(p) = self.period.get()
+            && let Ok(ts) = p.offset.to_timestamp(dt)
+            && p.from <= ts
+            && ts < p.until
+        {
+            return Ok((p.offset, false));
         }
         let (offset, earlier_of_two) = Self::offset_in(&self.time_zone, dt)?;
-        if !earlier_of_two {
-            if let Ok(ts) = offset.to_timestamp(dt) {
-                self.period.set(self.period_around(ts, offset));
-            }
+        if !earlier_of_two && let Ok(ts) = offset.to_timestamp(dt) {
+            self.period.set(self.period_around(ts, offset));
         }
         Ok((offset, earlier_of_two))
     }
