@@ -139,8 +139,10 @@ pub struct DateConverter {
 /// once, at that offset (offsets of one zone differ by less than the margin).
 #[derive(Debug, Clone, Copy)]
 struct Period {
-    from: Timestamp,
-    until: Timestamp,
+    /// The stretch's bounds as local times at `offset`: comparing civil times is cheaper than
+    /// making an instant of each value.
+    from: DateTime,
+    until: DateTime,
     offset: Offset,
 }
 
@@ -253,6 +255,14 @@ impl DateConverter {
         zone: Option<&TimeZone>,
         out: &mut Vec<u8>,
     ) -> Result<bool, DateError> {
+        if zone.is_none()
+            && let Some(p) = self.period.get()
+            && p.from <= dt
+            && dt < p.until
+        {
+            // Inside a cached stretch the instant exists and the offset is representable.
+            return self.render_civil(dt, p.offset, false, out);
+        }
         let (offset, earlier_of_two) = match zone {
             Some(zone) => Self::offset_in(zone, dt)?,
             None => self.own_offset(dt)?,
@@ -267,18 +277,14 @@ impl DateConverter {
         }
     }
 
-    /// The offset of a local time in the converter's zone, from the cached period when it
-    /// falls inside.
+    /// The offset of a local time in the converter's zone by its rules, keeping the stretch
+    /// around it for the next values.
     fn own_offset(&self, dt: DateTime) -> Result<(Offset, bool), DateError> {
-        if let Some(p) = self.period.get()
-            && let Ok(ts) = p.offset.to_timestamp(dt)
-            && p.from <= ts
-            && ts < p.until
-        {
-            return Ok((p.offset, false));
-        }
         let (offset, earlier_of_two) = Self::offset_in(&self.time_zone, dt)?;
-        if !earlier_of_two && let Ok(ts) = offset.to_timestamp(dt) {
+        if !earlier_of_two
+            && representable(offset)
+            && let Ok(ts) = offset.to_timestamp(dt)
+        {
             self.period.set(self.period_around(ts, offset));
         }
         Ok((offset, earlier_of_two))
@@ -298,9 +304,9 @@ impl DateConverter {
             Some(t) => t.timestamp().checked_sub(PERIOD_MARGIN).ok()?,
             None => Timestamp::MAX,
         };
-        (from <= ts && ts < until).then_some(Period {
-            from,
-            until,
+        (from <= ts && ts < until).then(|| Period {
+            from: offset.to_datetime(from),
+            until: offset.to_datetime(until),
             offset,
         })
     }
@@ -377,43 +383,47 @@ fn representable(offset: Offset) -> bool {
 /// was most of a conversion's time). The fraction has at most 7 digits (100 ns), as .NET
 /// writes them, truncated so that the second and date never change, trailing zeros dropped.
 fn push_datetime(out: &mut Vec<u8>, dt: DateTime, offset: Offset) {
-    fn two(out: &mut Vec<u8>, n: i32) {
-        out.extend_from_slice(&[b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8]);
+    // Filled on the stack and appended once: a push per byte cost as much as the rest.
+    let mut text = *b"0000-00-00T00:00:00.0000000+00:00";
+    fn two(at: &mut [u8], n: i32) {
+        at[0] = b'0' + (n / 10 % 10) as u8;
+        at[1] = b'0' + (n % 10) as u8;
     }
     let year = i32::from(dt.year());
-    two(out, year / 100);
-    two(out, year % 100);
-    out.push(b'-');
-    two(out, i32::from(dt.month()));
-    out.push(b'-');
-    two(out, i32::from(dt.day()));
-    out.push(b'T');
-    two(out, i32::from(dt.hour()));
-    out.push(b':');
-    two(out, i32::from(dt.minute()));
-    out.push(b':');
-    two(out, i32::from(dt.second()));
+    two(&mut text[0..2], year / 100);
+    two(&mut text[2..4], year % 100);
+    two(&mut text[5..7], i32::from(dt.month()));
+    two(&mut text[8..10], i32::from(dt.day()));
+    two(&mut text[11..13], i32::from(dt.hour()));
+    two(&mut text[14..16], i32::from(dt.minute()));
+    two(&mut text[17..19], i32::from(dt.second()));
+    let mut len = 19;
     let mut ticks = dt.subsec_nanosecond() / 100;
     if ticks != 0 {
-        let mut digits = [0u8; 7];
-        for d in digits.iter_mut().rev() {
+        for d in text[20..27].iter_mut().rev() {
             *d = b'0' + (ticks % 10) as u8;
             ticks /= 10;
         }
-        let len = 7 - digits.iter().rev().take_while(|&&d| d == b'0').count();
-        out.push(b'.');
-        out.extend_from_slice(&digits[..len]);
+        len = 27
+            - text[20..27]
+                .iter()
+                .rev()
+                .take_while(|&&d| d == b'0')
+                .count();
     }
     let seconds = offset.seconds();
     if seconds == 0 {
-        out.push(b'Z');
+        text[len] = b'Z';
+        len += 1;
     } else {
-        out.push(if seconds < 0 { b'-' } else { b'+' });
+        text[len] = if seconds < 0 { b'-' } else { b'+' };
         let minutes = seconds.abs() / 60;
-        two(out, minutes / 60);
-        out.push(b':');
-        two(out, minutes % 60);
+        two(&mut text[len + 1..len + 3], minutes / 60);
+        text[len + 3] = b':';
+        two(&mut text[len + 4..len + 6], minutes % 60);
+        len += 6;
     }
+    out.extend_from_slice(&text[..len]);
 }
 
 /// Reads `min..=max` ASCII digits (at most 4) and returns their value and the rest.
