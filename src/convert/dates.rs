@@ -128,10 +128,13 @@ pub enum DateError {
 pub struct DateConverter {
     format: DateFormat,
     time_zone: TimeZone,
-    /// The stretch of time around the last local time resolved in `time_zone` in which the
-    /// zone's offset does not change: looking the offset up in the zone's rules was a tenth of
-    /// a conversion, and an export's dates mostly fall in the same few periods.
-    period: Cell<Option<Period>>,
+    /// The stretches of time around the last local times resolved in `time_zone` in which the
+    /// zone's offset does not change: looking the offset up in the zone's rules cost more than
+    /// the rest of a conversion, and an export's dates mostly fall in the same few stretches
+    /// (this year's summer and winter, last year's).
+    periods: [Cell<Option<Period>>; PERIODS],
+    /// Where the next stretch found goes, round the ring.
+    next_period: Cell<usize>,
 }
 
 /// Instants `from..until` at one offset, at least [`PERIOD_MARGIN`] away from the zone's
@@ -148,6 +151,9 @@ struct Period {
 
 const PERIOD_MARGIN: SignedDuration = SignedDuration::from_hours(48);
 
+/// Stretches kept.
+const PERIODS: usize = 4;
+
 /// Why a parser gave up; turned into a [`DateError`] by the converter, which knows the format.
 enum Bad {
     Format,
@@ -160,7 +166,8 @@ impl DateConverter {
         DateConverter {
             format,
             time_zone,
-            period: Cell::new(None),
+            periods: Default::default(),
+            next_period: Cell::new(0),
         }
     }
 
@@ -256,11 +263,13 @@ impl DateConverter {
         out: &mut Vec<u8>,
     ) -> Result<bool, DateError> {
         if zone.is_none()
-            && let Some(p) = self.period.get()
-            && p.from <= dt
-            && dt < p.until
+            && let Some(p) = self
+                .periods
+                .iter()
+                .filter_map(Cell::get)
+                .find(|p| p.from <= dt && dt < p.until)
         {
-            // Inside a cached stretch the instant exists and the offset is representable.
+            // Inside a kept stretch the instant exists and the offset is representable.
             return self.render_civil(dt, p.offset, false, out);
         }
         let (offset, earlier_of_two) = match zone {
@@ -285,7 +294,11 @@ impl DateConverter {
             && representable(offset)
             && let Ok(ts) = offset.to_timestamp(dt)
         {
-            self.period.set(self.period_around(ts, offset));
+            if let Some(period) = self.period_around(ts, offset) {
+                let next = self.next_period.get();
+                self.periods[next].set(Some(period));
+                self.next_period.set((next + 1) % PERIODS);
+            }
         }
         Ok((offset, earlier_of_two))
     }
@@ -385,9 +398,18 @@ fn representable(offset: Offset) -> bool {
 fn push_datetime(out: &mut Vec<u8>, dt: DateTime, offset: Offset) {
     // Filled on the stack and appended once: a push per byte cost as much as the rest.
     let mut text = *b"0000-00-00T00:00:00.0000000+00:00";
+    /// `00` to `99`, so that a pair of digits is one copy.
+    const PAIRS: [[u8; 2]; 100] = {
+        let mut pairs = [[0u8; 2]; 100];
+        let mut n = 0;
+        while n < 100 {
+            pairs[n] = [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+            n += 1;
+        }
+        pairs
+    };
     fn two(at: &mut [u8], n: i32) {
-        at[0] = b'0' + (n / 10 % 10) as u8;
-        at[1] = b'0' + (n % 10) as u8;
+        at[..2].copy_from_slice(&PAIRS[n.unsigned_abs() as usize % 100]);
     }
     let year = i32::from(dt.year());
     two(&mut text[0..2], year / 100);
