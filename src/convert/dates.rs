@@ -293,12 +293,11 @@ impl DateConverter {
         if !earlier_of_two
             && representable(offset)
             && let Ok(ts) = offset.to_timestamp(dt)
+            && let Some(period) = self.period_around(ts, offset)
         {
-            if let Some(period) = self.period_around(ts, offset) {
-                let next = self.next_period.get();
-                self.periods[next].set(Some(period));
-                self.next_period.set((next + 1) % PERIODS);
-            }
+            let next = self.next_period.get();
+            self.periods[next].set(Some(period));
+            self.next_period.set((next + 1) % PERIODS);
         }
         Ok((offset, earlier_of_two))
     }
