@@ -399,3 +399,89 @@ async fn a_workbook_error_names_the_sheet_row_and_auto_refuses_ambiguity() {
         run.stderr
     );
 }
+
+/// Errors name the export's own lines: a CRLF export with a blank line and a quoted line break
+/// before the bad record puts it on line 5 of the export (line 4 of the converted file), and
+/// both the validation's errors and the conversion's own say so.
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_name_the_exports_lines_whatever_its_line_breaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(
+        dir.path(),
+        "crlf.csv",
+        b"EmailAddress;TerminationDate;LastWorkingDate;Note\r\n\
+          ana@contoso.com;11/30/2026;12/1/2026;\"two\r\nlines\"\r\n\
+          \r\n\
+          ben@contoso.com;13/45/2026;12/1/2026;\r\n",
+    );
+    let path = csv.to_string_lossy().into_owned();
+    let args = [
+        "validate",
+        "--csv-file-path",
+        &path,
+        "--delimiter",
+        ";",
+        "--date-format",
+        "us",
+        "--output",
+        "json",
+    ];
+    let run = hrconnector(&args, &[]).await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let report = json(&run);
+    let lines = |errors: &serde_json::Value| -> Vec<(u64, u64)> {
+        errors
+            .as_array()
+            .unwrap_or_else(|| panic!("{report}"))
+            .iter()
+            .map(|e| (e["record"].as_u64().unwrap(), e["line"].as_u64().unwrap()))
+            .collect()
+    };
+    assert_eq!(lines(&report["errors"]), [(2, 5)], "{report}");
+    assert_eq!(lines(&report["conversion"]["errors"]), [(2, 5)], "{report}");
+
+    let text = hrconnector(&args[..args.len() - 2], &[]).await;
+    assert!(
+        text.stderr.contains("record 2 (line 5)") || text.stdout.contains("record 2 (line 5)"),
+        "{}\n{}",
+        text.stdout,
+        text.stderr
+    );
+}
+
+/// An export is read within the same limits as the connector's file: a field over
+/// `--max-field-bytes` in a record being converted stops the run with the record, line and
+/// column, instead of being buffered whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exports_field_over_the_limit_is_refused_where_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = b"EmailAddress;TerminationDate;LastWorkingDate\r\n\
+                      ana@contoso.com;11/30/2026;12/1/2026\r\n\
+                      ben@contoso.com;11/30/2026;"
+        .to_vec();
+    bytes.extend(std::iter::repeat_n(b'9', 4096));
+    bytes.extend_from_slice(b"\r\n");
+    let csv = write(dir.path(), "long.csv", &bytes);
+    let path = csv.to_string_lossy().into_owned();
+    let run = hrconnector(
+        &[
+            "validate",
+            "--csv-file-path",
+            &path,
+            "--delimiter",
+            ";",
+            "--date-format",
+            "us",
+            "--max-field-bytes",
+            "1024",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains("record 2"), "{said}");
+    assert!(said.contains("line 3"), "{said}");
+    assert!(said.contains("column 3"), "{said}");
+    assert!(said.contains("1024"), "{said}");
+}

@@ -11,7 +11,10 @@ use std::sync::Arc;
 use super::dates::DateConverter;
 use super::options::{Delimiter, Encoding, InputFormat, InputOptions, is_date_field};
 use super::workbook::{self, SheetRows};
-use crate::hrdata::{ColumnNames, CsvSource, Field, RecordError, ValidationOptions};
+use crate::hrdata::{
+    ColumnNames, CsvError, CsvSource, Field, Record, RecordError, RecordReader, ValidationOptions,
+    read_error,
+};
 use crate::source::TempFileSource;
 
 /// How many conversion errors a report keeps; the total is always counted.
@@ -42,9 +45,35 @@ pub struct ConversionReport {
     pub error_count: u64,
     /// Notes for a person (a local time taken as the earlier of two).
     pub warnings: Vec<String>,
-    /// For a workbook: the sheet row of each record, so errors name rows, not converted lines.
+    /// Where the records are in the export (lines, or a workbook's rows), so that errors found
+    /// in the converted file name those.
     #[serde(skip)]
-    pub rows: Option<Vec<u32>>,
+    pub lines: LineMap,
+}
+
+/// The export's line (or sheet row) of each record, kept as the places where its difference
+/// to the converted file's line changes: blank lines, line breaks inside values that trimming
+/// removed, a workbook's empty rows. Usually empty, so memory does not grow with the file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LineMap {
+    /// From record `.0` on, the export's line is the converted file's plus `.1`.
+    shifts: Vec<(u64, i64)>,
+}
+
+impl LineMap {
+    fn record(&mut self, record: u64, export_line: u64, converted_line: u64) {
+        let shift = export_line as i64 - converted_line as i64;
+        if self.shifts.last().map_or(0, |s| s.1) != shift {
+            self.shifts.push((record, shift));
+        }
+    }
+
+    /// The export's line of `record`, which starts on `converted_line` of the converted file.
+    pub fn export_line(&self, record: u64, converted_line: u64) -> u64 {
+        let at = self.shifts.partition_point(|s| s.0 <= record);
+        let shift = at.checked_sub(1).map_or(0, |i| self.shifts[i].1);
+        converted_line.saturating_add_signed(shift)
+    }
 }
 
 impl ConversionReport {
@@ -80,12 +109,8 @@ impl ConversionReport {
             {
                 error.message = own.message.clone();
             }
-            if let Some(row) = self
-                .rows
-                .as_ref()
-                .and_then(|rows| rows.get(error.record.saturating_sub(1) as usize))
-            {
-                error.line = u64::from(*row);
+            if error.record > 0 {
+                error.line = self.lines.export_line(error.record, error.line);
             }
         }
         report.warnings.extend(self.warnings.iter().cloned());
@@ -114,6 +139,9 @@ pub enum ConvertError {
     Input { name: String, message: String },
     #[error(transparent)]
     Workbook(#[from] workbook::WorkbookError),
+    /// A record of the export over the validation's limits.
+    #[error(transparent)]
+    Limit(CsvError),
 }
 
 /// Converts `source` as `input` declares; `validation` names the file's columns. Nothing is
@@ -160,9 +188,6 @@ pub fn convert(
     let (file, path) = out.into_parts();
     let mut writer = Output::new(file).map_err(io_err)?;
     let mut stage = Stage::new(input, validation, zone);
-    if is_workbook {
-        stage.rows = Some(Vec::new());
-    }
     let described = if is_workbook {
         let local = local_copy(source.as_ref()).map_err(io_err)?;
         let mut rows = SheetRows::open(local.path(), input.sheet.as_deref())?;
@@ -351,29 +376,31 @@ fn read_csv(
         }
         declared => declared.byte().unwrap_or(b','),
     };
-    let reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(io::Cursor::new(head).chain(decoded));
+    let mut reader = RecordReader::with_delimiter(
+        io::Cursor::new(head).chain(decoded),
+        validation_limits(stage),
+        delimiter,
+    );
+    // A UTF-8 byte-order mark (or a UTF-16 one, decoded) is not part of the first header.
+    if reader.peek().map_err(io_err)?.starts_with(b"\xEF\xBB\xBF") {
+        reader.consume(3);
+    }
 
-    let (full_tx, full_rx) =
-        std::sync::mpsc::sync_channel::<Result<Vec<csv::ByteRecord>, String>>(BATCHES);
-    let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Vec<csv::ByteRecord>>(BATCHES + 1);
+    type Batch = Result<Vec<Record>, ConvertError>;
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Batch>(BATCHES);
+    let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(BATCHES + 1);
     std::thread::scope(|scope| -> Result<(), ConvertError> {
+        let split = move || split_records(reader, name, &full_tx, &empty_rx);
         std::thread::Builder::new()
             .name("convert-reader".into())
-            .spawn_scoped(scope, move || split_records(reader, &full_tx, &empty_rx))
+            .spawn_scoped(scope, split)
             .map_err(io_err)?;
         for batch in full_rx {
-            let batch = batch.map_err(|message| ConvertError::Input {
-                name: name.to_owned(),
-                message,
-            })?;
+            let batch = batch?;
             // Borrows from this batch only; one allocation per batch.
             let mut texts: Vec<&str> = Vec::with_capacity(16);
             for record in &batch {
-                let line = record.position().map_or(0, |p| p.line());
+                let line = record.line();
                 texts.clear();
                 for (i, field) in record.iter().enumerate() {
                     let text = std::str::from_utf8(field).map_err(|_| ConvertError::Input {
@@ -408,29 +435,47 @@ fn read_csv(
     Ok(format!("csv ({encoding}, {delimiter})"))
 }
 
+/// The limits validation puts on a record, which the export's records are read within too.
+fn validation_limits(stage: &Stage<'_>) -> crate::hrdata::Limits {
+    stage.validation.limits
+}
+
 /// The reader thread: fills batches of records (reused once the converting thread hands them
 /// back) until the end, an error, or the converting thread stops.
-fn split_records<R: Read>(
-    mut reader: csv::Reader<R>,
-    full: &std::sync::mpsc::SyncSender<Result<Vec<csv::ByteRecord>, String>>,
-    empty: &std::sync::mpsc::Receiver<Vec<csv::ByteRecord>>,
+fn split_records<R: io::BufRead>(
+    mut reader: RecordReader<R>,
+    name: &str,
+    full: &std::sync::mpsc::SyncSender<Result<Vec<Record>, ConvertError>>,
+    empty: &std::sync::mpsc::Receiver<Vec<Record>>,
 ) {
+    let mut records = 0u64;
     loop {
         let mut batch = empty.try_recv().unwrap_or_default();
-        batch.resize_with(BATCH, csv::ByteRecord::new);
+        batch.resize_with(BATCH, Record::default);
         let mut filled = 0;
         while filled < BATCH {
-            match reader.read_byte_record(&mut batch[filled]) {
+            match reader.read(&mut batch[filled]) {
                 Ok(true) => filled += 1,
                 Ok(false) => break,
                 Err(e) => {
                     batch.truncate(filled);
                     let _ = full.send(Ok(batch));
-                    let _ = full.send(Err(format!("not readable as CSV: {e}")));
+                    // The header is not a record.
+                    let row = records + filled as u64;
+                    let record = (row > 0).then_some(row);
+                    let error = match read_error(name, record, e) {
+                        CsvError::Io { error, .. } => ConvertError::Io {
+                            name: name.to_owned(),
+                            error,
+                        },
+                        other => ConvertError::Limit(other),
+                    };
+                    let _ = full.send(Err(error));
                     return;
                 }
             }
         }
+        records += filled as u64;
         let last = filled < BATCH;
         batch.truncate(filled);
         if (!batch.is_empty() && full.send(Ok(batch)).is_err()) || last {
@@ -498,8 +543,9 @@ struct Stage<'a> {
     date_at: Vec<Option<usize>>,
     records: u64,
     report: ConversionReport,
-    /// Sheet rows of the records (workbooks only).
-    rows: Option<Vec<u32>>,
+    /// The converted file's line that the next row starts on.
+    converted_line: u64,
+    lines: LineMap,
 }
 
 impl<'a> Stage<'a> {
@@ -516,7 +562,8 @@ impl<'a> Stage<'a> {
             dates: Vec::new(),
             date_at: Vec::new(),
             records: 0,
-            rows: None,
+            converted_line: 1,
+            lines: LineMap::default(),
             report: ConversionReport {
                 converted: true,
                 ..ConversionReport::default()
@@ -526,6 +573,16 @@ impl<'a> Stage<'a> {
 
     /// Converts one row (the first is the header) and appends it to `out`.
     fn row(&mut self, line: u64, values: &[&str], out: &mut Vec<u8>) {
+        let start = out.len();
+        let converted_line = self.converted_line;
+        self.write_row(line, values, out);
+        self.converted_line += memchr::memchr_iter(b'\n', &out[start..]).count() as u64;
+        if self.header.is_some() && self.records > 0 {
+            self.lines.record(self.records, line, converted_line);
+        }
+    }
+
+    fn write_row(&mut self, line: u64, values: &[&str], out: &mut Vec<u8>) {
         let trim = self.input.trim;
         fn trimmed(v: &str, trim: bool) -> &str {
             if trim { v.trim() } else { v }
@@ -579,9 +636,6 @@ impl<'a> Stage<'a> {
         if failed {
             self.report.rejected += 1;
         }
-        if let Some(rows) = &mut self.rows {
-            rows.push(u32::try_from(line).unwrap_or(u32::MAX));
-        }
     }
 
     /// Renames the columns of fields to their output headers and sets up the date columns.
@@ -633,7 +687,7 @@ impl<'a> Stage<'a> {
             }
         }
         self.report.columns = self.dates.into_iter().map(|c| c.report).collect();
-        self.report.rows = self.rows;
+        self.report.lines = self.lines;
         self.report
     }
 }

@@ -28,6 +28,9 @@ pub use crate::source::{BytesSource, CsvSource, FileSource};
 pub use chunk::{Chunk, ChunkReader};
 pub use error::{CsvError, Limit, RecordError};
 pub use plan::ChunkPlan;
+// The conversion stage reads exports with the same reader (its delimiter, exact lines, limits).
+pub(crate) use parse::{Record, RecordReader};
+pub(crate) use stream::read_error;
 pub use validate::{ValidationReport, validate, validate_and_plan};
 
 // API CONTRACT (filled in by the hrdata work; other modules code against these names):

@@ -108,8 +108,9 @@ impl Record {
     }
 }
 
-/// Reads records from a byte stream (RFC 4180: `,` delimiter, `"` quotes, `""` escapes; records
-/// end at CRLF, LF or CR; records may have any number of fields).
+/// Reads records from a byte stream (RFC 4180: `,` delimiter, or another for an export being
+/// converted; `"` quotes, `""` escapes; records end at CRLF, LF or CR; records may have any
+/// number of fields).
 ///
 /// Parses straight out of the input's own buffer (`BufRead`): csv-core keeps its state across
 /// buffer boundaries, so no bytes are copied into a buffer of ours.
@@ -126,13 +127,20 @@ pub(crate) struct RecordReader<R> {
     /// A `\r` outside quotes ended a line without a `\n` after it (classic Mac line breaks).
     bare_cr: bool,
     limits: Limits,
+    delimiter: u8,
 }
 
 impl<R: BufRead> RecordReader<R> {
     pub fn new(input: R, limits: Limits) -> Self {
+        Self::with_delimiter(input, limits, b',')
+    }
+
+    /// A reader of fields separated by `delimiter` (an ASCII byte other than `"`, CR and LF).
+    pub fn with_delimiter(input: R, limits: Limits, delimiter: u8) -> Self {
         RecordReader {
             input,
-            core: csv_core::Reader::new(),
+            core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
+            delimiter,
             skipped_lines: 0,
             offset: 0,
             pending_cr: false,
@@ -327,7 +335,7 @@ impl<R: BufRead> RecordReader<R> {
         }
         let line = &buf[..end];
         let (mut out, mut nends, mut field_start) = (0, 0, 0);
-        for comma in memchr::memchr_iter(b',', line).chain([line.len()]) {
+        for comma in memchr::memchr_iter(self.delimiter, line).chain([line.len()]) {
             let field = &line[field_start..comma];
             // Field by field, so that a line over the limits is never copied whole.
             check_field(self.limits, record.line, nends, field.len())?;
