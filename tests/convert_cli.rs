@@ -485,3 +485,44 @@ async fn an_exports_field_over_the_limit_is_refused_where_it_is() {
     assert!(said.contains("column 3"), "{said}");
     assert!(said.contains("1024"), "{said}");
 }
+
+/// Bytes that are not UTF-8 in an export declared UTF-8 are refused naming the line and the
+/// column, also when a delimiter cuts a character in two (the record's bytes joined would be
+/// UTF-8: `é` is C3 A9).
+#[tokio::test(flavor = "multi_thread")]
+async fn bytes_not_utf8_are_refused_by_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bad) in [("latin.csv", &b"Caf\xe9"[..]), ("cut.csv", &b"x\xc3;\xa9y"[..])] {
+        let mut bytes = b"EmailAddress;TerminationDate;LastWorkingDate;Note;Other\n\
+                          ana@contoso.com;2026-11-30;2026-11-30;ok;ok\n\
+                          ben@contoso.com;2026-11-30;2026-11-30;"
+            .to_vec();
+        bytes.extend_from_slice(bad);
+        if name == "latin.csv" {
+            bytes.extend_from_slice(b";ok");
+        }
+        bytes.push(b'\n');
+        let csv = write(dir.path(), name, &bytes);
+        let path = csv.to_string_lossy().into_owned();
+        let run = hrconnector(
+            &[
+                "validate",
+                "--csv-file-path",
+                &path,
+                "--delimiter",
+                ";",
+                "--date-format",
+                "date",
+            ],
+            &[],
+        )
+        .await;
+        assert_eq!(run.code, 1, "{name}: {}\n{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains("line 3, column 4: not UTF-8"),
+            "{name}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("--encoding windows-1252"), "{}", run.stderr);
+    }
+}

@@ -360,7 +360,10 @@ fn read_csv(
         .encoding(label)
         .bom_override(true)
         .utf8_passthru(true)
-        .build(source.open().map_err(io_err)?);
+        // Its default 8 KiB made every read small, and a record across reads takes the
+        // reader's slow path.
+        .build_with_buffer(source.open().map_err(io_err)?, vec![0; 256 * 1024])
+        .map_err(io_err)?;
     let mut decoded = io::BufReader::with_capacity(256 * 1024, decoded);
     // `auto` reads the header line first (at most 1 MiB of it), then hands it back in front of
     // the rest.
@@ -402,17 +405,34 @@ fn read_csv(
             for record in &batch {
                 let line = record.line();
                 texts.clear();
-                for (i, field) in record.iter().enumerate() {
-                    let text = std::str::from_utf8(field).map_err(|_| ConvertError::Input {
-                        name: name.to_owned(),
-                        message: format!(
-                            "line {line}, column {}: not UTF-8; if the file was saved by Excel in \
-                             a Western European locale, declare --encoding windows-1252 \
-                             (spec.input.encoding)",
-                            i + 1
-                        ),
-                    })?;
-                    texts.push(text);
+                let not_utf8 = |column: usize| ConvertError::Input {
+                    name: name.to_owned(),
+                    message: format!(
+                        "line {line}, column {column}: not UTF-8; if the file was saved by Excel \
+                         in a Western European locale, declare --encoding windows-1252 \
+                         (spec.input.encoding)"
+                    ),
+                };
+                // One check of the whole record; a field is then a slice of it, unless the
+                // record's bytes were only UTF-8 once joined (a character cut by a delimiter).
+                let whole = std::str::from_utf8(record.as_slice()).ok();
+                for i in 0..record.len() {
+                    let text = whole
+                        .zip(record.range(i))
+                        .and_then(|(whole, range)| whole.get(range));
+                    match text {
+                        Some(text) => texts.push(text),
+                        None => {
+                            let bad = (0..record.len())
+                                .find(|&j| {
+                                    record
+                                        .get(j)
+                                        .is_some_and(|f| std::str::from_utf8(f).is_err())
+                                })
+                                .unwrap_or(i);
+                            return Err(not_utf8(bad + 1));
+                        }
+                    }
                 }
                 stage.row(line, &texts, &mut writer.buf);
                 writer.spill().map_err(io_err)?;
@@ -576,7 +596,13 @@ impl<'a> Stage<'a> {
         let start = out.len();
         let converted_line = self.converted_line;
         self.write_row(line, values, out);
-        self.converted_line += memchr::memchr_iter(b'\n', &out[start..]).count() as u64;
+        // Only a quoted value can hold a line break of its own.
+        let written = &out[start..];
+        self.converted_line += if memchr::memchr(b'"', written).is_some() {
+            memchr::memchr_iter(b'\n', written).count() as u64
+        } else {
+            1
+        };
         if self.header.is_some() && self.records > 0 {
             self.lines.record(self.records, line, converted_line);
         }
