@@ -492,7 +492,10 @@ async fn an_exports_field_over_the_limit_is_refused_where_it_is() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bytes_not_utf8_are_refused_by_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, bad) in [("latin.csv", &b"Caf\xe9"[..]), ("cut.csv", &b"x\xc3;\xa9y"[..])] {
+    for (name, bad) in [
+        ("latin.csv", &b"Caf\xe9"[..]),
+        ("cut.csv", &b"x\xc3;\xa9y"[..]),
+    ] {
         let mut bytes = b"EmailAddress;TerminationDate;LastWorkingDate;Note;Other\n\
                           ana@contoso.com;2026-11-30;2026-11-30;ok;ok\n\
                           ben@contoso.com;2026-11-30;2026-11-30;"
@@ -523,6 +526,10 @@ async fn bytes_not_utf8_are_refused_by_line_and_column() {
             "{name}: {}",
             run.stderr
         );
-        assert!(run.stderr.contains("--encoding windows-1252"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("--encoding windows-1252"),
+            "{}",
+            run.stderr
+        );
     }
 }
