@@ -533,3 +533,38 @@ async fn bytes_not_utf8_are_refused_by_line_and_column() {
         );
     }
 }
+
+/// An error early in a long export stops the run at once: the reader thread, ahead by a few
+/// batches, is not left waiting (it once could be).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_early_error_in_a_long_export_ends_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    // The bad record comes after a few batches, when the reader is ahead and waiting.
+    let mut bytes = b"EmailAddress;TerminationDate;LastWorkingDate\n".to_vec();
+    for i in 0..20_000 {
+        let value: &[u8] = if i == 3000 { b"Caf\xe9" } else { b"2026-11-30" };
+        bytes.extend_from_slice(format!("p{i}@contoso.com;2026-11-30;").as_bytes());
+        bytes.extend_from_slice(value);
+        bytes.push(b'\n');
+    }
+    let csv = write(dir.path(), "long.csv", &bytes);
+    let path = csv.to_string_lossy().into_owned();
+    let args = [
+        "validate",
+        "--csv-file-path",
+        &path,
+        "--delimiter",
+        ";",
+        "--date-format",
+        "date",
+    ];
+    let run = tokio::time::timeout(std::time::Duration::from_secs(120), hrconnector(&args, &[]))
+        .await
+        .expect("the run ends");
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("line 3002, column 3: not UTF-8"),
+        "{}",
+        run.stderr
+    );
+}

@@ -3,6 +3,11 @@
 //! comma-delimited, RFC 4180, fields under their default headers) to a temporary file that
 //! validation and chunking then read as they read any file. Streaming row by row: memory does
 //! not grow with the file.
+//!
+//! A CSV export goes through three threads: one reads, decodes and splits it into batches of
+//! records (with validation's own record reader, so lines are exact and limits hold), this one
+//! converts them into bytes, and one writes those to the file. A workbook's rows come from the
+//! workbook reader's thread instead.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -252,7 +257,8 @@ fn local_copy(source: &dyn CsvSource) -> io::Result<tempfile::NamedTempFile> {
 
 /// The converted file being written: records are put into `buf`, which a thread of its own
 /// writes to the file whenever it holds [`SPILL`] bytes (writing to the page cache was a fifth
-/// of the converting thread's time).
+/// of the converting thread's time). [`BUFFERS`] buffers go round, never more, so memory is the
+/// same for any file (a writer slowed by the kernel's writeback makes the converter wait).
 struct Output {
     buf: Vec<u8>,
     full: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
@@ -260,12 +266,21 @@ struct Output {
     writer: Option<std::thread::JoinHandle<io::Result<std::fs::File>>>,
 }
 
-const SPILL: usize = 1 << 20;
+const SPILL: usize = 256 * 1024;
+const BUFFERS: usize = 3;
+
+/// A buffer of the converted file: room for [`SPILL`] bytes and the record that crosses it.
+fn output_buffer() -> Vec<u8> {
+    Vec::with_capacity(SPILL + 16 * 1024)
+}
 
 impl Output {
     fn new(mut file: std::fs::File) -> io::Result<Self> {
-        let (full, full_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
-        let (empty_tx, empty) = std::sync::mpsc::sync_channel::<Vec<u8>>(3);
+        let (full, full_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(BUFFERS);
+        let (empty_tx, empty) = std::sync::mpsc::sync_channel::<Vec<u8>>(BUFFERS);
+        for _ in 1..BUFFERS {
+            let _ = empty_tx.send(output_buffer());
+        }
         let writer = std::thread::Builder::new()
             .name("convert-writer".into())
             .spawn(move || {
@@ -273,12 +288,12 @@ impl Output {
                     file.write_all(&buf)?;
                     buf.clear();
                     // The converting thread may be done; the buffer is then dropped.
-                    let _ = empty_tx.try_send(buf);
+                    let _ = empty_tx.send(buf);
                 }
                 Ok(file)
             })?;
         Ok(Output {
-            buf: Vec::with_capacity(SPILL + 4096),
+            buf: output_buffer(),
             full: Some(full),
             empty,
             writer: Some(writer),
@@ -289,17 +304,17 @@ impl Output {
         if self.buf.len() < SPILL {
             return Ok(());
         }
-        let next = self
-            .empty
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(SPILL + 4096));
-        let buf = std::mem::replace(&mut self.buf, next);
-        let sent = self.full.as_ref().map(|full| full.send(buf).is_ok());
-        if sent == Some(true) {
-            Ok(())
-        } else {
+        let sent = self
+            .full
+            .as_ref()
+            .is_some_and(|full| full.send(std::mem::take(&mut self.buf)).is_ok());
+        match self.empty.recv() {
+            Ok(next) if sent => {
+                self.buf = next;
+                Ok(())
+            }
             // The writer stopped: its error says why.
-            self.join().map(|_| ())
+            _ => self.join().map(|_| ()),
         }
     }
 
@@ -330,7 +345,7 @@ impl Output {
 /// hand-over is rare, few enough that memory stays small.
 const BATCH: usize = 512;
 
-/// Batches in flight: the reader can be this far ahead.
+/// Batches going round: the reader can be this far ahead.
 const BATCHES: usize = 4;
 
 /// Reads a CSV export: decoded to UTF-8 when its encoding asks, split by its delimiter.
@@ -390,9 +405,15 @@ fn read_csv(
     }
 
     type Batch = Result<Vec<Record>, ConvertError>;
-    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Batch>(BATCHES);
-    let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(BATCHES + 1);
+    // BATCHES batches go round between the two threads, never more.
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Batch>(BATCHES + 1);
+    let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(BATCHES);
+    for _ in 0..BATCHES {
+        let _ = empty_tx.send(Vec::new());
+    }
     std::thread::scope(|scope| -> Result<(), ConvertError> {
+        // Owned here, so that an early return drops it and a reader waiting for a batch stops.
+        let empty_tx = empty_tx;
         let split = move || split_records(reader, name, &full_tx, &empty_rx);
         std::thread::Builder::new()
             .name("convert-reader".into())
@@ -469,8 +490,8 @@ fn split_records<R: io::BufRead>(
     empty: &std::sync::mpsc::Receiver<Vec<Record>>,
 ) {
     let mut records = 0u64;
-    loop {
-        let mut batch = empty.try_recv().unwrap_or_default();
+    // No batch back means the converting thread has stopped.
+    while let Ok(mut batch) = empty.recv() {
         batch.resize_with(BATCH, Record::default);
         let mut filled = 0;
         while filled < BATCH {
