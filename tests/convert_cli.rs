@@ -34,6 +34,15 @@ fn utf16_le(text: &str) -> Vec<u8> {
     bytes
 }
 
+/// `hrconnector validate` of `bytes`, written to `name` in `dir`, as a `;`-delimited export with
+/// `flags`.
+async fn validate_export(dir: &Path, name: &str, bytes: &[u8], flags: &[&str]) -> Run {
+    let path = write(dir, name, bytes).to_string_lossy().into_owned();
+    let mut args = vec!["validate", "--csv-file-path", &path, "--delimiter", ";"];
+    args.extend_from_slice(flags);
+    hrconnector(&args, &[]).await
+}
+
 /// Uploads `file` with `flags` to a fresh emulator: the run and, per received record, its
 /// e-mail address and the instants of its two dates.
 async fn upload(file: &Path, flags: &[&str]) -> (Run, Vec<(String, Timestamp, Timestamp)>) {
@@ -406,27 +415,13 @@ async fn a_workbook_error_names_the_sheet_row_and_auto_refuses_ambiguity() {
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_name_the_exports_lines_whatever_its_line_breaks() {
     let dir = tempfile::tempdir().unwrap();
-    let csv = write(
-        dir.path(),
-        "crlf.csv",
-        b"EmailAddress;TerminationDate;LastWorkingDate;Note\r\n\
-          ana@contoso.com;11/30/2026;12/1/2026;\"two\r\nlines\"\r\n\
-          \r\n\
-          ben@contoso.com;13/45/2026;12/1/2026;\r\n",
-    );
-    let path = csv.to_string_lossy().into_owned();
-    let args = [
-        "validate",
-        "--csv-file-path",
-        &path,
-        "--delimiter",
-        ";",
-        "--date-format",
-        "us",
-        "--output",
-        "json",
-    ];
-    let run = hrconnector(&args, &[]).await;
+    let bytes = b"EmailAddress;TerminationDate;LastWorkingDate;Note\r\n\
+                  ana@contoso.com;11/30/2026;12/1/2026;\"two\r\nlines\"\r\n\
+                  \r\n\
+                  ben@contoso.com;13/45/2026;12/1/2026;\r\n";
+    let flags = ["--date-format", "us"];
+    let json_flags = ["--date-format", "us", "--output", "json"];
+    let run = validate_export(dir.path(), "crlf.csv", bytes, &json_flags).await;
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     let report = json(&run);
     let lines = |errors: &serde_json::Value| -> Vec<(u64, u64)> {
@@ -440,7 +435,7 @@ async fn errors_name_the_exports_lines_whatever_its_line_breaks() {
     assert_eq!(lines(&report["errors"]), [(2, 5)], "{report}");
     assert_eq!(lines(&report["conversion"]["errors"]), [(2, 5)], "{report}");
 
-    let text = hrconnector(&args[..args.len() - 2], &[]).await;
+    let text = validate_export(dir.path(), "crlf.csv", bytes, &flags).await;
     assert!(
         text.stderr.contains("record 2 (line 5)") || text.stdout.contains("record 2 (line 5)"),
         "{}\n{}",
@@ -461,23 +456,8 @@ async fn an_exports_field_over_the_limit_is_refused_where_it_is() {
         .to_vec();
     bytes.extend(std::iter::repeat_n(b'9', 4096));
     bytes.extend_from_slice(b"\r\n");
-    let csv = write(dir.path(), "long.csv", &bytes);
-    let path = csv.to_string_lossy().into_owned();
-    let run = hrconnector(
-        &[
-            "validate",
-            "--csv-file-path",
-            &path,
-            "--delimiter",
-            ";",
-            "--date-format",
-            "us",
-            "--max-field-bytes",
-            "1024",
-        ],
-        &[],
-    )
-    .await;
+    let flags = ["--date-format", "us", "--max-field-bytes", "1024"];
+    let run = validate_export(dir.path(), "long.csv", &bytes, &flags).await;
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     let said = format!("{}{}", run.stdout, run.stderr);
     assert!(said.contains("record 2"), "{said}");
@@ -505,21 +485,7 @@ async fn bytes_not_utf8_are_refused_by_line_and_column() {
             bytes.extend_from_slice(b";ok");
         }
         bytes.push(b'\n');
-        let csv = write(dir.path(), name, &bytes);
-        let path = csv.to_string_lossy().into_owned();
-        let run = hrconnector(
-            &[
-                "validate",
-                "--csv-file-path",
-                &path,
-                "--delimiter",
-                ";",
-                "--date-format",
-                "date",
-            ],
-            &[],
-        )
-        .await;
+        let run = validate_export(dir.path(), name, &bytes, &["--date-format", "date"]).await;
         assert_eq!(run.code, 1, "{name}: {}\n{}", run.stdout, run.stderr);
         assert!(
             run.stderr.contains("line 3, column 4: not UTF-8"),
@@ -547,18 +513,8 @@ async fn an_early_error_in_a_long_export_ends_the_run() {
         bytes.extend_from_slice(value);
         bytes.push(b'\n');
     }
-    let csv = write(dir.path(), "long.csv", &bytes);
-    let path = csv.to_string_lossy().into_owned();
-    let args = [
-        "validate",
-        "--csv-file-path",
-        &path,
-        "--delimiter",
-        ";",
-        "--date-format",
-        "date",
-    ];
-    let run = tokio::time::timeout(std::time::Duration::from_secs(120), hrconnector(&args, &[]))
+    let run = validate_export(dir.path(), "long.csv", &bytes, &["--date-format", "date"]);
+    let run = tokio::time::timeout(std::time::Duration::from_secs(120), run)
         .await
         .expect("the run ends");
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
