@@ -351,8 +351,8 @@ const BATCHES: usize = 4;
 /// Reads a CSV export: decoded to UTF-8 when its encoding asks, split by its delimiter.
 ///
 /// Reading, decoding and splitting run on a thread of their own, which hands batches of
-/// records to this one to convert and write: the two halves cost about the same, and the
-/// machine has two cores.
+/// records to this one to convert; [`Output`]'s thread writes the result. Each of the three
+/// parts takes a share of two cores, and none waits for the others' I/O.
 fn read_csv(
     source: &dyn CsvSource,
     input: &InputOptions,
@@ -396,7 +396,8 @@ fn read_csv(
     };
     let mut reader = RecordReader::with_delimiter(
         io::Cursor::new(head).chain(decoded),
-        validation_limits(stage),
+        // An export's records are read within the limits validation puts on a record.
+        stage.validation.limits,
         delimiter,
     );
     // A UTF-8 byte-order mark (or a UTF-16 one, decoded) is not part of the first header.
@@ -474,11 +475,6 @@ fn read_csv(
             e.to_string()
         });
     Ok(format!("csv ({encoding}, {delimiter})"))
-}
-
-/// The limits validation puts on a record, which the export's records are read within too.
-fn validation_limits(stage: &Stage<'_>) -> crate::hrdata::Limits {
-    stage.validation.limits
 }
 
 /// The reader thread: fills batches of records (reused once the converting thread hands them
