@@ -16,7 +16,9 @@ use crate::source::{
 pub struct SourceArgs {
     /// The HR CSV file (or workbook), or `-` for standard input. Standard input is read whole
     /// into a temporary file first (validation reads it before anything is sent): a stream
-    /// cannot resume mid-way, though a checkpoint still recognises identical content.
+    /// cannot resume mid-way, though a checkpoint still recognises identical content. A file
+    /// name with `*` or `?` (quoted, so the shell leaves it alone) takes the newest matching
+    /// file of the directory (by modification time; ties: the greatest name).
     #[arg(long)]
     pub csv_file_path: Option<PathBuf>,
     /// The HR CSV in object storage: az://CONTAINER/BLOB,
@@ -26,7 +28,9 @@ pub struct SourceArgs {
     /// AZURE_STORAGE_ACCOUNT_KEY, AZURE_STORAGE_SAS_TOKEN, AZURE_STORAGE_USE_EMULATOR,
     /// AZURITE_BLOB_STORAGE_URL, AZURE_CLIENT_ID + AZURE_TENANT_ID + AZURE_FEDERATED_TOKEN_FILE;
     /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION,
-    /// AWS_ENDPOINT_URL, AWS_ALLOW_HTTP, AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE).
+    /// AWS_ENDPOINT_URL, AWS_ALLOW_HTTP, AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE). A last
+    /// segment with `*` takes the newest matching object of its prefix (`?` would start a
+    /// query, which is refused: use `*`).
     #[arg(long, value_name = "URL")]
     pub source: Option<String>,
 }
@@ -45,15 +49,48 @@ impl SourceArgs {
             (Some(path), _) if path.as_os_str() == "-" => TempFileSource::from_stdin()
                 .map(|s| Arc::new(s) as Arc<dyn CsvSource>)
                 .map_err(|e| format!("cannot read standard input: {e}")),
-            (Some(path), _) => Ok(Arc::new(FileSource::new(path))),
+            (Some(path), _) => {
+                let file = FileSource::new(path);
+                if !file.is_pattern() {
+                    return Ok(Arc::new(file));
+                }
+                // A pattern: the match is chosen once, for the whole command.
+                let pinned = file.pin().map_err(|e| e.to_string())?;
+                let meta = std::fs::metadata(pinned.name()).map_err(|e| e.to_string())?;
+                let modified = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| jiff::Timestamp::try_from(t).ok())
+                    .map_or_else(|| "unknown".to_owned(), |t| t.to_string());
+                eprintln!(
+                    "note: {} chose {} ({} bytes, modified {modified})",
+                    self.name(),
+                    pinned.name(),
+                    meta.len()
+                );
+                Ok(pinned)
+            }
             (None, Some(url)) => {
                 let location = ObjectLocation::parse(url).map_err(|e| e.to_string())?;
                 let mut config = StoreConfig::new(location);
                 config.retry.max_attempts = max_attempts;
                 config.ca_file = ca_file.map(ToOwned::to_owned);
                 let object = ObjectSource::new(&config, runtime).map_err(|e| e.to_string())?;
-                object.head().await.map_err(|e| e.to_string())?;
-                Ok(Arc::new(object))
+                let version = object.head().await.map_err(|e| e.to_string())?;
+                if version.chosen.is_none() {
+                    return Ok(Arc::new(object));
+                }
+                // A pattern: the match is chosen once, for the whole command.
+                let pinned = object.pin_version(&version);
+                eprintln!(
+                    "note: {} chose {} ({} bytes, modified {}, ETag {})",
+                    self.name(),
+                    pinned.name(),
+                    version.size,
+                    version.last_modified,
+                    version.etag.as_deref().unwrap_or("none"),
+                );
+                Ok(pinned)
             }
             (None, None) => Err("give --csv-file-path or --source".into()),
         }

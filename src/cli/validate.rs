@@ -40,7 +40,6 @@ pub fn run(args: ValidateArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let name = args.source.name();
     // An object source is read through an async client; a file needs no runtime, but one
     // costs little.
     let runtime = match tokio::runtime::Runtime::new() {
@@ -57,6 +56,8 @@ pub fn run(args: ValidateArgs) -> ExitCode {
         Ok(source) => source,
         Err(message) => return fail(&args, &message, EXIT_USAGE),
     };
+    // The file a pattern chose, from here on.
+    let name = source.name();
     // Conversion and validation read on this thread, outside the runtime, which serves an
     // object's reads.
     let crate::convert::Conversion {

@@ -13,7 +13,7 @@ use crate::crd::conditions::reason;
 use crate::crd::{HrConnectorJob, ObjectSourceStatus};
 use crate::hrdata;
 use crate::source::object::{ObjectCredentials, fetch_credential, object_error};
-use crate::source::{CsvSource, ObjectLocation, ObjectSource, ObjectVersion, StoreConfig};
+use crate::source::{ObjectLocation, ObjectSource, ObjectVersion, StoreConfig};
 
 /// Why an object source cannot be used: a Ready=False reason and a message for a person.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,10 +165,11 @@ pub async fn check_version(
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);
     };
-    let status = Some(status_of(version));
+    let mut status = status_of(version);
     let fingerprint = format!(
-        "{}/{}/{}",
+        "{}/{}/{}/{}",
         job.metadata.generation.unwrap_or_default(),
+        version.chosen.as_deref().unwrap_or_default(),
         version.etag.as_deref().unwrap_or_default(),
         version.last_modified
     );
@@ -180,7 +181,7 @@ pub async fn check_version(
         == Some(&fingerprint)
     {
         return Preflight {
-            status,
+            status: Some(status),
             verdict: None,
         };
     }
@@ -188,10 +189,8 @@ pub async fn check_version(
     let policy = job.spec.run_policy();
     let (owned, ceiling) = (job.clone(), ctx.config.limits);
     // Converted as spec.input declares, then validated as a run would.
+    let pinned = object.pin_version(version);
     let checked = tokio::task::spawn_blocking(move || {
-        let pinned = object
-            .pin()
-            .map_err(|error| hrdata::CsvError::io(object.name(), error))?;
         let conversion = match super::converted(&owned, pinned, ceiling) {
             Ok(c) => c,
             Err(crate::convert::ConvertError::Io { name, error }) => {
@@ -215,10 +214,13 @@ pub async fn check_version(
         }),
         Ok(Ok(Err(conversion))) => Err(ObjectProblem::new(reason::INVALID_CSV, conversion)),
         // The run's own verdict, on the check: invalid records, the ceiling, the floor.
-        Ok(Ok(Ok((report, input)))) => policy
-            .check(&report, invalid_rows)
-            .map(|()| input)
-            .map_err(|e| ObjectProblem::new(e.reason(), e.to_string())),
+        Ok(Ok(Ok((report, input)))) => {
+            status.sha256 = Some(report.sha256.clone());
+            policy
+                .check(&report, invalid_rows)
+                .map(|()| input)
+                .map_err(|e| ObjectProblem::new(e.reason(), e.to_string()))
+        }
     };
     // A verdict on the file itself holds until the object or the spec changes.
     if verdict.is_ok()
@@ -237,13 +239,31 @@ pub async fn check_version(
         forget();
     }
     Preflight {
-        status,
+        status: Some(status),
         verdict: Some(verdict),
     }
 }
 
+/// The status of a new check, keeping the digest the last one found for the same version (a
+/// version found unchanged is not read again).
+pub fn carry_digest(
+    mut new: ObjectSourceStatus,
+    old: Option<&ObjectSourceStatus>,
+) -> ObjectSourceStatus {
+    if let Some(old) = old
+        && new.sha256.is_none()
+        && (&new.chosen, &new.etag, &new.last_modified, new.size)
+            == (&old.chosen, &old.etag, &old.last_modified, old.size)
+    {
+        new.sha256 = old.sha256.clone();
+    }
+    new
+}
+
 fn status_of(version: &ObjectVersion) -> ObjectSourceStatus {
     ObjectSourceStatus {
+        chosen: version.chosen.clone(),
+        sha256: None,
         etag: version.etag.clone(),
         last_modified: Some(version.last_modified.clone()),
         size: Some(version.size),

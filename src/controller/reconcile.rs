@@ -127,8 +127,8 @@ pub async fn reconcile(
         match preflight::poll(&ctx, &job, &key) {
             Poll::Done { id, outcome } => {
                 outcome_id = Some(id);
-                if outcome.status.is_some() {
-                    next.source = outcome.status;
+                if let Some(status) = outcome.status {
+                    next.source = Some(object_source::carry_digest(status, next.source.as_ref()));
                 }
                 outcome.verdict.map(|verdict| match verdict {
                     Ok(input) => Prevalidation::Valid {

@@ -21,7 +21,10 @@ pub struct AzureBlobSource {
         pattern(crate::net::url_parts::AZURE_CONTAINER_PATTERN)
     )]
     pub container: String,
-    /// The blob's name inside the container, e.g. exports/leavers.csv.
+    /// The blob's name inside the container, e.g. exports/leavers.csv. A last segment with `*`
+    /// or `?` (exports/terminations_*.csv) takes the newest matching blob of that prefix, by
+    /// modification time (ties: the greatest name), chosen anew each run; `status.source.chosen`
+    /// names it.
     #[schemars(length(min = 1))]
     pub blob: String,
     /// How the operator authenticates to the storage account.
@@ -56,7 +59,10 @@ pub struct S3Source {
         pattern(crate::net::url_parts::S3_BUCKET_PATTERN)
     )]
     pub bucket: String,
-    /// The object's key, e.g. exports/leavers.csv.
+    /// The object's key, e.g. exports/leavers.csv. A last segment with `*` or `?`
+    /// (exports/terminations_*.csv) takes the newest matching object of that prefix, by
+    /// modification time (ties: the greatest name), chosen anew each run; `status.source.chosen`
+    /// names it.
     #[schemars(length(min = 1))]
     pub key: String,
     /// The bucket's region, e.g. us-gov-west-1 or us-gov-east-1 (GovCloud). It becomes part of

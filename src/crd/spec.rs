@@ -374,7 +374,10 @@ pub struct PvcSource {
     /// Name of the PersistentVolumeClaim.
     #[schemars(length(min = 1))]
     pub claim_name: String,
-    /// Path of the CSV file relative to the claim's root; no leading '/' and no '..'.
+    /// Path of the CSV file relative to the claim's root; no leading '/' and no '..'. A file
+    /// name with `*` or `?` (drops/terminations_*.csv) takes the newest matching file of that
+    /// directory, by modification time (ties: the greatest name), chosen anew each run; the
+    /// upload Job's log names it.
     #[schemars(length(min = 1))]
     pub path: String,
 }

@@ -95,6 +95,14 @@ pub struct HrConnectorJobStatus {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectSourceStatus {
+    /// The object the source's pattern chose (the newest match); absent when the source names
+    /// one object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen: Option<String>,
+    /// SHA-256 (hex) of what the last validation of this version read: the object's bytes, or
+    /// the converted file when `spec.input` converts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// The object's ETag; a new one means new content, validated again before the next run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,

@@ -3,12 +3,14 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::pattern::{NamePattern, Newest};
 use super::{ChangeCheck, CsvSource, ReadAt, StreamAt};
 
-/// A file on disk (or on a mounted PersistentVolumeClaim).
+/// A file on disk (or on a mounted PersistentVolumeClaim). A file name with `*` or `?` names
+/// the newest matching file of its directory, chosen anew each time the source is pinned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileSource {
     pub path: PathBuf,
@@ -18,11 +20,50 @@ impl FileSource {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         FileSource { path: path.into() }
     }
+
+    /// Whether the file name is a pattern (holds `*` or `?`), a wildcard elsewhere aside.
+    pub fn is_pattern(&self) -> bool {
+        NamePattern::parse(&self.path.to_string_lossy()).is_ok_and(|p| p.is_some())
+    }
+
+    /// The file read now: the path itself, or the newest file matching its pattern.
+    pub fn resolve(&self) -> io::Result<PathBuf> {
+        let text = self.path.to_string_lossy();
+        let pattern = NamePattern::parse(&text)
+            .map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
+        let Some(pattern) = pattern else {
+            return Ok(self.path.clone());
+        };
+        let dir = match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let listed = std::fs::read_dir(dir)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot list {}: {e}", dir.display())))?;
+        let mut newest = Newest::default();
+        for entry in listed {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Followed through symbolic links (a mounted volume's files often are ones);
+            // directories and entries gone since the listing are not candidates.
+            let Ok(meta) = std::fs::metadata(entry.path()) else {
+                continue;
+            };
+            if !meta.is_file() {
+                continue;
+            }
+            let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+            newest.offer(&pattern, &name, modified, entry.path());
+        }
+        newest
+            .choose(&pattern, &dir.display().to_string())
+            .map_err(|e| io::Error::new(io::ErrorKind::NotFound, e))
+    }
 }
 
 impl CsvSource for FileSource {
     fn open(&self) -> io::Result<Box<dyn Read + Send>> {
-        Ok(Box::new(File::open(&self.path)?))
+        Ok(Box::new(File::open(self.resolve()?)?))
     }
 
     fn name(&self) -> String {
@@ -31,7 +72,7 @@ impl CsvSource for FileSource {
 
     fn ranged(&self) -> Option<io::Result<Arc<dyn ReadAt>>> {
         let open = || -> io::Result<Arc<dyn ReadAt>> {
-            let file = File::open(&self.path)?;
+            let file = File::open(self.resolve()?)?;
             let size = file.metadata()?.len();
             Ok(Arc::new(FileAt {
                 file: Arc::new(file),
@@ -42,10 +83,11 @@ impl CsvSource for FileSource {
     }
 
     fn pin(&self) -> io::Result<Arc<dyn CsvSource>> {
-        let file = File::open(&self.path)?;
+        let path = self.resolve()?;
+        let file = File::open(&path)?;
         let stamp = Stamp::of(&file)?;
         Ok(Arc::new(OpenFile {
-            name: self.name(),
+            name: path.display().to_string(),
             file: Arc::new(file),
             stamp,
         }))
@@ -171,5 +213,65 @@ mod tests {
         assert!(!changed());
         std::fs::write(&path, "new content, longer\n").unwrap();
         assert!(changed());
+    }
+
+    fn write_at(dir: &Path, name: &str, text: &str, secs: u64) {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_pattern_pins_the_newest_matching_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // The greatest name is not the newest file: modification time decides.
+        write_at(
+            dir.path(),
+            "terminations_2026-12-01.csv",
+            "december\n",
+            1_000,
+        );
+        write_at(
+            dir.path(),
+            "terminations_2026-11-30.csv",
+            "november\n",
+            2_000,
+        );
+        write_at(dir.path(), "other.csv", "other\n", 3_000);
+        write_at(
+            dir.path(),
+            ".terminations_2026-12-02.csv",
+            "partial\n",
+            4_000,
+        );
+        std::fs::create_dir(dir.path().join("terminations_archive.csv")).unwrap();
+        let source = FileSource::new(dir.path().join("terminations_*.csv"));
+        let pinned = source.pin().unwrap();
+        assert_eq!(read_all(pinned.as_ref()), b"november\n");
+        assert!(pinned.name().ends_with("/terminations_2026-11-30.csv"));
+        assert_eq!(read_all(&source), b"november\n");
+
+        // A newer drop is chosen the next time; the pinned one stays what it was.
+        write_at(dir.path(), "terminations_2026-12-02.csv", "newest\n", 5_000);
+        assert_eq!(read_all(source.pin().unwrap().as_ref()), b"newest\n");
+        assert_eq!(read_all(pinned.as_ref()), b"november\n");
+    }
+
+    #[test]
+    fn a_pattern_without_a_match_names_it_and_what_the_directory_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        write_at(dir.path(), "other.csv", "other\n", 1_000);
+        let source = FileSource::new(dir.path().join("terminations_*.csv"));
+        let err = source.pin().err().expect("no match");
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        let text = err.to_string();
+        assert!(text.contains("terminations_*.csv"), "{text}");
+        assert!(text.contains("it holds other.csv"), "{text}");
     }
 }

@@ -1,5 +1,6 @@
 //! Where CSV bytes come from: one interface for every source of the crate (a local file,
-//! in-memory bytes of a ConfigMap or Secret, an object in Azure Blob Storage or S3), so that
+//! in-memory bytes of a ConfigMap or Secret, an object in Azure Blob Storage or S3; for the ones
+//! with names, the newest of a pattern: [`pattern`]), so that
 //! `validate`, `upload` and the operator give each the same validation, chunking, checkpoint
 //! and `SourceChanged` semantics.
 //!
@@ -12,6 +13,7 @@
 mod bytes;
 mod file;
 pub mod object;
+pub mod pattern;
 mod temp;
 
 use std::io::{self, Read};

@@ -26,6 +26,9 @@ pub enum ObjectSourceError {
         name: String,
         code: String,
     },
+    /// The source names a pattern, and no object of its prefix matches it.
+    #[error(transparent)]
+    NoMatch(crate::source::pattern::NoMatch),
     /// The container or bucket exists, the object does not.
     #[error("{name} does not exist ({code}): no object at that name")]
     ObjectNotFound { name: String, code: String },
@@ -64,7 +67,8 @@ impl ObjectSourceError {
         match self {
             ObjectSourceError::Location(_) | ObjectSourceError::Configuration(_) => "InvalidSource",
             ObjectSourceError::ContainerNotFound { .. }
-            | ObjectSourceError::ObjectNotFound { .. } => "SourceNotFound",
+            | ObjectSourceError::ObjectNotFound { .. }
+            | ObjectSourceError::NoMatch(_) => "SourceNotFound",
             ObjectSourceError::AccessDenied { .. } => "SourceAccessDenied",
             ObjectSourceError::Credentials { unreachable, .. } => {
                 if *unreachable {
@@ -85,7 +89,8 @@ impl ObjectSourceError {
     pub fn into_io(self) -> std::io::Error {
         let kind = match self {
             ObjectSourceError::ContainerNotFound { .. }
-            | ObjectSourceError::ObjectNotFound { .. } => std::io::ErrorKind::NotFound,
+            | ObjectSourceError::ObjectNotFound { .. }
+            | ObjectSourceError::NoMatch(_) => std::io::ErrorKind::NotFound,
             ObjectSourceError::AccessDenied { .. } => std::io::ErrorKind::PermissionDenied,
             _ => std::io::ErrorKind::Other,
         };

@@ -136,6 +136,16 @@ impl ObjectLocation {
         }
     }
 
+    /// The same container or bucket, another object in it (the match a pattern chose).
+    pub fn with_object(&self, object: &str) -> ObjectLocation {
+        let mut other = self.clone();
+        match &mut other {
+            ObjectLocation::AzureBlob { blob, .. } => *blob = object.to_owned(),
+            ObjectLocation::S3 { key, .. } => *key = object.to_owned(),
+        }
+        other
+    }
+
     /// How messages name the object: a URL without any query.
     pub fn display_name(&self) -> String {
         match self {
@@ -162,6 +172,8 @@ fn container_and_name(container: &str, name: &str) -> Result<(String, String), S
     if name.is_empty() || name.ends_with('/') {
         return Err("no object name after the container or bucket".into());
     }
+    // `*` in the last segment picks the newest match (`?` would start a query here).
+    crate::source::pattern::NamePattern::parse(name)?;
     Ok((container.to_owned(), name.to_owned()))
 }
 

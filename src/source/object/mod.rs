@@ -35,6 +35,7 @@ pub use self::federated::{
 };
 pub use self::location::{ObjectLocation, StoreKind, display_url};
 pub use self::store::{ObjectCredentials, StoreConfig, account_name};
+use super::pattern::{NamePattern, Newest};
 use super::{CsvSource, SourceChanged};
 
 /// Obtains the credential of a provider (an STS or Entra ID token exchange) now rather than at
@@ -63,6 +64,9 @@ const BODY_RETRIES: u32 = 5;
 /// What identifies one version of an object: shown in status, compared by the pre-flight check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectVersion {
+    /// The object chosen, when the source names a pattern (the newest match); `None` for a
+    /// source that names one object.
+    pub chosen: Option<String>,
     /// The ETag as the store sends it (quotes included).
     pub etag: Option<String>,
     /// RFC 3339.
@@ -80,7 +84,10 @@ struct Object {
     location: ObjectLocation,
     name: String,
     store: Arc<dyn ObjectStore>,
+    /// The object, when the source names one.
     path: Path,
+    /// The pattern its last segment makes, if any (or why it is not a valid one).
+    pattern: Result<Option<NamePattern>, String>,
     runtime: Handle,
     /// Bytes asked for in one ranged GET.
     range_len: u64,
@@ -115,12 +122,14 @@ impl ObjectSource {
         range_len: u64,
     ) -> Self {
         let path = Path::from(location.object());
+        let pattern = NamePattern::parse(location.object());
         ObjectSource {
             inner: Arc::new(Object {
                 name: location.display_name(),
                 location,
                 store,
                 path,
+                pattern,
                 runtime,
                 range_len,
             }),
@@ -131,12 +140,75 @@ impl ObjectSource {
         &self.inner.location
     }
 
-    /// The object's current version, from a HEAD (no download). For a missing object, a second
-    /// request tells a missing container or bucket from a missing object.
+    /// The object's current version, from a HEAD (no download); for a pattern, of the newest
+    /// match (a listing first). For a missing object, a second request tells a missing
+    /// container or bucket from a missing object.
     pub async fn head(&self) -> Result<ObjectVersion, ObjectSourceError> {
+        let (path, _) = self.inner.resolve().await?;
+        self.inner.head_of(&path).await
+    }
+}
+
+impl ObjectSource {
+    /// The source pinned to `version`, as [`ObjectSource::head`] found it (for a pattern, the
+    /// same match, even if a newer one has arrived since): what a check validates is what it
+    /// reports.
+    pub fn pin_version(&self, version: &ObjectVersion) -> Arc<dyn CsvSource> {
         let object = &self.inner;
-        match object.store.head(&object.path).await {
+        let (path, name) = match &version.chosen {
+            Some(chosen) => (
+                Path::from(chosen.as_str()),
+                object.location.with_object(chosen).display_name(),
+            ),
+            None => (object.path.clone(), object.name.clone()),
+        };
+        Arc::new(PinnedObject {
+            object: object.clone(),
+            path,
+            name,
+            version: version.clone(),
+        })
+    }
+}
+
+impl Object {
+    /// The object read now, and how messages name it: the one named, or the newest match of
+    /// the pattern, from one listing of its prefix.
+    async fn resolve(&self) -> Result<(Path, String), ObjectSourceError> {
+        let pattern = match &self.pattern {
+            Ok(None) => return Ok((self.path.clone(), self.name.clone())),
+            Ok(Some(pattern)) => pattern,
+            Err(message) => return Err(ObjectSourceError::Location(message.clone())),
+        };
+        let prefix = (!pattern.dir().is_empty()).then(|| Path::from(pattern.dir()));
+        // Only the prefix's own objects: what is under a deeper prefix (an archive) is not
+        // listed at all.
+        let listed = self
+            .store
+            .list_with_delimiter(prefix.as_ref())
+            .await
+            .map_err(|e| self.error(&e))?;
+        let mut newest = Newest::default();
+        for meta in listed.objects {
+            let Some(name) = meta.location.filename().map(str::to_owned) else {
+                continue;
+            };
+            newest.offer(pattern, &name, meta.last_modified.into(), meta.location);
+        }
+        let place = self.location.with_object(pattern.dir()).display_name();
+        let place = format!("{}/", place.trim_end_matches('/'));
+        let path = newest
+            .choose(pattern, &place)
+            .map_err(ObjectSourceError::NoMatch)?;
+        let name = self.location.with_object(path.as_ref()).display_name();
+        Ok((path, name))
+    }
+
+    async fn head_of(&self, path: &Path) -> Result<ObjectVersion, ObjectSourceError> {
+        let chosen = matches!(self.pattern, Ok(Some(_))).then(|| path.to_string());
+        match self.store.head(path).await {
             Ok(meta) => Ok(ObjectVersion {
+                chosen,
                 etag: meta.e_tag,
                 last_modified: meta.last_modified.to_rfc3339(),
                 size: meta.size,
@@ -147,11 +219,11 @@ impl ObjectSource {
                 | object_store::Error::PermissionDenied { .. }
                 | object_store::Error::Unauthenticated { .. }),
             ) => {
-                let probe = object.store.get_range(&object.path, 0..1).await;
+                let probe = self.store.get_range(path, 0..1).await;
                 // The probe succeeding (the object came back in between): what the HEAD saw.
-                Err(object.error(probe.as_ref().err().unwrap_or(&head)))
+                Err(self.error(probe.as_ref().err().unwrap_or(&head)))
             }
-            Err(e) => Err(object.error(&e)),
+            Err(e) => Err(self.error(&e)),
         }
     }
 }
@@ -177,21 +249,29 @@ impl CsvSource for ObjectSource {
     }
 
     fn pin(&self) -> io::Result<Arc<dyn CsvSource>> {
-        let version = self
-            .inner
+        let object = &self.inner;
+        let (path, name, version) = object
             .runtime
-            .block_on(self.head())
+            .block_on(async {
+                let (path, name) = object.resolve().await?;
+                let version = object.head_of(&path).await?;
+                Ok((path, name, version))
+            })
             .map_err(ObjectSourceError::into_io)?;
         Ok(Arc::new(PinnedObject {
             object: self.inner.clone(),
+            path,
+            name,
             version,
         }))
     }
 }
 
-/// An object at the version it had when pinned.
+/// An object at the version it had when pinned (for a pattern, the match chosen then).
 struct PinnedObject {
     object: Arc<Object>,
+    path: Path,
+    name: String,
     version: ObjectVersion,
 }
 
@@ -199,6 +279,8 @@ impl CsvSource for PinnedObject {
     fn open(&self) -> io::Result<Box<dyn Read + Send>> {
         Ok(Box::new(RangeReader {
             object: self.object.clone(),
+            path: self.path.clone(),
+            name: self.name.clone(),
             etag: self.version.etag.clone(),
             offset: 0,
             end: self.version.size,
@@ -209,12 +291,14 @@ impl CsvSource for PinnedObject {
     }
 
     fn name(&self) -> String {
-        self.object.name.clone()
+        self.name.clone()
     }
 
     fn pin(&self) -> io::Result<Arc<dyn CsvSource>> {
         Ok(Arc::new(PinnedObject {
             object: self.object.clone(),
+            path: self.path.clone(),
+            name: self.name.clone(),
             version: self.version.clone(),
         }))
     }
@@ -223,6 +307,8 @@ impl CsvSource for PinnedObject {
 /// Reads a pinned object from the start in ranges conditional on its ETag.
 struct RangeReader {
     object: Arc<Object>,
+    path: Path,
+    name: String,
     etag: Option<String>,
     /// Offset of the first byte not yet handed out (`buffered` starts here).
     offset: u64,
@@ -245,14 +331,22 @@ impl RangeReader {
         let object = &self.object;
         let got = object
             .runtime
-            .block_on(object.store.get_opts(&object.path, options));
+            .block_on(object.store.get_opts(&self.path, options));
         match got {
             Ok(result) => Ok(result.into_stream()),
             Err(object_store::Error::Precondition { .. }) => {
-                Err(SourceChanged(object.name.clone()).into_io())
+                Err(SourceChanged(self.name.clone()).into_io())
             }
-            Err(e) => Err(object.error(&e).into_io()),
+            Err(e) => Err(self.error(&e)),
         }
+    }
+
+    /// As the pinned object's error, naming the object chosen.
+    fn error(&self, error: &object_store::Error) -> io::Error {
+        let location = &self.object.location;
+        Failure::of(error)
+            .into_error(location.kind(), &self.name, location.container())
+            .into_io()
     }
 }
 
@@ -290,10 +384,10 @@ impl Read for RangeReader {
                     self.body = None;
                     self.retries += 1;
                     if self.retries > BODY_RETRIES {
-                        return Err(self.object.error(&e).into_io());
+                        return Err(self.error(&e));
                     }
                     tracing::warn!(
-                        source = %self.object.name,
+                        source = %self.name,
                         offset = self.offset,
                         attempt = self.retries,
                         "the object's body broke off; asking for the rest again"
