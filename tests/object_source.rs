@@ -1,8 +1,8 @@
 //! HR files in object storage, over real HTTP: Azurite (Azure Blob Storage) and moto (S3), both
 //! started here, and the ingestion emulator. Upload, rerun `Unchanged`, rewrite between runs,
 //! replacement mid-run (`SourceChanged`, nothing of the new content sent), interruption and
-//! resume, and the command line's errors for a missing object, container or bucket, a wrong key
-//! and a SAS token.
+//! resume, the newest of a pattern, and the command line's errors for a missing object,
+//! container or bucket, a wrong key and a SAS token.
 
 mod common;
 
@@ -172,6 +172,105 @@ async fn azure_blob_upload_rerun_and_rewrite() {
 async fn s3_upload_rerun_and_rewrite() {
     let moto = moto().await;
     upload_rerun_rewrite(s3_config(&moto, "hr-bucket", "in/leavers.csv")).await;
+}
+
+/// The newest of a pattern, for one store: dated drops (the greatest name is not the newest),
+/// a newer one under a deeper prefix (not listed) and a newer one that does not match; the run
+/// sends the newest match under its own name, and a later drop is chosen by the next run.
+async fn newest_of_a_pattern(config_of: impl Fn(&str) -> StoreConfig) {
+    // The stores keep modification times to the second.
+    let later = || tokio::time::sleep(Duration::from_millis(1100));
+    put(
+        &config_of("drops/terminations_2026-12-01.csv"),
+        &csv_text("dec", 3),
+    )
+    .await;
+    later().await;
+    put(
+        &config_of("drops/terminations_2026-11-30.csv"),
+        &csv_text("nov", 4),
+    )
+    .await;
+    later().await;
+    put(
+        &config_of("drops/archive/terminations_2026-12-09.csv"),
+        &csv_text("arc", 2),
+    )
+    .await;
+    put(
+        &config_of("drops/leavers_2026-12-09.csv"),
+        &csv_text("lea", 2),
+    )
+    .await;
+
+    let pattern = config_of("drops/terminations_*.csv");
+    let source = ObjectSource::new(&pattern, Handle::current()).expect("source");
+    let version = source.head().await.expect("a match");
+    assert_eq!(
+        version.chosen.as_deref(),
+        Some("drops/terminations_2026-11-30.csv")
+    );
+    assert!(version.size > 0 && !version.last_modified.is_empty());
+
+    let emu = start_emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("checkpoint.json");
+    let report = run(&emu, &object_request(&pattern, 500), &checkpoint).await;
+    assert_eq!(report.result, RunResult::Succeeded, "{}", report.message);
+    let counts = received(&emu);
+    let mut sent: Vec<&String> = counts.keys().collect();
+    sent.sort();
+    assert_eq!(
+        sent,
+        [
+            "nov0@contoso.com",
+            "nov1@contoso.com",
+            "nov2@contoso.com",
+            "nov3@contoso.com"
+        ]
+    );
+    let log = emu.log(JOB);
+    assert!(
+        log.iter()
+            .all(|entry| entry.file_name == "terminations_2026-11-30.csv"),
+        "{log:?}"
+    );
+
+    later().await;
+    put(
+        &config_of("drops/terminations_2026-12-02.csv"),
+        &csv_text("new", 2),
+    )
+    .await;
+    let next = run(&emu, &object_request(&pattern, 500), &checkpoint).await;
+    assert_eq!(next.result, RunResult::Succeeded, "{}", next.message);
+    assert_eq!(next.records_saved, 2);
+    assert!(received(&emu).contains_key("new1@contoso.com"));
+
+    // No match: the pattern, where it looked and what is there (objects only, no deeper ones).
+    let none = ObjectSource::new(&config_of("drops/hires_*.csv"), Handle::current())
+        .expect("source")
+        .head()
+        .await
+        .expect_err("no match");
+    assert_eq!(none.reason(), "SourceNotFound");
+    let text = none.to_string();
+    assert!(text.contains("\"drops/hires_*.csv\""), "{text}");
+    assert!(text.contains("/drops/: it holds "), "{text}");
+    assert!(text.contains("terminations_2026-12-02.csv"), "{text}");
+    assert!(!text.contains("archive"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_blob_newest_of_a_pattern() {
+    let azurite = azurite().await;
+    newest_of_a_pattern(|blob| azure_config(&azurite, blob)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_newest_of_a_pattern() {
+    let moto = moto().await;
+    newest_of_a_pattern(|key| s3_config(&moto, "hr-bucket", key)).await;
 }
 
 /// The object is replaced while chunks are being sent: the run stops with `SourceChanged`, and

@@ -629,3 +629,61 @@ fn warnings_are_capped_at_100_with_a_count() {
         "{stdout}"
     );
 }
+
+/// Writes `text` as `dir/name`, modified `secs` after the epoch.
+fn drop_file(dir: &std::path::Path, name: &str, text: &str, secs: u64) {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+}
+
+#[test]
+fn a_file_pattern_validates_the_newest_drop_and_says_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "EmailAddress,TerminationDate,LastWorkingDate\n";
+    let row = "a@contoso.com,2026-03-01T09:00:00Z,2026-03-15T17:00:00Z\n";
+    drop_file(
+        dir.path(),
+        "terminations_2026-12-01.csv",
+        &format!("{header}{row}"),
+        1_000,
+    );
+    let newest = format!("{header}{row}{}", row.replace("a@", "b@"));
+    drop_file(dir.path(), "terminations_2026-11-30.csv", &newest, 2_000);
+    drop_file(
+        dir.path(),
+        "terminations_2026-11-29.csv",
+        "not a CSV of ours",
+        500,
+    );
+    let pattern = dir.path().join("terminations_*.csv");
+    let out = run(&["--csv-file-path", pattern.to_str().unwrap()]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let chosen = dir.path().join("terminations_2026-11-30.csv");
+    assert!(
+        stdout.contains(&format!("{}: 2 records, valid", chosen.display())),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!("chose {} (", chosen.display())),
+        "{stderr}"
+    );
+
+    let none = dir.path().join("hires_*.csv");
+    let out = run(&["--csv-file-path", none.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no file matches"), "{stderr}");
+    assert!(stderr.contains("hires_*.csv"), "{stderr}");
+    assert!(stderr.contains("terminations_2026-12-01.csv"), "{stderr}");
+}

@@ -189,6 +189,13 @@ pub fn convert(
         name: name.clone(),
         message,
     })?;
+    // Read once, as one version (for a pattern, one match): the converted file is named after it.
+    let source = source.pin().map_err(io_err)?;
+    let name = source.name();
+    let io_err = |error| ConvertError::Io {
+        name: name.clone(),
+        error,
+    };
     let out = tempfile::NamedTempFile::new().map_err(io_err)?;
     let (file, path) = out.into_parts();
     let mut writer = Output::new(file).map_err(io_err)?;

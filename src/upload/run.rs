@@ -346,7 +346,8 @@ impl Uploader {
             );
         }
         let upload_url = self.endpoints.upload_url(&request.job_id);
-        let file_name = upload_file_name(&request.source.name());
+        // The pinned source's name: for a pattern, the file it chose.
+        let file_name = upload_file_name(&source.name());
         let (mut chunks, producer) =
             spawn_chunk_producer(source, request, plan, records_per_call, resume_from);
         let mut checkpoint = Checkpoint {
