@@ -201,6 +201,38 @@ def test_s3_job_goes_ready_with_every_record(cluster, namespace, hr_emulator, ap
     s.assert_running()
 
 
+def test_s3_pattern_takes_the_newest_drop_and_status_names_it(cluster, namespace, hr_emulator, app, operators,
+                                                              log_dir, moto):
+    # The greatest name is not the newest: the store's modification time decides (to the second).
+    moto.put('hr-bucket/drops/terminations_2026-12-01.csv', csv_text(40, prefix='d').encode())
+    time.sleep(1.1)
+    november = csv_text(1500, prefix='n').encode()
+    moto.put('hr-bucket/drops/terminations_2026-11-30.csv', november)
+    source = {'s3': {'bucket': 'hr-bucket', 'key': 'drops/terminations_*.csv', 'region': 'us-gov-west-1',
+                     'endpoint': moto.url, 'credentials': {'secretRef': {'name': 's3drops-store'}}}}
+    s = ObjectScenario(cluster, namespace, hr_emulator, app, operators, log_dir, name='s3drops', source=source,
+                       store_keys={'accessKeyId': 'AKIAE2ETEST', 'secretAccessKey': 'e2e-secret-key'})
+    s.apply_object_job(recordsPerCall=1000)
+    s.start_operator(extra_args=['--object-source-recheck-seconds', '1'])
+    obj = s.wait('the chosen drop and its digest in status',
+                 lambda o: (status(o).get('source') or {}).get('sha256'))
+    seen = status(obj)['source']
+    assert seen['chosen'] == 'drops/terminations_2026-11-30.csv', seen
+    assert seen['sha256'] == hashlib.sha256(november).hexdigest(), seen
+    assert seen['size'] == len(november) and seen['etag'], seen
+    s.run_now()
+    s.wait_ready('True', 'Succeeded', timeout=60, extra=lambda o: status(o).get('recordsSaved') == 1500)
+    counts = collections.Counter(emails(hr_emulator.received(app['jobId'])))
+    assert len(counts) == 1500 and all(e.startswith('n') for e in counts), 'only the newest drop is sent'
+
+    # A later drop is the one the next check (and run) takes.
+    time.sleep(1.1)
+    moto.put('hr-bucket/drops/terminations_2026-12-02.csv', csv_text(7, prefix='x').encode())
+    s.wait('the new drop chosen',
+           lambda o: (status(o).get('source') or {}).get('chosen') == 'drops/terminations_2026-12-02.csv')
+    s.assert_running()
+
+
 def test_sigkill_mid_upload_of_a_200k_record_blob_resumes_and_loses_nothing(
         cluster, namespace, hr_emulator, app, operators, log_dir, azurite):
     records, per_call = 200_000, 5_000
