@@ -459,6 +459,14 @@ fn validate_checks_the_pvc_path() {
         pvc("exports/../../secret").as_slice(),
         [SpecProblem::ParentDir(_)]
     ));
+    // The newest of a pattern: a wildcard in the file name only.
+    assert!(pvc("drops/terminations_*.csv").is_empty());
+    let wild_dir = pvc("drops/*/terminations.csv");
+    assert!(
+        matches!(wild_dir.as_slice(), [SpecProblem::Pattern { field, .. }]
+            if *field == "spec.source.persistentVolumeClaim.path"),
+        "{wild_dir:?}"
+    );
 }
 
 #[test]

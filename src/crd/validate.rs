@@ -55,6 +55,12 @@ pub enum SpecProblem {
     ResendUnchangedAfter(String),
     #[error("{0}")]
     Input(String),
+    /// A wildcard before the last segment of a path, key or blob name.
+    #[error("{field}: {message}")]
+    Pattern {
+        field: &'static str,
+        message: String,
+    },
     #[error(
         "spec.source.azureBlob.accountUrl {0:?} names no storage account: expected \
          https://ACCOUNT.blob.core.windows.net or https://ACCOUNT.blob.core.usgovcloudapi.net"
@@ -192,6 +198,23 @@ impl HrConnectorJobSpec {
             }
             if crate::source::object::account_name(&blob.account_url).is_none() {
                 problems.push(SpecProblem::AccountUrl(blob.account_url.clone()));
+            }
+        }
+        let names = [
+            ("spec.source.s3.key", s.s3.as_ref().map(|s3| &s3.key)),
+            (
+                "spec.source.azureBlob.blob",
+                s.azure_blob.as_ref().map(|b| &b.blob),
+            ),
+            (
+                "spec.source.persistentVolumeClaim.path",
+                s.persistent_volume_claim.as_ref().map(|p| &p.path),
+            ),
+        ];
+        for (field, name) in names {
+            if let Some(Err(message)) = name.map(|n| crate::source::pattern::NamePattern::parse(n))
+            {
+                problems.push(SpecProblem::Pattern { field, message });
             }
         }
         if let Some(s3) = &s.s3 {
