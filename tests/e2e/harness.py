@@ -349,7 +349,8 @@ class UploadJobKubelet:
     def __init__(self, kubectl: 'Kubectl', api_url: str, namespace: str, workdir: pathlib.Path):
         self.k, self.api_url, self.ns, self.workdir = kubectl, api_url, namespace, workdir
 
-    def run(self, job: dict[str, Any], claim_files: dict[str, str], log_dir: pathlib.Path) -> dict[str, Any]:
+    def run(self, job: dict[str, Any], claim_files: dict[str, str], log_dir: pathlib.Path,
+            claim_mtimes: dict[str, float] | None = None) -> dict[str, Any]:
         name = job['metadata']['name']
         pod_spec = job['spec']['template']['spec']
         container = pod_spec['containers'][0]
@@ -361,6 +362,8 @@ class UploadJobKubelet:
                 for path, text in claim_files.items():
                     (local / path).parent.mkdir(parents=True, exist_ok=True)
                     (local / path).write_text(text)
+                    if claim_mtimes and path in claim_mtimes:
+                        os.utime(local / path, (claim_mtimes[path], claim_mtimes[path]))
             if 'secret' in volume:
                 secret = self.k.get('secret', volume['secret']['secretName'], self.ns)
                 import base64

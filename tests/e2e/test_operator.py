@@ -415,6 +415,34 @@ def test_a_pvc_source_runs_as_an_owned_upload_job(cluster, namespace, hr_emulato
     s.assert_running()
 
 
+def test_a_pvc_pattern_uploads_the_newest_drop(cluster, namespace, hr_emulator, app, operators, log_dir):
+    """`path: drops/terminations_*.csv`: the upload Job takes the newest matching file of the
+    claim's directory (by modification time: here not the greatest name), not a newer file that
+    does not match, nor a hidden one."""
+    if cluster.api is None:
+        pytest.skip('on a real cluster the Job needs an image the cluster can pull')
+    from harness import UploadJobKubelet
+    s = _scenario(cluster, namespace, hr_emulator, app, operators, log_dir)
+    newest = csv_text(9, prefix='nov')
+    files = {'drops/terminations_2026-12-01.csv': csv_text(4, prefix='dec'),
+             'drops/terminations_2026-11-30.csv': newest,
+             'drops/leavers_2026-12-03.csv': csv_text(3, prefix='lea'),
+             'drops/.terminations_2026-12-03.csv': 'partial'}
+    mtimes = {'drops/terminations_2026-12-01.csv': 1_700_000_000, 'drops/terminations_2026-11-30.csv': 1_700_000_100,
+              'drops/leavers_2026-12-03.csv': 1_700_000_200, 'drops/.terminations_2026-12-03.csv': 1_700_000_300}
+    job = s.job(source={'persistentVolumeClaim': {'claimName': 'hr-exports', 'path': 'drops/terminations_*.csv'}})
+    s.k.apply(s.secret(), job)
+    s.start_operator(extra_args=['--upload-job-image', 'registry.example/hrconnector:e2e'])
+    s.run_now()
+    batch_job = wait_for('the upload Job', lambda: next(iter(json.loads(s.k.run(
+        'get', 'jobs.batch', '-n', namespace, '-o', 'json'))['items']), None), context=s.context)
+    UploadJobKubelet(s.k, cluster.thread.url, namespace, log_dir / 'kubelet').run(batch_job, files, log_dir, mtimes)
+    s.wait_ready('True', 'Succeeded', extra=lambda o: (o.get('status') or {}).get('recordsSaved') == 9)
+    assert sorted(emails(hr_emulator.received(app['jobId']))) == sorted(
+        line.split(',')[0] for line in newest.strip().splitlines()[1:])
+    s.assert_running()
+
+
 def _events(s: Scenario, reason: str) -> int:
     """How many times an Event with `reason` was published about the job (a series counts each)."""
     items = json.loads(s.k.run('get', 'events.events.k8s.io', '-n', s.ns, '-o', 'json'))['items']
