@@ -187,6 +187,11 @@ impl Request {
         self
     }
 
+    pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
+        self.builder = self.builder.basic_auth(user, Some(password));
+        self
+    }
+
     pub fn bearer_auth(mut self, token: &str) -> Self {
         self.builder = self.builder.bearer_auth(token);
         self

@@ -41,7 +41,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Checks an HR CSV file without sending anything.
-    Validate(validate::ValidateArgs),
+    Validate(Box<validate::ValidateArgs>),
     /// Validates an HR CSV file and uploads it to the HR connector job.
     Upload(Box<upload::UploadArgs>),
     /// Prints the HrConnectorJob CustomResourceDefinition (YAML).
@@ -75,7 +75,7 @@ pub fn main() -> ExitCode {
         _ => "info",
     });
     match cli.command {
-        Command::Validate(args) => validate::run(args),
+        Command::Validate(args) => validate::run(*args),
         Command::Upload(args) => upload::run(*args),
         Command::Emulator(args) => emulator::run(args),
         Command::Demo(args) => demo::run(args),

@@ -7,7 +7,8 @@ use clap::Args;
 use tokio::runtime::Handle;
 
 use crate::source::{
-    CsvSource, FileSource, ObjectLocation, ObjectSource, StoreConfig, TempFileSource,
+    CsvSource, FileSource, HttpAuth, HttpsSource, HttpsSourceConfig, ObjectLocation, ObjectSource,
+    StoreConfig, TempFileSource,
 };
 
 /// Where the CSV is read from: exactly one of the two.
@@ -28,23 +29,110 @@ pub struct SourceArgs {
     /// AZURE_STORAGE_ACCOUNT_KEY, AZURE_STORAGE_SAS_TOKEN, AZURE_STORAGE_USE_EMULATOR,
     /// AZURITE_BLOB_STORAGE_URL, AZURE_CLIENT_ID + AZURE_TENANT_ID + AZURE_FEDERATED_TOKEN_FILE;
     /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION,
-    /// AWS_ENDPOINT_URL, AWS_ALLOW_HTTP, AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE). A last
+    /// AWS_ENDPOINT_URL, AWS_ALLOW_HTTP, AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE). Any other
+    /// https:// URL is a report to download (Workday RaaS, BambooHR), authenticated by the
+    /// --http-* flags. A last
     /// segment with `*` takes the newest matching object of its prefix (`?` would start a
     /// query, which is refused: use `*`).
     #[arg(long, value_name = "URL")]
     pub source: Option<String>,
 }
 
+/// How a report URL (`--source https://…` that is no Azure blob) authenticates: at most one
+/// way. Secrets come from files, never from the command line.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReportAuthArgs {
+    /// User for HTTP basic authentication of a report URL (Workday: the integration system
+    /// user; BambooHR: the API key, with any password).
+    #[arg(long, requires = "http_basic_password_file",
+          conflicts_with_all = ["http_bearer_token_file", "http_oauth_token_url"])]
+    pub http_basic_user: Option<String>,
+    /// File holding the basic-authentication password.
+    #[arg(long, requires = "http_basic_user")]
+    pub http_basic_password_file: Option<PathBuf>,
+    /// File holding a bearer token for the report URL.
+    #[arg(long, conflicts_with = "http_oauth_token_url")]
+    pub http_bearer_token_file: Option<PathBuf>,
+    /// OAuth 2.0 token endpoint: a token by the client-credentials grant, sent as a bearer token.
+    #[arg(long, requires_all = ["http_oauth_client_id", "http_oauth_client_secret_file"])]
+    pub http_oauth_token_url: Option<String>,
+    /// OAuth 2.0 client ID.
+    #[arg(long, requires = "http_oauth_token_url")]
+    pub http_oauth_client_id: Option<String>,
+    /// File holding the OAuth 2.0 client secret.
+    #[arg(long, requires = "http_oauth_token_url")]
+    pub http_oauth_client_secret_file: Option<PathBuf>,
+    /// OAuth 2.0 scope, if the token endpoint wants one.
+    #[arg(long, requires = "http_oauth_token_url")]
+    pub http_oauth_scope: Option<String>,
+}
+
+impl ReportAuthArgs {
+    fn given(&self) -> bool {
+        self.http_basic_user.is_some()
+            || self.http_bearer_token_file.is_some()
+            || self.http_oauth_token_url.is_some()
+    }
+
+    /// The credential the flags give (clap has checked that they come in whole sets).
+    pub fn auth(&self) -> Result<HttpAuth, String> {
+        if let (Some(user), Some(file)) = (&self.http_basic_user, &self.http_basic_password_file) {
+            return Ok(HttpAuth::Basic {
+                user: user.clone(),
+                password: read_secret(file, "--http-basic-password-file")?,
+            });
+        }
+        if let Some(file) = &self.http_bearer_token_file {
+            return Ok(HttpAuth::Bearer {
+                token: read_secret(file, "--http-bearer-token-file")?,
+            });
+        }
+        if let (Some(token_url), Some(client_id), Some(file)) = (
+            &self.http_oauth_token_url,
+            &self.http_oauth_client_id,
+            &self.http_oauth_client_secret_file,
+        ) {
+            return Ok(HttpAuth::OAuth2 {
+                token_url: token_url.clone(),
+                client_id: client_id.clone(),
+                client_secret: read_secret(file, "--http-oauth-client-secret-file")?,
+                scope: self.http_oauth_scope.clone(),
+            });
+        }
+        Ok(HttpAuth::None)
+    }
+}
+
+/// A secret from a file, without the line break an editor adds.
+fn read_secret(path: &std::path::Path, flag: &str) -> Result<secrecy::SecretString, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {flag} {}: {e}", path.display()))?;
+    let value = text.trim_end_matches(['\r', '\n']);
+    if value.is_empty() {
+        return Err(format!("{flag} {} is empty", path.display()));
+    }
+    Ok(value.to_owned().into())
+}
+
+/// Whether `--source` names a report to download rather than an object in a store.
+fn is_report_url(url: &str) -> bool {
+    url.starts_with("https://") && !crate::source::object::is_azure_blob_url(url)
+}
+
 impl SourceArgs {
     /// The source, checked to exist for an object (a HEAD, so that a missing object, container
-    /// or bucket, or a denied read, is a usage error before anything starts). `runtime` drives
-    /// an object source's reads.
+    /// or bucket, or a denied read, is a usage error before anything starts); a report URL is
+    /// downloaded here, once for the whole command. `runtime` drives the network reads.
     pub async fn open(
         &self,
         runtime: Handle,
         max_attempts: u32,
         ca_file: Option<&std::path::Path>,
+        report_auth: &ReportAuthArgs,
     ) -> Result<Arc<dyn CsvSource>, String> {
+        if report_auth.given() && !self.source.as_deref().is_some_and(is_report_url) {
+            return Err("the --http-* flags are for --source https://… (a report URL)".into());
+        }
         match (&self.csv_file_path, &self.source) {
             (Some(path), _) if path.as_os_str() == "-" => TempFileSource::from_stdin()
                 .map(|s| Arc::new(s) as Arc<dyn CsvSource>)
@@ -69,6 +157,44 @@ impl SourceArgs {
                     meta.len()
                 );
                 Ok(pinned)
+            }
+            (None, Some(url)) if is_report_url(url) => {
+                let auth = report_auth.auth()?;
+                // The command's user chose these hosts: they are allowed, and nothing else.
+                let mut egress = crate::net::EgressPolicy::published_only().allowing_origin_of(url);
+                if let HttpAuth::OAuth2 { token_url, .. } = &auth {
+                    egress = egress.allowing_origin_of(token_url);
+                }
+                let client = crate::http_client::build(&crate::http_client::HttpClientConfig {
+                    ca_file: ca_file.map(ToOwned::to_owned),
+                    egress: Arc::new(egress),
+                    ..Default::default()
+                })
+                .map_err(|e| e.to_string())?;
+                let source = HttpsSource::new(
+                    HttpsSourceConfig {
+                        url: url.clone(),
+                        auth,
+                        client,
+                        retry: crate::upload::RetryPolicy {
+                            max_attempts,
+                            ..Default::default()
+                        },
+                        sleeper: Arc::new(crate::upload::TokioSleeper),
+                        max_bytes: crate::source::https::DEFAULT_MAX_REPORT_BYTES,
+                    },
+                    runtime,
+                )
+                .map_err(|e| e.to_string())?;
+                let got = source.download().await.map_err(|e| e.to_string())?;
+                eprintln!(
+                    "note: downloaded {} ({} bytes, ETag {}, Last-Modified {})",
+                    source.name(),
+                    got.size,
+                    got.etag.as_deref().unwrap_or("none"),
+                    got.last_modified.as_deref().unwrap_or("none"),
+                );
+                Ok(got.source)
             }
             (None, Some(url)) => {
                 let location = ObjectLocation::parse(url).map_err(|e| e.to_string())?;

@@ -92,6 +92,8 @@ pub struct UploadArgs {
     pub job_id: String,
     #[command(flatten)]
     pub source: SourceArgs,
+    #[command(flatten)]
+    pub report_auth: super::source::ReportAuthArgs,
     /// Data records per request; the header row is repeated in every request.
     #[arg(long, default_value_t = crate::upload::DEFAULT_RECORDS_PER_CALL as u32,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -202,6 +204,7 @@ pub fn run(args: UploadArgs) -> ExitCode {
         runtime.handle().clone(),
         args.max_attempts,
         args.ca_file.as_deref(),
+        &args.report_auth,
     ));
     let source = match source {
         Ok(source) => source,

@@ -17,6 +17,12 @@ pub struct ValidateArgs {
     #[command(flatten)]
     pub source: SourceArgs,
     #[command(flatten)]
+    pub report_auth: super::source::ReportAuthArgs,
+    /// PEM bundle of extra trusted CAs for an object store or report URL (an agency's
+    /// TLS-inspection CA), in addition to the public roots and the system store.
+    #[arg(long, env = "HRCONNECTOR_CA_FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
     pub columns: ColumnArgs,
     #[command(flatten)]
     pub input: super::input::InputArgs,
@@ -52,7 +58,13 @@ pub fn run(args: ValidateArgs) -> ExitCode {
             );
         }
     };
-    let source = match runtime.block_on(args.source.open(runtime.handle().clone(), 6, None)) {
+    let opened = args.source.open(
+        runtime.handle().clone(),
+        6,
+        args.ca_file.as_deref(),
+        &args.report_auth,
+    );
+    let source = match runtime.block_on(opened) {
         Ok(source) => source,
         Err(message) => return fail(&args, &message, EXIT_USAGE),
     };

@@ -29,7 +29,9 @@ pub use config::{
     AppRegistration, ConfigError, EmulatorConfig, FederatedCredential, TrustedIssuer, x5t_of_der,
 };
 pub use faults::{Fault, FaultAction, FaultTarget};
-pub use server::{EmulatorHandle, MAX_BODY_BYTES, TlsIdentity, start, start_tls};
+pub use server::{
+    EmulatorHandle, MAX_BODY_BYTES, RouterHandle, TlsIdentity, serve_tls, start, start_tls,
+};
 pub use state::{LogEntry, RequestKind, RequestRecord};
 
 /// Tenant of the demo app `hrconnector emulator` registers when given no app flags.

@@ -137,6 +137,30 @@ pub async fn start_tls(
     start_with(config, listen, Some(acceptor(identity)?)).await
 }
 
+/// Another server a test needs beside the emulator (an HR system's report endpoint, say),
+/// served the emulator's way over TLS with `identity`. It stops when the handle is dropped.
+pub struct RouterHandle {
+    pub addr: SocketAddr,
+    _shutdown: watch::Sender<bool>,
+}
+
+/// Serves `router` on `listen` over TLS with `identity`.
+pub async fn serve_tls(
+    router: Router,
+    listen: SocketAddr,
+    identity: &TlsIdentity,
+) -> io::Result<RouterHandle> {
+    let tls = acceptor(identity)?;
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    tokio::spawn(accept_loop(listener, router, Some(tls), shutdown_rx));
+    Ok(RouterHandle {
+        addr,
+        _shutdown: shutdown,
+    })
+}
+
 fn acceptor(identity: &TlsIdentity) -> io::Result<tokio_rustls::TlsAcceptor> {
     let invalid = |what: &str, e: String| {
         io::Error::new(io::ErrorKind::InvalidInput, format!("TLS {what}: {e}"))

@@ -1,5 +1,6 @@
 //! Where CSV bytes come from: one interface for every source of the crate (a local file,
-//! in-memory bytes of a ConfigMap or Secret, an object in Azure Blob Storage or S3; for the ones
+//! in-memory bytes of a ConfigMap or Secret, an object in Azure Blob Storage or S3, a report at an
+//! HTTPS URL; for the ones
 //! with names, the newest of a pattern: [`pattern`]), so that
 //! `validate`, `upload` and the operator give each the same validation, chunking, checkpoint
 //! and `SourceChanged` semantics.
@@ -12,6 +13,7 @@
 
 mod bytes;
 mod file;
+pub mod https;
 pub mod object;
 pub mod pattern;
 mod temp;
@@ -21,6 +23,7 @@ use std::sync::Arc;
 
 pub use self::bytes::BytesSource;
 pub use self::file::FileSource;
+pub use self::https::{HttpAuth, HttpsSource, HttpsSourceConfig, HttpsSourceError};
 pub use self::object::{
     ObjectCredentials, ObjectLocation, ObjectSource, ObjectSourceError, ObjectVersion, StoreConfig,
 };

@@ -177,6 +177,16 @@ fn container_and_name(container: &str, name: &str) -> Result<(String, String), S
     Ok((container.to_owned(), name.to_owned()))
 }
 
+/// Whether `url` is an Azure Blob Storage URL (commercial or Government), rather than another
+/// https:// URL.
+pub fn is_azure_blob_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    AZURE_HOSTS.iter().any(|h| host.ends_with(h))
+}
+
 /// A URL as messages may show it: without its query, where a SAS token would be.
 pub fn display_url(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)

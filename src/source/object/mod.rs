@@ -33,7 +33,7 @@ pub use self::federated::{
     CredentialFailure, EntraStorageToken, STORAGE_RESOURCE, StsWebIdentity, StsWebIdentityConfig,
     sts_endpoint,
 };
-pub use self::location::{ObjectLocation, StoreKind, display_url};
+pub use self::location::{ObjectLocation, StoreKind, display_url, is_azure_blob_url};
 pub use self::store::{ObjectCredentials, StoreConfig, account_name};
 use super::pattern::{NamePattern, Newest};
 use super::{CsvSource, SourceChanged};

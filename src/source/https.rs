@@ -1,0 +1,528 @@
+//! An HR report at an HTTPS URL (Workday RaaS, BambooHR's report API) as a [`CsvSource`].
+//!
+//! A report is generated anew for each request, so two GETs need not return the same bytes:
+//! pinning downloads it once, streamed into a temporary file to a bound, and the validation
+//! pass and the sending pass both read that file ("what is sent is what was validated"). The
+//! SHA-256 of those bytes decides "Unchanged", as for every source.
+//!
+//! Requests go through the crate's one HTTP client (egress policy, proxies, trusted CAs, FIPS).
+//! 401 and 403 fail at once, naming the credential used (never its value); 408, 429, 5xx and
+//! transport failures are tried again under the upload's retry policy, the whole download
+//! included (a report cannot be resumed mid-way).
+
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::runtime::Handle;
+
+use super::{CsvSource, TempFileSource};
+use crate::http_client::{HttpClient, SendError};
+use crate::net::EgressRefused;
+use crate::net::body::{ANSWER_LIMIT, read_bounded};
+use crate::upload::retry::{is_retryable_status, retry_after};
+use crate::upload::{RetryPolicy, Sleeper};
+
+/// A report larger than this is refused (the disk it is downloaded to is the bound).
+pub const DEFAULT_MAX_REPORT_BYTES: u64 = 4 << 30;
+
+/// How the report server is told who is asking.
+#[derive(Clone, Default)]
+pub enum HttpAuth {
+    #[default]
+    None,
+    /// HTTP basic authentication (Workday's integration system user, BambooHR's API key).
+    Basic {
+        user: String,
+        password: SecretString,
+    },
+    /// A bearer token given as it is.
+    Bearer { token: SecretString },
+    /// OAuth 2.0 client credentials: a token from `token_url`, then sent as a bearer token.
+    OAuth2 {
+        token_url: String,
+        client_id: String,
+        client_secret: SecretString,
+        scope: Option<String>,
+    },
+}
+
+impl HttpAuth {
+    /// Which credential was used, for a message: never its value.
+    pub fn describe(&self) -> String {
+        match self {
+            HttpAuth::None => "no credentials".into(),
+            HttpAuth::Basic { user, .. } => format!("basic credentials of user {user:?}"),
+            HttpAuth::Bearer { .. } => "the bearer token".into(),
+            HttpAuth::OAuth2 { client_id, .. } => {
+                format!("an OAuth 2.0 token of client {client_id:?}")
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for HttpAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+/// Where the report is and how to fetch it.
+#[derive(Clone)]
+pub struct HttpsSourceConfig {
+    /// `https://…`, its query included (`?format=csv`); messages show it without the query.
+    pub url: String,
+    pub auth: HttpAuth,
+    pub client: HttpClient,
+    pub retry: RetryPolicy,
+    pub sleeper: Arc<dyn Sleeper>,
+    pub max_bytes: u64,
+}
+
+/// Why a report cannot be read, worded for the person who has to fix it. Never holds a
+/// credential, nor the URL's query.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpsSourceError {
+    #[error("{0}")]
+    Location(String),
+    /// 401 or 403: the credential is wrong or lacks the right.
+    #[error(
+        "{name}: HTTP {status}: {credential} {verb} refused; check them and the report's sharing"
+    )]
+    Refused {
+        name: String,
+        status: u16,
+        credential: String,
+        verb: &'static str,
+    },
+    #[error("{name}: HTTP 404: no report at that URL")]
+    NotFound { name: String },
+    #[error("{name}: HTTP {status} after {attempts} attempt(s)")]
+    Status {
+        name: String,
+        status: u16,
+        attempts: u32,
+    },
+    #[error("cannot reach {name} after {attempts} attempt(s): {detail}")]
+    Unreachable {
+        name: String,
+        detail: String,
+        attempts: u32,
+    },
+    #[error("{name}: the report is larger than {limit} bytes; nothing of it is used")]
+    TooLarge { name: String, limit: u64 },
+    #[error("{name}: the OAuth 2.0 token endpoint {token_url} {problem}")]
+    Token {
+        name: String,
+        token_url: String,
+        problem: String,
+        refused: bool,
+    },
+    #[error("reading {name}: {refused}")]
+    EndpointNotAllowed {
+        name: String,
+        refused: EgressRefused,
+    },
+    /// The server's certificate failed verification: a configuration error, no retry helps.
+    #[error(
+        "{name}: the certificate of {host} is not trusted ({problem}); give its CA with --ca-file (the chart's trustedCA)"
+    )]
+    UntrustedCertificate {
+        name: String,
+        host: String,
+        problem: String,
+    },
+    #[error("{name}: writing the downloaded report: {detail}")]
+    Disk { name: String, detail: String },
+}
+
+impl HttpsSourceError {
+    /// A one-word CamelCase reason, for the `Ready` condition and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            HttpsSourceError::Location(_) => "InvalidSource",
+            HttpsSourceError::Refused { .. } => "SourceAccessDenied",
+            HttpsSourceError::Token { refused: true, .. } => "SourceAccessDenied",
+            HttpsSourceError::NotFound { .. } => "SourceNotFound",
+            HttpsSourceError::Unreachable { .. } | HttpsSourceError::Token { .. } => {
+                "SourceUnreachable"
+            }
+            HttpsSourceError::EndpointNotAllowed { .. } => {
+                crate::upload::reason::ENDPOINT_NOT_ALLOWED
+            }
+            HttpsSourceError::UntrustedCertificate { .. } => {
+                crate::upload::reason::UNTRUSTED_CERTIFICATE
+            }
+            HttpsSourceError::Status { .. }
+            | HttpsSourceError::TooLarge { .. }
+            | HttpsSourceError::Disk { .. } => "SourceUnreadable",
+        }
+    }
+
+    pub fn into_io(self) -> io::Error {
+        let kind = match self {
+            HttpsSourceError::NotFound { .. } => io::ErrorKind::NotFound,
+            HttpsSourceError::Refused { .. } => io::ErrorKind::PermissionDenied,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, self)
+    }
+}
+
+/// The report-source error inside an I/O error of a pinned read, if it is one.
+pub fn https_error(error: &io::Error) -> Option<&HttpsSourceError> {
+    error.get_ref()?.downcast_ref::<HttpsSourceError>()
+}
+
+/// A report at an HTTPS URL, not yet downloaded.
+#[derive(Clone)]
+pub struct HttpsSource {
+    config: Arc<HttpsSourceConfig>,
+    name: String,
+    runtime: Handle,
+}
+
+/// What one download brought: the bytes (in a temporary file) and what the server said of
+/// them.
+pub struct Downloaded {
+    pub source: Arc<dyn CsvSource>,
+    pub size: u64,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl HttpsSource {
+    /// The report of `config`, fetched through `runtime`. Only `https://` URLs are taken.
+    pub fn new(config: HttpsSourceConfig, runtime: Handle) -> Result<Self, HttpsSourceError> {
+        let url = reqwest::Url::parse(&config.url).map_err(|e| {
+            HttpsSourceError::Location(format!(
+                "{:?} is not a URL: {e}",
+                super::object::display_url(&config.url)
+            ))
+        })?;
+        if url.scheme() != "https" || url.host_str().is_none() {
+            return Err(HttpsSourceError::Location(format!(
+                "{:?}: a report URL must be https://HOST/…",
+                super::object::display_url(&config.url)
+            )));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(HttpsSourceError::Location(
+                "a report URL must not carry credentials; use the basic, bearer or OAuth settings"
+                    .into(),
+            ));
+        }
+        let name = super::object::display_url(&config.url).to_owned();
+        Ok(HttpsSource {
+            config: Arc::new(config),
+            name,
+            runtime,
+        })
+    }
+
+    /// Downloads the report once into a temporary file.
+    pub async fn download(&self) -> Result<Downloaded, HttpsSourceError> {
+        let policy = &self.config.retry;
+        let mut attempt = 0;
+        let mut token = None;
+        loop {
+            attempt += 1;
+            let failed = match self.try_download(&mut token).await {
+                Ok(done) => return Ok(done),
+                Err(Attempt::Fatal(error)) => return Err(error),
+                Err(Attempt::Again { error, wait }) => (error, wait),
+            };
+            if attempt >= policy.max_attempts.max(1) {
+                return Err(failed.0.with_attempts(attempt));
+            }
+            let wait = policy.delay(attempt, failed.1);
+            tracing::warn!(source = %self.name, attempt, ?wait, error = %failed.0, "the report could not be read; trying again");
+            self.config.sleeper.sleep(wait).await;
+        }
+    }
+
+    async fn try_download(&self, token: &mut Option<SecretString>) -> Result<Downloaded, Attempt> {
+        let config = &self.config;
+        let mut request = config
+            .client
+            .get(&config.url)
+            .header("accept", "text/csv, */*");
+        request = match &config.auth {
+            HttpAuth::None => request,
+            HttpAuth::Basic { user, password } => {
+                request.basic_auth(user, password.expose_secret())
+            }
+            HttpAuth::Bearer { token } => request.bearer_auth(token.expose_secret()),
+            HttpAuth::OAuth2 { .. } => {
+                let bearer = match token {
+                    Some(t) => t.clone(),
+                    None => token.insert(self.oauth_token().await?).clone(),
+                };
+                request.bearer_auth(bearer.expose_secret())
+            }
+        };
+        let response = request.send().await.map_err(|e| self.send_error(e))?;
+        let status = response.status();
+        if matches!(status.as_u16(), 401 | 403) {
+            return Err(Attempt::Fatal(HttpsSourceError::Refused {
+                name: self.name.clone(),
+                status: status.as_u16(),
+                credential: config.auth.describe(),
+                verb: if matches!(config.auth, HttpAuth::Basic { .. }) {
+                    "were"
+                } else {
+                    "was"
+                },
+            }));
+        }
+        if status.as_u16() == 404 {
+            return Err(Attempt::Fatal(HttpsSourceError::NotFound {
+                name: self.name.clone(),
+            }));
+        }
+        if !status.is_success() {
+            let error = HttpsSourceError::Status {
+                name: self.name.clone(),
+                status: status.as_u16(),
+                attempts: 1,
+            };
+            return Err(if is_retryable_status(status) {
+                Attempt::Again {
+                    error,
+                    wait: retry_after(response.headers()),
+                }
+            } else {
+                Attempt::Fatal(error)
+            });
+        }
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let (etag, last_modified) = (header("etag"), header("last-modified"));
+        let (file, size) = self.save(response).await?;
+        Ok(Downloaded {
+            source: Arc::new(TempFileSource::new(self.name.clone(), file)),
+            size,
+            etag,
+            last_modified,
+        })
+    }
+
+    /// Streams the body into a temporary file, to the bound.
+    async fn save(
+        &self,
+        mut response: reqwest::Response,
+    ) -> Result<(tempfile::TempPath, u64), Attempt> {
+        let disk = |e: io::Error| {
+            Attempt::Fatal(HttpsSourceError::Disk {
+                name: self.name.clone(),
+                detail: e.to_string(),
+            })
+        };
+        let mut file = tempfile::NamedTempFile::new().map_err(disk)?;
+        let mut size = 0u64;
+        let mut writer = io::BufWriter::with_capacity(256 * 1024, file.as_file_mut());
+        loop {
+            let chunk = match response.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                // The body broke off: the whole report again.
+                Err(e) => {
+                    return Err(Attempt::Again {
+                        error: self.unreachable(&e),
+                        wait: None,
+                    });
+                }
+            };
+            size += chunk.len() as u64;
+            if size > self.config.max_bytes {
+                return Err(Attempt::Fatal(HttpsSourceError::TooLarge {
+                    name: self.name.clone(),
+                    limit: self.config.max_bytes,
+                }));
+            }
+            writer.write_all(&chunk).map_err(disk)?;
+        }
+        writer.flush().map_err(disk)?;
+        drop(writer);
+        Ok((file.into_temp_path(), size))
+    }
+
+    /// A token by the client-credentials grant.
+    async fn oauth_token(&self) -> Result<SecretString, Attempt> {
+        let HttpAuth::OAuth2 {
+            token_url,
+            client_id,
+            client_secret,
+            scope,
+        } = &self.config.auth
+        else {
+            return Err(Attempt::Fatal(HttpsSourceError::Location(
+                "no OAuth 2.0 settings".into(),
+            )));
+        };
+        let token_error = |problem: String, refused: bool| HttpsSourceError::Token {
+            name: self.name.clone(),
+            token_url: super::object::display_url(token_url).to_owned(),
+            problem,
+            refused,
+        };
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id.as_str()),
+            ("client_secret", client_secret.expose_secret()),
+        ];
+        if let Some(scope) = scope {
+            form.push(("scope", scope.as_str()));
+        }
+        let response = self
+            .config
+            .client
+            .post(token_url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| match e {
+                SendError::Refused(refused) => {
+                    Attempt::Fatal(HttpsSourceError::EndpointNotAllowed {
+                        name: self.name.clone(),
+                        refused,
+                    })
+                }
+                SendError::Transport(e) => Attempt::Again {
+                    error: token_error(
+                        format!("did not answer: {}", innermost(&e.without_url())),
+                        false,
+                    ),
+                    wait: None,
+                },
+            })?;
+        let status = response.status();
+        let headers_wait = retry_after(response.headers());
+        let body = read_bounded(response, ANSWER_LIMIT)
+            .await
+            .map(|b| b.bytes)
+            .unwrap_or_default();
+        let answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        if !status.is_success() {
+            // An OAuth error code is a short word (invalid_client); anything else is not shown.
+            let code = answer["error"]
+                .as_str()
+                .filter(|c| {
+                    c.len() <= 64 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                })
+                .map(|c| format!(", {c}"))
+                .unwrap_or_default();
+            let refused = matches!(status.as_u16(), 400 | 401 | 403);
+            let error = token_error(
+                format!(
+                    "refused client {client_id:?} (HTTP {}{code})",
+                    status.as_u16()
+                ),
+                refused,
+            );
+            return Err(if is_retryable_status(status) {
+                Attempt::Again {
+                    error,
+                    wait: headers_wait,
+                }
+            } else {
+                Attempt::Fatal(error)
+            });
+        }
+        match answer["access_token"].as_str() {
+            Some(token) if !token.is_empty() => Ok(SecretString::from(token.to_owned())),
+            _ => Err(Attempt::Fatal(token_error(
+                "answered without an access_token".into(),
+                false,
+            ))),
+        }
+    }
+
+    fn send_error(&self, error: SendError) -> Attempt {
+        match error {
+            SendError::Refused(refused) => Attempt::Fatal(HttpsSourceError::EndpointNotAllowed {
+                name: self.name.clone(),
+                refused,
+            }),
+            SendError::Transport(e) => {
+                if let Some(cert) = crate::http_client::untrusted_certificate(&e) {
+                    return Attempt::Fatal(HttpsSourceError::UntrustedCertificate {
+                        name: self.name.clone(),
+                        host: cert.host,
+                        problem: cert.problem,
+                    });
+                }
+                Attempt::Again {
+                    error: self.unreachable(&e),
+                    wait: None,
+                }
+            }
+        }
+    }
+
+    fn unreachable(&self, error: &reqwest::Error) -> HttpsSourceError {
+        HttpsSourceError::Unreachable {
+            name: self.name.clone(),
+            detail: innermost(error),
+            attempts: 1,
+        }
+    }
+}
+
+impl HttpsSourceError {
+    fn with_attempts(mut self, n: u32) -> Self {
+        match &mut self {
+            HttpsSourceError::Status { attempts, .. }
+            | HttpsSourceError::Unreachable { attempts, .. } => *attempts = n,
+            _ => {}
+        }
+        self
+    }
+}
+
+/// One attempt's failure: final, or worth another attempt (after the server's wait, if any).
+enum Attempt {
+    Fatal(HttpsSourceError),
+    Again {
+        error: HttpsSourceError,
+        wait: Option<std::time::Duration>,
+    },
+}
+
+/// The innermost cause of a transport error, without any URL (a query may hold a token).
+fn innermost(error: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let text = cause.to_string();
+    match text.find("http") {
+        Some(at) => format!("{}…", &text[..at]),
+        None => text,
+    }
+}
+
+impl CsvSource for HttpsSource {
+    /// Downloads the report now and reads that download.
+    fn open(&self) -> io::Result<Box<dyn Read + Send>> {
+        self.pin()?.open()
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// One download, read by every reader of the pinned source.
+    fn pin(&self) -> io::Result<Arc<dyn CsvSource>> {
+        let downloaded = self
+            .runtime
+            .block_on(self.download())
+            .map_err(HttpsSourceError::into_io)?;
+        Ok(downloaded.source)
+    }
+}

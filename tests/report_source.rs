@@ -1,0 +1,389 @@
+//! HR reports at HTTPS URLs (Workday RaaS, BambooHR): `validate` and `upload --source
+//! https://…` against a report server started here over TLS with a CA the test made, with
+//! basic, bearer and OAuth 2.0 client-credentials authentication; refusals named by the
+//! credential used, retries of 503, an untrusted certificate, and no secret in anything printed
+//! at trace level.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use common::cli::*;
+use common::tls::*;
+use common::*;
+
+const BASIC_USER: &str = "isu_hr_connector";
+const BASIC_PASSWORD: &str = "basic-password-7f3a9c";
+const BEARER: &str = "bearer-token-51d2e8";
+const CLIENT_ID: &str = "hr-report-client";
+const CLIENT_SECRET: &str = "oauth-client-secret-9b4e61";
+const ISSUED: &str = "issued-access-token-c0ffee";
+
+#[derive(Default)]
+struct Counts {
+    report: AtomicUsize,
+    token: AtomicUsize,
+    flaky: AtomicUsize,
+}
+
+struct Server {
+    csv: String,
+    counts: Counts,
+}
+
+fn authorized(headers: &HeaderMap, expected: &str) -> bool {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == expected)
+}
+
+fn report(server: &Server, ok: bool) -> Response {
+    server.counts.report.fetch_add(1, Ordering::SeqCst);
+    if !ok {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    (
+        [("content-type", "text/csv"), ("etag", "\"report-v1\"")],
+        server.csv.clone(),
+    )
+        .into_response()
+}
+
+fn router(server: Arc<Server>) -> Router {
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{BASIC_USER}:{BASIC_PASSWORD}"))
+    );
+    Router::new()
+        // Workday RaaS: basic authentication of an integration system user.
+        .route(
+            "/ccx/service/customreport2/agency/isu/terminations",
+            get(
+                move |State(s): State<Arc<Server>>, h: HeaderMap| async move {
+                    report(&s, authorized(&h, &basic))
+                },
+            ),
+        )
+        // A report behind a bearer token.
+        .route(
+            "/v1/reports/42",
+            get(|State(s): State<Arc<Server>>, h: HeaderMap| async move {
+                report(&s, authorized(&h, &format!("Bearer {BEARER}")))
+            }),
+        )
+        .route(
+            "/oauth2/token",
+            post(|State(s): State<Arc<Server>>, body: String| async move {
+                s.counts.token.fetch_add(1, Ordering::SeqCst);
+                let form: Vec<(String, String)> =
+                    serde_urlencoded::from_str(&body).unwrap_or_default();
+                let has = |k: &str, v: &str| form.iter().any(|(a, b)| a == k && b == v);
+                if has("grant_type", "client_credentials")
+                    && has("client_id", CLIENT_ID)
+                    && has("client_secret", CLIENT_SECRET)
+                {
+                    axum::Json(serde_json::json!({
+                        "access_token": ISSUED, "token_type": "Bearer", "expires_in": 3600
+                    }))
+                    .into_response()
+                } else {
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        axum::Json(serde_json::json!({"error": "invalid_client"})),
+                    )
+                        .into_response()
+                }
+            }),
+        )
+        .route(
+            "/oauth/report",
+            get(|State(s): State<Arc<Server>>, h: HeaderMap| async move {
+                report(&s, authorized(&h, &format!("Bearer {ISSUED}")))
+            }),
+        )
+        // Busy twice, then the report.
+        .route(
+            "/flaky/report",
+            get(|State(s): State<Arc<Server>>| async move {
+                if s.counts.flaky.fetch_add(1, Ordering::SeqCst) < 2 {
+                    return (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "0")])
+                        .into_response();
+                }
+                report(&s, true)
+            }),
+        )
+        .route(
+            "/forbidden/report",
+            get(|State(s): State<Arc<Server>>| async move {
+                s.counts.report.fetch_add(1, Ordering::SeqCst);
+                StatusCode::FORBIDDEN
+            }),
+        )
+        .with_state(server)
+}
+
+struct Setup {
+    tls: TlsSetup,
+    ca: String,
+    server: Arc<Server>,
+    base: String,
+    _handle: hrconnector::emulator::RouterHandle,
+}
+
+impl Setup {
+    async fn new() -> Self {
+        let tls = TlsSetup::new();
+        let csv = std::fs::read_to_string(&tls.csv).unwrap();
+        let server = Arc::new(Server {
+            csv,
+            counts: Counts::default(),
+        });
+        let handle = hrconnector::emulator::serve_tls(
+            router(server.clone()),
+            ([127, 0, 0, 1], 0).into(),
+            &tls.pki.server(ServerCert::Good),
+        )
+        .await
+        .expect("report server");
+        let ca = tls
+            .pki
+            .write_ca(tls.dir.path())
+            .to_string_lossy()
+            .into_owned();
+        let base = format!("https://127.0.0.1:{}", handle.addr.port());
+        Setup {
+            tls,
+            ca,
+            server,
+            base,
+            _handle: handle,
+        }
+    }
+
+    fn secret_file(&self, name: &str, value: &str) -> String {
+        let path = self.tls.dir.path().join(name);
+        std::fs::write(&path, format!("{value}\n")).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+
+    async fn validate(&self, path: &str, auth: &[&str]) -> Run {
+        let url = format!("{}{path}", self.base);
+        let mut args = vec!["validate", "--source", &url, "--ca-file", &self.ca];
+        args.extend_from_slice(auth);
+        let run = hrconnector(&args, &[]).await;
+        assert_no_secret(&run);
+        run
+    }
+
+    fn basic(&self) -> Vec<String> {
+        vec![
+            "--http-basic-user".into(),
+            BASIC_USER.into(),
+            "--http-basic-password-file".into(),
+            self.secret_file("basic", BASIC_PASSWORD),
+        ]
+    }
+}
+
+fn assert_no_secret(run: &Run) {
+    for secret in [BASIC_PASSWORD, BEARER, CLIENT_SECRET, ISSUED] {
+        assert!(
+            !run.printed(secret),
+            "a secret was printed:\n{}{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workday_report_with_basic_auth_is_validated_and_uploaded() {
+    let s = Setup::new().await;
+    let path = "/ccx/service/customreport2/agency/isu/terminations?format=csv";
+    let run = s.validate(path, &strs(&s.basic())).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let name = format!(
+        "{}/ccx/service/customreport2/agency/isu/terminations",
+        s.base
+    );
+    assert!(
+        run.stdout.contains(&format!("{name}: 5 records, valid")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("\"report-v1\""),
+        "the download is described: {}",
+        run.stderr
+    );
+    assert!(!run.printed("format=csv"), "the URL's query is not shown");
+
+    let emu = start_emulator().await;
+    let url = format!("{}{path}", s.base);
+    let emu_url = emu.url();
+    let mut args = upload_args(&emu_url, "unused", APP, &["--app-secret", SECRET]);
+    let at = args
+        .iter()
+        .position(|a| *a == "--csv-file-path")
+        .expect("a file arg");
+    args.splice(
+        at..at + 2,
+        ["--source", url.as_str(), "--ca-file", s.ca.as_str()],
+    );
+    let basic = s.basic();
+    args.extend(strs(&basic));
+    let up = hrconnector(&args, &[]).await;
+    assert_no_secret(&up);
+    assert_eq!(up.code, 0, "{}{}", up.stdout, up.stderr);
+    assert_eq!(json(&up)["result"], "Succeeded");
+    assert_eq!(emu.received_records(JOB), s.tls.records);
+    assert_eq!(
+        emu.log(JOB).first().map(|e| e.file_name.clone()).as_deref(),
+        Some("terminations")
+    );
+    // One download for the whole command: validation and sending read the same bytes.
+    assert_eq!(s.server.counts.report.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bearer_and_oauth_client_credentials() {
+    let s = Setup::new().await;
+    let bearer = s.secret_file("bearer", BEARER);
+    let run = s
+        .validate(
+            "/v1/reports/42?format=CSV",
+            &["--http-bearer-token-file", &bearer],
+        )
+        .await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+
+    let token_url = format!("{}/oauth2/token", s.base);
+    let secret = s.secret_file("client-secret", CLIENT_SECRET);
+    let oauth = [
+        "--http-oauth-token-url",
+        token_url.as_str(),
+        "--http-oauth-client-id",
+        CLIENT_ID,
+        "--http-oauth-client-secret-file",
+        secret.as_str(),
+        "--http-oauth-scope",
+        "reports.read",
+    ];
+    let run = s.validate("/oauth/report", &oauth).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(s.server.counts.token.load(Ordering::SeqCst), 1);
+
+    // A wrong client secret: the token endpoint's refusal, naming the client and its code.
+    let wrong = s.secret_file("wrong-secret", "not-the-secret");
+    let mut bad = oauth;
+    bad[5] = wrong.as_str();
+    let run = s.validate("/oauth/report", &bad).await;
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "refused client \"{CLIENT_ID}\" (HTTP 401, invalid_client)"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.printed("not-the-secret"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_fail_at_once_naming_the_credential() {
+    let s = Setup::new().await;
+    let wrong = s.secret_file("wrong", "wrong-password");
+    let path = "/ccx/service/customreport2/agency/isu/terminations?format=csv";
+    let run = s
+        .validate(
+            path,
+            &[
+                "--http-basic-user",
+                BASIC_USER,
+                "--http-basic-password-file",
+                &wrong,
+            ],
+        )
+        .await;
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "HTTP 401: basic credentials of user \"{BASIC_USER}\" were refused"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.printed("wrong-password"));
+    assert_eq!(
+        s.server.counts.report.load(Ordering::SeqCst),
+        1,
+        "no retry of a 401"
+    );
+
+    let run = s.validate("/forbidden/report", &strs(&s.basic())).await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("HTTP 403"), "{}", run.stderr);
+    assert_eq!(
+        s.server.counts.report.load(Ordering::SeqCst),
+        2,
+        "no retry of a 403"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_server_is_asked_again_and_an_untrusted_one_is_not() {
+    let s = Setup::new().await;
+    let run = s.validate("/flaky/report", &[]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(s.server.counts.flaky.load(Ordering::SeqCst), 3);
+
+    // Without the CA: the certificate is named as the problem, at once.
+    let url = format!("{}/v1/reports/42", s.base);
+    let bearer = s.secret_file("bearer", BEARER);
+    let run = hrconnector(
+        &[
+            "validate",
+            "--source",
+            &url,
+            "--http-bearer-token-file",
+            &bearer,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("is not trusted"), "{}", run.stderr);
+    assert!(run.stderr.contains("--ca-file"), "{}", run.stderr);
+    assert_no_secret(&run);
+
+    // The flags are for report URLs only.
+    let run = hrconnector(
+        &[
+            "validate",
+            "--csv-file-path",
+            &s.tls.csv,
+            "--http-bearer-token-file",
+            &bearer,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("for --source https://"),
+        "{}",
+        run.stderr
+    );
+}
