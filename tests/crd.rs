@@ -332,10 +332,9 @@ fn validate_wants_exactly_one_source() {
         ),
         "{err}"
     );
-    assert!(
-        err.to_string()
-            .contains("exactly one of configMap, secret, persistentVolumeClaim, azureBlob or s3")
-    );
+    assert!(err.to_string().contains(
+        "exactly one of configMap, secret, persistentVolumeClaim, azureBlob, s3 or https"
+    ));
 }
 
 const BLOB_SOURCE: &str = r#"

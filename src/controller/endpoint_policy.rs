@@ -48,6 +48,12 @@ pub fn check_job(
         url_parts::path_segment(&blob.container, "spec.source.azureBlob.container")?;
         policy.check_field("spec.source.azureBlob.accountUrl", &blob.account_url)?;
     }
+    if let Some(report) = &spec.source.https {
+        policy.check_field("spec.source.https.url", &report.url)?;
+        if let Some(oauth2) = report.auth.as_ref().and_then(|a| a.oauth2.as_ref()) {
+            policy.check_field("spec.source.https.auth.oauth2.tokenUrl", &oauth2.token_url)?;
+        }
+    }
     if let Some(s3) = &spec.source.s3 {
         url_parts::path_segment(&s3.bucket, "spec.source.s3.bucket")?;
         url_parts::aws_region(&s3.region, "spec.source.s3.region")?;

@@ -307,8 +307,8 @@ async fn upload(
         Ok(c) => c,
         Err(e) => return UploadReport::failed(e.reason(), e.to_string()),
     };
-    let source: Arc<dyn CsvSource> = match object_source::resolve(ctx, namespace, job).await {
-        Ok(Some(object)) => Arc::new(object),
+    let source: Arc<dyn CsvSource> = match remote_source(ctx, namespace, job).await {
+        Ok(Some(remote)) => remote,
         Err(problem) => return UploadReport::failed(problem.reason, problem.message),
         Ok(None) => match source::load(&ctx.client, namespace, job).await {
             Ok(Some(s)) => Arc::new(s.source),
@@ -497,4 +497,18 @@ fn finished_patch(
         patch["lastUploadTime"] = json!(Time(uploaded));
     }
     patch
+}
+
+/// The job's source when the operator reads it over the network: an object, or a report URL.
+async fn remote_source(
+    ctx: &Context,
+    namespace: &str,
+    job: &HrConnectorJob,
+) -> Result<Option<Arc<dyn CsvSource>>, object_source::ObjectProblem> {
+    if let Some(object) = object_source::resolve(ctx, namespace, job).await? {
+        return Ok(Some(Arc::new(object)));
+    }
+    Ok(super::report_source::resolve(ctx, namespace, job)
+        .await?
+        .map(|report| Arc::new(report) as Arc<dyn CsvSource>))
 }

@@ -26,6 +26,7 @@ mod pvc_run;
 pub mod rbac;
 pub mod reconcile;
 pub mod refresh;
+pub mod report_source;
 pub mod run_timeout;
 pub mod runs;
 pub mod source;

@@ -8,6 +8,9 @@
 //! - `s3.credentials.webIdentity`: a TokenRequest token (audience `sts.amazonaws.com`)
 //!   exchanged with STS `AssumeRoleWithWebIdentity` for temporary credentials.
 //!
+//! - `https.auth`: basic, bearer or OAuth 2.0 client-credentials keys from a Secret of the
+//!   job's namespace, at every check and run.
+//!
 //! Service accounts are always the job's own namespace's.
 
 use std::collections::HashMap;
@@ -23,10 +26,11 @@ use super::source::get;
 use super::workload_identity;
 use crate::crd::conditions::reason;
 use crate::crd::{
-    AzureBlobSource, HrConnectorJob, ObjectSecretRef, S3Source, ServiceAccountIdentity,
-    WebIdentity, WorkloadIdentity,
+    AzureBlobSource, HrConnectorJob, HttpsReportSource, ObjectSecretRef, S3Source,
+    ServiceAccountIdentity, WebIdentity, WorkloadIdentity,
 };
 use crate::http_client::{HttpClientConfig, build as build_http};
+use crate::source::HttpAuth;
 use crate::source::ObjectCredentials;
 use crate::source::object::{
     EntraStorageToken, STORAGE_RESOURCE, StsWebIdentity, StsWebIdentityConfig, sts_endpoint,
@@ -182,8 +186,64 @@ async fn s3_web_identity(
     Ok(ObjectCredentials::S3Provider(Arc::new(provider)))
 }
 
+/// The credentials of a report URL, from the Secret its `auth` names.
+pub async fn report(
+    ctx: &Context,
+    namespace: &str,
+    report: &HttpsReportSource,
+) -> Result<HttpAuth, ObjectProblem> {
+    let Some(auth) = &report.auth else {
+        return Ok(HttpAuth::None);
+    };
+    let missing = |name: &str, keys: &str| {
+        ObjectProblem::new(
+            reason::CREDENTIALS_NOT_FOUND,
+            format!("Secret {namespace}/{name} needs the keys {keys}"),
+        )
+    };
+    match (&auth.basic, &auth.bearer, &auth.oauth2) {
+        (Some(basic), None, None) => {
+            let name = &basic.secret_ref.name;
+            let mut keys = read_secret(ctx, namespace, name).await?;
+            match (keys.remove("username"), keys.remove("password")) {
+                (Some(user), Some(password)) => Ok(HttpAuth::Basic {
+                    user: secrecy::ExposeSecret::expose_secret(&user).to_owned(),
+                    password,
+                }),
+                _ => Err(missing(name, "\"username\" and \"password\"")),
+            }
+        }
+        (None, Some(bearer), None) => {
+            let name = &bearer.secret_ref.name;
+            let mut keys = read_secret(ctx, namespace, name).await?;
+            let token = keys
+                .remove("token")
+                .ok_or_else(|| missing(name, "\"token\""))?;
+            Ok(HttpAuth::Bearer { token })
+        }
+        (None, None, Some(oauth2)) => {
+            let name = &oauth2.secret_ref.name;
+            let mut keys = read_secret(ctx, namespace, name).await?;
+            match (keys.remove("clientId"), keys.remove("clientSecret")) {
+                (Some(id), Some(client_secret)) => Ok(HttpAuth::OAuth2 {
+                    token_url: oauth2.token_url.clone(),
+                    client_id: secrecy::ExposeSecret::expose_secret(&id).to_owned(),
+                    client_secret,
+                    scope: oauth2.scope.clone(),
+                }),
+                _ => Err(missing(name, "\"clientId\" and \"clientSecret\"")),
+            }
+        }
+        (None, None, None) => Ok(HttpAuth::None),
+        _ => Err(ObjectProblem::new(
+            reason::INVALID_SPEC,
+            "spec.source.https.auth: at most one of basic, bearer or oauth2 may be set",
+        )),
+    }
+}
+
 /// The client of token requests: trust and timeouts as for every other connection.
-fn http(ctx: &Context) -> Result<crate::http_client::HttpClient, ObjectProblem> {
+pub(super) fn http(ctx: &Context) -> Result<crate::http_client::HttpClient, ObjectProblem> {
     build_http(&HttpClientConfig {
         request_timeout: ctx.config.request_timeout,
         ca_file: ctx.config.ca_file.clone(),

@@ -36,6 +36,12 @@ pub fn is_object(job: &HrConnectorJob) -> bool {
     job.spec.source.azure_blob.is_some() || job.spec.source.s3.is_some()
 }
 
+/// Whether the operator reads the job's source itself over the network (object storage or a
+/// report URL): checked on a background task, never inside reconcile.
+pub fn is_remote(job: &HrConnectorJob) -> bool {
+    is_object(job) || super::report_source::is_report(job)
+}
+
 /// The job's object source, or `None` when its source is not in object storage.
 pub async fn resolve(
     ctx: &Context,
@@ -185,43 +191,8 @@ pub async fn check_version(
             verdict: None,
         };
     }
-    let invalid_rows = job.spec.validation_options().invalid_rows;
-    let policy = job.spec.run_policy();
-    let (owned, ceiling) = (job.clone(), ctx.config.limits);
-    // Converted as spec.input declares, then validated as a run would.
-    let pinned = object.pin_version(version);
-    let checked = tokio::task::spawn_blocking(move || {
-        let conversion = match super::converted(&owned, pinned, ceiling) {
-            Ok(c) => c,
-            Err(crate::convert::ConvertError::Io { name, error }) => {
-                return Err(hrdata::CsvError::io(name, error));
-            }
-            Err(e) => return Ok(Err(e.to_string())),
-        };
-        let mut report = hrdata::validate(conversion.source.as_ref(), &conversion.validation)?;
-        conversion.report.explain(&mut report);
-        Ok(Ok((report, conversion.report.summary())))
-    })
-    .await;
-    let verdict = match checked {
-        Err(e) => Err(ObjectProblem::new(reason::INVALID_CSV, e.to_string())),
-        Ok(Err(e)) => Err(match &e {
-            hrdata::CsvError::Io { error, .. } => match object_error(error) {
-                Some(cause) => ObjectProblem::new(cause.reason(), cause.to_string()),
-                None => ObjectProblem::new(reason::SOURCE_UNREACHABLE, e.to_string()),
-            },
-            _ => ObjectProblem::new(reason::INVALID_CSV, e.to_string()),
-        }),
-        Ok(Ok(Err(conversion))) => Err(ObjectProblem::new(reason::INVALID_CSV, conversion)),
-        // The run's own verdict, on the check: invalid records, the ceiling, the floor.
-        Ok(Ok(Ok((report, input)))) => {
-            status.sha256 = Some(report.sha256.clone());
-            policy
-                .check(&report, invalid_rows)
-                .map(|()| input)
-                .map_err(|e| ObjectProblem::new(e.reason(), e.to_string()))
-        }
-    };
+    let (verdict, sha256) = validate_pinned(ctx, job, object.pin_version(version)).await;
+    status.sha256 = sha256;
     // A verdict on the file itself holds until the object or the spec changes.
     if verdict.is_ok()
         || verdict.as_ref().is_err_and(|p| {
@@ -242,6 +213,53 @@ pub async fn check_version(
         status: Some(status),
         verdict: Some(verdict),
     }
+}
+
+/// Converts `pinned` as spec.input declares and validates it as a run would (invalid records,
+/// the ceiling, the floor), off the async threads: the verdict, with what was converted, and
+/// the SHA-256 of what was validated.
+pub(super) async fn validate_pinned(
+    ctx: &Context,
+    job: &HrConnectorJob,
+    pinned: std::sync::Arc<dyn crate::source::CsvSource>,
+) -> (Result<Option<String>, ObjectProblem>, Option<String>) {
+    let invalid_rows = job.spec.validation_options().invalid_rows;
+    let policy = job.spec.run_policy();
+    let (owned, ceiling) = (job.clone(), ctx.config.limits);
+    let checked = tokio::task::spawn_blocking(move || {
+        let conversion = match super::converted(&owned, pinned, ceiling) {
+            Ok(c) => c,
+            Err(crate::convert::ConvertError::Io { name, error }) => {
+                return Err(hrdata::CsvError::io(name, error));
+            }
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        let mut report = hrdata::validate(conversion.source.as_ref(), &conversion.validation)?;
+        conversion.report.explain(&mut report);
+        Ok(Ok((report, conversion.report.summary())))
+    })
+    .await;
+    let mut sha256 = None;
+    let verdict = match checked {
+        Err(e) => Err(ObjectProblem::new(reason::INVALID_CSV, e.to_string())),
+        Ok(Err(e)) => Err(match &e {
+            hrdata::CsvError::Io { error, .. } => match object_error(error) {
+                Some(cause) => ObjectProblem::new(cause.reason(), cause.to_string()),
+                None => ObjectProblem::new(reason::SOURCE_UNREACHABLE, e.to_string()),
+            },
+            _ => ObjectProblem::new(reason::INVALID_CSV, e.to_string()),
+        }),
+        Ok(Ok(Err(conversion))) => Err(ObjectProblem::new(reason::INVALID_CSV, conversion)),
+        // The run's own verdict, on the check: invalid records, the ceiling, the floor.
+        Ok(Ok(Ok((report, input)))) => {
+            sha256 = Some(report.sha256.clone());
+            policy
+                .check(&report, invalid_rows)
+                .map(|()| input)
+                .map_err(|e| ObjectProblem::new(e.reason(), e.to_string()))
+        }
+    };
+    (verdict, sha256)
 }
 
 /// The status of a new check, keeping the digest the last one found for the same version (a

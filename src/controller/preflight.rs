@@ -21,6 +21,7 @@ use tokio::task::AbortHandle;
 
 use super::context::Context;
 use super::object_source::{self, ObjectProblem, Preflight, Step};
+use super::report_source;
 use crate::crd::HrConnectorJob;
 use crate::crd::conditions::reason;
 use crate::source::object::{display_url, sts_endpoint};
@@ -135,6 +136,8 @@ pub fn poll(ctx: &Arc<Context>, job: &Arc<HrConnectorJob>, key: &str) -> Poll {
                     outcome: outcome.clone(),
                 };
             }
+            // A report is generated for each request: checked once per spec generation.
+            State::Done { .. } if report_source::is_report(job) => return Poll::Reported,
             State::Done { at, .. } if at.elapsed() < ctx.config.object_source_recheck => {
                 return Poll::Reported;
             }
@@ -177,6 +180,9 @@ async fn run(ctx: Arc<Context>, job: Arc<HrConnectorJob>, key: String, id: u64) 
 async fn check(ctx: &Context, job: &HrConnectorJob, key: &str) -> Preflight {
     // A closed semaphore never happens (it is never closed); go on without a slot if it did.
     let _slot = ctx.preflights.slots.clone().acquire_owned().await.ok();
+    if report_source::is_report(job) {
+        return report_source::check(ctx, job).await;
+    }
     let namespace = job.metadata.namespace.clone().unwrap_or_default();
     let step = Mutex::new(Step::Kubernetes);
     let note = |s: Step| *step.lock().unwrap_or_else(|e| e.into_inner()) = s;

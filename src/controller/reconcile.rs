@@ -121,8 +121,8 @@ pub async fn reconcile(
     };
     // The pre-flight outcome this reconcile reports, marked reported once status holds it.
     let mut outcome_id = None;
-    let checked = if object_source::is_object(&job) {
-        // Object sources are checked on a background task (credentials, a HEAD every recheck,
+    let checked = if object_source::is_remote(&job) {
+        // Object sources and report URLs are checked on a background task (credentials, a HEAD every recheck,
         // validation only for a new ETag): a slow endpoint never holds up a reconcile.
         match preflight::poll(&ctx, &job, &key) {
             Poll::Done { id, outcome } => {

@@ -150,13 +150,19 @@ pub enum ConvertError {
 }
 
 /// Converts `source` as `input` declares; `validation` names the file's columns. Nothing is
-/// converted (the source is returned as it is) unless `input` asks for it or the file is a
-/// workbook.
+/// converted (the source is returned pinned, as it is) unless `input` asks for it or the file
+/// is a workbook.
 pub fn convert(
     source: Arc<dyn CsvSource>,
     input: &InputOptions,
     validation: &ValidationOptions,
 ) -> Result<Conversion, ConvertError> {
+    // Read once, as one version (for a pattern, one match; a report URL, one download): what
+    // is converted, validated and sent is that version.
+    let source = source.pin().map_err(|error| ConvertError::Io {
+        name: source.name(),
+        error,
+    })?;
     let name = source.name();
     let io_err = |error| ConvertError::Io {
         name: name.clone(),
@@ -189,13 +195,6 @@ pub fn convert(
         name: name.clone(),
         message,
     })?;
-    // Read once, as one version (for a pattern, one match): the converted file is named after it.
-    let source = source.pin().map_err(io_err)?;
-    let name = source.name();
-    let io_err = |error| ConvertError::Io {
-        name: name.clone(),
-        error,
-    };
     let out = tempfile::NamedTempFile::new().map_err(io_err)?;
     let (file, path) = out.into_parts();
     let mut writer = Output::new(file).map_err(io_err)?;

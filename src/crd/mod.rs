@@ -16,8 +16,8 @@ mod validate;
 
 pub use limits::CsvLimits;
 pub use object_spec::{
-    AzureBlobCredentials, AzureBlobSource, ObjectSecretRef, S3Credentials, S3Source,
-    ServiceAccountIdentity, WebIdentity,
+    AzureBlobCredentials, AzureBlobSource, HttpsReportSource, OAuth2Auth, ObjectSecretRef,
+    ReportAuth, S3Credentials, S3Source, SecretAuth, ServiceAccountIdentity, WebIdentity,
 };
 pub use run_timeout::{DEFAULT_RUN_TIMEOUT, parse_duration};
 pub use spec::{

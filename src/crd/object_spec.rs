@@ -1,5 +1,6 @@
-//! `spec.source.azureBlob` and `spec.source.s3`: HR files in object storage, read by the
-//! operator itself (no Job), with the checkpoint in status after every chunk.
+//! `spec.source.azureBlob`, `spec.source.s3` and `spec.source.https`: HR files in object storage
+//! or behind a report URL, read by the operator itself (no Job), with the checkpoint in status
+//! after every chunk.
 
 use kube::KubeSchema;
 use schemars::JsonSchema;
@@ -127,4 +128,59 @@ pub struct WebIdentity {
     /// `--allow-endpoint-prefix` of the operator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sts_endpoint: Option<String>,
+}
+
+/// An HR report at an HTTPS URL (Workday RaaS, BambooHR's report API), downloaded by the
+/// operator itself at each run (and checked on apply): what is validated is what is sent.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpsReportSource {
+    /// The report's URL, its query included, e.g.
+    /// https://wd5-services1.myworkday.com/ccx/service/customreport2/agency/isu/terminations?format=csv.
+    /// Its host is no published one: it must be under an `--allow-endpoint-prefix` of the
+    /// operator (the chart's allowedEndpointPrefixes). Messages show it without the query.
+    #[schemars(length(min = 9), pattern(r"^https://"))]
+    pub url: String,
+    /// How the operator authenticates to the report server; none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<ReportAuth>,
+}
+
+/// At most one of basic, bearer and oauth2.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("[has(self.basic), has(self.bearer), has(self.oauth2)].filter(x, x).size() <= 1").message("at most one of basic, bearer or oauth2 may be set"))]
+pub struct ReportAuth {
+    /// HTTP basic authentication: a Secret in the job's namespace with the keys username and
+    /// password (Workday: an integration system user; BambooHR: the API key as username and any
+    /// password).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic: Option<SecretAuth>,
+    /// A bearer token: a Secret in the job's namespace with the key token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer: Option<SecretAuth>,
+    /// OAuth 2.0 client credentials: a token from tokenUrl, sent as a bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<OAuth2Auth>,
+}
+
+/// Credentials kept in a Secret of the job's namespace.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretAuth {
+    pub secret_ref: ObjectSecretRef,
+}
+
+/// The OAuth 2.0 client-credentials grant.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuth2Auth {
+    /// The token endpoint; like the report's host, under an `--allow-endpoint-prefix`.
+    #[schemars(length(min = 9), pattern(r"^https://"))]
+    pub token_url: String,
+    /// The scope asked for, if the token endpoint wants one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// A Secret in the job's namespace with the keys clientId and clientSecret.
+    pub secret_ref: ObjectSecretRef,
 }

@@ -84,7 +84,7 @@ pub struct HrConnectorJobSpec {
     pub credentials: Credentials,
 
     /// Where the HR CSV comes from. Exactly one of configMap, secret, persistentVolumeClaim,
-    /// azureBlob or s3.
+    /// azureBlob, s3 or https.
     pub source: Source,
 
     /// The HR data type of the CSV, as chosen when the connector was created in the Purview
@@ -158,7 +158,7 @@ pub struct HrConnectorJobSpec {
     pub limits: Option<super::limits::CsvLimits>,
 
     /// The longest one run may take, as a duration such as 6h, 90m or 1h30m (default 6h). An
-    /// in-process run (ConfigMap, Secret, azureBlob, s3) stops after its last acknowledged chunk
+    /// in-process run (ConfigMap, Secret, azureBlob, s3, https) stops after its last acknowledged chunk
     /// and fails with RunTimedOut, and the next run resumes from the checkpoint; a
     /// persistentVolumeClaim run's upload Job gets it as activeDeadlineSeconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -329,12 +329,12 @@ pub struct SecretRef {
 }
 
 /// The CEL rule that makes the API server enforce exactly one source; `validate()` repeats it.
-pub const ONE_SOURCE_RULE: &str = "[has(self.configMap), has(self.secret), has(self.persistentVolumeClaim), has(self.azureBlob), has(self.s3)].filter(x, x).size() == 1";
+pub const ONE_SOURCE_RULE: &str = "[has(self.configMap), has(self.secret), has(self.persistentVolumeClaim), has(self.azureBlob), has(self.s3), has(self.https)].filter(x, x).size() == 1";
 /// The message the API server returns when [`ONE_SOURCE_RULE`] fails.
 pub const ONE_SOURCE_MESSAGE: &str =
-    "exactly one of configMap, secret, persistentVolumeClaim, azureBlob or s3 must be set";
+    "exactly one of configMap, secret, persistentVolumeClaim, azureBlob, s3 or https must be set";
 
-/// Where the HR CSV comes from: exactly one of the five fields.
+/// Where the HR CSV comes from: exactly one of the six fields.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new(ONE_SOURCE_RULE).message(ONE_SOURCE_MESSAGE))]
@@ -354,6 +354,9 @@ pub struct Source {
     /// An object in S3, read by the operator itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3: Option<S3Source>,
+    /// A report at an HTTPS URL (Workday RaaS, BambooHR), downloaded by the operator itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https: Option<super::object_spec::HttpsReportSource>,
 }
 
 /// A key inside a named ConfigMap or Secret.

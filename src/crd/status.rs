@@ -78,7 +78,8 @@ pub struct HrConnectorJobStatus {
     /// input read and, per date-time column, the values converted and the format used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<String>,
-    /// The object (azureBlob or s3 source) as the last pre-flight check saw it.
+    /// The object (azureBlob or s3 source) or the report (https source) as the last pre-flight
+    /// check saw it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ObjectSourceStatus>,
     /// Things about the spec that do not stop the job but likely need a person, e.g. an

@@ -160,6 +160,7 @@ impl HrConnectorJobSpec {
             s.persistent_volume_claim.is_some(),
             s.azure_blob.is_some(),
             s.s3.is_some(),
+            s.https.is_some(),
         ]
         .into_iter()
         .filter(|set| *set)
