@@ -18,6 +18,7 @@ use base64::Engine;
 use common::cli::*;
 use common::tls::*;
 use common::*;
+use futures_util::StreamExt;
 
 const BASIC_USER: &str = "isu_hr_connector";
 const BASIC_PASSWORD: &str = "basic-password-7f3a9c";
@@ -31,6 +32,31 @@ struct Counts {
     report: AtomicUsize,
     token: AtomicUsize,
     flaky: AtomicUsize,
+    cut: AtomicUsize,
+    ranges: std::sync::Mutex<Vec<String>>,
+}
+
+/// The first answer of a cut route: the headers of the whole report, half its body, then the
+/// connection drops.
+fn cut_body(csv: &str, headers: &[(&'static str, &'static str)]) -> Response {
+    let half = axum::body::Bytes::copy_from_slice(&csv.as_bytes()[..csv.len() / 2]);
+    // The half first; the error a moment later, once the client has read it.
+    let chunks = futures_util::stream::iter([Some(half), None]).then(|chunk| async move {
+        match chunk {
+            Some(half) => Ok(half),
+            None => {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                Err(std::io::Error::other("the server went away"))
+            }
+        }
+    });
+    let mut response = Response::new(axum::body::Body::from_stream(chunks));
+    let h = response.headers_mut();
+    h.insert("content-length", csv.len().into());
+    for (k, v) in headers {
+        h.insert(*k, axum::http::HeaderValue::from_static(v));
+    }
+    response
 }
 
 struct Server {
@@ -118,6 +144,57 @@ fn router(server: Arc<Server>) -> Router {
                         .into_response();
                 }
                 report(&s, true)
+            }),
+        )
+        // Cut once; it serves ranges of a strong ETag, so the rest is asked for and sent.
+        .route(
+            "/resumable/report",
+            get(|State(s): State<Arc<Server>>, h: HeaderMap| async move {
+                let range = h
+                    .get("range")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                if s.counts.cut.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return cut_body(&s.csv, &[("etag", "\"v1\""), ("accept-ranges", "bytes")]);
+                }
+                let Some(range) = range else {
+                    return report(&s, true);
+                };
+                let if_range = h
+                    .get("if-range")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                s.counts
+                    .ranges
+                    .lock()
+                    .unwrap()
+                    .push(format!("{range} if-range {if_range}"));
+                let from: usize = range
+                    .trim_start_matches("bytes=")
+                    .trim_end_matches('-')
+                    .parse()
+                    .unwrap();
+                let rest = s.csv.as_bytes()[from..].to_vec();
+                (
+                    StatusCode::PARTIAL_CONTENT,
+                    [
+                        (
+                            "content-range",
+                            format!("bytes {from}-{}/{}", s.csv.len() - 1, s.csv.len()),
+                        ),
+                        ("etag", "\"v1\"".to_owned()),
+                    ],
+                    rest,
+                )
+                    .into_response()
+            }),
+        )
+        // Cut, with no ranges offered: what was read cannot be taken back.
+        .route(
+            "/fragile/report",
+            get(|State(s): State<Arc<Server>>| async move {
+                s.counts.cut.fetch_add(1, Ordering::SeqCst);
+                cut_body(&s.csv, &[])
             }),
         )
         .route(
@@ -383,6 +460,28 @@ async fn a_busy_server_is_asked_again_and_an_untrusted_one_is_not() {
     assert_eq!(run.code, 2);
     assert!(
         run.stderr.contains("for --source https://"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_download_that_breaks_off_resumes_where_ranges_allow_and_fails_clearly_where_not() {
+    let s = Setup::new().await;
+    let run = s.validate("/resumable/report", &[]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("5 records, valid"), "{}", run.stdout);
+    let half = s.server.csv.len() / 2;
+    assert_eq!(
+        *s.server.counts.ranges.lock().unwrap(),
+        [format!("bytes={half}- if-range \"v1\"")],
+        "the rest asked for from where it stopped, for the same version"
+    );
+
+    let run = s.validate("/fragile/report", &[]).await;
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("broke off after") && run.stderr.contains("cannot be resumed"),
         "{}",
         run.stderr
     );

@@ -186,15 +186,15 @@ impl SourceArgs {
                     runtime,
                 )
                 .map_err(|e| e.to_string())?;
-                let got = source.download().await.map_err(|e| e.to_string())?;
+                // One download for the whole command, read by validation as it arrives.
+                let report = source.start().await.map_err(|e| e.to_string())?;
                 eprintln!(
-                    "note: downloaded {} ({} bytes, ETag {}, Last-Modified {})",
+                    "note: downloading {} (ETag {}, Last-Modified {})",
                     source.name(),
-                    got.size,
-                    got.etag.as_deref().unwrap_or("none"),
-                    got.last_modified.as_deref().unwrap_or("none"),
+                    report.etag().unwrap_or("none"),
+                    report.last_modified().unwrap_or("none"),
                 );
-                Ok(got.source)
+                Ok(Arc::new(report))
             }
             (None, Some(url)) => {
                 let location = ObjectLocation::parse(url).map_err(|e| e.to_string())?;

@@ -243,10 +243,16 @@ pub(super) async fn validate_pinned(
     let verdict = match checked {
         Err(e) => Err(ObjectProblem::new(reason::INVALID_CSV, e.to_string())),
         Ok(Err(e)) => Err(match &e {
-            hrdata::CsvError::Io { error, .. } => match object_error(error) {
-                Some(cause) => ObjectProblem::new(cause.reason(), cause.to_string()),
-                None => ObjectProblem::new(reason::SOURCE_UNREACHABLE, e.to_string()),
-            },
+            hrdata::CsvError::Io { error, .. } => {
+                match (
+                    object_error(error),
+                    crate::source::https::https_error(error),
+                ) {
+                    (Some(cause), _) => ObjectProblem::new(cause.reason(), cause.to_string()),
+                    (None, Some(cause)) => ObjectProblem::new(cause.reason(), cause.to_string()),
+                    (None, None) => ObjectProblem::new(reason::SOURCE_UNREACHABLE, e.to_string()),
+                }
+            }
             _ => ObjectProblem::new(reason::INVALID_CSV, e.to_string()),
         }),
         Ok(Ok(Err(conversion))) => Err(ObjectProblem::new(reason::INVALID_CSV, conversion)),

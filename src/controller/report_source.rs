@@ -57,23 +57,26 @@ pub async fn check(ctx: &Context, job: &HrConnectorJob) -> Preflight {
         }
         Err(problem) => return Preflight::problem(problem),
     };
-    let downloaded = match source.download().await {
-        Ok(downloaded) => downloaded,
+    let report = match source.start().await {
+        Ok(report) => report,
         Err(e) => return Preflight::problem(ObjectProblem::new(e.reason(), e.to_string())),
     };
-    let last_modified = downloaded.last_modified.as_deref().map(|http_date| {
+    let last_modified = report.last_modified().map(|http_date| {
         jiff::fmt::rfc2822::parse(http_date)
             .map(|z| z.timestamp().to_string())
             .unwrap_or_else(|_| http_date.to_owned())
     });
-    let (verdict, sha256) = object_source::validate_pinned(ctx, job, downloaded.source).await;
+    // Validated as it arrives; a download that fails says so through the validation's read.
+    let (verdict, sha256) =
+        object_source::validate_pinned(ctx, job, std::sync::Arc::new(report.clone())).await;
+    let size = verdict.as_ref().ok().and_then(|_| report.finish().ok());
     Preflight {
         status: Some(ObjectSourceStatus {
             chosen: None,
             sha256,
-            etag: downloaded.etag,
+            etag: report.etag().map(str::to_owned),
             last_modified,
-            size: Some(downloaded.size),
+            size,
         }),
         verdict: Some(verdict),
     }

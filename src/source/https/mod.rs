@@ -2,23 +2,30 @@
 //!
 //! A report is generated anew for each request, so two GETs need not return the same bytes:
 //! pinning downloads it once, streamed into a temporary file to a bound, and the validation
-//! pass and the sending pass both read that file ("what is sent is what was validated"). The
-//! SHA-256 of those bytes decides "Unchanged", as for every source.
+//! pass and the sending pass both read that file ("what is sent is what was validated"); the
+//! validation reads the file as it grows, beside the download ([`download`]). The SHA-256 of
+//! those bytes decides "Unchanged", as for every source.
 //!
 //! Requests go through the crate's one HTTP client (egress policy, proxies, trusted CAs, FIPS).
 //! 401 and 403 fail at once, naming the credential used (never its value); 408, 429, 5xx and
-//! transport failures are tried again under the upload's retry policy, the whole download
-//! included (a report cannot be resumed mid-way).
+//! transport failures are tried again under the upload's retry policy. A body that breaks off
+//! is resumed with a range request where the server offers ranges and a strong validator
+//! (`If-Range`), and otherwise fails the run: bytes already read cannot be taken back.
 
-use std::io::{self, Read, Write};
+mod download;
+mod error;
+
+use std::io::{self, Read};
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 use tokio::runtime::Handle;
 
-use super::{CsvSource, TempFileSource};
+pub use self::download::PinnedReport;
+use self::download::{Body, Download, Progress};
+pub use self::error::{HttpsSourceError, https_error};
+use super::CsvSource;
 use crate::http_client::{HttpClient, SendError};
-use crate::net::EgressRefused;
 use crate::net::body::{ANSWER_LIMIT, read_bounded};
 use crate::upload::retry::{is_retryable_status, retry_after};
 use crate::upload::{RetryPolicy, Sleeper};
@@ -79,101 +86,6 @@ pub struct HttpsSourceConfig {
     pub max_bytes: u64,
 }
 
-/// Why a report cannot be read, worded for the person who has to fix it. Never holds a
-/// credential, nor the URL's query.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HttpsSourceError {
-    #[error("{0}")]
-    Location(String),
-    /// 401 or 403: the credential is wrong or lacks the right.
-    #[error(
-        "{name}: HTTP {status}: {credential} {verb} refused; check them and the report's sharing"
-    )]
-    Refused {
-        name: String,
-        status: u16,
-        credential: String,
-        verb: &'static str,
-    },
-    #[error("{name}: HTTP 404: no report at that URL")]
-    NotFound { name: String },
-    #[error("{name}: HTTP {status} after {attempts} attempt(s)")]
-    Status {
-        name: String,
-        status: u16,
-        attempts: u32,
-    },
-    #[error("cannot reach {name} after {attempts} attempt(s): {detail}")]
-    Unreachable {
-        name: String,
-        detail: String,
-        attempts: u32,
-    },
-    #[error("{name}: the report is larger than {limit} bytes; nothing of it is used")]
-    TooLarge { name: String, limit: u64 },
-    #[error("{name}: the OAuth 2.0 token endpoint {token_url} {problem}")]
-    Token {
-        name: String,
-        token_url: String,
-        problem: String,
-        refused: bool,
-    },
-    #[error("reading {name}: {refused}")]
-    EndpointNotAllowed {
-        name: String,
-        refused: EgressRefused,
-    },
-    /// The server's certificate failed verification: a configuration error, no retry helps.
-    #[error(
-        "{name}: the certificate of {host} is not trusted ({problem}); give its CA with --ca-file (the chart's trustedCA)"
-    )]
-    UntrustedCertificate {
-        name: String,
-        host: String,
-        problem: String,
-    },
-    #[error("{name}: writing the downloaded report: {detail}")]
-    Disk { name: String, detail: String },
-}
-
-impl HttpsSourceError {
-    /// A one-word CamelCase reason, for the `Ready` condition and metrics.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            HttpsSourceError::Location(_) => "InvalidSource",
-            HttpsSourceError::Refused { .. } => "SourceAccessDenied",
-            HttpsSourceError::Token { refused: true, .. } => "SourceAccessDenied",
-            HttpsSourceError::NotFound { .. } => "SourceNotFound",
-            HttpsSourceError::Unreachable { .. } | HttpsSourceError::Token { .. } => {
-                "SourceUnreachable"
-            }
-            HttpsSourceError::EndpointNotAllowed { .. } => {
-                crate::upload::reason::ENDPOINT_NOT_ALLOWED
-            }
-            HttpsSourceError::UntrustedCertificate { .. } => {
-                crate::upload::reason::UNTRUSTED_CERTIFICATE
-            }
-            HttpsSourceError::Status { .. }
-            | HttpsSourceError::TooLarge { .. }
-            | HttpsSourceError::Disk { .. } => "SourceUnreadable",
-        }
-    }
-
-    pub fn into_io(self) -> io::Error {
-        let kind = match self {
-            HttpsSourceError::NotFound { .. } => io::ErrorKind::NotFound,
-            HttpsSourceError::Refused { .. } => io::ErrorKind::PermissionDenied,
-            _ => io::ErrorKind::Other,
-        };
-        io::Error::new(kind, self)
-    }
-}
-
-/// The report-source error inside an I/O error of a pinned read, if it is one.
-pub fn https_error(error: &io::Error) -> Option<&HttpsSourceError> {
-    error.get_ref()?.downcast_ref::<HttpsSourceError>()
-}
-
 /// A report at an HTTPS URL, not yet downloaded.
 #[derive(Clone)]
 pub struct HttpsSource {
@@ -182,13 +94,42 @@ pub struct HttpsSource {
     runtime: Handle,
 }
 
-/// What one download brought: the bytes (in a temporary file) and what the server said of
-/// them.
-pub struct Downloaded {
-    pub source: Arc<dyn CsvSource>,
-    pub size: u64,
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
+/// What a resumed request must match: the version the download started with.
+#[derive(Clone, Debug, Default)]
+struct Validators {
+    etag: Option<String>,
+    last_modified: Option<String>,
+    /// The server said it serves byte ranges.
+    ranges: bool,
+}
+
+impl Validators {
+    fn of(response: &reqwest::Response) -> Self {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Validators {
+            etag: header("etag"),
+            last_modified: header("last-modified"),
+            ranges: header("accept-ranges").is_some_and(|v| v.eq_ignore_ascii_case("bytes")),
+        }
+    }
+
+    /// What `If-Range` sends: only a strong validator may resume a download.
+    fn if_range(&self) -> Option<&str> {
+        if !self.ranges {
+            return None;
+        }
+        match &self.etag {
+            Some(etag) if !etag.starts_with("W/") => Some(etag),
+            Some(_) => None,
+            None => self.last_modified.as_deref(),
+        }
+    }
 }
 
 impl HttpsSource {
@@ -220,15 +161,53 @@ impl HttpsSource {
         })
     }
 
-    /// Downloads the report once into a temporary file.
-    pub async fn download(&self) -> Result<Downloaded, HttpsSourceError> {
+    /// Starts one download: the request (tried again on 408, 429, 5xx and transport failures)
+    /// until the server answers with the report, whose body then streams into a temporary file
+    /// on a task of its own. Readers of the pinned report read the file as it grows, so
+    /// validation runs beside the download.
+    pub async fn start(&self) -> Result<PinnedReport, HttpsSourceError> {
+        let mut token = None;
+        let response = self.request(&mut token, None).await?;
+        let validators = Validators::of(&response);
+        let disk = |e: io::Error| HttpsSourceError::Disk {
+            name: self.name.clone(),
+            detail: e.to_string(),
+        };
+        let file = tempfile::NamedTempFile::new().map_err(disk)?;
+        let reader = file.reopen().map_err(disk)?;
+        let (writer, path) = file.into_parts();
+        let progress = Arc::new(Progress::default());
+        let body = Body {
+            source: self.clone(),
+            token,
+            validators: validators.clone(),
+            file: writer,
+            progress: progress.clone(),
+        };
+        self.runtime.spawn(body.stream(response));
+        Ok(PinnedReport::new(Download {
+            name: self.name.clone(),
+            file: Arc::new(reader),
+            _path: path,
+            progress,
+            etag: validators.etag,
+            last_modified: validators.last_modified,
+        }))
+    }
+
+    /// A request answered with the report (or, `resume` given, with the rest of it from that
+    /// offset), tried again under the retry policy.
+    async fn request(
+        &self,
+        token: &mut Option<SecretString>,
+        resume: Option<(u64, &str)>,
+    ) -> Result<reqwest::Response, HttpsSourceError> {
         let policy = &self.config.retry;
         let mut attempt = 0;
-        let mut token = None;
         loop {
             attempt += 1;
-            let failed = match self.try_download(&mut token).await {
-                Ok(done) => return Ok(done),
+            let failed = match self.try_request(token, resume).await {
+                Ok(response) => return Ok(response),
                 Err(Attempt::Fatal(error)) => return Err(error),
                 Err(Attempt::Again { error, wait }) => (error, wait),
             };
@@ -241,12 +220,21 @@ impl HttpsSource {
         }
     }
 
-    async fn try_download(&self, token: &mut Option<SecretString>) -> Result<Downloaded, Attempt> {
+    async fn try_request(
+        &self,
+        token: &mut Option<SecretString>,
+        resume: Option<(u64, &str)>,
+    ) -> Result<reqwest::Response, Attempt> {
         let config = &self.config;
         let mut request = config
             .client
             .get(&config.url)
             .header("accept", "text/csv, */*");
+        if let Some((from, if_range)) = resume {
+            request = request
+                .header("range", &format!("bytes={from}-"))
+                .header("if-range", if_range);
+        }
         request = match &config.auth {
             HttpAuth::None => request,
             HttpAuth::Basic { user, password } => {
@@ -295,61 +283,19 @@ impl HttpsSource {
                 Attempt::Fatal(error)
             });
         }
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let (etag, last_modified) = (header("etag"), header("last-modified"));
-        let (file, size) = self.save(response).await?;
-        Ok(Downloaded {
-            source: Arc::new(TempFileSource::new(self.name.clone(), file)),
-            size,
-            etag,
-            last_modified,
-        })
-    }
-
-    /// Streams the body into a temporary file, to the bound.
-    async fn save(
-        &self,
-        mut response: reqwest::Response,
-    ) -> Result<(tempfile::TempPath, u64), Attempt> {
-        let disk = |e: io::Error| {
-            Attempt::Fatal(HttpsSourceError::Disk {
+        // A resumed request must continue the same version: a whole new answer means the
+        // report changed (If-Range) or the server ignores ranges.
+        if let Some((at, _)) = resume
+            && status.as_u16() != 206
+        {
+            return Err(Attempt::Fatal(HttpsSourceError::BrokenOff {
                 name: self.name.clone(),
-                detail: e.to_string(),
-            })
-        };
-        let mut file = tempfile::NamedTempFile::new().map_err(disk)?;
-        let mut size = 0u64;
-        let mut writer = io::BufWriter::with_capacity(256 * 1024, file.as_file_mut());
-        loop {
-            let chunk = match response.chunk().await {
-                Ok(Some(chunk)) => chunk,
-                Ok(None) => break,
-                // The body broke off: the whole report again.
-                Err(e) => {
-                    return Err(Attempt::Again {
-                        error: self.unreachable(&e),
-                        wait: None,
-                    });
-                }
-            };
-            size += chunk.len() as u64;
-            if size > self.config.max_bytes {
-                return Err(Attempt::Fatal(HttpsSourceError::TooLarge {
-                    name: self.name.clone(),
-                    limit: self.config.max_bytes,
-                }));
-            }
-            writer.write_all(&chunk).map_err(disk)?;
+                at,
+                why: "the server answered with the whole report (it changed since, or it \
+                      ignores ranges)",
+            }));
         }
-        writer.flush().map_err(disk)?;
-        drop(writer);
-        Ok((file.into_temp_path(), size))
+        Ok(response)
     }
 
     /// A token by the client-credentials grant.
@@ -474,17 +420,6 @@ impl HttpsSource {
     }
 }
 
-impl HttpsSourceError {
-    fn with_attempts(mut self, n: u32) -> Self {
-        match &mut self {
-            HttpsSourceError::Status { attempts, .. }
-            | HttpsSourceError::Unreachable { attempts, .. } => *attempts = n,
-            _ => {}
-        }
-        self
-    }
-}
-
 /// One attempt's failure: final, or worth another attempt (after the server's wait, if any).
 enum Attempt {
     Fatal(HttpsSourceError),
@@ -519,10 +454,10 @@ impl CsvSource for HttpsSource {
 
     /// One download, read by every reader of the pinned source.
     fn pin(&self) -> io::Result<Arc<dyn CsvSource>> {
-        let downloaded = self
+        let pinned = self
             .runtime
-            .block_on(self.download())
+            .block_on(self.start())
             .map_err(HttpsSourceError::into_io)?;
-        Ok(downloaded.source)
+        Ok(Arc::new(pinned))
     }
 }
