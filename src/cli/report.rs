@@ -25,6 +25,9 @@ pub fn print_text(report: &UploadReport) {
             &report.source_sha256
         },
     );
+    if let Some(chosen) = &report.source {
+        println!("  source: {chosen}");
+    }
     print_scenarios(&report.scenarios);
 }
 
@@ -86,6 +89,7 @@ mod tests {
             uploaded_at: None,
             reason: Some("UploadFailed"),
             scenarios: Default::default(),
+            source: None,
         }
     }
 

@@ -215,6 +215,7 @@ pub fn run(args: UploadArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_USAGE);
         }
     };
+    let chosen_name = source.name();
     // The conversion reads on this thread, outside the runtime, which serves an object's reads.
     let conversion = match crate::convert::convert(source, &input, &validation) {
         Ok(conversion) => conversion,
@@ -227,7 +228,11 @@ pub fn run(args: UploadArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_FAILED);
         }
     };
-    let report = runtime.block_on(upload(&args, conversion, credentials));
+    let mut report = runtime.block_on(upload(&args, conversion, credentials));
+    // The file a pattern chose (the source was pinned when it was opened).
+    if report.source.is_none() && chosen_name != args.source.name() {
+        report.source = Some(chosen_name);
+    }
     print_report(&report, args.output);
     write_result_file(&args, &report);
     exit_code(&report)

@@ -176,10 +176,23 @@ pub async fn upload_with_job(
 
 /// Records the pod's checkpoint in status and turns its report into the run's outcome.
 async fn finish(status: &RunStatus, hrjob: &HrConnectorJob, pod: PodReport) -> UploadReport {
+    let name = hrjob.metadata.name.clone().unwrap_or_default();
     if let Some(cp) = pod.checkpoint(&hrjob.spec.job_id) {
-        let name = hrjob.metadata.name.clone().unwrap_or_default();
         if let Err(e) = status.patch(json!({ "checkpoint": cp })).await {
             tracing::warn!(job = %name, error = %e, "cannot record the upload Job's checkpoint");
+        }
+    }
+    // The file a path pattern chose, with the digest of what was read.
+    if let Some(chosen) = &pod.source {
+        let seen = crate::crd::ObjectSourceStatus {
+            chosen: Some(chosen.clone()),
+            sha256: (!pod.source_sha256.is_empty()).then(|| pod.source_sha256.clone()),
+            etag: None,
+            last_modified: None,
+            size: None,
+        };
+        if let Err(e) = status.patch(json!({ "source": seen })).await {
+            tracing::warn!(job = %name, error = %e, "cannot record the file the upload Job chose");
         }
     }
     // What this run added on top of the checkpoint it resumed from.
@@ -205,6 +218,7 @@ async fn finish(status: &RunStatus, hrjob: &HrConnectorJob, pod: PodReport) -> U
         uploaded_at: pod.uploaded_at,
         reason: pod.reason.as_deref().map(known_reason),
         scenarios: pod.scenarios,
+        source: pod.source,
     }
 }
 

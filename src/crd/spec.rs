@@ -379,8 +379,8 @@ pub struct PvcSource {
     pub claim_name: String,
     /// Path of the CSV file relative to the claim's root; no leading '/' and no '..'. A file
     /// name with `*` or `?` (drops/terminations_*.csv) takes the newest matching file of that
-    /// directory, by modification time (ties: the greatest name), chosen anew each run; the
-    /// upload Job's log names it.
+    /// directory, by modification time (ties: the greatest name), chosen anew each run;
+    /// `status.source.chosen` names it after the run.
     #[schemars(length(min = 1))]
     pub path: String,
 }

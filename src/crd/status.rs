@@ -79,7 +79,7 @@ pub struct HrConnectorJobStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<String>,
     /// The object (azureBlob or s3 source) or the report (https source) as the last pre-flight
-    /// check saw it.
+    /// check saw it; for a persistentVolumeClaim path pattern, the file the last run chose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ObjectSourceStatus>,
     /// Things about the spec that do not stop the job but likely need a person, e.g. an
@@ -96,8 +96,9 @@ pub struct HrConnectorJobStatus {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectSourceStatus {
-    /// The object the source's pattern chose (the newest match); absent when the source names
-    /// one object.
+    /// The object or file the source's pattern chose (the newest match; for a
+    /// persistentVolumeClaim, its path in the upload Job's pod); absent when the source names
+    /// one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chosen: Option<String>,
     /// SHA-256 (hex) of what the last validation of this version read: the object's bytes, or

@@ -136,6 +136,9 @@ pub struct UploadReport {
     /// has been validated.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub scenarios: BTreeMap<String, u64>,
+    /// The file the source chose, when it names a pattern (the newest match).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl UploadReport {
@@ -153,6 +156,7 @@ impl UploadReport {
             uploaded_at: None,
             reason: Some(reason),
             scenarios: BTreeMap::new(),
+            source: None,
         }
     }
 
@@ -170,6 +174,7 @@ impl UploadReport {
             uploaded_at: None,
             reason: None,
             scenarios: BTreeMap::new(),
+            source: None,
         }
     }
 
@@ -243,10 +248,12 @@ impl Uploader {
                     uploaded_at: None,
                     reason: Some(error.reason()),
                     scenarios: BTreeMap::new(),
+                    source: None,
                 }
             }
         };
         report.scenarios = std::mem::take(&mut progress.scenarios);
+        report.source = progress.chosen.take();
         report
     }
 
@@ -258,6 +265,10 @@ impl Uploader {
     ) -> Result<UploadReport, UploadError> {
         let records_per_call = request.records_per_call.max(1);
         let (source, mut report, plan) = validate_blocking(request, records_per_call).await?;
+        // A pattern names what it chose only once pinned.
+        if source.name() != request.source.name() {
+            progress.chosen = Some(source.name());
+        }
         if let Some(conversion) = &request.conversion {
             conversion.explain(&mut report);
         }
@@ -424,6 +435,7 @@ impl Uploader {
             uploaded_at: checkpoint.completed_at,
             reason: None,
             scenarios: BTreeMap::new(),
+            source: None,
         })
     }
 
@@ -487,6 +499,7 @@ struct Progress {
     attempts: u64,
     sha256: String,
     scenarios: BTreeMap<String, u64>,
+    chosen: Option<String>,
 }
 
 /// Opens the source once for both passes (what is sent is what was validated) and validates it

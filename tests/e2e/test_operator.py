@@ -4,6 +4,7 @@ real cluster) and ``hrconnector emulator`` for Entra ID and the ingestion servic
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import pathlib
 import time
@@ -437,9 +438,13 @@ def test_a_pvc_pattern_uploads_the_newest_drop(cluster, namespace, hr_emulator, 
     batch_job = wait_for('the upload Job', lambda: next(iter(json.loads(s.k.run(
         'get', 'jobs.batch', '-n', namespace, '-o', 'json'))['items']), None), context=s.context)
     UploadJobKubelet(s.k, cluster.thread.url, namespace, log_dir / 'kubelet').run(batch_job, files, log_dir, mtimes)
-    s.wait_ready('True', 'Succeeded', extra=lambda o: (o.get('status') or {}).get('recordsSaved') == 9)
+    obj = s.wait_ready('True', 'Succeeded', extra=lambda o: (o.get('status') or {}).get('recordsSaved') == 9)
     assert sorted(emails(hr_emulator.received(app['jobId']))) == sorted(
         line.split(',')[0] for line in newest.strip().splitlines()[1:])
+    # The choice is in status, with the digest of what was read.
+    seen = obj['status']['source']
+    assert seen['chosen'].endswith('/drops/terminations_2026-11-30.csv'), seen
+    assert seen['sha256'] == hashlib.sha256(newest.encode()).hexdigest(), seen
     s.assert_running()
 
 
