@@ -177,10 +177,10 @@ pub async fn upload_with_job(
 /// Records the pod's checkpoint in status and turns its report into the run's outcome.
 async fn finish(status: &RunStatus, hrjob: &HrConnectorJob, pod: PodReport) -> UploadReport {
     let name = hrjob.metadata.name.clone().unwrap_or_default();
-    if let Some(cp) = pod.checkpoint(&hrjob.spec.job_id) {
-        if let Err(e) = status.patch(json!({ "checkpoint": cp })).await {
-            tracing::warn!(job = %name, error = %e, "cannot record the upload Job's checkpoint");
-        }
+    if let Some(cp) = pod.checkpoint(&hrjob.spec.job_id)
+        && let Err(e) = status.patch(json!({ "checkpoint": cp })).await
+    {
+        tracing::warn!(job = %name, error = %e, "cannot record the upload Job's checkpoint");
     }
     // The file a path pattern chose, with the digest of what was read.
     if let Some(chosen) = &pod.source {

@@ -10,3 +10,17 @@ pub mod url_parts;
 
 pub use egress::{EgressPolicy, EgressRefused, EndpointNotAllowed, InvalidPrefix};
 pub use scrub::Scrubber;
+
+/// The innermost cause of a transport error (`Connection refused`, a TLS alert), cut before any
+/// query it quotes: outer layers name the request's URL, whose query may hold a SAS or a token.
+pub fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let text = cause.to_string();
+    match text.find('?') {
+        Some(at) => format!("{}…", &text[..at]),
+        None => text,
+    }
+}

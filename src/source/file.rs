@@ -159,10 +159,10 @@ impl CsvSource for OpenFile {
     }
 }
 
-/// Positioned reads of an open file, up to its size when opened.
-struct FileAt {
-    file: Arc<File>,
-    size: u64,
+/// Positioned reads of an open file, up to `size`.
+pub(crate) struct FileAt {
+    pub file: Arc<File>,
+    pub size: u64,
 }
 
 impl ReadAt for FileAt {

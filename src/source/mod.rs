@@ -22,6 +22,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 
 pub use self::bytes::BytesSource;
+pub(crate) use self::file::FileAt;
 pub use self::file::FileSource;
 pub use self::https::{HttpAuth, HttpsSource, HttpsSourceConfig, HttpsSourceError};
 pub use self::object::{

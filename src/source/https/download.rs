@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use secrecy::SecretString;
 
 use super::{HttpsSource, HttpsSourceError, Validators};
-use crate::source::{CsvSource, ReadAt};
+use crate::source::{CsvSource, FileAt, ReadAt};
 
 /// How far the download has come.
 #[derive(Default)]
@@ -201,7 +201,7 @@ impl CsvSource for PinnedReport {
     /// segments on two threads. While it is still arriving, it is read as a stream.
     fn ranged(&self) -> Option<io::Result<Arc<dyn ReadAt>>> {
         let size = self.complete()?;
-        Some(Ok(Arc::new(Complete {
+        Some(Ok(Arc::new(FileAt {
             file: self.inner.file.clone(),
             size,
         })))
@@ -248,22 +248,5 @@ impl Read for GrowingReader {
             .read_at(&mut buf[..room], self.offset)?;
         self.offset += n as u64;
         Ok(n)
-    }
-}
-
-/// The whole downloaded report, read at any offset.
-struct Complete {
-    file: Arc<File>,
-    size: u64,
-}
-
-impl ReadAt for Complete {
-    fn size(&self) -> u64 {
-        self.size
-    }
-
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        let room = self.size.saturating_sub(offset).min(buf.len() as u64) as usize;
-        self.file.read_at(&mut buf[..room], offset)
     }
 }

@@ -340,10 +340,7 @@ impl HttpsSource {
                     })
                 }
                 SendError::Transport(e) => Attempt::Again {
-                    error: token_error(
-                        format!("did not answer: {}", innermost(&e.without_url())),
-                        false,
-                    ),
+                    error: token_error(format!("did not answer: {}", innermost(&e)), false),
                     wait: None,
                 },
             })?;
@@ -429,17 +426,9 @@ enum Attempt {
     },
 }
 
-/// The innermost cause of a transport error, without any URL (a query may hold a token).
+/// The innermost cause of a transport error, without the URL (its query may hold a token).
 fn innermost(error: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    let text = cause.to_string();
-    match text.find("http") {
-        Some(at) => format!("{}…", &text[..at]),
-        None => text,
-    }
+    crate::net::innermost_cause(error)
 }
 
 impl CsvSource for HttpsSource {

@@ -94,13 +94,5 @@ fn retryable(error: &HttpError, idempotent: bool) -> bool {
 }
 
 fn innermost(error: &HttpError) -> String {
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    let text = cause.to_string();
-    match text.find('?') {
-        Some(at) => format!("{}…", &text[..at]),
-        None => text,
-    }
+    crate::net::innermost_cause(error)
 }
