@@ -12,7 +12,7 @@ pub enum HttpsSourceError {
     Location(String),
     /// 401 or 403: the credential is wrong or lacks the right.
     #[error(
-        "{name}: HTTP {status}: {credential} {verb} refused; check them and the report's sharing"
+        "{name}: HTTP {status}: {credential} {verb} refused; check the credentials and who the report is shared with"
     )]
     Refused {
         name: String,

@@ -58,7 +58,7 @@ impl HttpAuth {
     /// Which credential was used, for a message: never its value.
     pub fn describe(&self) -> String {
         match self {
-            HttpAuth::None => "no credentials".into(),
+            HttpAuth::None => "the request without credentials".into(),
             HttpAuth::Basic { user, .. } => format!("basic credentials of user {user:?}"),
             HttpAuth::Bearer { .. } => "the bearer token".into(),
             HttpAuth::OAuth2 { client_id, .. } => {
