@@ -105,6 +105,11 @@ pub struct Preflight {
 }
 
 impl Preflight {
+    /// Whether the check ended with a problem (rather than a verdict of valid, or nothing new).
+    pub fn found_a_problem(&self) -> bool {
+        matches!(self.verdict, Some(Err(_)))
+    }
+
     /// A check that found a problem before the object's version could be read.
     pub fn problem(problem: ObjectProblem) -> Self {
         Preflight {

@@ -136,8 +136,13 @@ pub fn poll(ctx: &Arc<Context>, job: &Arc<HrConnectorJob>, key: &str) -> Poll {
                     outcome: outcome.clone(),
                 };
             }
-            // A report is generated for each request: checked once per spec generation.
-            State::Done { .. } if report_source::is_report(job) => return Poll::Reported,
+            // A report is generated for each request: once it checks out it is not fetched again
+            // on a timer (every run downloads it); a failed check is tried again like an object's.
+            State::Done { outcome, .. }
+                if report_source::is_report(job) && !outcome.found_a_problem() =>
+            {
+                return Poll::Reported;
+            }
             State::Done { at, .. } if at.elapsed() < ctx.config.object_source_recheck => {
                 return Poll::Reported;
             }
@@ -181,7 +186,7 @@ async fn check(ctx: &Context, job: &HrConnectorJob, key: &str) -> Preflight {
     // A closed semaphore never happens (it is never closed); go on without a slot if it did.
     let _slot = ctx.preflights.slots.clone().acquire_owned().await.ok();
     if report_source::is_report(job) {
-        return report_source::check(ctx, job).await;
+        return report_source::check(ctx, job, ctx.preflights.timeout).await;
     }
     let namespace = job.metadata.namespace.clone().unwrap_or_default();
     let step = Mutex::new(Step::Kubernetes);

@@ -122,8 +122,8 @@ pub async fn reconcile(
     // The pre-flight outcome this reconcile reports, marked reported once status holds it.
     let mut outcome_id = None;
     let checked = if object_source::is_remote(&job) {
-        // Object sources and report URLs are checked on a background task (credentials, a HEAD every recheck,
-        // validation only for a new ETag): a slow endpoint never holds up a reconcile.
+        // Object sources and report URLs are checked on a background task (credentials, a HEAD
+        // or a download, validation of what is new): a slow endpoint never holds up a reconcile.
         match preflight::poll(&ctx, &job, &key) {
             Poll::Done { id, outcome } => {
                 outcome_id = Some(id);
@@ -438,8 +438,9 @@ fn requeue_for(
     });
     let recheck = if matches!(source::source_ref(job), SourceRef::Secret { .. }) {
         Some(ctx.config.secret_source_recheck)
-    } else if object_source::is_object(job) {
-        // Nothing to watch in object storage: look at the ETag on a timer.
+    } else if object_source::is_remote(job) {
+        // Nothing to watch in object storage or at a report URL: look again on a timer (an
+        // object's ETag; a report only after a failed check).
         Some(ctx.config.object_source_recheck)
     } else {
         None

@@ -13,6 +13,7 @@ import json
 import pathlib
 import ssl
 import threading
+import time
 from typing import Any, Iterator
 
 import pytest
@@ -30,14 +31,14 @@ class ReportServer:
     """A Workday-like report endpoint over TLS: basic authentication, an ETag, a request count."""
 
     def __init__(self, ca: TestCa, csv: str):
-        self.csv, self.requests = csv.encode(), 0
+        self.csv, self.requests, self.missing = csv.encode(), 0, False
         expected = 'Basic ' + base64.b64encode(f'{USER}:{PASSWORD}'.encode()).decode()
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
                 server.requests += 1
-                if self.path.split('?')[0] != REPORT_PATH:
+                if self.path.split('?')[0] != REPORT_PATH or server.missing:
                     self.send_error(404)
                     return
                 if self.headers.get('Authorization') != expected:
@@ -146,4 +147,21 @@ def test_a_wrong_password_is_named_by_its_user_and_an_unlisted_host_is_refused(c
     obj = other.wait_ready('False', 'EndpointNotAllowed')
     assert 'spec.source.https.url' in next(c for c in status(obj)['conditions'] if c['type'] == 'Ready')['message']
     assert report.requests == before
+    s.assert_running()
+
+
+def test_a_failed_check_is_tried_again_and_a_good_report_is_not_fetched_on_a_timer(
+        cluster, namespace, hr_emulator, app, operators, log_dir, ca, report):
+    report.missing = True
+    s = ReportScenario(cluster, namespace, hr_emulator, app, operators, log_dir, name='raasrecheck',
+                       url=report.url, allowed=[report.origin])
+    s.apply_report_job()
+    s.start_operator(extra_args=['--ca-file', str(ca.ca_file), '--object-source-recheck-seconds', '1'])
+    s.wait_ready('False', 'SourceNotFound')
+    # Runs wait for a good check: the report is published, and the next check finds it.
+    report.missing = False
+    s.wait('the checked report in status', lambda o: (status(o).get('source') or {}).get('sha256'), timeout=30)
+    seen = report.requests
+    time.sleep(3)
+    assert report.requests == seen, 'a report that checked out is not downloaded again on a timer'
     s.assert_running()
