@@ -347,6 +347,16 @@ impl Output {
     }
 }
 
+/// A conversion stopped by an error drops its output unfinished: the writer is told there is
+/// nothing more and joined, so no thread outlives `convert()` (a detached one did).
+impl Drop for Output {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            let _ = self.join();
+        }
+    }
+}
+
 /// Records handed from the reader thread to the converting one at a time: enough that the
 /// hand-over is rare, few enough that memory stays small.
 const BATCH: usize = 512;
