@@ -39,13 +39,14 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn wait_for_port(port: u16, child: &mut Child, what: &str) {
+/// Waits until `port` answers: `false` when `child` exited first (it lost the port).
+fn wait_for_port(port: u16, child: &mut Child, what: &str) -> bool {
     for _ in 0..600 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
+            return true;
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{what} exited before listening: {status}");
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -87,18 +88,21 @@ pub fn start_azurite_in_memory() -> Server {
 fn azurite(in_memory: bool) -> Server {
     let (azurite, _) = tools();
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut command = Command::new(azurite);
-    command
-        .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
-        .args(["--silent", "--skipApiVersionCheck", "--disableTelemetry"]);
-    // Azurite refuses a --location together with in-memory persistence.
-    if in_memory {
-        command.args(["--inMemoryPersistence", "--extentMemoryLimit", "3072"]);
-    } else {
-        command.arg("--location").arg(dir.path());
-    }
-    spawn(command, port, dir, "azurite-blob")
+    let location = dir.path().to_path_buf();
+    let command = move |port: u16| {
+        let mut command = Command::new(&azurite);
+        command
+            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+            .args(["--silent", "--skipApiVersionCheck", "--disableTelemetry"]);
+        // Azurite refuses a --location together with in-memory persistence.
+        if in_memory {
+            command.args(["--inMemoryPersistence", "--extentMemoryLimit", "3072"]);
+        } else {
+            command.arg("--location").arg(&location);
+        }
+        command
+    };
+    spawn(command, dir, "azurite-blob")
 }
 
 /// Azurite over HTTPS (`cert_pem`, `key_pem`: files of a certificate for 127.0.0.1 from a test
@@ -107,19 +111,22 @@ fn azurite(in_memory: bool) -> Server {
 pub fn start_azurite_https_oauth(cert_pem: &Path, key_pem: &Path) -> Server {
     let (azurite, _) = tools();
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut command = Command::new(azurite);
-    command
-        .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
-        .args(["--silent", "--skipApiVersionCheck", "--disableTelemetry"])
-        .args(["--oauth", "basic"])
-        .arg("--cert")
-        .arg(cert_pem)
-        .arg("--key")
-        .arg(key_pem)
-        .arg("--location")
-        .arg(dir.path());
-    let mut server = spawn(command, port, dir, "azurite-blob (https)");
+    let location = dir.path().to_path_buf();
+    let command = |port: u16| {
+        let mut command = Command::new(&azurite);
+        command
+            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+            .args(["--silent", "--skipApiVersionCheck", "--disableTelemetry"])
+            .args(["--oauth", "basic"])
+            .arg("--cert")
+            .arg(cert_pem)
+            .arg("--key")
+            .arg(key_pem)
+            .arg("--location")
+            .arg(&location);
+        command
+    };
+    let mut server = spawn(command, dir, "azurite-blob (https)");
     server.https = true;
     server
 }
@@ -128,28 +135,43 @@ pub fn start_azurite_https_oauth(cert_pem: &Path, key_pem: &Path) -> Server {
 pub fn start_moto() -> Server {
     let (_, moto) = tools();
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut command = Command::new(moto);
-    command
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .current_dir(dir.path());
-    spawn(command, port, dir, "moto_server")
+    let cwd = dir.path().to_path_buf();
+    let command = |port: u16| {
+        let mut command = Command::new(&moto);
+        command
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .current_dir(&cwd);
+        command
+    };
+    spawn(command, dir, "moto_server")
 }
 
-/// Starts `command` (output discarded) and waits until it listens on `port`.
-fn spawn(mut command: Command, port: u16, dir: tempfile::TempDir, what: &str) -> Server {
-    let mut child = command
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what} starts: {e}"));
-    wait_for_port(port, &mut child, what);
-    Server {
-        child,
-        port,
-        _dir: dir,
-        https: false,
+/// Starts `command(port)` on a free port (output discarded) and waits until it listens.
+/// Tests start servers side by side, so two may be handed the same free port: the one that
+/// loses the bind exits, while the port answers (the other's). A server still running a moment
+/// after its port answers is the one listening; one that exited is started again elsewhere.
+fn spawn(command: impl Fn(u16) -> Command, dir: tempfile::TempDir, what: &str) -> Server {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = command(port)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{what} starts: {e}"));
+        if !wait_for_port(port, &mut child, what) {
+            continue;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        if matches!(child.try_wait(), Ok(None)) {
+            return Server {
+                child,
+                port,
+                _dir: dir,
+                https: false,
+            };
+        }
     }
+    panic!("{what} lost its port to another server five times");
 }
 
 impl Server {
