@@ -90,7 +90,7 @@ fn azurite(in_memory: bool) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let location = dir.path().to_path_buf();
     let command = move |port: u16| {
-        let mut command = Command::new(&azurite);
+        let mut command = Command::new(azurite);
         command
             .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
             .args(["--silent", "--skipApiVersionCheck", "--disableTelemetry"]);
@@ -113,7 +113,7 @@ pub fn start_azurite_https_oauth(cert_pem: &Path, key_pem: &Path) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let location = dir.path().to_path_buf();
     let command = |port: u16| {
-        let mut command = Command::new(&azurite);
+        let mut command = Command::new(azurite);
         command
             .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
             .args(["--silent", "--skipApiVersionCheck", "--disableTelemetry"])
@@ -137,7 +137,7 @@ pub fn start_moto() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path().to_path_buf();
     let command = |port: u16| {
-        let mut command = Command::new(&moto);
+        let mut command = Command::new(moto);
         command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .current_dir(&cwd);
