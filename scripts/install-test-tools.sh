@@ -10,6 +10,8 @@
 #   tinyproxy     the proxy tests start a real HTTP CONNECT proxy on loopback
 #   cmake, golang-go  the `fips` build compiles AWS-LC's FIPS module (aws-lc-fips-sys)
 #   binutils      scripts/fips-check.sh reads the fips binary's symbols with nm
+#   openssh-server  the SFTP tests start a real OpenSSH sshd on loopback (and the bench compares
+#                 with OpenSSH's own sftp client, from openssh-client)
 set -euo pipefail
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -22,6 +24,7 @@ command -v tinyproxy >/dev/null || [ -x /usr/bin/tinyproxy ] || [ -x /usr/sbin/t
 command -v cmake >/dev/null || missing+=(cmake)
 command -v go >/dev/null || missing+=(golang-go)
 command -v nm >/dev/null || missing+=(binutils)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=()
@@ -36,6 +39,19 @@ for pkg in "${missing[@]}"; do
         # Only the binary is wanted: do not start a system-wide proxy service.
         tinyproxy) "${sudo[@]}" apt-get install -y -qq --no-install-recommends tinyproxy-bin \
                        || "${sudo[@]}" apt-get install -y -qq --no-install-recommends tinyproxy ;;
+        # Only the binary is wanted: the tests start their own sshd on a free port, so the
+        # package's service is kept from starting (policy-rc.d answers 101: not now).
+        openssh-server)
+            made_policy=
+            if [ ! -e /usr/sbin/policy-rc.d ]; then
+                printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+                "${sudo[@]}" chmod +x /usr/sbin/policy-rc.d
+                made_policy=1
+            fi
+            status=0
+            "${sudo[@]}" apt-get install -y -qq --no-install-recommends openssh-server || status=$?
+            [ -z "$made_policy" ] || "${sudo[@]}" rm -f /usr/sbin/policy-rc.d
+            [ $status -eq 0 ] ;;
         *) "${sudo[@]}" apt-get install -y -qq "$pkg" ;;
     esac
 done

@@ -87,7 +87,7 @@ impl EgressPolicy {
     /// adds nothing (its requests are then refused).
     pub fn allowing_origin_of(mut self, url: &str) -> Self {
         if let Ok(mut url) = Url::parse(url)
-            && matches!(url.scheme(), "https" | "http")
+            && matches!(url.scheme(), "https" | "http" | "sftp")
             && url.host_str().is_some()
             && url.username().is_empty()
             && url.password().is_none()
@@ -150,8 +150,16 @@ fn parse_prefix(p: &str) -> Result<Url, InvalidPrefix> {
         why,
     };
     let url = Url::parse(p).map_err(|_| invalid("not an absolute URL"))?;
-    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-        return Err(invalid("must be an http:// or https:// URL with a host"));
+    if !matches!(url.scheme(), "https" | "http" | "sftp") || url.host_str().is_none() {
+        return Err(invalid(
+            "must be an http://, https:// or sftp:// URL with a host",
+        ));
+    }
+    // An SFTP connection is allowed or not as a whole: its paths are the server's business.
+    if url.scheme() == "sftp" && !matches!(url.path(), "" | "/") {
+        return Err(invalid(
+            "an sftp:// prefix names a host and port only (sftp://HOST:PORT/)",
+        ));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(invalid("must not carry a user name or password"));
@@ -173,9 +181,13 @@ pub fn origin(url: &Url) -> String {
 
 /// Whether two URLs share scheme, host and port (a redirect may only stay within one).
 pub fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme()
-        && a.host_str() == b.host_str()
-        && a.port_or_known_default() == b.port_or_known_default()
+    a.scheme() == b.scheme() && a.host_str() == b.host_str() && port(a) == port(b)
+}
+
+/// The port, the scheme's default included (the url crate knows none for sftp: SSH's 22).
+fn port(url: &Url) -> Option<u16> {
+    url.port_or_known_default()
+        .or_else(|| (url.scheme() == "sftp").then_some(22))
 }
 
 /// A published host of a cloud or store, over HTTPS on port 443.
@@ -414,12 +426,29 @@ mod tests {
     }
 
     #[test]
+    fn an_sftp_server_is_allowed_only_under_an_sftp_prefix_of_its_port() {
+        let url = |u: &str| Url::parse(u).unwrap();
+        let none = EgressPolicy::published_only();
+        assert!(!none.allows(&url("sftp://sftp.agency.gov:22/")));
+        let policy = EgressPolicy::new(&["sftp://sftp.agency.gov/"]).unwrap();
+        assert!(policy.allows(&url("sftp://sftp.agency.gov:22/")));
+        assert!(!policy.allows(&url("sftp://sftp.agency.gov:2222/")));
+        assert!(!policy.allows(&url("https://sftp.agency.gov/")));
+        let policy = EgressPolicy::new(&["https://sftp.agency.gov/"]).unwrap();
+        assert!(!policy.allows(&url("sftp://sftp.agency.gov:22/")));
+    }
+
+    #[test]
     fn unusable_prefixes_are_refused_at_start_up() {
         for (bad, why) in [
             ("proxy.agency.gov", "not an absolute URL"),
             (
                 "ftp://proxy.agency.gov",
-                "must be an http:// or https:// URL with a host",
+                "must be an http://, https:// or sftp:// URL with a host",
+            ),
+            (
+                "sftp://sftp.agency.gov/outbound",
+                "an sftp:// prefix names a host and port only (sftp://HOST:PORT/)",
             ),
             (
                 "https://u:p@proxy.agency.gov",

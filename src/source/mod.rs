@@ -1,6 +1,6 @@
 //! Where CSV bytes come from: one interface for every source of the crate (a local file,
 //! in-memory bytes of a ConfigMap or Secret, an object in Azure Blob Storage or S3, a report at an
-//! HTTPS URL; for the ones
+//! HTTPS URL, a drop on an SFTP server; for the ones
 //! with names, the newest of a pattern: [`pattern`]), so that
 //! `validate`, `upload` and the operator give each the same validation, chunking, checkpoint
 //! and `SourceChanged` semantics.
@@ -16,6 +16,7 @@ mod file;
 pub mod https;
 pub mod object;
 pub mod pattern;
+pub mod sftp;
 mod temp;
 
 use std::io::{self, Read};
@@ -27,6 +28,9 @@ pub use self::file::FileSource;
 pub use self::https::{HttpAuth, HttpsSource, HttpsSourceConfig, HttpsSourceError};
 pub use self::object::{
     ObjectCredentials, ObjectLocation, ObjectSource, ObjectSourceError, ObjectVersion, StoreConfig,
+};
+pub use self::sftp::{
+    SftpLocation, SftpSource, SftpSourceConfig, SftpSourceError, SshAuth, TrustedHosts,
 };
 pub use self::temp::TempFileSource;
 
