@@ -8,7 +8,7 @@ use tokio::runtime::Handle;
 
 use crate::source::{
     CsvSource, FileSource, HttpAuth, HttpsSource, HttpsSourceConfig, ObjectLocation, ObjectSource,
-    StoreConfig, TempFileSource,
+    SftpLocation, SftpSource, SftpSourceConfig, SshAuth, StoreConfig, TempFileSource, TrustedHosts,
 };
 
 /// Where the CSV is read from: exactly one of the two.
@@ -31,17 +31,22 @@ pub struct SourceArgs {
     /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION,
     /// AWS_ENDPOINT_URL, AWS_ALLOW_HTTP, AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE). Any other
     /// https:// URL is a report to download (Workday RaaS, BambooHR), authenticated by the
-    /// --http-* flags. A last
-    /// segment with `*` takes the newest matching object of its prefix (`?` would start a
-    /// query, which is refused: use `*`).
+    /// --http-* flags. sftp://USER@HOST[:PORT]/PATH is a file on an SFTP server (the path is
+    /// absolute; /~/PATH is relative to the login directory), logged in with --ssh-* flags and
+    /// checked against --ssh-known-hosts. A last
+    /// segment with `*` takes the newest matching object or file of its prefix (`?` would start
+    /// a query, which is refused: use `*`).
     #[arg(long, value_name = "URL")]
     pub source: Option<String>,
 }
 
-/// How a report URL (`--source https://…` that is no Azure blob) authenticates: at most one
-/// way. Secrets come from files, never from the command line.
+/// How a remote source authenticates: a report URL (`--source https://…` that is no Azure
+/// blob) at most one way, an SFTP server with a key or a password and its known host keys.
+/// Secrets come from files, never from the command line.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ReportAuthArgs {
+    #[command(flatten)]
+    pub ssh: SshArgs,
     /// User for HTTP basic authentication of a report URL (Workday: the integration system
     /// user; BambooHR: the API key, with any password).
     #[arg(long, requires = "http_basic_password_file",
@@ -65,6 +70,60 @@ pub struct ReportAuthArgs {
     /// OAuth 2.0 scope, if the token endpoint wants one.
     #[arg(long, requires = "http_oauth_token_url")]
     pub http_oauth_scope: Option<String>,
+}
+
+/// How `--source sftp://…` logs in, and which host keys it trusts.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SshArgs {
+    /// File holding the SSH private key (OpenSSH or PEM format, unencrypted) for
+    /// --source sftp://….
+    #[arg(long, conflicts_with = "ssh_password_file")]
+    pub ssh_private_key_file: Option<PathBuf>,
+    /// File holding the SSH password for --source sftp://….
+    #[arg(long)]
+    pub ssh_password_file: Option<PathBuf>,
+    /// The server's host keys, in OpenSSH known_hosts format (`[host]:port` entries for a port
+    /// other than 22; `ssh-keyscan -p PORT HOST` prints them). Required for sftp://: a host key
+    /// is never trusted on first use.
+    #[arg(long, value_name = "FILE")]
+    pub ssh_known_hosts: Option<PathBuf>,
+}
+
+impl SshArgs {
+    fn given(&self) -> bool {
+        self.ssh_private_key_file.is_some()
+            || self.ssh_password_file.is_some()
+            || self.ssh_known_hosts.is_some()
+    }
+
+    fn auth(&self) -> Result<SshAuth, String> {
+        let auth = match (&self.ssh_private_key_file, &self.ssh_password_file) {
+            (Some(file), _) => SshAuth::PrivateKey(read_secret(file, "--ssh-private-key-file")?),
+            (None, Some(file)) => SshAuth::Password(read_secret(file, "--ssh-password-file")?),
+            (None, None) => {
+                return Err(
+                    "--source sftp://… needs --ssh-private-key-file or --ssh-password-file".into(),
+                );
+            }
+        };
+        auth.check("--ssh-private-key-file")
+            .map_err(|e| e.to_string())?;
+        Ok(auth)
+    }
+
+    fn known_hosts(&self) -> Result<TrustedHosts, String> {
+        let Some(path) = &self.ssh_known_hosts else {
+            return Err(
+                "--source sftp://… needs --ssh-known-hosts FILE (OpenSSH known_hosts \
+                        format, e.g. from `ssh-keyscan -p PORT HOST` checked with the server's \
+                        owner): host keys are never trusted on first use"
+                    .into(),
+            );
+        };
+        let what = format!("--ssh-known-hosts {}", path.display());
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {what}: {e}"))?;
+        TrustedHosts::parse(&text, &what)
+    }
 }
 
 impl ReportAuthArgs {
@@ -119,6 +178,10 @@ fn is_report_url(url: &str) -> bool {
     url.starts_with("https://") && !crate::source::object::is_azure_blob_url(url)
 }
 
+fn is_sftp_url(url: &str) -> bool {
+    url.starts_with("sftp://")
+}
+
 impl SourceArgs {
     /// The source, checked to exist for an object (a HEAD, so that a missing object, container
     /// or bucket, or a denied read, is a usage error before anything starts); a report URL is
@@ -132,6 +195,9 @@ impl SourceArgs {
     ) -> Result<Arc<dyn CsvSource>, String> {
         if report_auth.given() && !self.source.as_deref().is_some_and(is_report_url) {
             return Err("the --http-* flags are for --source https://… (a report URL)".into());
+        }
+        if report_auth.ssh.given() && !self.source.as_deref().is_some_and(is_sftp_url) {
+            return Err("the --ssh-* flags are for --source sftp://…".into());
         }
         match (&self.csv_file_path, &self.source) {
             (Some(path), _) if path.as_os_str() == "-" => TempFileSource::from_stdin()
@@ -196,6 +262,9 @@ impl SourceArgs {
                 );
                 Ok(Arc::new(report))
             }
+            (None, Some(url)) if is_sftp_url(url) => {
+                open_sftp(url, &report_auth.ssh, runtime, max_attempts, &self.name()).await
+            }
             (None, Some(url)) => {
                 let location = ObjectLocation::parse(url).map_err(|e| e.to_string())?;
                 let mut config = StoreConfig::new(location);
@@ -227,10 +296,58 @@ impl SourceArgs {
         match (&self.csv_file_path, &self.source) {
             (Some(path), _) if path.as_os_str() == "-" => "standard input".into(),
             (Some(path), _) => path.display().to_string(),
+            (None, Some(url)) if is_sftp_url(url) => SftpLocation::parse(url)
+                .map(|l| l.display_name())
+                .unwrap_or_else(|_| "the sftp:// source".into()),
             (None, Some(url)) => ObjectLocation::parse(url)
                 .map(|l| l.display_name())
                 .unwrap_or_else(|_| crate::source::object::display_url(url).to_owned()),
             (None, None) => String::new(),
         }
     }
+}
+
+/// `--source sftp://…`: the file (or the newest of the pattern) pinned for the whole command.
+async fn open_sftp(
+    url: &str,
+    ssh: &SshArgs,
+    runtime: Handle,
+    max_attempts: u32,
+    name: &str,
+) -> Result<Arc<dyn CsvSource>, String> {
+    let location = SftpLocation::parse(url).map_err(|e| e.to_string())?;
+    let known_hosts = ssh.known_hosts()?;
+    let auth = ssh.auth()?;
+    // The command's user chose this server: it is allowed, and nothing else.
+    let egress =
+        crate::net::EgressPolicy::published_only().allowing_origin_of(&location.origin_url());
+    let source = SftpSource::new(
+        SftpSourceConfig {
+            location,
+            auth,
+            known_hosts: Arc::new(known_hosts),
+            egress: Arc::new(egress),
+            retry: crate::upload::RetryPolicy {
+                max_attempts,
+                ..Default::default()
+            },
+            sleeper: Arc::new(crate::upload::TokioSleeper),
+        },
+        runtime,
+    )
+    .map_err(|e| e.to_string())?;
+    let version = source.head().await.map_err(|e| e.to_string())?;
+    let pinned = source.pin_version(&version);
+    let verb = if version.chosen.is_some() {
+        "chose"
+    } else {
+        "reads"
+    };
+    eprintln!(
+        "note: {name} {verb} {} ({} bytes, modified {})",
+        pinned.name(),
+        version.size,
+        version.modified_text()
+    );
+    Ok(pinned)
 }

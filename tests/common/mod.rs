@@ -18,6 +18,7 @@ use hrconnector::upload::{
 };
 use secrecy::SecretString;
 
+pub mod sshd;
 pub mod stores;
 use tokio_util::sync::CancellationToken;
 

@@ -77,6 +77,9 @@ pub struct SftpSource {
     config: Arc<SftpSourceConfig>,
     pattern: Option<NamePattern>,
     runtime: Handle,
+    /// The connection [`SftpSource::head`] made, for the pinned file to read through: one
+    /// login per command.
+    spare: Arc<Mutex<Option<Connection>>>,
 }
 
 impl SftpSource {
@@ -92,6 +95,7 @@ impl SftpSource {
             config: Arc::new(config),
             pattern,
             runtime,
+            spare: Arc::default(),
         })
     }
 
@@ -103,7 +107,9 @@ impl SftpSource {
     /// directory). Nothing of the content is read.
     pub async fn head(&self) -> Result<SftpVersion, SftpSourceError> {
         let connection = self.connect().await?;
-        self.version(&connection).await
+        let version = self.version(&connection).await?;
+        *self.spare.lock().unwrap_or_else(PoisonError::into_inner) = Some(connection);
+        Ok(version)
     }
 
     /// The source pinned to `version`, as [`SftpSource::head`] found it (for a pattern, that
@@ -116,6 +122,12 @@ impl SftpSource {
                 name: self.config.location.with_path(&version.path),
                 version: version.clone(),
                 open: Mutex::new(None),
+                spare: Mutex::new(
+                    self.spare
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .take(),
+                ),
             }),
         })
     }
@@ -248,6 +260,8 @@ struct Link {
     version: SftpVersion,
     /// The open file, once a reader asked for it; `None` again after the connection broke.
     open: Mutex<Option<Arc<OpenFile>>>,
+    /// A connection made before the pin (the one that found the version), used first.
+    spare: Mutex<Option<Connection>>,
 }
 
 struct OpenFile {
@@ -279,9 +293,17 @@ impl Link {
 
     async fn open_file(&self) -> io::Result<Arc<OpenFile>> {
         let location = &self.config.location;
-        let connection = connect_retrying(&self.config)
-            .await
-            .map_err(SftpSourceError::into_io)?;
+        let spare = self
+            .spare
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let connection = match spare {
+            Some(connection) => connection,
+            None => connect_retrying(&self.config)
+                .await
+                .map_err(SftpSourceError::into_io)?,
+        };
         let path = self.version.path.as_str();
         let handle = connection
             .sftp
@@ -406,7 +428,9 @@ impl ReadAt for Link {
                     }
                     let wait = policy.delay(broken, None);
                     tracing::warn!(source = %self.name, offset, attempt = broken, ?wait, "the SFTP connection broke off; connecting again to read on from there");
-                    self.runtime.block_on(self.config.sleeper.sleep(wait));
+                    // Made inside the runtime: a timer needs its context.
+                    self.runtime
+                        .block_on(async { self.config.sleeper.sleep(wait).await });
                 }
             }
         }
