@@ -333,7 +333,7 @@ fn validate_wants_exactly_one_source() {
         "{err}"
     );
     assert!(err.to_string().contains(
-        "exactly one of configMap, secret, persistentVolumeClaim, azureBlob, s3 or https"
+        "exactly one of configMap, secret, persistentVolumeClaim, azureBlob, s3, https or sftp"
     ));
 }
 

@@ -54,6 +54,15 @@ pub fn check_job(
             policy.check_field("spec.source.https.auth.oauth2.tokenUrl", &oauth2.token_url)?;
         }
     }
+    if let Some(sftp) = &spec.source.sftp {
+        let location = crate::source::SftpLocation {
+            user: sftp.user.clone(),
+            host: sftp.host.clone(),
+            port: sftp.port,
+            path: sftp.path.clone(),
+        };
+        policy.check_field("spec.source.sftp.host", &location.origin_url())?;
+    }
     if let Some(s3) = &spec.source.s3 {
         url_parts::path_segment(&s3.bucket, "spec.source.s3.bucket")?;
         url_parts::aws_region(&s3.region, "spec.source.s3.region")?;

@@ -499,7 +499,8 @@ fn finished_patch(
     patch
 }
 
-/// The job's source when the operator reads it over the network: an object, or a report URL.
+/// The job's source when the operator reads it over the network: an object, a report URL, or
+/// a file on an SFTP server.
 async fn remote_source(
     ctx: &Context,
     namespace: &str,
@@ -507,6 +508,9 @@ async fn remote_source(
 ) -> Result<Option<Arc<dyn CsvSource>>, object_source::ObjectProblem> {
     if let Some(object) = object_source::resolve(ctx, namespace, job).await? {
         return Ok(Some(Arc::new(object)));
+    }
+    if let Some(drop) = super::sftp_source::resolve(ctx, namespace, job).await? {
+        return Ok(Some(Arc::new(drop)));
     }
     Ok(super::report_source::resolve(ctx, namespace, job)
         .await?

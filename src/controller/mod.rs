@@ -29,6 +29,7 @@ pub mod refresh;
 pub mod report_source;
 pub mod run_timeout;
 pub mod runs;
+pub mod sftp_source;
 pub mod source;
 pub mod status;
 pub mod upload_share;

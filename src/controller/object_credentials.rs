@@ -242,6 +242,37 @@ pub async fn report(
     }
 }
 
+/// The login of an SFTP source, from the Secret its credentials name: the key privateKey,
+/// else the key password.
+pub async fn sftp(
+    ctx: &Context,
+    namespace: &str,
+    source: &crate::crd::SftpSource,
+) -> Result<crate::source::SshAuth, ObjectProblem> {
+    let name = &source.credentials.secret_ref.name;
+    let mut keys = read_secret(ctx, namespace, name).await?;
+    let auth = match (keys.remove("privateKey"), keys.remove("password")) {
+        (Some(key), _) => {
+            // Trailing line breaks were trimmed; a PEM block ends with one.
+            let pem = format!("{}\n", secrecy::ExposeSecret::expose_secret(&key));
+            crate::source::SshAuth::PrivateKey(pem.into())
+        }
+        (None, Some(password)) => crate::source::SshAuth::Password(password),
+        (None, None) => {
+            return Err(ObjectProblem::new(
+                reason::CREDENTIALS_NOT_FOUND,
+                format!(
+                    "Secret {namespace}/{name} needs the key \"privateKey\" or \"password\" \
+                     (spec.source.sftp.credentials.secretRef)"
+                ),
+            ));
+        }
+    };
+    auth.check(&format!("Secret {namespace}/{name} key privateKey"))
+        .map_err(|e| ObjectProblem::new(reason::INVALID_SPEC, e.to_string()))?;
+    Ok(auth)
+}
+
 /// The client of token requests: trust and timeouts as for every other connection.
 pub(super) fn http(ctx: &Context) -> Result<crate::http_client::HttpClient, ObjectProblem> {
     build_http(&HttpClientConfig {
@@ -254,7 +285,7 @@ pub(super) fn http(ctx: &Context) -> Result<crate::http_client::HttpClient, Obje
 }
 
 /// The text values of a Secret (values never reach messages).
-async fn read_secret(
+pub(super) async fn read_secret(
     ctx: &Context,
     namespace: &str,
     name: &str,

@@ -36,10 +36,10 @@ pub fn is_object(job: &HrConnectorJob) -> bool {
     job.spec.source.azure_blob.is_some() || job.spec.source.s3.is_some()
 }
 
-/// Whether the operator reads the job's source itself over the network (object storage or a
-/// report URL): checked on a background task, never inside reconcile.
+/// Whether the operator reads the job's source itself over the network (object storage, a
+/// report URL or an SFTP server): checked on a background task, never inside reconcile.
 pub fn is_remote(job: &HrConnectorJob) -> bool {
-    is_object(job) || super::report_source::is_report(job)
+    is_object(job) || super::report_source::is_report(job) || super::sftp_source::is_sftp(job)
 }
 
 /// The job's object source, or `None` when its source is not in object storage.
@@ -170,13 +170,6 @@ pub async fn check_version(
     object: ObjectSource,
     version: &ObjectVersion,
 ) -> Preflight {
-    let forget = || {
-        ctx.validated
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
-    };
-    let mut status = status_of(version);
     let fingerprint = format!(
         "{}/{}/{}/{}",
         job.metadata.generation.unwrap_or_default(),
@@ -184,6 +177,28 @@ pub async fn check_version(
         version.etag.as_deref().unwrap_or_default(),
         version.last_modified
     );
+    check_pinned(ctx, job, key, status_of(version), fingerprint, || {
+        object.pin_version(version)
+    })
+    .await
+}
+
+/// Validates the version a check found, unless the last check of this job (`key`) validated
+/// the same `fingerprint` (spec generation and version): then only `status` is new.
+pub(super) async fn check_pinned(
+    ctx: &Context,
+    job: &HrConnectorJob,
+    key: &str,
+    mut status: ObjectSourceStatus,
+    fingerprint: String,
+    pin: impl FnOnce() -> std::sync::Arc<dyn crate::source::CsvSource>,
+) -> Preflight {
+    let forget = || {
+        ctx.validated
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    };
     if ctx
         .validated
         .lock()
@@ -196,7 +211,7 @@ pub async fn check_version(
             verdict: None,
         };
     }
-    let (verdict, sha256) = validate_pinned(ctx, job, object.pin_version(version)).await;
+    let (verdict, sha256) = validate_pinned(ctx, job, pin()).await;
     status.sha256 = sha256;
     // A verdict on the file itself holds until the object or the spec changes.
     if verdict.is_ok()
@@ -249,13 +264,14 @@ pub(super) async fn validate_pinned(
         Err(e) => Err(ObjectProblem::new(reason::INVALID_CSV, e.to_string())),
         Ok(Err(e)) => Err(match &e {
             hrdata::CsvError::Io { error, .. } => {
-                match (
-                    object_error(error),
-                    crate::source::https::https_error(error),
-                ) {
-                    (Some(cause), _) => ObjectProblem::new(cause.reason(), cause.to_string()),
-                    (None, Some(cause)) => ObjectProblem::new(cause.reason(), cause.to_string()),
-                    (None, None) => ObjectProblem::new(reason::SOURCE_UNREACHABLE, e.to_string()),
+                if let Some(cause) = object_error(error) {
+                    ObjectProblem::new(cause.reason(), cause.to_string())
+                } else if let Some(cause) = crate::source::https::https_error(error) {
+                    ObjectProblem::new(cause.reason(), cause.to_string())
+                } else if let Some(cause) = crate::source::sftp::sftp_error(error) {
+                    ObjectProblem::new(cause.reason(), cause.to_string())
+                } else {
+                    ObjectProblem::new(reason::SOURCE_UNREACHABLE, e.to_string())
                 }
             }
             _ => ObjectProblem::new(reason::INVALID_CSV, e.to_string()),

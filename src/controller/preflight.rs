@@ -188,6 +188,9 @@ async fn check(ctx: &Context, job: &HrConnectorJob, key: &str) -> Preflight {
     if report_source::is_report(job) {
         return report_source::check(ctx, job, ctx.preflights.timeout).await;
     }
+    if super::sftp_source::is_sftp(job) {
+        return super::sftp_source::check(ctx, job, key, ctx.preflights.timeout).await;
+    }
     let namespace = job.metadata.namespace.clone().unwrap_or_default();
     let step = Mutex::new(Step::Kubernetes);
     let note = |s: Step| *step.lock().unwrap_or_else(|e| e.into_inner()) = s;

@@ -10,6 +10,7 @@ mod limits;
 pub mod message;
 mod object_spec;
 mod run_timeout;
+mod sftp_spec;
 mod spec;
 mod status;
 mod validate;
@@ -20,6 +21,7 @@ pub use object_spec::{
     ReportAuth, S3Credentials, S3Source, SecretAuth, ServiceAccountIdentity, WebIdentity,
 };
 pub use run_timeout::{DEFAULT_RUN_TIMEOUT, parse_duration};
+pub use sftp_spec::{KnownHostsRef, SftpCredentials, SftpSource};
 pub use spec::{
     CLIENT_ID_ANNOTATION, Columns, CrdCloud, CrdScenario, Credentials, DEFAULT_FEDERATION_AUDIENCE,
     EndpointOverrides, HrConnectorJob, HrConnectorJobSpec, InvalidRows, KeySelector,

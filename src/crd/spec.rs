@@ -84,7 +84,7 @@ pub struct HrConnectorJobSpec {
     pub credentials: Credentials,
 
     /// Where the HR CSV comes from. Exactly one of configMap, secret, persistentVolumeClaim,
-    /// azureBlob, s3 or https.
+    /// azureBlob, s3, https or sftp.
     pub source: Source,
 
     /// The HR data type of the CSV, as chosen when the connector was created in the Purview
@@ -329,12 +329,11 @@ pub struct SecretRef {
 }
 
 /// The CEL rule that makes the API server enforce exactly one source; `validate()` repeats it.
-pub const ONE_SOURCE_RULE: &str = "[has(self.configMap), has(self.secret), has(self.persistentVolumeClaim), has(self.azureBlob), has(self.s3), has(self.https)].filter(x, x).size() == 1";
+pub const ONE_SOURCE_RULE: &str = "[has(self.configMap), has(self.secret), has(self.persistentVolumeClaim), has(self.azureBlob), has(self.s3), has(self.https), has(self.sftp)].filter(x, x).size() == 1";
 /// The message the API server returns when [`ONE_SOURCE_RULE`] fails.
-pub const ONE_SOURCE_MESSAGE: &str =
-    "exactly one of configMap, secret, persistentVolumeClaim, azureBlob, s3 or https must be set";
+pub const ONE_SOURCE_MESSAGE: &str = "exactly one of configMap, secret, persistentVolumeClaim, azureBlob, s3, https or sftp must be set";
 
-/// Where the HR CSV comes from: exactly one of the six fields.
+/// Where the HR CSV comes from: exactly one of the seven fields.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new(ONE_SOURCE_RULE).message(ONE_SOURCE_MESSAGE))]
@@ -357,6 +356,10 @@ pub struct Source {
     /// A report at an HTTPS URL (Workday RaaS, BambooHR), downloaded by the operator itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub https: Option<super::object_spec::HttpsReportSource>,
+    /// A file (or the newest of a pattern) on an SFTP server (SAP SuccessFactors, ADP, Oracle
+    /// HCM, UKG drops), read by the operator itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sftp: Option<super::sftp_spec::SftpSource>,
 }
 
 /// A key inside a named ConfigMap or Secret.

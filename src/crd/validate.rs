@@ -161,6 +161,7 @@ impl HrConnectorJobSpec {
             s.azure_blob.is_some(),
             s.s3.is_some(),
             s.https.is_some(),
+            s.sftp.is_some(),
         ]
         .into_iter()
         .filter(|set| *set)
@@ -211,6 +212,7 @@ impl HrConnectorJobSpec {
                 "spec.source.persistentVolumeClaim.path",
                 s.persistent_volume_claim.as_ref().map(|p| &p.path),
             ),
+            ("spec.source.sftp.path", s.sftp.as_ref().map(|f| &f.path)),
         ];
         for (field, name) in names {
             if let Some(Err(message)) = name.map(|n| crate::source::pattern::NamePattern::parse(n))
@@ -223,6 +225,14 @@ impl HrConnectorJobSpec {
             if usize::from(c.secret_ref.is_some()) + usize::from(c.web_identity.is_some()) != 1 {
                 problems.push(SpecProblem::OneCredential(
                     "spec.source.s3.credentials: exactly one of secretRef or webIdentity",
+                ));
+            }
+        }
+        if let Some(sftp) = &s.sftp {
+            let known = &sftp.known_hosts;
+            if usize::from(known.config_map.is_some()) + usize::from(known.secret.is_some()) != 1 {
+                problems.push(SpecProblem::OneCredential(
+                    "spec.source.sftp.knownHosts: exactly one of configMap or secret",
                 ));
             }
         }

@@ -68,7 +68,33 @@ pub enum SftpSourceError {
     NotInFips,
 }
 
+/// The SFTP-source error inside an I/O error of a pinned read, if it is one.
+pub fn sftp_error(error: &io::Error) -> Option<&SftpSourceError> {
+    error.get_ref()?.downcast_ref::<SftpSourceError>()
+}
+
 impl SftpSourceError {
+    /// The Ready condition's reason for a job whose source fails this way.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SftpSourceError::Location(_) | SftpSourceError::NotInFips => "InvalidSource",
+            SftpSourceError::Credentials(_) => "InvalidSource",
+            SftpSourceError::EndpointNotAllowed { .. } => {
+                crate::upload::reason::ENDPOINT_NOT_ALLOWED
+            }
+            // A server presenting a key nobody vouched for: a person must look, not a retry.
+            SftpSourceError::HostKey { .. } | SftpSourceError::HostCertificate { .. } => {
+                "HostKeyNotTrusted"
+            }
+            SftpSourceError::Refused { .. } | SftpSourceError::PermissionDenied { .. } => {
+                "SourceAccessDenied"
+            }
+            SftpSourceError::NotFound { .. } | SftpSourceError::NoMatch(_) => "SourceNotFound",
+            SftpSourceError::Unreachable { .. } => "SourceUnreachable",
+            SftpSourceError::NotAFile { .. } | SftpSourceError::Server { .. } => "SourceUnreadable",
+        }
+    }
+
     /// As the `io::Error` a [`crate::source::CsvSource`] hands out; the message stays whole.
     pub fn into_io(self) -> io::Error {
         let kind = match &self {

@@ -26,7 +26,7 @@ use tokio::runtime::Handle;
 
 pub use self::connection::SshAuth;
 use self::connection::{Connection, connect};
-pub use self::error::SftpSourceError;
+pub use self::error::{SftpSourceError, sftp_error};
 pub use self::known_hosts::{HostKeyVerdict, TrustedHosts};
 pub use self::location::SftpLocation;
 use super::pattern::{NamePattern, Newest};
