@@ -459,3 +459,106 @@ async fn a_token_answer_is_read_to_a_bound_whatever_its_length_claims() {
     assert!(out.contains("larger than 1024 KiB"), "{out}");
     assert_eq!(emu.upload_requests(), 0);
 }
+
+/// `upload --source sftp://…` at trace level (text or JSON logs) against a real sshd, with
+/// `ssh` flags: stdout + stderr.
+async fn sftp_upload(emu: &EmulatorHandle, url: &str, ssh: &[String], json_logs: bool) -> String {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_hrconnector"));
+    cmd.args(["upload", "--cloud", "gcc-high", "--max-attempts", "2"])
+        .args(["--tenant-id", TENANT, "--job-id", JOB, "--app-id", APP])
+        .args(["--authority-url", &emu.url(), "--ingestion-url", &emu.url()])
+        .args(["--records-per-call", "2", "--source", url])
+        .args(ssh)
+        .env("RUST_LOG", "trace")
+        .env("HRCONNECTOR_APP_SECRET", SECRET)
+        .stdin(Stdio::null());
+    if json_logs {
+        cmd.env("HRCONNECTOR_LOG_FORMAT", "json");
+    }
+    let out = cmd.output().await.unwrap();
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sftp_keys_and_passwords_leak_nothing_on_success_or_refusal() {
+    use common::sshd::{PASSWORD_USER, Sshd, password_user};
+    let sshd = Sshd::start();
+    let csv = write_csv(&sshd.files, "hr.csv", 5).0;
+    std::fs::set_permissions(&csv, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let emu = start_emulator().await;
+    let password = password_user();
+    let key = std::fs::read_to_string(&sshd.client_key).unwrap();
+    let mut needles: Vec<String> = key
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+        .map(str::to_string)
+        .collect();
+    needles.push(password.clone());
+    let wrong = "Wr0ng-SSH-LEAKCHECK-5e0b";
+    needles.push(wrong.into());
+    let file = |name: &str, value: &str| {
+        let path = sshd.dir.path().join(name);
+        std::fs::write(&path, format!("{value}\n")).unwrap();
+        path.display().to_string()
+    };
+    let known = sshd.known_hosts.display().to_string();
+    let key_file = sshd.client_key.display().to_string();
+    let flags = |credential: &str, value: String, known: &str| {
+        vec![
+            credential.to_string(),
+            value,
+            "--ssh-known-hosts".into(),
+            known.to_string(),
+        ]
+    };
+    let impostor = file(
+        "impostor_known_hosts",
+        &format!(
+            "[127.0.0.1]:{} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIGuIXiUVoMgocW2E94uZRHiKDbo20OlK3qr5g3ruQbf\n",
+            sshd.port
+        ),
+    );
+    let by_key = sshd.url(&sshd.user, "hr.csv");
+    let by_password = sshd.url(PASSWORD_USER, "hr.csv");
+    let cases = [
+        (
+            "key login",
+            &by_key,
+            flags("--ssh-private-key-file", key_file.clone(), &known),
+        ),
+        (
+            "password login",
+            &by_password,
+            flags("--ssh-password-file", file("pw", &password), &known),
+        ),
+        (
+            "wrong password",
+            &by_password,
+            flags("--ssh-password-file", file("wrong", wrong), &known),
+        ),
+        (
+            "wrong host key",
+            &by_key,
+            flags("--ssh-private-key-file", key_file.clone(), &impostor),
+        ),
+    ];
+    for (case, url, ssh) in cases {
+        for json_logs in [false, true] {
+            let output = sftp_upload(&emu, url, &ssh, json_logs).await;
+            assert!(output.len() > 200, "{case}: trace output expected: {output}");
+            for needle in &needles {
+                assert!(
+                    !output.contains(needle.as_str()),
+                    "{case}: a secret ({}…) appears in the output",
+                    &needle[..6]
+                );
+            }
+        }
+    }
+    // The successful cases did upload, so the trace above covered a whole transfer.
+    assert_eq!(emu.received_records(JOB).len(), 5 * 4);
+}
