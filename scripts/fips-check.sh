@@ -14,7 +14,7 @@ export CARGO_TARGET_DIR=${HRCONNECTOR_FIPS_TARGET_DIR:-$PWD/target/fips}
 # No debug info, no incremental cache: less than half the disk and link time; nothing here
 # is stepped through in a debugger.
 export CARGO_PROFILE_DEV_DEBUG=0 CARGO_INCREMENTAL=0
-TESTS=(--test fips_tls --test upload --test upload_cli --test https_cli)
+TESTS=(--test fips_tls --test upload --test upload_cli --test https_cli --test sftp_cli)
 
 echo "-- cargo tree: ring is not a normal dependency of the fips build"
 ring=$(cargo tree --locked --features fips -e normal -i ring 2>/dev/null || true)

@@ -549,7 +549,10 @@ async fn sftp_keys_and_passwords_leak_nothing_on_success_or_refusal() {
     for (case, url, ssh) in cases {
         for json_logs in [false, true] {
             let output = sftp_upload(&emu, url, &ssh, json_logs).await;
-            assert!(output.len() > 200, "{case}: trace output expected: {output}");
+            assert!(
+                output.len() > 200,
+                "{case}: trace output expected: {output}"
+            );
             for needle in &needles {
                 assert!(
                     !output.contains(needle.as_str()),
