@@ -22,6 +22,7 @@ pub fn needs_a_person(reason: &str) -> bool {
             | reason::ENDPOINT_NOT_ALLOWED
             | reason::INVALID_CREDENTIALS
             | reason::SOURCE_ACCESS_DENIED
+            | reason::HOST_KEY_NOT_TRUSTED
             | reason::CREDENTIALS_UNSUPPORTED
             | "InvalidSource"
     )

@@ -40,6 +40,9 @@ pub mod reason {
     pub const RUN_NOT_STARTED: &str = "RunNotStarted";
     /// An object source's credentials or the object store refused the read.
     pub const SOURCE_ACCESS_DENIED: &str = "SourceAccessDenied";
+    /// An SFTP server presented a host key its known hosts do not list (or revoke): refused
+    /// before login, until a person checks the key.
+    pub const HOST_KEY_NOT_TRUSTED: &str = "HostKeyNotTrusted";
     /// No answer from an object source's endpoint (DNS, connection, TLS, timeout).
     pub const SOURCE_UNREACHABLE: &str = "SourceUnreachable";
     /// A credential kind this build cannot use yet.

@@ -84,6 +84,7 @@ impl SftpSourceError {
             }
             // A server presenting a key nobody vouched for: a person must look, not a retry.
             SftpSourceError::HostKey { .. } | SftpSourceError::HostCertificate { .. } => {
+                // crd::conditions::reason::HOST_KEY_NOT_TRUSTED (the crd layer is above this one).
                 "HostKeyNotTrusted"
             }
             SftpSourceError::Refused { .. } | SftpSourceError::PermissionDenied { .. } => {
