@@ -104,16 +104,10 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
-    let user = String::from_utf8(
-        Command::new("id")
-            .arg("-un")
-            .output()
-            .expect("id")
-            .stdout,
-    )
-    .expect("user")
-    .trim()
-    .to_owned();
+    let user = String::from_utf8(Command::new("id").arg("-un").output().expect("id").stdout)
+        .expect("user")
+        .trim()
+        .to_owned();
     let dir = scratch_dir();
     let sshd = start_sshd(dir.path(), &user);
     let csv = dir.path().join("drop.csv");

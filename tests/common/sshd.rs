@@ -188,19 +188,26 @@ impl Sshd {
             .count()
     }
 
-    /// Ends every open session at once (the per-connection sshd processes), as a server that
-    /// goes away mid-transfer; the listener stays.
+    /// Ends every open session at once (the per-connection sshd processes and their
+    /// privilege-separated children, which hold the connections), as a server that goes away
+    /// mid-transfer; the listener stays.
     pub fn drop_sessions(&self) -> usize {
-        let children = run(Command::new("pgrep")
-            .arg("-P")
-            .arg(self.child.id().to_string()))
-        .lines()
-        .map(str::to_owned)
-        .collect::<Vec<_>>();
-        for pid in &children {
+        let mut pids = Vec::new();
+        let mut parents = vec![self.child.id().to_string()];
+        while let Some(parent) = parents.pop() {
+            let out = Command::new("pgrep")
+                .args(["-P", &parent])
+                .output()
+                .expect("pgrep");
+            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                pids.push(pid.to_owned());
+                parents.push(pid.to_owned());
+            }
+        }
+        for pid in &pids {
             let _ = Command::new("kill").args(["-9", pid]).status();
         }
-        children.len()
+        pids.len()
     }
 }
 

@@ -16,11 +16,11 @@ mod connection;
 mod error;
 mod known_hosts;
 mod location;
+mod prefetch;
 
 use std::io::{self, Read};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use futures_util::future::join_all;
 use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
 use tokio::runtime::Handle;
 
@@ -29,16 +29,11 @@ use self::connection::{Connection, connect};
 pub use self::error::{SftpSourceError, sftp_error};
 pub use self::known_hosts::{HostKeyVerdict, TrustedHosts};
 pub use self::location::SftpLocation;
+use self::prefetch::{BLOCK, Extent, Prefetch, ReadFailure};
 use super::pattern::{NamePattern, Newest};
 use super::{ChangeCheck, CsvSource, ReadAt, SourceChanged};
 use crate::net::EgressPolicy;
 use crate::upload::{RetryPolicy, Sleeper};
-
-/// One read request asks for at most this much: OpenSSH's server answers reads up to 255 KiB,
-/// and smaller requests in flight together keep the connection busy.
-const PIECE: usize = 64 << 10;
-/// The sending pass reads this much at a time (`PIECE`s in flight together).
-const STREAM_BLOCK: usize = 2 << 20;
 
 /// Where the drop is and how to log in.
 #[derive(Clone)]
@@ -128,6 +123,7 @@ impl SftpSource {
                         .unwrap_or_else(PoisonError::into_inner)
                         .take(),
                 ),
+                prefetch: Mutex::default(),
             }),
         })
     }
@@ -262,21 +258,13 @@ struct Link {
     open: Mutex<Option<Arc<OpenFile>>>,
     /// A connection made before the pin (the one that found the version), used first.
     spare: Mutex<Option<Connection>>,
+    /// Blocks requested ahead of the readers.
+    prefetch: Mutex<Prefetch>,
 }
 
 struct OpenFile {
     connection: Connection,
     handle: String,
-}
-
-/// Why a read did not return bytes.
-enum ReadFailure {
-    /// The file ends before its pinned size: it was changed.
-    Shorter,
-    /// The server answered with an error status.
-    Status(russh_sftp::client::error::Error),
-    /// The connection broke: worth another connection.
-    Link(String),
 }
 
 impl Link {
@@ -349,45 +337,41 @@ impl Link {
         }
     }
 
-    /// Reads `buf.len()` bytes at `offset` in pieces sent together; fewer if a piece comes
-    /// back short (the caller asks again for the rest).
-    async fn read_pieces(
-        file: &OpenFile,
+    /// Fills `buf` from `offset` out of the blocks it spans (requesting those ahead too).
+    fn read_blocks(
+        &self,
+        file: &Arc<OpenFile>,
         buf: &mut [u8],
         offset: u64,
-    ) -> Result<usize, ReadFailure> {
-        let sftp = &file.connection.sftp;
-        let requests = buf.chunks(PIECE).enumerate().map(|(i, piece)| {
-            let at = offset + (i * PIECE) as u64;
-            sftp.read(file.handle.as_str(), at, piece.len() as u32)
-        });
-        let answers = join_all(requests).await;
+    ) -> Result<(), ReadFailure> {
+        let (first, last) = (offset / BLOCK, (offset + buf.len() as u64 - 1) / BLOCK);
+        let extent = Extent {
+            size: self.version.size,
+            name: &self.name,
+            user: &self.config.location.user,
+        };
+        let blocks = self
+            .prefetch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .blocks(file, first, last, &extent, &self.runtime);
+        let mut at = offset;
         let mut filled = 0;
-        for (answer, piece) in answers.into_iter().zip(buf.chunks_mut(PIECE)) {
-            match answer {
-                Ok(data) => {
-                    let n = data.data.len().min(piece.len());
-                    piece[..n].copy_from_slice(&data.data[..n]);
-                    filled += n;
-                    if n < piece.len() {
-                        break;
-                    }
-                }
-                Err(e) if is_eof(&e) && filled == 0 => return Err(ReadFailure::Shorter),
-                Err(e) if filled > 0 => {
-                    // The bytes before the failed piece are good: hand them out first.
-                    tracing::debug!(error = %e, "a later read piece failed");
-                    break;
-                }
-                Err(russh_sftp::client::error::Error::Status(status)) => {
-                    return Err(ReadFailure::Status(
-                        russh_sftp::client::error::Error::Status(status),
-                    ));
-                }
-                Err(e) => return Err(ReadFailure::Link(e.to_string())),
+        for (index, block) in (first..=last).zip(blocks) {
+            let block = self.runtime.block_on(block)?;
+            let from = (at - index * BLOCK) as usize;
+            let n = (block.len().saturating_sub(from)).min(buf.len() - filled);
+            if n == 0 {
+                return Err(ReadFailure::Shorter);
             }
+            buf[filled..filled + n].copy_from_slice(&block[from..from + n]);
+            filled += n;
+            at += n as u64;
         }
-        Ok(filled)
+        if filled < buf.len() {
+            return Err(ReadFailure::Shorter);
+        }
+        Ok(())
     }
 }
 
@@ -409,13 +393,15 @@ impl ReadAt for Link {
         let mut broken = 0;
         loop {
             let file = self.opened()?;
-            match self.runtime.block_on(Link::read_pieces(&file, buf, offset)) {
-                Ok(n) => return Ok(n),
+            match self.read_blocks(&file, buf, offset) {
+                Ok(()) => return Ok(buf.len()),
                 Err(ReadFailure::Shorter) => return Err(SourceChanged(self.name.clone()).into_io()),
-                Err(ReadFailure::Status(e)) => {
-                    return Err(status_error(&e, &self.name, &self.config.location.user).into_io());
-                }
+                Err(ReadFailure::Failed(e)) => return Err(e.into_io()),
                 Err(ReadFailure::Link(detail)) => {
+                    self.prefetch
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clear();
                     self.forget(&file);
                     broken += 1;
                     if broken >= policy.max_attempts.max(1) {
@@ -481,8 +467,8 @@ impl CsvSource for PinnedSftp {
     }
 }
 
-/// The pinned file read from the start, a block at a time; at its end, checked to be still
-/// the pinned version.
+/// The pinned file read from the start, a block at a time (the blocks after it requested
+/// ahead); at its end, checked to be still the pinned version.
 struct Stream {
     link: Arc<Link>,
     /// Offset of the first byte not yet in `block`.
@@ -498,7 +484,7 @@ impl Read for Stream {
             if self.offset >= size {
                 return Ok(0);
             }
-            self.block.resize(STREAM_BLOCK, 0);
+            self.block.resize(BLOCK as usize, 0);
             let n = self.link.read_at(&mut self.block, self.offset)?;
             self.block.truncate(n);
             self.at = 0;
