@@ -68,6 +68,8 @@ fn start_sshd(dir: &Path, user: &str) -> Sshd {
         .arg(dir.join("sshd.log"))
         .spawn()
         .expect("sshd (scripts/install-test-tools.sh installs openssh-server)");
+    // Owned at once, so that every way out of here (a panic included) stops it.
+    let sshd = Sshd { child, port };
     for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             let host = std::fs::read_to_string(dir.join("host_key.pub")).expect("host key");
@@ -78,7 +80,7 @@ fn start_sshd(dir: &Path, user: &str) -> Sshd {
                 parts.next().unwrap_or_default()
             );
             std::fs::write(dir.join("known_hosts"), line).expect("known_hosts");
-            return Sshd { child, port };
+            return sshd;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
