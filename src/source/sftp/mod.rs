@@ -359,12 +359,10 @@ impl Link {
         let mut filled = 0;
         for (index, block) in (first..=last).zip(blocks) {
             let block = self.runtime.block_on(block)?;
-            let from = (at - index * BLOCK) as usize;
-            let n = (block.len().saturating_sub(from)).min(buf.len() - filled);
+            let n = block.copy_to((at - index * BLOCK) as usize, &mut buf[filled..]);
             if n == 0 {
                 return Err(ReadFailure::Shorter);
             }
-            buf[filled..filled + n].copy_from_slice(&block[from..from + n]);
             filled += n;
             at += n as u64;
         }

@@ -34,7 +34,47 @@ pub(super) enum ReadFailure {
     Link(String),
 }
 
-type Block = Shared<BoxFuture<'static, Result<Arc<Vec<u8>>, ReadFailure>>>;
+type Block = Shared<BoxFuture<'static, Result<Arc<Pieces>, ReadFailure>>>;
+
+/// A block's bytes as the answers brought them: kept as they came rather than copied into one
+/// buffer (a 256 KiB buffer per block made the allocator's arenas, and so the peak memory,
+/// grow with the file's size).
+#[derive(Debug, Default)]
+pub(super) struct Pieces {
+    pieces: Vec<Vec<u8>>,
+    len: usize,
+}
+
+impl Pieces {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, mut piece: Vec<u8>, room: usize) {
+        piece.truncate(room);
+        self.len += piece.len();
+        self.pieces.push(piece);
+    }
+
+    /// Copies the bytes from `from` on into `out`: how many.
+    pub fn copy_to(&self, mut from: usize, out: &mut [u8]) -> usize {
+        let mut filled = 0;
+        for piece in &self.pieces {
+            if filled == out.len() {
+                break;
+            }
+            if from >= piece.len() {
+                from -= piece.len();
+                continue;
+            }
+            let n = (piece.len() - from).min(out.len() - filled);
+            out[filled..filled + n].copy_from_slice(&piece[from..from + n]);
+            filled += n;
+            from = 0;
+        }
+        filled
+    }
+}
 
 /// The blocks requested through one open file.
 #[derive(Default)]
@@ -109,22 +149,23 @@ async fn read_block(
     len: u64,
     name: String,
     user: String,
-) -> Result<Arc<Vec<u8>>, ReadFailure> {
+) -> Result<Arc<Pieces>, ReadFailure> {
     let sftp = &file.connection.sftp;
     let handle = file.handle.as_str();
-    let mut block = Vec::with_capacity(len as usize);
+    let mut block = Pieces::default();
     let pieces = (0..len.div_ceil(PIECE)).map(|i| {
         let at = i * PIECE;
         sftp.read(handle, start + at, PIECE.min(len - at) as u32)
     });
     for answer in join_all(pieces).await {
         match answer {
-            // Appended in order while they are whole; after a short one, the rest is asked for
+            // Kept in order while they are whole; after a short one, the rest is asked for
             // again below.
             Ok(data) if (block.len() as u64).is_multiple_of(PIECE) => {
-                let room = (len - block.len() as u64) as usize;
-                block.extend_from_slice(&data.data[..data.data.len().min(room)]);
-                if (data.data.len() as u64) < PIECE.min(len) && (block.len() as u64) < len {
+                let asked = PIECE.min(len - block.len() as u64) as usize;
+                let short = data.data.len() < asked;
+                block.push(data.data, asked);
+                if short {
                     break;
                 }
             }
@@ -142,7 +183,7 @@ async fn read_block(
         if data.data.is_empty() {
             return Err(ReadFailure::Shorter);
         }
-        block.extend_from_slice(&data.data[..data.data.len().min(want as usize)]);
+        block.push(data.data, want as usize);
     }
     Ok(Arc::new(block))
 }
