@@ -197,3 +197,25 @@ fn failure(error: russh_sftp::client::error::Error, name: &str, user: &str) -> R
         e => ReadFailure::Link(e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_copy_across_their_boundaries_from_any_offset() {
+        let mut block = Pieces::default();
+        block.push(b"abcd".to_vec(), 4);
+        block.push(b"efgh-extra".to_vec(), 4);
+        block.push(b"ij".to_vec(), 2);
+        assert_eq!(block.len(), 10);
+        for from in 0..=10 {
+            let mut out = [0u8; 16];
+            let n = block.copy_to(from, &mut out);
+            assert_eq!(&out[..n], &b"abcdefghij"[from..], "from {from}");
+            let mut small = [0u8; 3];
+            let n = block.copy_to(from, &mut small);
+            assert_eq!(&small[..n], &b"abcdefghij"[from..(from + 3).min(10)]);
+        }
+    }
+}
