@@ -159,10 +159,7 @@ pub(super) async fn connect(config: &SftpSourceConfig) -> Result<Connection, Sft
         keepalive_interval: Some(Duration::from_secs(20)),
         nodelay: true,
         // Larger window and packets: fewer round trips for a bulk download.
-        window_size: std::env::var("XP_WIN")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(16 << 20),
+        window_size: 16 << 20,
         maximum_packet_size: 64 << 10,
         ..client::Config::default()
     });
