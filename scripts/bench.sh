@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 benches=("$@")
 if [ ${#benches[@]} -eq 0 ]; then
-    benches=(validate_throughput upload_e2e memory auth_error federation_tls_errors object_store egress_cost convert_throughput fips_throughput report_download)
+    benches=(validate_throughput upload_e2e memory auth_error federation_tls_errors object_store egress_cost convert_throughput fips_throughput report_download sftp_download)
 fi
 
 echo "== machine"
