@@ -34,6 +34,10 @@ struct Counts {
     flaky: AtomicUsize,
     cut: AtomicUsize,
     ranges: std::sync::Mutex<Vec<String>>,
+    /// Conditional requests: (the validator sent, whether the whole report was sent).
+    conditional: std::sync::Mutex<Vec<(String, bool)>>,
+    /// The version the /versioned routes serve; a new one is a new report.
+    version: AtomicUsize,
 }
 
 /// The first answer of a cut route: the headers of the whole report, half its body, then the
@@ -79,6 +83,43 @@ fn report(server: &Server, ok: bool) -> Response {
     (
         [("content-type", "text/csv"), ("etag", "\"report-v1\"")],
         server.csv.clone(),
+    )
+        .into_response()
+}
+
+/// 304 when the request's `header` names the current `validator`, else the report (of the
+/// current version: a record more per version) with the validator.
+fn conditional(
+    server: &Server,
+    headers: &HeaderMap,
+    header: &str,
+    validator: &str,
+    sent: (&'static str, String),
+) -> Response {
+    let asked = headers
+        .get(header)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let same = asked == validator;
+    server
+        .counts
+        .conditional
+        .lock()
+        .unwrap()
+        .push((asked, !same));
+    if same {
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    let mut csv = server.csv.clone();
+    for i in 0..server.counts.version.load(Ordering::SeqCst) {
+        csv.push_str(&format!(
+            "new{i}@contoso.com,2026-03-01T09:00:00Z,2026-03-15T17:00:00Z\n"
+        ));
+    }
+    (
+        [("content-type", "text/csv".to_owned()), (sent.0, sent.1)],
+        csv,
     )
         .into_response()
 }
@@ -195,6 +236,30 @@ fn router(server: Arc<Server>) -> Router {
             get(|State(s): State<Arc<Server>>| async move {
                 s.counts.cut.fetch_add(1, Ordering::SeqCst);
                 cut_body(&s.csv, &[])
+            }),
+        )
+        // Validators and conditional requests: an ETag, or only a Last-Modified.
+        .route(
+            "/versioned/etag",
+            get(|State(s): State<Arc<Server>>, h: HeaderMap| async move {
+                let etag = format!("\"v{}\"", s.counts.version.load(Ordering::SeqCst));
+                conditional(&s, &h, "if-none-match", &etag, ("etag", etag.clone()))
+            }),
+        )
+        .route(
+            "/versioned/date",
+            get(|State(s): State<Arc<Server>>, h: HeaderMap| async move {
+                let date = format!(
+                    "Tue, 0{} Dec 2026 08:00:00 GMT",
+                    1 + s.counts.version.load(Ordering::SeqCst)
+                );
+                conditional(
+                    &s,
+                    &h,
+                    "if-modified-since",
+                    &date,
+                    ("last-modified", date.clone()),
+                )
             }),
         )
         .route(
@@ -485,4 +550,74 @@ async fn a_download_that_breaks_off_resumes_where_ranges_allow_and_fails_clearly
         "{}",
         run.stderr
     );
+}
+
+/// The operator's way: a source that keeps its last download asks conditionally, and a 304
+/// reads the kept bytes again (validated and hashed as a new download); a new version is
+/// downloaded. The server has not sent the report again when nothing changed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kept_download_makes_the_next_request_conditional() {
+    use hrconnector::source::https::ReportCache;
+    use hrconnector::source::{CsvSource, HttpAuth, HttpsSource, HttpsSourceConfig};
+    let s = Setup::new().await;
+    for (path, header_value) in [("/versioned/etag", "\"v"), ("/versioned/date", "Tue, 0")] {
+        s.server.counts.version.store(0, Ordering::SeqCst);
+        s.server.counts.conditional.lock().unwrap().clear();
+        let url = format!("{}{path}?format=csv", s.base);
+        let client = hrconnector::http_client::build(&hrconnector::http_client::HttpClientConfig {
+            ca_file: Some(s.ca.clone().into()),
+            egress: Arc::new(
+                hrconnector::net::EgressPolicy::published_only().allowing_origin_of(&url),
+            ),
+            ..Default::default()
+        })
+        .unwrap();
+        let cache = Arc::new(ReportCache::default());
+        let source = HttpsSource::new(
+            HttpsSourceConfig {
+                url: url.clone(),
+                auth: HttpAuth::None,
+                client,
+                retry: Default::default(),
+                sleeper: Arc::new(hrconnector::upload::TokioSleeper),
+                max_bytes: 1 << 20,
+                cache: Some(cache),
+            },
+            tokio::runtime::Handle::current(),
+        )
+        .unwrap();
+        let read = |report: hrconnector::source::https::PinnedReport| async move {
+            tokio::task::spawn_blocking(move || {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut report.open().unwrap(), &mut bytes).unwrap();
+                bytes
+            })
+            .await
+            .unwrap()
+        };
+        let first = read(source.start().await.unwrap()).await;
+        assert_eq!(first, s.server.csv.as_bytes(), "{path}");
+        // Nothing changed: asked with the validator, answered 304, the kept bytes read again.
+        let second = read(source.start().await.unwrap()).await;
+        assert_eq!(second, first, "{path}");
+        // A new version: asked with the old validator, sent whole.
+        s.server.counts.version.store(1, Ordering::SeqCst);
+        let third = read(source.start().await.unwrap()).await;
+        assert!(
+            third.len() > first.len(),
+            "{path}: the new version was read"
+        );
+        let log = s.server.counts.conditional.lock().unwrap().clone();
+        assert_eq!(log.len(), 3, "{path}: {log:?}");
+        assert_eq!(
+            log[0],
+            (String::new(), true),
+            "{path}: the first request is plain"
+        );
+        assert!(
+            log[1].0.starts_with(header_value) && !log[1].1,
+            "{path}: the second is conditional and not sent again: {log:?}"
+        );
+        assert!(log[2].1, "{path}: a changed report is sent: {log:?}");
+    }
 }

@@ -248,6 +248,8 @@ impl SourceArgs {
                         },
                         sleeper: Arc::new(crate::upload::TokioSleeper),
                         max_bytes: crate::source::https::DEFAULT_MAX_REPORT_BYTES,
+                        // One download per command: nothing earlier to ask about.
+                        cache: None,
                     },
                     runtime,
                 )

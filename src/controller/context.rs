@@ -126,6 +126,9 @@ pub struct Context {
     /// job UID → fingerprint of the spec + source last validated, so an unchanged
     /// source is not validated again on every status update.
     pub validated: Mutex<HashMap<String, String>>,
+    /// job UID → its report source's last download (spec.source.https), for conditional
+    /// requests.
+    pub report_caches: Mutex<HashMap<String, Arc<crate::source::https::ReportCache>>>,
     /// Asks the controller to reconcile a job again (after a run ends).
     pub requeue: mpsc::UnboundedSender<ObjectRef<HrConnectorJob>>,
     pub in_flight: AtomicUsize,
@@ -182,6 +185,7 @@ impl Context {
             runs: RunRegistry::default(),
             shutdown,
             validated: Mutex::new(HashMap::new()),
+            report_caches: Mutex::new(HashMap::new()),
             requeue: tx,
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
@@ -251,6 +255,16 @@ impl Context {
         }
     }
 
+    /// The report cache of the job with `key`, made on first use.
+    pub fn report_cache(&self, key: &str) -> Arc<crate::source::https::ReportCache> {
+        self.report_caches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.to_owned())
+            .or_default()
+            .clone()
+    }
+
     pub fn forget_job(&self, key: &str, namespace: &str, name: &str) {
         if self.runs.cancel(key) {
             tracing::info!(
@@ -260,6 +274,11 @@ impl Context {
             );
         }
         self.validated
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+        // Its download's temporary file goes with it.
+        self.report_caches
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);

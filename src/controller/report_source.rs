@@ -5,7 +5,10 @@
 //! tried again every `--object-source-recheck-seconds`, since runs wait for a good one.
 //!
 //! The operator reads these sources itself, as it reads object storage: no batch Job, and the
-//! checkpoint goes into status after every acknowledged chunk.
+//! checkpoint goes into status after every acknowledged chunk. It keeps each job's last
+//! download, so the next request is conditional (`If-None-Match` / `If-Modified-Since`): a
+//! report the server says is not modified is not sent again, and the kept bytes are validated
+//! and hashed as a new download would be.
 
 use std::time::Duration;
 
@@ -43,6 +46,8 @@ pub async fn resolve(
         retry: ctx.config.retry.clone(),
         sleeper: ctx.sleeper.clone(),
         max_bytes: DEFAULT_MAX_REPORT_BYTES,
+        // The job's last download: the next request is conditional on its validators.
+        cache: Some(ctx.report_cache(&super::context::job_key(job))),
     };
     HttpsSource::new(config, Handle::current())
         .map(Some)

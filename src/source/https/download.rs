@@ -96,7 +96,7 @@ impl Body {
                     let mut token = self.token.take();
                     *response = self
                         .source
-                        .request(&mut token, Some((written, &if_range)))
+                        .request(&mut token, Some((written, &if_range)), None)
                         .await?;
                     self.token = token;
                     continue;
@@ -175,7 +175,7 @@ impl PinnedReport {
     }
 
     /// The size, once the whole report is in.
-    fn complete(&self) -> Option<u64> {
+    pub(super) fn complete(&self) -> Option<u64> {
         let state = self.inner.progress.lock();
         matches!(state.end, Some(Ok(()))).then_some(state.written)
     }

@@ -12,6 +12,7 @@
 //! is resumed with a range request where the server offers ranges and a strong validator
 //! (`If-Range`), and otherwise fails the run: bytes already read cannot be taken back.
 
+mod cache;
 mod download;
 mod error;
 
@@ -21,6 +22,8 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::runtime::Handle;
 
+use self::cache::Conditional;
+pub use self::cache::ReportCache;
 pub use self::download::PinnedReport;
 use self::download::{Body, Download, Progress};
 pub use self::error::{HttpsSourceError, https_error};
@@ -84,6 +87,9 @@ pub struct HttpsSourceConfig {
     pub retry: RetryPolicy,
     pub sleeper: Arc<dyn Sleeper>,
     pub max_bytes: u64,
+    /// The job's last download, for a conditional request (the operator keeps one per job);
+    /// `None`: every request downloads the report.
+    pub cache: Option<Arc<ReportCache>>,
 }
 
 /// A report at an HTTPS URL, not yet downloaded.
@@ -167,7 +173,16 @@ impl HttpsSource {
     /// validation runs beside the download.
     pub async fn start(&self) -> Result<PinnedReport, HttpsSourceError> {
         let mut token = None;
-        let response = self.request(&mut token, None).await?;
+        let kept = (self.config.cache.as_ref()).and_then(|cache| cache.reusable(&self.config.url));
+        let response = self
+            .request(&mut token, None, kept.as_ref().map(|(_, c)| c))
+            .await?;
+        if response.status() == reqwest::StatusCode::NOT_MODIFIED
+            && let Some((report, _)) = kept
+        {
+            tracing::info!(source = %self.name, "the report is not modified since the last download; reading that one again");
+            return Ok(report);
+        }
         let validators = Validators::of(&response);
         let disk = |e: io::Error| HttpsSourceError::Disk {
             name: self.name.clone(),
@@ -185,14 +200,18 @@ impl HttpsSource {
             progress: progress.clone(),
         };
         self.runtime.spawn(body.stream(response));
-        Ok(PinnedReport::new(Download {
+        let report = PinnedReport::new(Download {
             name: self.name.clone(),
             file: Arc::new(reader),
             _path: path,
             progress,
             etag: validators.etag,
             last_modified: validators.last_modified,
-        }))
+        });
+        if let Some(cache) = &self.config.cache {
+            cache.keep(&self.config.url, &report);
+        }
+        Ok(report)
     }
 
     /// A request answered with the report (or, `resume` given, with the rest of it from that
@@ -201,12 +220,13 @@ impl HttpsSource {
         &self,
         token: &mut Option<SecretString>,
         resume: Option<(u64, &str)>,
+        conditional: Option<&Conditional>,
     ) -> Result<reqwest::Response, HttpsSourceError> {
         let policy = &self.config.retry;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let failed = match self.try_request(token, resume).await {
+            let failed = match self.try_request(token, resume, conditional).await {
                 Ok(response) => return Ok(response),
                 Err(Attempt::Fatal(error)) => return Err(error),
                 Err(Attempt::Again { error, wait }) => (error, wait),
@@ -224,6 +244,7 @@ impl HttpsSource {
         &self,
         token: &mut Option<SecretString>,
         resume: Option<(u64, &str)>,
+        conditional: Option<&Conditional>,
     ) -> Result<reqwest::Response, Attempt> {
         let config = &self.config;
         let mut request = config
@@ -235,6 +256,13 @@ impl HttpsSource {
                 .header("range", &format!("bytes={from}-"))
                 .header("if-range", if_range);
         }
+        request = match conditional {
+            Some(Conditional::IfNoneMatch(etag)) => request.header("if-none-match", etag.as_str()),
+            Some(Conditional::IfModifiedSince(date)) => {
+                request.header("if-modified-since", date.as_str())
+            }
+            None => request,
+        };
         request = match &config.auth {
             HttpAuth::None => request,
             HttpAuth::Basic { user, password } => {
@@ -262,6 +290,10 @@ impl HttpsSource {
                     "was"
                 },
             }));
+        }
+        // Only asked-for: the kept download is still the report.
+        if status == reqwest::StatusCode::NOT_MODIFIED && conditional.is_some() {
+            return Ok(response);
         }
         if status.as_u16() == 404 {
             return Err(Attempt::Fatal(HttpsSourceError::NotFound {
