@@ -49,6 +49,19 @@ impl Setup {
         run
     }
 
+    /// `upload --source URL` to `emu`, logged in with the client key.
+    async fn upload(&self, emu: &hrconnector::emulator::EmulatorHandle, url: &str) -> Run {
+        let emu_url = emu.url();
+        let mut args = upload_args(&emu_url, "unused", APP, &["--app-secret", SECRET]);
+        let at = args.iter().position(|a| *a == "--csv-file-path").unwrap();
+        args.splice(at..at + 2, ["--source", url]);
+        let key_args = self.key_args();
+        args.extend(key_args.iter().map(String::as_str));
+        let run = hrconnector(&args, &[]).await;
+        assert_no_secret(&run);
+        run
+    }
+
     fn secret_file(&self, name: &str, value: &str) -> String {
         let path = self.sshd.dir.path().join(name);
         std::fs::write(&path, format!("{value}\n")).unwrap();
@@ -87,15 +100,8 @@ async fn one_file_is_validated_and_uploaded_with_a_key() {
     );
 
     let emu = start_emulator().await;
-    let emu_url = emu.url();
-    let mut args = upload_args(&emu_url, "unused", APP, &["--app-secret", SECRET]);
-    let at = args.iter().position(|a| *a == "--csv-file-path").unwrap();
-    args.splice(at..at + 2, ["--source", url.as_str()]);
-    let key_args = s.key_args();
-    args.extend(key_args.iter().map(String::as_str));
     let logins = s.sshd.logins();
-    let up = hrconnector(&args, &[]).await;
-    assert_no_secret(&up);
+    let up = s.upload(&emu, &url).await;
     assert_eq!(up.code, 0, "{}{}", up.stdout, up.stderr);
     assert_eq!(json(&up)["result"], "Succeeded");
     assert_eq!(emu.received_records(JOB), s.records);
@@ -305,13 +311,7 @@ async fn the_newest_of_a_dated_pattern_is_chosen_and_no_match_lists_what_is_ther
     );
 
     let emu = start_emulator().await;
-    let emu_url = emu.url();
-    let mut args = upload_args(&emu_url, "unused", APP, &["--app-secret", SECRET]);
-    let at = args.iter().position(|a| *a == "--csv-file-path").unwrap();
-    args.splice(at..at + 2, ["--source", url.as_str()]);
-    let key_args = s.key_args();
-    args.extend(key_args.iter().map(String::as_str));
-    let up = hrconnector(&args, &[]).await;
+    let up = s.upload(&emu, &url).await;
     assert_eq!(up.code, 0, "{}{}", up.stdout, up.stderr);
     assert_eq!(emu.received_records(JOB), records);
 

@@ -134,7 +134,7 @@ impl Sshd {
                 .stdin(Stdio::null())
                 .spawn()
                 .expect("sshd starts");
-            if !wait_for_port(port, &mut child) {
+            if !super::stores::wait_for_port(port, &mut child, "sshd") {
                 continue;
             }
             let known_hosts = dir.path().join("known_hosts");
@@ -209,20 +209,6 @@ impl Sshd {
         }
         pids.len()
     }
-}
-
-/// Waits until `port` answers: `false` when sshd exited first (it lost the port).
-fn wait_for_port(port: u16, child: &mut Child) -> bool {
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
-        }
-        if let Ok(Some(_)) = child.try_wait() {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("sshd did not listen on {port} within 10 s");
 }
 
 /// The password account, created if missing, with the password of .cache/ set; returns the

@@ -40,7 +40,7 @@ fn free_port() -> u16 {
 }
 
 /// Waits until `port` answers: `false` when `child` exited first (it lost the port).
-fn wait_for_port(port: u16, child: &mut Child, what: &str) -> bool {
+pub fn wait_for_port(port: u16, child: &mut Child, what: &str) -> bool {
     for _ in 0..600 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return true;
