@@ -1,4 +1,4 @@
-//! `hrconnector version`: the version, and whether the cryptography runs on the FIPS 140-3
+//! `hrconnector version`: the version, the commit it was built from, and whether the cryptography runs on the FIPS 140-3
 //! module (what a compliance check or `kubectl exec ... version` reads).
 
 use std::process::ExitCode;
@@ -19,6 +19,8 @@ pub struct VersionArgs {
 #[serde(rename_all = "camelCase")]
 struct VersionReport {
     version: &'static str,
+    /// The commit the binary was built from (build.rs), or `unknown`.
+    commit: &'static str,
     /// True when the module is linked, in FIPS mode, and the TLS provider is FIPS.
     fips: bool,
     crypto_library: String,
@@ -29,6 +31,7 @@ pub fn run(args: VersionArgs) -> ExitCode {
     let status = fips::status();
     let report = VersionReport {
         version: env!("CARGO_PKG_VERSION"),
+        commit: env!("HRCONNECTOR_COMMIT"),
         fips: status.fips(),
         crypto_library: fips::crypto_library(),
         fips_status: status,
@@ -42,8 +45,8 @@ pub fn run(args: VersionArgs) -> ExitCode {
             }
         },
         OutputFormat::Text => format!(
-            "hrconnector {}\nfips: {}\ncrypto: {}\n",
-            report.version, report.fips, report.crypto_library
+            "hrconnector {}\ncommit: {}\nfips: {}\ncrypto: {}\n",
+            report.version, report.commit, report.fips, report.crypto_library
         ),
     };
     if let Err(e) = print_stdout(&text) {
