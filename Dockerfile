@@ -2,13 +2,13 @@
 # The hrconnector image: the operator (`controller`) and the PVC upload Jobs (`upload`) run the
 # same binary. Build: docs/operating.md, "Building the image".
 #
-#   docker buildx build --platform linux/amd64 -t REGISTRY/hrconnector:0.1.0 --push .
+#   docker buildx build --platform linux/amd64 -t REGISTRY/hrconnector:0.2.0 --push .
 #
 # The FIPS 140-3 build (AWS-LC's FIPS module; docs/operating.md, "FIPS 140-3") is the same
 # image built with FEATURES=fips, tagged with the suffix -fips:
 #
 #   docker buildx build --platform linux/amd64 --build-arg FEATURES=fips \
-#       -t REGISTRY/hrconnector:0.1.0-fips --push .
+#       -t REGISTRY/hrconnector:0.2.0-fips --push .
 
 ARG RUST_VERSION=1.95
 # Cargo features of the binary: empty (the default build) or "fips".
