@@ -106,8 +106,12 @@ impl SshArgs {
                 );
             }
         };
-        auth.check("--ssh-private-key-file")
-            .map_err(|e| e.to_string())?;
+        // Named by the flag it came from.
+        let flag = match &auth {
+            SshAuth::PrivateKey(_) => "--ssh-private-key-file",
+            SshAuth::Password(_) => "--ssh-password-file",
+        };
+        auth.check(flag).map_err(|e| e.to_string())?;
         Ok(auth)
     }
 

@@ -268,7 +268,12 @@ pub async fn sftp(
             ));
         }
     };
-    auth.check(&format!("Secret {namespace}/{name} key privateKey"))
+    // Named by the key it came from.
+    let key = match &auth {
+        crate::source::SshAuth::PrivateKey(_) => "privateKey",
+        crate::source::SshAuth::Password(_) => "password",
+    };
+    auth.check(&format!("Secret {namespace}/{name} key {key}"))
         .map_err(|e| ObjectProblem::new(reason::INVALID_SPEC, e.to_string()))?;
     Ok(auth)
 }

@@ -35,7 +35,8 @@ impl SshAuth {
         }
     }
 
-    /// Checks that a private key can be read, before any connection.
+    /// Checks that a private key can be read (and a password is not empty) before any
+    /// connection; `what` names where the credential came from (a flag, a Secret's key).
     pub fn check(&self, what: &str) -> Result<(), SftpSourceError> {
         match self {
             SshAuth::PrivateKey(pem) => private_key(pem, what).map(drop),
