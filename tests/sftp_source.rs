@@ -33,11 +33,16 @@ impl Setup {
     }
 
     fn key_args(&self) -> Vec<String> {
+        self.key_args_with(&self.sshd.known_hosts.display().to_string())
+    }
+
+    /// Key login, trusting the host keys of the file `known`.
+    fn key_args_with(&self, known: &str) -> Vec<String> {
         vec![
             "--ssh-private-key-file".into(),
             self.sshd.client_key.display().to_string(),
             "--ssh-known-hosts".into(),
-            self.sshd.known_hosts.display().to_string(),
+            known.to_owned(),
         ]
     }
 
@@ -196,17 +201,7 @@ async fn a_wrong_host_key_fails_before_login_naming_the_presented_fingerprint() 
     );
     let known = s.secret_file("impostor_known_hosts", &line);
     let logins = s.sshd.logins();
-    let run = s
-        .validate(
-            &url,
-            &[
-                "--ssh-private-key-file".into(),
-                s.sshd.client_key.display().to_string(),
-                "--ssh-known-hosts".into(),
-                known,
-            ],
-        )
-        .await;
+    let run = s.validate(&url, &s.key_args_with(&known)).await;
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     assert!(
         run.stderr.contains(&format!(
@@ -226,17 +221,7 @@ async fn a_wrong_host_key_fails_before_login_naming_the_presented_fingerprint() 
 
     // A known_hosts that does not list the host at all is refused the same way.
     let elsewhere = s.secret_file("elsewhere", &line.replace("127.0.0.1", "10.9.9.9"));
-    let run = s
-        .validate(
-            &url,
-            &[
-                "--ssh-private-key-file".into(),
-                s.sshd.client_key.display().to_string(),
-                "--ssh-known-hosts".into(),
-                elsewhere,
-            ],
-        )
-        .await;
+    let run = s.validate(&url, &s.key_args_with(&elsewhere)).await;
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     assert!(
         run.stderr.contains("do not list for this host"),
