@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use common::*;
 use hrconnector::controller::pvc_job::{
     AuthKind, CONTAINER_NAME, CREDENTIALS_DIR, DATA_DIR, FederatedIdentity, JOB_LABEL,
-    MAX_TRUSTED_CA_BYTES, PodReport, PvcJobError, PvcJobSettings, PvcJobState, RUN_ID_ANNOTATION,
-    RUN_LABEL, TERMINATION_LOG, TRUSTED_CA_ANNOTATION, TRUSTED_CA_FILE, TrustedCa, UploadPaths,
-    auth_kind, build_upload_job, job_name, parse_report, pvc_job_state, upload_args,
+    MAX_TRUSTED_CA_BYTES, PodIds, PodReport, PvcJobError, PvcJobSettings, PvcJobState,
+    RUN_ID_ANNOTATION, RUN_LABEL, TERMINATION_LOG, TRUSTED_CA_ANNOTATION, TRUSTED_CA_FILE,
+    TrustedCa, UploadPaths, auth_kind, build_upload_job, job_name, parse_report, pvc_job_state,
+    upload_args,
 };
 use hrconnector::crd::{Checkpoint, HrConnectorJob, RunResult};
 use k8s_openapi::ByteString;
@@ -132,6 +133,53 @@ fn the_job_is_owned_by_the_hrconnectorjob_and_labelled_with_the_run() {
     assert!(spec.pod_failure_policy.is_some());
 }
 
+/// `controller --openshift`: restricted-v2 assigns user, group and fsGroup from the namespace's
+/// range and refuses a pod that names others, so the pod names none, and stays `restricted`.
+#[test]
+fn on_openshift_the_pod_names_no_user_group_or_fs_group() {
+    let settings = PvcJobSettings {
+        pod_ids: PodIds::PlatformAssigned,
+        ..settings()
+    };
+    let hr = hrjob(json!({}));
+    let job = build_upload_job(
+        &hr,
+        &settings,
+        "2026-11-02T03:00:00Z",
+        AuthKind::Secret,
+        None,
+        false,
+    )
+    .expect("job");
+    let pod = pod_spec(&job);
+    let psc = pod.security_context.as_ref().unwrap();
+    assert_eq!(
+        (psc.run_as_user, psc.run_as_group, psc.fs_group),
+        (None, None, None)
+    );
+    assert_eq!(psc.run_as_non_root, Some(true));
+    assert_eq!(
+        psc.seccomp_profile.as_ref().unwrap().type_,
+        "RuntimeDefault"
+    );
+    let sc = container(&job).security_context.as_ref().unwrap();
+    assert_eq!((sc.run_as_user, sc.run_as_group), (None, None));
+    assert_eq!(sc.run_as_non_root, Some(true));
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(
+        sc.capabilities.as_ref().unwrap().drop.as_deref(),
+        Some(&["ALL".to_string()][..])
+    );
+    assert_eq!(sc.seccomp_profile.as_ref().unwrap().type_, "RuntimeDefault");
+    // The JSON the API server gets has no such keys at all (not nulls).
+    let json = serde_json::to_value(&job).expect("json");
+    let text = json.to_string();
+    for key in ["\"runAsUser\"", "\"runAsGroup\"", "\"fsGroup\""] {
+        assert!(!text.contains(key), "{key} in {text}");
+    }
+}
+
 #[test]
 fn the_pod_meets_the_restricted_pod_security_standard() {
     let job = build(&hrjob(json!({})), AuthKind::Secret);
@@ -141,8 +189,8 @@ fn the_pod_meets_the_restricted_pod_security_standard() {
     let psc = pod.security_context.as_ref().unwrap();
     assert_eq!(psc.run_as_non_root, Some(true));
     assert_eq!(
-        (psc.run_as_user, psc.run_as_group),
-        (Some(65532), Some(65532))
+        (psc.run_as_user, psc.run_as_group, psc.fs_group),
+        (Some(65532), Some(65532), Some(65532))
     );
     assert_eq!(
         psc.seccomp_profile.as_ref().unwrap().type_,

@@ -14,7 +14,7 @@ use crate::controller::endpoint_policy::EndpointPolicy;
 use crate::controller::health::{self, Health};
 use crate::controller::leader::LeaderConfig;
 use crate::controller::metrics::Metrics;
-use crate::controller::pvc_job::PvcJobSettings;
+use crate::controller::pvc_job::{PodIds, PvcJobSettings};
 use crate::controller::{self, ControllerConfig, SystemClock};
 use crate::upload::{RetryPolicy, TokioSleeper};
 
@@ -78,6 +78,12 @@ pub struct ControllerArgs {
     /// Seconds a finished upload Job is kept before Kubernetes deletes it.
     #[arg(long, default_value_t = 3600)]
     pub upload_job_ttl_seconds: i32,
+    /// OpenShift: upload Jobs name no runAsUser, runAsGroup or fsGroup, so the restricted-v2
+    /// SCC assigns them from the namespace's range (the chart's `openshift: true`). They stay
+    /// runAsNonRoot, without privilege escalation or capabilities, on the RuntimeDefault
+    /// seccomp profile.
+    #[arg(long, env = "HRCONNECTOR_OPENSHIFT")]
+    pub openshift: bool,
     /// Elect a leader on a coordination.k8s.io Lease, so that only one replica uploads.
     #[arg(long)]
     pub leader_election: bool,
@@ -198,15 +204,10 @@ async fn serve(args: ControllerArgs) -> anyhow::Result<()> {
             max_attempts: args.max_attempts,
             ..RetryPolicy::default()
         },
+        pvc_job: upload_job_settings(&args, limits),
         identity: args
             .identity
             .unwrap_or_else(crate::controller::leader::default_identity),
-        pvc_job: args.upload_job_image.map(|image| PvcJobSettings {
-            ttl_seconds_after_finished: args.upload_job_ttl_seconds,
-            proxy_env: upload_job_env(args.fips.require_fips),
-            limits,
-            ..PvcJobSettings::new(image)
-        }),
         pvc_job_poll: Duration::from_secs(5),
         endpoint_policy: EndpointPolicy::new(&args.allow_endpoint_prefixes)?,
         audience_policy,
@@ -317,6 +318,25 @@ async fn api_client() -> anyhow::Result<kube::Client> {
 /// `hrconnector/VERSION`, the User-Agent of every Kubernetes API request the operator makes.
 pub const USER_AGENT: &str = concat!("hrconnector/", env!("CARGO_PKG_VERSION"));
 
+/// What every upload Job gets from the operator's flags; none without `--upload-job-image`.
+fn upload_job_settings(
+    args: &ControllerArgs,
+    limits: crate::hrdata::Limits,
+) -> Option<PvcJobSettings> {
+    let image = args.upload_job_image.clone()?;
+    Some(PvcJobSettings {
+        ttl_seconds_after_finished: args.upload_job_ttl_seconds,
+        proxy_env: upload_job_env(args.fips.require_fips),
+        limits,
+        pod_ids: if args.openshift {
+            PodIds::PlatformAssigned
+        } else {
+            PodIds::Fixed
+        },
+        ..PvcJobSettings::new(image)
+    })
+}
+
 /// The proxy variables of this process, and HRCONNECTOR_REQUIRE_FIPS when the operator
 /// requires FIPS, passed on to the upload Jobs.
 fn upload_job_env(require_fips: bool) -> Vec<(String, String)> {
@@ -353,5 +373,30 @@ mod tests {
         assert!(required.contains(&("HRCONNECTOR_REQUIRE_FIPS".into(), "1".into())));
         let not = upload_job_env(false);
         assert!(!not.iter().any(|(k, _)| k == "HRCONNECTOR_REQUIRE_FIPS"));
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Command {
+        #[command(flatten)]
+        args: ControllerArgs,
+    }
+
+    fn settings(flags: &[&str]) -> Option<PvcJobSettings> {
+        use clap::Parser;
+        let argv = [
+            "controller",
+            "--upload-job-image",
+            "registry.example/hr:0.2.0",
+        ];
+        let command = Command::try_parse_from(argv.iter().chain(flags)).expect("flags parse");
+        upload_job_settings(&command.args, Default::default())
+    }
+
+    #[test]
+    fn openshift_lets_the_platform_assign_the_upload_pods_ids() {
+        let fixed = settings(&[]).expect("settings");
+        assert_eq!(fixed.pod_ids, PodIds::Fixed);
+        let openshift = settings(&["--openshift"]).expect("settings");
+        assert_eq!(openshift.pod_ids, PodIds::PlatformAssigned);
     }
 }

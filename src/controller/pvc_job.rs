@@ -20,7 +20,7 @@ mod trusted_ca;
 pub use args::{UploadPaths, upload_args};
 pub use auth::{AuthKind, FederatedIdentity, auth_kind};
 pub use build::{
-    CONTAINER_NAME, CREDENTIALS_DIR, DATA_DIR, JOB_LABEL, PvcJobSettings, RUN_AS_ID,
+    CONTAINER_NAME, CREDENTIALS_DIR, DATA_DIR, JOB_LABEL, PodIds, PvcJobSettings, RUN_AS_ID,
     RUN_ID_ANNOTATION, RUN_LABEL, TERMINATION_LOG, build_upload_job,
 };
 pub use naming::{job_name, label_value};

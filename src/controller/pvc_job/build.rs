@@ -50,6 +50,17 @@ pub const TERMINATION_LOG: &str = "/dev/termination-log";
 /// The non-root user and group the upload runs as (distroless "nonroot").
 pub const RUN_AS_ID: i64 = 65532;
 
+/// Who chooses the upload pod's user, group and fsGroup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PodIds {
+    /// 65532 for all three ([`RUN_AS_ID`]): the image's own user.
+    #[default]
+    Fixed,
+    /// None are set: the platform assigns them from the namespace's range (OpenShift's
+    /// `restricted-v2` SCC refuses a pod that names IDs outside it).
+    PlatformAssigned,
+}
+
 /// Owner-chosen settings of every upload Job (from the controller's flags or Helm values).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PvcJobSettings {
@@ -71,6 +82,8 @@ pub struct PvcJobSettings {
     /// The operator's CSV limits (its ceilings, and the default of a job without
     /// `spec.limits`).
     pub limits: crate::hrdata::Limits,
+    /// Whether the pod names its user, group and fsGroup (`controller --openshift`: not).
+    pub pod_ids: PodIds,
 }
 
 impl PvcJobSettings {
@@ -84,6 +97,7 @@ impl PvcJobSettings {
             proxy_env: Vec::new(),
             trusted_ca: None,
             limits: Default::default(),
+            pod_ids: PodIds::Fixed,
         }
     }
 }
@@ -161,7 +175,7 @@ pub fn build_upload_job(
         automount_service_account_token: Some(false),
         // No Service environment variables: nothing in the pod needs them.
         enable_service_links: Some(false),
-        security_context: Some(pod_security_context()),
+        security_context: Some(pod_security_context(settings.pod_ids)),
         containers: vec![Container {
             name: CONTAINER_NAME.into(),
             image: Some(settings.image.clone()),
@@ -173,7 +187,7 @@ pub fn build_upload_job(
                     .chain(settings.proxy_env.iter().map(|(k, v)| env(k, v)))
                     .collect(),
             ),
-            security_context: Some(container_security_context()),
+            security_context: Some(container_security_context(settings.pod_ids)),
             resources: Some(resources()),
             termination_message_path: Some(TERMINATION_LOG.into()),
             // A pod that dies before writing its report still explains itself with its log tail.
@@ -351,14 +365,23 @@ fn pod_failure_policy() -> PodFailurePolicy {
     }
 }
 
+/// The fixed ID, or none where the platform assigns one.
+fn fixed_id(ids: PodIds) -> Option<i64> {
+    match ids {
+        PodIds::Fixed => Some(RUN_AS_ID),
+        PodIds::PlatformAssigned => None,
+    }
+}
+
 /// The `restricted` Pod Security Standard at pod level. `fsGroup` makes the 0400 Secret files
-/// readable: the kubelet gives them group `fsGroup` and adds group read.
-fn pod_security_context() -> PodSecurityContext {
+/// readable: the kubelet gives them group `fsGroup` and adds group read (on OpenShift the SCC
+/// sets an fsGroup from the namespace's range, with the same effect).
+fn pod_security_context(ids: PodIds) -> PodSecurityContext {
     PodSecurityContext {
         run_as_non_root: Some(true),
-        run_as_user: Some(RUN_AS_ID),
-        run_as_group: Some(RUN_AS_ID),
-        fs_group: Some(RUN_AS_ID),
+        run_as_user: fixed_id(ids),
+        run_as_group: fixed_id(ids),
+        fs_group: fixed_id(ids),
         // Do not walk a large claim re-labelling ownership on every run.
         fs_group_change_policy: Some("OnRootMismatch".into()),
         seccomp_profile: Some(runtime_default_seccomp()),
@@ -366,11 +389,11 @@ fn pod_security_context() -> PodSecurityContext {
     }
 }
 
-fn container_security_context() -> SecurityContext {
+fn container_security_context(ids: PodIds) -> SecurityContext {
     SecurityContext {
         run_as_non_root: Some(true),
-        run_as_user: Some(RUN_AS_ID),
-        run_as_group: Some(RUN_AS_ID),
+        run_as_user: fixed_id(ids),
+        run_as_group: fixed_id(ids),
         read_only_root_filesystem: Some(true),
         allow_privilege_escalation: Some(false),
         capabilities: Some(Capabilities {
