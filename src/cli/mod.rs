@@ -2,12 +2,14 @@
 //! own module and returns the process exit status.
 
 mod common;
+mod completion;
 mod controller;
 pub mod crd;
 mod demo;
 mod emulator;
 mod input;
 mod logging;
+pub mod plugin;
 mod rbac;
 mod report;
 mod signals;
@@ -56,22 +58,42 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Prints the version and whether the cryptography runs on the FIPS 140-3 module.
     Version(version::VersionArgs),
+    /// Prints a shell completion script (for `hrconnector`, or with --plugin for
+    /// `kubectl-hrconnector`).
+    Completion(completion::CompletionArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let invocation = argv
+        .first()
+        .map_or(plugin::Invocation::Hrconnector, plugin::invocation);
     // kube's and reqwest's TLS stacks are both rustls; when more than one crypto backend is
     // compiled in (ring arrives through dependencies), rustls refuses to guess and panics.
     // Choose aws-lc-rs (reqwest's own choice; the FIPS module in a `fips` build, where this
     // provider offers only FIPS-approved suites and groups) for the whole process.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    match invocation {
+        plugin::Invocation::Plugin => {
+            logging::init("warn");
+            return plugin::main(argv);
+        }
+        // Quiet: whatever it prints lands in the user's command line.
+        plugin::Invocation::Completer => {
+            logging::init("off");
+            return plugin::complete::main(argv.into_iter().skip(1).collect());
+        }
+        plugin::Invocation::Hrconnector => {}
+    }
+    let cli = Cli::parse_from(argv);
     logging::init(match cli.command {
         Command::Validate(_)
         | Command::Demo(_)
         | Command::Crd(_)
         | Command::Rbac(_)
-        | Command::Version(_) => "warn",
+        | Command::Version(_)
+        | Command::Completion(_) => "warn",
         _ => "info",
     });
     match cli.command {
@@ -83,5 +105,6 @@ pub fn main() -> ExitCode {
         Command::Rbac(args) => rbac::run(args),
         Command::Crd(args) => crd::run(args),
         Command::Version(args) => version::run(args),
+        Command::Completion(args) => completion::run(args),
     }
 }

@@ -145,7 +145,7 @@ fn fail(args: &ValidateArgs, message: &str, status: u8) -> ExitCode {
     ExitCode::from(status)
 }
 
-fn print_text(name: &str, report: &ValidationReport, invalid_rows: InvalidRows) {
+pub(super) fn print_text(name: &str, report: &ValidationReport, invalid_rows: InvalidRows) {
     let records = plural(report.records, "record");
     if report.is_valid() {
         println!("{name}: {records}, valid");
@@ -186,7 +186,7 @@ fn print_text(name: &str, report: &ValidationReport, invalid_rows: InvalidRows) 
 }
 
 /// What the conversion stage read and converted, a line per date-time column.
-fn print_conversion(conversion: &crate::convert::ConversionReport) {
+pub(super) fn print_conversion(conversion: &crate::convert::ConversionReport) {
     if !conversion.converted {
         return;
     }
