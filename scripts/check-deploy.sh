@@ -187,6 +187,15 @@ for hv in helm3 helm4; do
     chart_case "$HELM" "$hv-crd-off" crd-off "--set crds.enabled=false"
   check_fails "$hv: values.schema.json rejects crds.enabled that is no boolean" \
     "$HELM" template x "$CHART" --set-string crds.enabled=yes
+  check "$hv openshift=false (default): uid/gid/fsGroup 65532, no --openshift" \
+    chart_case "$HELM" "$hv-openshift-off" openshift-off ""
+  check "$hv openshift=true: no runAsUser/runAsGroup/fsGroup, --openshift, nothing else changed" \
+    chart_case "$HELM" "$hv-openshift" openshift-on "--set openshift=true" "$OUT/$hv-openshift-off.yaml"
+  check "$hv openshift=true with every feature: renders" \
+    bash -c '"$@" >"'"$OUT/$hv-openshift-all.yaml"'"' _ \
+    "$HELM" template hrconnector "$CHART" -n "$RELEASE_NS" -f "$CHART/ci/all-features-values.yaml" --set openshift=true
+  check_fails "$hv: values.schema.json rejects openshift that is no boolean" \
+    "$HELM" template x "$CHART" --set-string openshift=yes
 done
 
 section "RBAC: rendered rules == hrconnector rbac"
@@ -224,6 +233,20 @@ check_fails "rbac check rejects a chart that may list Secrets" \
 check_fails "rbac check rejects a ClusterRole where Roles were asked for" \
   "$PY" scripts/deploy_checks/rbac_check.py "$OUT/rbac-table.yaml" "$OUT/helm4-cluster.yaml" \
   --watch-namespace hr,payroll --release-namespace "$RELEASE_NS"
+
+section "Pod Security Standard \"restricted\" (psa_restricted.py), OpenShift mode too"
+for hv in helm3 helm4; do
+  for mode in default all watch cluster openshift openshift-all; do
+    check "$hv $mode values: every pod template is restricted" \
+      "$PY" scripts/deploy_checks/psa_restricted.py "$OUT/$hv-$mode.yaml"
+  done
+done
+sed 's/allowPrivilegeEscalation: false/allowPrivilegeEscalation: true/' "$OUT/helm4-openshift.yaml" >"$OUT/psa-tampered.yaml"
+check_fails "restricted check rejects a container that may escalate privileges" \
+  "$PY" scripts/deploy_checks/psa_restricted.py "$OUT/psa-tampered.yaml"
+grep -v 'runAsNonRoot: true' "$OUT/helm4-openshift.yaml" >"$OUT/psa-tampered-root.yaml"
+check_fails "restricted check rejects a pod without runAsNonRoot (OpenShift mode sets no uid)" \
+  "$PY" scripts/deploy_checks/psa_restricted.py "$OUT/psa-tampered-root.yaml"
 
 section "kustomize builds"
 check "kubectl kustomize examples/" bash -c "kubectl kustomize examples/ >'$OUT/examples-kustomize.yaml'"
