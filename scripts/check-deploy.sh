@@ -196,6 +196,30 @@ for hv in helm3 helm4; do
     "$HELM" template hrconnector "$CHART" -n "$RELEASE_NS" -f "$CHART/ci/all-features-values.yaml" --set openshift=true
   check_fails "$hv: values.schema.json rejects openshift that is no boolean" \
     "$HELM" template x "$CHART" --set-string openshift=yes
+  NP="--set networkPolicy.enabled=true"
+  PROXY="--set proxy.httpsProxy=http://proxy.agency.example:3128 --set networkPolicy.proxy.cidrs={10.20.0.5/32}"
+  check "$hv networkPolicy, no proxy: 443 to 0.0.0.0/0; upload Job policy (DNS + 443, no ingress, no API server)" \
+    chart_case "$HELM" "$hv-netpol" netpol "$NP" direct hrconnector "$RELEASE_NS" "$RELEASE_NS"
+  check "$hv networkPolicy + proxy.httpsProxy: only the proxy's CIDR on 3128, operator and upload Jobs in hr, payroll" \
+    chart_case "$HELM" "$hv-netpol-proxy" netpol \
+    "$NP $PROXY --set networkPolicy.apiServerCidrs={10.0.0.1/32} --set watchNamespaces={hr,payroll}" \
+    proxy hrconnector "$RELEASE_NS" hr payroll
+  check "$hv networkPolicy + proxy.httpProxy alone: its CIDR on 8080, and 443 stays (HTTPS goes direct)" \
+    chart_case "$HELM" "$hv-netpol-httpproxy" netpol \
+    "$NP --set proxy.httpProxy=http://proxy.agency.example:8080 --set networkPolicy.proxy.cidrs={10.20.0.5/32}" \
+    httpproxy hrconnector "$RELEASE_NS" "$RELEASE_NS"
+  check "$hv networkPolicy + clusterWide: upload Job policy only in networkPolicy.uploadJobs.namespaces" \
+    chart_case "$HELM" "$hv-netpol-cluster" netpol \
+    "$NP --set clusterWide=true --set networkPolicy.uploadJobs.namespaces={hr}" direct hrconnector "$RELEASE_NS" hr
+  check "$hv networkPolicy.uploadJobs.enabled=false: the operator's policy alone" \
+    chart_case "$HELM" "$hv-netpol-no-upload" netpol "$NP --set networkPolicy.uploadJobs.enabled=false" \
+    direct hrconnector "$RELEASE_NS"
+  check "$hv networkPolicy + proxy without networkPolicy.proxy.cidrs: the render fails naming it" \
+    bash -c '! "$1" template x "$2" --set networkPolicy.enabled=true --set proxy.httpsProxy=http://proxy:3128 \
+      >/dev/null 2>"$3" && grep -q "set networkPolicy.proxy.cidrs" "$3"' _ "$HELM" "$CHART" "$OUT/$hv-netpol-no-cidr.log"
+  check_fails "$hv: values.schema.json rejects a proxy CIDR that is a host name" \
+    "$HELM" template x "$CHART" --set networkPolicy.enabled=true --set proxy.httpsProxy=http://proxy:3128 \
+    --set 'networkPolicy.proxy.cidrs={proxy.agency.example}'
 done
 
 section "RBAC: rendered rules == hrconnector rbac"
@@ -270,7 +294,8 @@ check "kubectl kustomize deploy/kustomize" bash -c "kubectl kustomize deploy/kus
 section "kubernetes-validate --strict -k 1.32.0 (built-in kinds; unknown kinds are checked below)"
 mapfile -t EXAMPLE_FILES < <(ls examples/*.yaml | grep -v '/kustomization.yaml$')
 for f in "$CRD" "${EXAMPLE_FILES[@]}" "$OUT/examples-kustomize.yaml" "$OUT/deploy-kustomize.yaml" \
-  "$OUT"/helm3-{default,all,watch,cluster}.yaml "$OUT"/helm4-{default,all,watch,cluster}.yaml gitops/argocd/argocd-cm.yaml; do
+  "$OUT"/helm3-{default,all,watch,cluster}.yaml "$OUT"/helm4-{default,all,watch,cluster}.yaml \
+  "$OUT"/helm4-{openshift,netpol,netpol-proxy,netpol-httpproxy,netpol-cluster}.yaml gitops/argocd/argocd-cm.yaml; do
   check "kubernetes-validate ${f#"$ROOT/"}" \
     bash -c '"$@" >"'"$OUT/kv.log"'" 2>&1 || { cat "'"$OUT/kv.log"'"; false; }' _ \
     "$KV" --strict -k 1.32.0 --quiet "$f"

@@ -89,9 +89,14 @@ def main() -> int:
                f"no-recent-success reads the last upload that reached the service: {exprs['HrConnectorNoRecentSuccess']}")
         expect("> 1296000" in exprs["HrConnectorEmployeeProfilesStale"] and "hrconnector_job_employee_profiles" in exprs["HrConnectorEmployeeProfilesStale"],
                f"profile alert: 15 days, profile jobs only: {exprs['HrConnectorEmployeeProfilesStale']}")
-        (np,) = by_kind["NetworkPolicy"]
+        (np,) = [p for p in by_kind["NetworkPolicy"] if p["metadata"]["name"] == deploy["metadata"]["name"]]
         egress_ports = sorted({p["port"] for r in np["spec"]["egress"] for p in r.get("ports", [])}, key=str)
-        expect(set(egress_ports) == {53, 443, 6443}, f"NetworkPolicy egress ports DNS, API server, HTTPS: {egress_ports}")
+        expect(set(egress_ports) == {53, 443, 6443, 3128, 22},
+               f"NetworkPolicy egress ports DNS, API server, the proxy, extraEgress: {egress_ports}")
+        expect(not any(t.get("ipBlock", {}).get("cidr") == "0.0.0.0/0" for r in np["spec"]["egress"] for t in r.get("to", [])),
+               "with proxy.httpsProxy no egress to 0.0.0.0/0")
+        uploads = [p for p in by_kind["NetworkPolicy"] if p["metadata"]["name"].endswith("-upload")]
+        expect(len(uploads) == 1, f"an upload Job NetworkPolicy in the release namespace: {len(uploads)}")
     else:
         expect(not (optional & set(by_kind)), f"optional objects off by default: {sorted(optional & set(by_kind))}")
         expect(c["image"].endswith(":" + app_version), f"image tag defaults to appVersion {app_version}: {c['image']}")

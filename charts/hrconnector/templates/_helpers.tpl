@@ -67,3 +67,67 @@ app.kubernetes.io/component: controller
 {{- define "hrconnector.leaseName" -}}
 {{- default (printf "%s-leader" (include "hrconnector.fullname" .)) .Values.leaderElection.leaseName }}
 {{- end }}
+
+{{/* NetworkPolicy egress rule: DNS (any resolver: kube-dns, NodeLocal DNSCache). */}}
+{{- define "hrconnector.dnsEgress" -}}
+# DNS (any resolver: kube-dns, NodeLocal DNSCache).
+- ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+{{- end }}
+
+{{/* The egress proxy's ports, as a JSON list: networkPolicy.proxy.ports, else the port of each
+     of proxy.httpsProxy and proxy.httpProxy (explicit, else 80 for http://, 443 for https://). */}}
+{{- define "hrconnector.proxyPorts" -}}
+{{- $ports := list }}
+{{- range (list .Values.proxy.httpsProxy .Values.proxy.httpProxy) }}
+{{- if . }}
+{{- $url := urlParse . }}
+{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" $url.host) }}
+{{- $ports = append $ports (int (default (ternary "443" "80" (eq $url.scheme "https")) $port)) }}
+{{- end }}
+{{- end }}
+{{- with .Values.networkPolicy.proxy.ports }}
+{{- $ports = . }}
+{{- end }}
+{{- $ports | uniq | toJson }}
+{{- end }}
+
+{{/*
+NetworkPolicy egress rules to Entra ID and the ingestion service, for the operator and its upload
+Jobs: with proxy.httpsProxy the egress proxy only (networkPolicy.proxy.cidrs, its port), instead
+of 443 to networkPolicy.httpsCidrs; with proxy.httpProxy alone, both (HTTPS goes direct).
+*/}}
+{{- define "hrconnector.serviceEgress" -}}
+{{- $np := .Values.networkPolicy }}
+{{- if or .Values.proxy.httpsProxy .Values.proxy.httpProxy }}
+{{- if not $np.proxy.cidrs }}
+{{- fail "networkPolicy.enabled with proxy.httpsProxy or proxy.httpProxy: set networkPolicy.proxy.cidrs to the proxy's addresses, e.g. [\"10.20.0.5/32\"] (a NetworkPolicy cannot match host names)" }}
+{{- end }}
+# The egress proxy (proxy.httpsProxy, proxy.httpProxy): Entra ID and the ingestion service are
+# reached through it.
+- ports:
+    {{- range (include "hrconnector.proxyPorts" . | fromJsonArray) }}
+    - port: {{ int . }}
+      protocol: TCP
+    {{- end }}
+  to:
+    {{- range $np.proxy.cidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+{{- end }}
+{{- if not .Values.proxy.httpsProxy }}
+# HTTPS: Entra ID (token) and the HR connector ingestion service.
+- ports:
+    - port: 443
+      protocol: TCP
+  to:
+    {{- range $np.httpsCidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+{{- end }}
+{{- end }}
