@@ -222,6 +222,24 @@ for hv in helm3 helm4; do
     --set 'networkPolicy.proxy.cidrs={proxy.agency.example}'
 done
 
+section "hrconnector controller accepts the rendered arguments"
+# clap parses the arguments in order and refuses an unknown flag or a bad value before it
+# reaches --help: the rendered args, then --help, exit 0 only when every one is known.
+args_accepted() {
+  local args
+  mapfile -t args < <("$PY" -c '
+import sys, yaml
+(d,) = [x for x in yaml.safe_load_all(open(sys.argv[1])) if x and x.get("kind") == "Deployment"]
+print("\n".join(d["spec"]["template"]["spec"]["containers"][0]["args"]))' "$1")
+  [[ ${args[0]} == controller ]] && "$BIN" "${args[@]}" --help >/dev/null
+}
+for mode in default all openshift openshift-all; do
+  check "helm4 $mode values: hrconnector controller accepts the args (--openshift where rendered)" \
+    args_accepted "$OUT/helm4-$mode.yaml"
+done
+sed 's/- --openshift$/- --open-shift/' "$OUT/helm4-openshift.yaml" >"$OUT/args-tampered.yaml"
+check_fails "the args check rejects an unknown flag" args_accepted "$OUT/args-tampered.yaml"
+
 section "RBAC: rendered rules == hrconnector rbac"
 "$BIN" rbac >"$OUT/rbac-table.yaml"
 for hv in helm3 helm4; do
