@@ -78,6 +78,11 @@ def main() -> int:
     services = by_kind.get("Service", [])
     expect(any(p["name"] == "http-metrics" for s in services for p in s["spec"]["ports"]), "metrics Service")
 
+    if mode == "all":
+        (sm,) = by_kind["ServiceMonitor"]
+        expect(all(e.get("honorLabels") is True for e in sm["spec"]["endpoints"]),
+               "ServiceMonitor honorLabels: the per-job namespace label is kept (not exported_namespace)")
+
     optional = {"ServiceMonitor", "PrometheusRule", "NetworkPolicy"}
     if mode == "all":
         expect(optional <= set(by_kind), f"optional objects rendered: {sorted(optional - set(by_kind))} missing")
