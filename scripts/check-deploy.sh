@@ -164,6 +164,8 @@ for hv in helm3 helm4; do
     "$HELM" template x "$CHART" --set 'watchNamespaces={HR}'
   check_fails "$hv: clusterWide with watchNamespaces is refused" \
     "$HELM" template x "$CHART" --set clusterWide=true --set 'watchNamespaces={hr}'
+  check_fails "$hv: values.schema.json rejects an unknown grafana.dashboard value" \
+    "$HELM" template x "$CHART" --set grafana.dashboard.enable=true
 done
 
 section "RBAC: rendered rules == hrconnector rbac"
