@@ -28,9 +28,20 @@ check() {
   fi
 }
 die() { echo "check-observability: $*" >&2; exit 2; }
+# promtool_quiet LOG ARGS...: promtool ARGS, its output shown only when it fails.
+promtool_quiet() {
+  local log=$1
+  shift
+  promtool "$@" >"$log" 2>&1 || { cat "$log"; return 1; }
+}
+# test_rules DIR FILES...: promtool test rules, from DIR (rule_files are relative to the tests).
+test_rules() {
+  (cd "$1" && shift && promtool test rules "$@")
+}
 
 command -v promtool >/dev/null || die "promtool is required (scripts/install-test-tools.sh installs Debian's prometheus)"
-HELM=$(ls .cache/tools/helm4-*/helm 2>/dev/null | head -1)
+HELMS=(.cache/tools/helm4-*/helm)
+HELM=${HELMS[0]}
 [[ -x $HELM ]] || die "no Helm in .cache/tools: run scripts/check-deploy.sh first"
 PY=.cache/venv/bin/python
 [[ -x $PY ]] || PY=python3
@@ -44,7 +55,7 @@ check "metric-name extraction self-test" "$PY" "$PROMQL" self-test
 check "queries of $DASHBOARD extracted (no undefined variable)" \
   "$PY" "$PROMQL" dashboard "$DASHBOARD" --rules "$OUT/dashboard-queries.rules.yaml" --names "$OUT/dashboard-metrics.txt"
 check "promtool check rules: every dashboard query parses" \
-  bash -c 'promtool check rules "$1" >"$2" 2>&1 || { cat "$2"; false; }' _ "$OUT/dashboard-queries.rules.yaml" "$OUT/promtool-dashboard.log"
+  promtool_quiet "$OUT/promtool-dashboard.log" check rules "$OUT/dashboard-queries.rules.yaml"
 # The check has teeth: the same file with one query broken is refused.
 sed '0,/expr: /s/expr: \(.*\)$/expr: sum(rate(\1/' "$OUT/dashboard-queries.rules.yaml" >"$OUT/broken.rules.yaml"
 if promtool check rules "$OUT/broken.rules.yaml" >"$OUT/broken.log" 2>&1; then
@@ -59,12 +70,14 @@ echo "== PrometheusRule: alerts parse and pass their unit tests (tests/prometheu
 check "rules extracted from the rendered PrometheusRule" \
   "$PY" "$PROMQL" alerts "$OUT/chart.yaml" --rules "$OUT/hrconnector-alerts.rules.yaml" --names "$OUT/alert-metrics.txt"
 check "promtool check rules: the alerts parse" \
-  bash -c 'promtool check rules "$1" >"$2" 2>&1 || { cat "$2"; false; }' _ "$OUT/hrconnector-alerts.rules.yaml" "$OUT/promtool-alerts.log"
+  promtool_quiet "$OUT/promtool-alerts.log" check rules "$OUT/hrconnector-alerts.rules.yaml"
+TESTS=()
+for t in tests/prometheus/*.test.yaml; do TESTS+=("$(basename "$t")"); done
 cp tests/prometheus/*.test.yaml "$OUT/"
 check "every alert has a case where it fires and one where it does not" \
   "$PY" "$PROMQL" coverage "$OUT/hrconnector-alerts.rules.yaml" tests/prometheus/*.test.yaml
 check "promtool test rules tests/prometheus/*.test.yaml" \
-  bash -c 'cd "$1" && shift && promtool test rules "$@"' _ "$OUT" $(cd tests/prometheus && ls ./*.test.yaml)
+  test_rules "$OUT" "${TESTS[@]}"
 
 echo "check-observability: $PASSED passed, $FAILED failed ($((SECONDS - START)) s)"
 [[ $FAILED == 0 ]]
