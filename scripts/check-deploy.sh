@@ -220,6 +220,8 @@ for hv in helm3 helm4; do
   check_fails "$hv: values.schema.json rejects a proxy CIDR that is a host name" \
     "$HELM" template x "$CHART" --set networkPolicy.enabled=true --set proxy.httpsProxy=http://proxy:3128 \
     --set 'networkPolicy.proxy.cidrs={proxy.agency.example}'
+  check_fails "$hv: values.schema.json rejects an unknown grafana.dashboard value" \
+    "$HELM" template x "$CHART" --set grafana.dashboard.enable=true
 done
 
 section "hrconnector controller accepts the rendered arguments"

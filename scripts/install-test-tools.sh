@@ -12,6 +12,8 @@
 #   binutils      scripts/fips-check.sh reads the fips binary's symbols with nm
 #   openssh-server  the SFTP tests start a real OpenSSH sshd on loopback (and the bench compares
 #                 with OpenSSH's own sftp client, from openssh-client)
+#   prometheus    promtool: scripts/check-observability.sh checks the dashboard's PromQL and runs
+#                 the alerts' unit tests (tests/prometheus/)
 set -euo pipefail
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -25,6 +27,7 @@ command -v cmake >/dev/null || missing+=(cmake)
 command -v go >/dev/null || missing+=(golang-go)
 command -v nm >/dev/null || missing+=(binutils)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v promtool >/dev/null || missing+=(prometheus)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=()
@@ -41,7 +44,10 @@ for pkg in "${missing[@]}"; do
                        || "${sudo[@]}" apt-get install -y -qq --no-install-recommends tinyproxy ;;
         # Only the binary is wanted: the tests start their own sshd on a free port, so the
         # package's service is kept from starting (policy-rc.d answers 101: not now).
-        openssh-server)
+        # Only promtool is wanted (Debian ships it in the prometheus package): the package's
+        # server is kept from starting the same way, and node-exporter (a recommend) is not
+        # installed.
+        openssh-server | prometheus)
             made_policy=
             if [ ! -e /usr/sbin/policy-rc.d ]; then
                 printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
@@ -49,7 +55,7 @@ for pkg in "${missing[@]}"; do
                 made_policy=1
             fi
             status=0
-            "${sudo[@]}" apt-get install -y -qq --no-install-recommends openssh-server || status=$?
+            "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$pkg" || status=$?
             [ -z "$made_policy" ] || "${sudo[@]}" rm -f /usr/sbin/policy-rc.d
             [ $status -eq 0 ] ;;
         *) "${sudo[@]}" apt-get install -y -qq "$pkg" ;;

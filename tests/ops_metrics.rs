@@ -161,14 +161,16 @@ async fn upload_families_and_per_job_series() {
     assert_eq!(m.uploads_in_flight(), 0);
     // Per-job series follow status: gcc-daily uploaded at t1 and found it unchanged at t2; the
     // dry job never uploaded anything.
-    let gauges = |last_run, last_upload| JobGauges {
+    let gauges = |last_run, last_upload, next_run| JobGauges {
         ready: true,
         last_run,
         last_upload,
+        next_run,
         employee_profiles: false,
     };
-    m.job_observed("hr", "gcc-daily", &gauges(Some(t2), Some(t1)));
-    m.job_observed("hr", "dry", &gauges(Some(t2), None));
+    let t3 = t2 + jiff::SignedDuration::from_hours(24);
+    m.job_observed("hr", "gcc-daily", &gauges(Some(t2), Some(t1), Some(t3)));
+    m.job_observed("hr", "dry", &gauges(Some(t2), None, Some(t3)));
 
     let text = scrape(&s).await;
     let get = |series: &str| sample(&text, series).map(str::to_owned);
@@ -205,9 +207,24 @@ async fn upload_families_and_per_job_series() {
         seconds(r#"hrconnector_last_run_timestamp_seconds{namespace="hr",name="gcc-daily"}"#),
         t2.as_millisecond() as f64 / 1000.0
     );
+    assert_eq!(
+        seconds(r#"hrconnector_next_run_timestamp_seconds{namespace="hr",name="gcc-daily"}"#),
+        t3.as_millisecond() as f64 / 1000.0
+    );
     // A job that never uploaded has no last-upload series (not a zero that looks 56 years old).
     assert!(
         !text.contains(r#"hrconnector_last_upload_timestamp_seconds{namespace="hr",name="dry"}"#),
+        "{text}"
+    );
+    // Suspended (no next schedule time): its next-run series goes, the others stay.
+    m.job_observed("hr", "dry", &gauges(Some(t2), None, None));
+    let text = scrape(&s).await;
+    assert!(
+        !text.contains(r#"hrconnector_next_run_timestamp_seconds{namespace="hr",name="dry"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"hrconnector_last_run_timestamp_seconds{namespace="hr",name="dry"}"#),
         "{text}"
     );
 

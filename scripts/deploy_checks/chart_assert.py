@@ -6,6 +6,7 @@ MODE: default (replicaCount 1, nothing optional: the release namespace alone), a
 (ci/cluster-wide-values.yaml: every namespace).
 """
 
+import json
 import sys
 
 import yaml
@@ -77,6 +78,37 @@ def main() -> int:
 
     services = by_kind.get("Service", [])
     expect(any(p["name"] == "http-metrics" for s in services for p in s["spec"]["ports"]), "metrics Service")
+
+    if mode == "all":
+        (sm,) = by_kind["ServiceMonitor"]
+        expect(all(e.get("honorLabels") is True for e in sm["spec"]["endpoints"]),
+               "ServiceMonitor honorLabels: the per-job namespace label is kept (not exported_namespace)")
+
+    # Grafana dashboard (issue 22): a ConfigMap the sidecar loads, holding dashboards/hrconnector.json.
+    dashboards = [d for d in by_kind.get("ConfigMap", [])
+                  if (d["metadata"].get("labels") or {}).get("grafana_dashboard") is not None]
+    if mode == "all":
+        expect(len(dashboards) == 1, f"grafana.dashboard.enabled: one dashboard ConfigMap ({len(dashboards)})")
+        for cm in dashboards:
+            meta = cm["metadata"]
+            expect(meta["labels"]["grafana_dashboard"] == "1", "dashboard ConfigMap labelled grafana_dashboard: \"1\"")
+            expect(meta["labels"].get("release") == "kube-prometheus-stack", "grafana.dashboard.labels added")
+            expect((meta.get("annotations") or {}).get("grafana_folder") == "HR", "grafana.dashboard.annotations")
+            expect(meta.get("namespace") == "monitoring", f"grafana.dashboard.namespace: {meta.get('namespace')}")
+            data = cm.get("data") or {}
+            expect(list(data) == ["hrconnector.json"], f"one key hrconnector.json: {list(data)}")
+            text = data.get("hrconnector.json", "")
+            with open("charts/hrconnector/dashboards/hrconnector.json") as f:
+                want = f.read()
+            try:
+                parsed = json.loads(text)
+            except ValueError as e:
+                parsed = None
+                expect(False, f"the dashboard ConfigMap holds valid JSON: {e}")
+            expect(parsed == json.loads(want), "the ConfigMap's dashboard == dashboards/hrconnector.json")
+            expect(text == want.rstrip("\n"), "the ConfigMap's dashboard is the file verbatim")
+    else:
+        expect(not dashboards, "no dashboard ConfigMap unless grafana.dashboard.enabled")
 
     optional = {"ServiceMonitor", "PrometheusRule", "NetworkPolicy"}
     if mode == "all":

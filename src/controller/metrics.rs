@@ -85,6 +85,7 @@ pub struct Metrics {
     records_uploaded: Counter,
     last_run: Family<JobLabels, Gauge<f64, AtomicU64>>,
     last_upload: Family<JobLabels, Gauge<f64, AtomicU64>>,
+    next_run: Family<JobLabels, Gauge<f64, AtomicU64>>,
     job_ready: Family<JobLabels, Gauge>,
     employee_profiles: Family<JobLabels, Gauge>,
 }
@@ -98,6 +99,8 @@ pub struct JobGauges {
     pub last_run: Option<jiff::Timestamp>,
     /// When records last reached the service (`status.lastUploadTime`).
     pub last_upload: Option<jiff::Timestamp>,
+    /// When the schedule fires next (`status.nextScheduleTime`; none while suspended).
+    pub next_run: Option<jiff::Timestamp>,
     /// The job uploads employee profiles, which the service deletes after 30 days.
     pub employee_profiles: bool,
 }
@@ -117,6 +120,7 @@ impl JobGauges {
                 .and_then(|r| r.completion_time.as_ref())
                 .map(|t| t.0),
             last_upload: status.last_upload_time.as_ref().map(|t| t.0),
+            next_run: status.next_schedule_time.as_ref().map(|t| t.0),
             // A Multiple job: whether the last validated file held profile rows.
             employee_profiles: spec.scenario == crate::crd::CrdScenario::EmployeeProfile
                 || status
@@ -208,6 +212,12 @@ impl Metrics {
             "Unix time records of an HrConnectorJob last reached the service (not moved by Unchanged or empty runs)",
             last_upload.clone(),
         );
+        let next_run = Family::<JobLabels, Gauge<f64, AtomicU64>>::default();
+        ours.register(
+            "next_run_timestamp_seconds",
+            "Unix time the schedule of an HrConnectorJob fires next (absent while suspended or never again)",
+            next_run.clone(),
+        );
         let employee_profiles = Family::<JobLabels, Gauge>::default();
         ours.register(
             "job_employee_profiles",
@@ -233,6 +243,7 @@ impl Metrics {
             records_uploaded,
             last_run,
             last_upload,
+            next_run,
             job_ready,
             employee_profiles,
         };
@@ -350,13 +361,15 @@ impl Metrics {
         let labels = job_labels(namespace, name);
         self.last_run.remove(&labels);
         self.last_upload.remove(&labels);
+        self.next_run.remove(&labels);
         self.job_ready.remove(&labels);
         self.employee_profiles.remove(&labels);
     }
 
     /// Sets a job's series from what its status says: Ready (the "job not Ready" alert), the
-    /// last run, the last upload that reached the service (the no-recent-upload alerts), and
-    /// whether it carries employee profiles. A time never reached leaves its series absent.
+    /// last run, the last upload that reached the service (the no-recent-upload alerts), the
+    /// next scheduled run, and whether it carries employee profiles. A time never reached
+    /// leaves its series absent.
     pub fn job_observed(&self, namespace: &str, name: &str, job: &JobGauges) {
         let labels = job_labels(namespace, name);
         self.job_ready
@@ -373,6 +386,18 @@ impl Metrics {
                 family
                     .get_or_create(&labels)
                     .set(at.as_millisecond() as f64 / 1000.0);
+            }
+        }
+        // Unlike the two above, the next run can go away (a suspended job): then so does its
+        // series, rather than a stale time that looks overdue.
+        match job.next_run {
+            Some(at) => {
+                self.next_run
+                    .get_or_create(&labels)
+                    .set(at.as_millisecond() as f64 / 1000.0);
+            }
+            None => {
+                self.next_run.remove(&labels);
             }
         }
     }
