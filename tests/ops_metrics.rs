@@ -166,10 +166,19 @@ async fn upload_families_and_per_job_series() {
         last_run,
         last_upload,
         next_run,
-        employee_profiles: false,
+        ..JobGauges::default()
     };
     let t3 = t2 + jiff::SignedDuration::from_hours(24);
-    m.job_observed("hr", "gcc-daily", &gauges(Some(t2), Some(t1), Some(t3)));
+    m.job_observed(
+        "hr",
+        "gcc-daily",
+        &JobGauges {
+            last_result: Some("Unchanged"),
+            last_records_saved: Some(0),
+            last_duration: Some(std::time::Duration::from_millis(1500)),
+            ..gauges(Some(t2), Some(t1), Some(t3))
+        },
+    );
     m.job_observed("hr", "dry", &gauges(Some(t2), None, Some(t3)));
 
     let text = scrape(&s).await;
@@ -211,6 +220,28 @@ async fn upload_families_and_per_job_series() {
         seconds(r#"hrconnector_next_run_timestamp_seconds{namespace="hr",name="gcc-daily"}"#),
         t3.as_millisecond() as f64 / 1000.0
     );
+    // The last run's result is a state set: 1 for Unchanged, 0 for the other known results.
+    for (result, value) in [("Unchanged", "1"), ("Succeeded", "0"), ("Failed", "0")] {
+        let series = format!(
+            r#"hrconnector_job_last_run_result{{namespace="hr",name="gcc-daily",result="{result}"}}"#
+        );
+        assert_eq!(get(&series).as_deref(), Some(value), "{series}\n{text}");
+    }
+    assert!(!text.contains(r#"result="Other""#), "{text}");
+    assert_eq!(
+        get(r#"hrconnector_job_last_run_records_saved{namespace="hr",name="gcc-daily"}"#)
+            .as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        seconds(r#"hrconnector_job_last_run_duration_seconds{namespace="hr",name="gcc-daily"}"#),
+        1.5
+    );
+    // A job without a finished run has none of them.
+    assert!(
+        !text.contains(r#"hrconnector_job_last_run_result{namespace="hr",name="dry""#),
+        "{text}"
+    );
     // A job that never uploaded has no last-upload series (not a zero that looks 56 years old).
     assert!(
         !text.contains(r#"hrconnector_last_upload_timestamp_seconds{namespace="hr",name="dry"}"#),
@@ -227,6 +258,23 @@ async fn upload_families_and_per_job_series() {
         text.contains(r#"hrconnector_last_run_timestamp_seconds{namespace="hr",name="dry"}"#),
         "{text}"
     );
+
+    // The next run failed: the state set moves, no series of the run before stays at 1.
+    m.job_observed(
+        "hr",
+        "gcc-daily",
+        &JobGauges {
+            last_result: Some("Failed"),
+            ..gauges(Some(t3), Some(t1), None)
+        },
+    );
+    let text = scrape(&s).await;
+    for (result, value) in [("Unchanged", "0"), ("Failed", "1")] {
+        let series = format!(
+            r#"hrconnector_job_last_run_result{{namespace="hr",name="gcc-daily",result="{result}"}}"#
+        );
+        assert_eq!(sample(&text, &series), Some(value), "{series}\n{text}");
+    }
 
     m.forget_job("hr", "gcc-daily");
     let text = scrape(&s).await;

@@ -66,6 +66,13 @@ struct JobLabels {
     name: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobResultLabels {
+    namespace: String,
+    name: String,
+    result: &'static str,
+}
+
 fn reconcile_histogram() -> Histogram {
     Histogram::new(RECONCILE_BUCKETS)
 }
@@ -88,11 +95,14 @@ pub struct Metrics {
     next_run: Family<JobLabels, Gauge<f64, AtomicU64>>,
     job_ready: Family<JobLabels, Gauge>,
     employee_profiles: Family<JobLabels, Gauge>,
+    last_result: Family<JobResultLabels, Gauge>,
+    last_records_saved: Family<JobLabels, Gauge>,
+    last_duration: Family<JobLabels, Gauge<f64, AtomicU64>>,
 }
 
 /// A job's per-job series, as its status says: every value is read from the object, so a
 /// restarted operator exports the same values before any run.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct JobGauges {
     pub ready: bool,
     /// When the last run finished, whatever its result.
@@ -103,6 +113,12 @@ pub struct JobGauges {
     pub next_run: Option<jiff::Timestamp>,
     /// The job uploads employee profiles, which the service deletes after 30 days.
     pub employee_profiles: bool,
+    /// The last run's result (`Succeeded`, `Unchanged`, `NothingToUpload`, `DryRun`, `Failed`).
+    pub last_result: Option<&'static str>,
+    /// Data rows the service acknowledged in the last run.
+    pub last_records_saved: Option<u64>,
+    /// How long the last run took, start to finish.
+    pub last_duration: Option<Duration>,
 }
 
 impl JobGauges {
@@ -128,6 +144,16 @@ impl JobGauges {
                     .as_ref()
                     .and_then(|run| run.scenarios.get(profile))
                     .is_some_and(|n| *n > 0),
+            last_result: status
+                .last_run
+                .as_ref()
+                .and_then(|run| run.result)
+                .map(|r| known_result(crate::upload::RunResult::from(r).as_str())),
+            last_records_saved: status.last_run.as_ref().map(|run| run.records_saved),
+            last_duration: status.last_run.as_ref().and_then(|run| {
+                let end = run.completion_time.as_ref()?;
+                Duration::try_from(end.0.duration_since(run.start_time.0)).ok()
+            }),
         }
     }
 }
@@ -231,6 +257,25 @@ impl Metrics {
             job_ready.clone(),
         );
 
+        let last_result = Family::<JobResultLabels, Gauge>::default();
+        ours.register(
+            "job_last_run_result",
+            "1 for the result of an HrConnectorJob's last run, 0 for the other results (a state set)",
+            last_result.clone(),
+        );
+        let last_records_saved = Family::<JobLabels, Gauge>::default();
+        ours.register(
+            "job_last_run_records_saved",
+            "Data rows the service acknowledged in an HrConnectorJob's last run",
+            last_records_saved.clone(),
+        );
+        let last_duration = Family::<JobLabels, Gauge<f64, AtomicU64>>::default();
+        ours.register(
+            "job_last_run_duration_seconds",
+            "How long an HrConnectorJob's last run took, from its start to its end",
+            last_duration.clone(),
+        );
+
         let metrics = Self {
             registry,
             reconcile_total,
@@ -246,6 +291,9 @@ impl Metrics {
             next_run,
             job_ready,
             employee_profiles,
+            last_result,
+            last_records_saved,
+            last_duration,
         };
         metrics.init_reconcile_series();
         metrics
@@ -325,11 +373,7 @@ impl Metrics {
     /// counted. The per-job series follow the job's status ([`Metrics::job_observed`]).
     pub fn upload_finished(&self, result: &str, reason: Option<&str>, records: u64) {
         self.uploads_in_flight.dec();
-        let result = UPLOAD_RESULTS
-            .iter()
-            .copied()
-            .find(|known| *known == result)
-            .unwrap_or("Other");
+        let result = known_result(result);
         self.upload_runs
             .get_or_create(&ResultLabels { result })
             .inc();
@@ -364,11 +408,18 @@ impl Metrics {
         self.next_run.remove(&labels);
         self.job_ready.remove(&labels);
         self.employee_profiles.remove(&labels);
+        self.last_records_saved.remove(&labels);
+        self.last_duration.remove(&labels);
+        for result in UPLOAD_RESULTS.iter().copied().chain(["Other"]) {
+            self.last_result
+                .remove(&job_result_labels(namespace, name, result));
+        }
     }
 
     /// Sets a job's series from what its status says: Ready (the "job not Ready" alert), the
-    /// last run, the last upload that reached the service (the no-recent-upload alerts), the
-    /// next scheduled run, and whether it carries employee profiles. A time never reached
+    /// last run (its end, result, records saved and duration), the last upload that reached the
+    /// service (the no-recent-upload alerts), the next scheduled run, and whether it carries
+    /// employee profiles. A time never reached
     /// leaves its series absent.
     pub fn job_observed(&self, namespace: &str, name: &str, job: &JobGauges) {
         let labels = job_labels(namespace, name);
@@ -388,7 +439,33 @@ impl Metrics {
                     .set(at.as_millisecond() as f64 / 1000.0);
             }
         }
-        // Unlike the two above, the next run can go away (a suspended job): then so does its
+        if let Some(current) = job.last_result {
+            // Every known result is a series, 1 for the last one: a state set, so a panel or
+            // alert can select `== 1` without the series of the run before lingering at 1.
+            for result in UPLOAD_RESULTS.iter().copied().chain(["Other"]) {
+                let value = i64::from(result == current);
+                // "Other" appears only when it is the result.
+                if result == "Other" && value == 0 {
+                    self.last_result
+                        .remove(&job_result_labels(namespace, name, result));
+                    continue;
+                }
+                self.last_result
+                    .get_or_create(&job_result_labels(namespace, name, result))
+                    .set(value);
+            }
+        }
+        if let Some(records) = job.last_records_saved {
+            self.last_records_saved
+                .get_or_create(&labels)
+                .set(i64::try_from(records).unwrap_or(i64::MAX));
+        }
+        if let Some(took) = job.last_duration {
+            self.last_duration
+                .get_or_create(&labels)
+                .set(took.as_secs_f64());
+        }
+        // Unlike the last run's and last upload's times, the next run can go away (a suspended job): then so does its
         // series, rather than a stale time that looks overdue.
         match job.next_run {
             Some(at) => {
@@ -410,6 +487,23 @@ impl Metrics {
             tracing::warn!(error = %e, "encoding metrics failed");
         }
         out
+    }
+}
+
+/// `result` if it is one we label with, else `Other`: a caller bug cannot grow the series.
+fn known_result(result: &str) -> &'static str {
+    UPLOAD_RESULTS
+        .iter()
+        .copied()
+        .find(|known| *known == result)
+        .unwrap_or("Other")
+}
+
+fn job_result_labels(namespace: &str, name: &str, result: &'static str) -> JobResultLabels {
+    JobResultLabels {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        result,
     }
 }
 
