@@ -224,6 +224,22 @@ for hv in helm3 helm4; do
     "$HELM" template x "$CHART" --set grafana.dashboard.enable=true
 done
 
+section "README's values-agency.yaml (Install in an agency cluster) renders"
+# The README's example is a real values file: extracted, rendered against the schema by both
+# Helms, and then put through the argument and Pod Security checks below like any other.
+"$PY" -c '
+import re, sys
+block = re.search(r"```yaml\n# values-agency.yaml\n(.*?)```", open(sys.argv[1]).read(), re.S)
+sys.exit("README.md: no values-agency.yaml block") if block is None else print(block.group(1))' \
+  README.md >"$OUT/values-agency.yaml" || die "README.md has no values-agency.yaml block"
+for hv in helm3 helm4; do
+  HELM=$HELM3
+  [[ $hv == helm4 ]] && HELM=$HELM4
+  check "$hv README values-agency.yaml renders (proxy, network policy, FIPS, OpenShift, dashboard)" \
+    bash -c '"$1" template hrconnector "$2" -n "$3" -f "$4" >"$5"' _ \
+    "$HELM" "$CHART" "$RELEASE_NS" "$OUT/values-agency.yaml" "$OUT/$hv-readme-agency.yaml"
+done
+
 section "hrconnector controller accepts the rendered arguments"
 # clap parses the arguments in order and refuses an unknown flag or a bad value before it
 # reaches --help: the rendered args, then --help, exit 0 only when every one is known.
@@ -235,7 +251,7 @@ import sys, yaml
 print("\n".join(d["spec"]["template"]["spec"]["containers"][0]["args"]))' "$1")
   [[ ${args[0]} == controller ]] && "$BIN" "${args[@]}" --help >/dev/null
 }
-for mode in default all openshift openshift-all; do
+for mode in default all openshift openshift-all readme-agency; do
   check "helm4 $mode values: hrconnector controller accepts the args (--openshift where rendered)" \
     args_accepted "$OUT/helm4-$mode.yaml"
 done
@@ -280,7 +296,7 @@ check_fails "rbac check rejects a ClusterRole where Roles were asked for" \
 
 section "Pod Security Standard \"restricted\" (psa_restricted.py), OpenShift mode too"
 for hv in helm3 helm4; do
-  for mode in default all watch cluster openshift openshift-all; do
+  for mode in default all watch cluster openshift openshift-all readme-agency; do
     check "$hv $mode values: every pod template is restricted" \
       "$PY" scripts/deploy_checks/psa_restricted.py "$OUT/$hv-$mode.yaml"
   done
