@@ -12,6 +12,8 @@
 #   binutils      scripts/fips-check.sh reads the fips binary's symbols with nm
 #   openssh-server  the SFTP tests start a real OpenSSH sshd on loopback (and the bench compares
 #                 with OpenSSH's own sftp client, from openssh-client)
+#   buildah       scripts/build-image.sh assembles the OCI image from scratch without a daemon or
+#                 a registry
 set -euo pipefail
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -25,6 +27,7 @@ command -v cmake >/dev/null || missing+=(cmake)
 command -v go >/dev/null || missing+=(golang-go)
 command -v nm >/dev/null || missing+=(binutils)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v buildah >/dev/null || missing+=(buildah)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=()
