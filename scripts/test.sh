@@ -12,7 +12,7 @@ trap 'step "done (exit $?)"' EXIT
 # CI builds once from a clean checkout: an incremental cache (about 3 GB) would never be reused.
 if [[ -n ${CI:-} ]]; then export CARGO_INCREMENTAL=0; fi
 
-step "test tools (kubectl, python3-venv, npm, tinyproxy, cmake, golang-go, binutils): installed when missing"
+step "test tools (kubectl, python3-venv, npm, tinyproxy, cmake, golang-go, binutils, openssh-server, buildah): installed when missing"
 scripts/install-test-tools.sh
 
 step "cargo fmt --check"
@@ -32,6 +32,9 @@ scripts/fips-check.sh
 
 step "deployment: Helm 3 and 4, schemas, RBAC table, kustomize, Argo CD health check"
 scripts/check-deploy.sh
+
+step "image: static binary, OCI archive with buildah, proof in chroot, SBOM vs cargo metadata, cargo deny"
+scripts/build-image.sh
 
 # Once, with every operator started with the chart's rendered Deployment arguments (plus each
 # scenario's own flags): what a deployment runs. A second pass with the harness's own arguments
