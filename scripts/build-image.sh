@@ -67,9 +67,10 @@ needed="$(readelf -dW "$binary" | grep '(NEEDED)' || true)"
 echo "static: $(file -b "$binary" | cut -d, -f1-2); $(stat -c %s "$binary") bytes"
 
 # ---- 2. the image, from scratch ----
-part "buildah: from scratch, the binary alone, user 65532, labels -> $IMAGE"
-# A private store under target/ (vfs: no overlay mount needed), so nothing of the host's
-# containers storage is read or left behind; removed before and after.
+part "buildah: from scratch, the binary and an empty /tmp, user 65532, labels -> $IMAGE"
+# A private store under target/ (vfs: no overlay mount needed), removed before and after: the
+# host's containers storage is neither read nor changed (buildah still keeps its small
+# blob-info cache in /var/lib/containers/cache).
 store="$OUT/buildah"
 buildah_() { buildah --root "$PWD/$store/root" --runroot "$PWD/$store/run" --storage-driver vfs "$@"; }
 cleanup_store() {
@@ -120,7 +121,7 @@ trap - EXIT
 echo "$IMAGE: $(stat -c %s "$IMAGE") bytes"
 
 # ---- 3. the proof ----
-part "proof: unpack $IMAGE, check layout, digests, config; chroot: version, demo"
+part "proof: unpack $IMAGE, check layout, digests, config, files; chroot: version, demo, demo --convert"
 scripts/prove-image.sh "$IMAGE" "$version" "$revision" "$source_url"
 
 # ---- 4. the SBOM ----

@@ -21,7 +21,8 @@ fail() {
 }
 
 [[ -f "$image" ]] || fail "$image: no such file (scripts/build-image.sh writes it)"
-work="$(dirname "$image")/proof"
+# The unpacked image, under target/ whatever the archive's path; left behind only on failure.
+work=target/image/proof
 rm -rf "$work"
 mkdir -p "$work/layout" "$work/rootfs"
 
