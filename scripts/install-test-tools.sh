@@ -14,6 +14,8 @@
 #                 with OpenSSH's own sftp client, from openssh-client)
 #   prometheus    promtool: scripts/check-observability.sh checks the dashboard's PromQL and runs
 #                 the alerts' unit tests (tests/prometheus/)
+#   buildah       scripts/build-image.sh assembles the OCI image from scratch without a daemon or
+#                 a registry
 set -euo pipefail
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -28,6 +30,7 @@ command -v go >/dev/null || missing+=(golang-go)
 command -v nm >/dev/null || missing+=(binutils)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v promtool >/dev/null || missing+=(prometheus)
+command -v buildah >/dev/null || missing+=(buildah)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=()

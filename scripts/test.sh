@@ -12,7 +12,7 @@ trap 'step "done (exit $?)"' EXIT
 # CI builds once from a clean checkout: an incremental cache (about 3 GB) would never be reused.
 if [[ -n ${CI:-} ]]; then export CARGO_INCREMENTAL=0; fi
 
-step "test tools (kubectl, python3-venv, npm, tinyproxy, cmake, golang-go, binutils, openssh-server, prometheus): installed when missing"
+step "test tools (kubectl, python3-venv, npm, tinyproxy, cmake, golang-go, binutils, openssh-server, prometheus, buildah): installed when missing"
 scripts/install-test-tools.sh
 
 step "cargo fmt --check"
@@ -35,6 +35,9 @@ scripts/check-deploy.sh
 
 step "observability: dashboard PromQL (promtool check rules), alert unit tests (promtool test rules); metric names vs a real scrape run in the e2e step"
 scripts/check-observability.sh
+
+step "image: static binary, OCI archive with buildah, proof in chroot, SBOM vs cargo metadata, cargo deny"
+scripts/build-image.sh
 
 # Once, with every operator started with the chart's rendered Deployment arguments (plus each
 # scenario's own flags): what a deployment runs. A second pass with the harness's own arguments
