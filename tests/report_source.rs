@@ -63,6 +63,41 @@ fn cut_body(csv: &str, headers: &[(&'static str, &'static str)]) -> Response {
     response
 }
 
+/// A report of several validation segments (256 KiB each) with one bad record: 30,000 records.
+fn long_report() -> String {
+    let mut csv = String::from("EmailAddress,TerminationDate,LastWorkingDate\n");
+    for i in 0..30_000 {
+        let email = if i == 21_337 {
+            "not-an-email".to_owned()
+        } else {
+            format!("employee{i:06}@contoso.com")
+        };
+        csv.push_str(&format!(
+            "{email},2026-03-{:02}T09:00:00Z,2026-04-{:02}T17:30:00Z\n",
+            1 + i % 28,
+            1 + i % 28
+        ));
+    }
+    csv
+}
+
+/// `csv` with its length declared, in pieces of 64 KiB a few milliseconds apart.
+fn slowly(csv: String) -> Response {
+    let len = csv.len();
+    let pieces: Vec<axum::body::Bytes> = csv
+        .into_bytes()
+        .chunks(64 << 10)
+        .map(axum::body::Bytes::copy_from_slice)
+        .collect();
+    let body = futures_util::stream::iter(pieces).then(|piece| async move {
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        Ok::<_, std::io::Error>(piece)
+    });
+    let mut response = Response::new(axum::body::Body::from_stream(body));
+    response.headers_mut().insert("content-length", len.into());
+    response
+}
+
 struct Server {
     csv: String,
     counts: Counts,
@@ -262,6 +297,7 @@ fn router(server: Arc<Server>) -> Router {
                 )
             }),
         )
+        .route("/slow/report", get(|| async { slowly(long_report()) }))
         .route(
             "/forbidden/report",
             get(|State(s): State<Arc<Server>>| async move {
@@ -550,6 +586,34 @@ async fn a_download_that_breaks_off_resumes_where_ranges_allow_and_fails_clearly
         "{}",
         run.stderr
     );
+}
+
+/// A long report arriving slowly, its length declared, is validated as it arrives (read at any
+/// offset, each read waiting for its bytes, in segments on two threads): with the same result as
+/// the same bytes validated from a file.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_report_is_validated_as_it_arrives_as_a_file_would_be() {
+    let s = Setup::new().await;
+    let run = s.validate("/slow/report", &["--output", "json"]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let arrived: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let file = s.tls.dir.path().join("long.csv");
+    std::fs::write(&file, long_report()).unwrap();
+    let local = hrconnector(
+        &[
+            "validate",
+            "--output",
+            "json",
+            "--csv-file-path",
+            &file.to_string_lossy(),
+        ],
+        &[],
+    )
+    .await;
+    let local: serde_json::Value = serde_json::from_str(&local.stdout).expect("JSON");
+    assert_eq!(arrived, local);
+    assert_eq!(arrived["records"], 30_000, "{arrived}");
+    assert_eq!(arrived["errors"][0]["line"], 21_339, "{arrived}");
 }
 
 /// The operator's way: a source that keeps its last download asks conditionally, and a 304

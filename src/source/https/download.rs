@@ -1,7 +1,9 @@
 //! One download of a report: its body streams into a temporary file on a task of its own, and
 //! the readers of the pinned report read that file as it grows (waiting for the downloader when
 //! they catch up), so validation runs beside the download and the sending pass reads the same
-//! bytes afterwards.
+//! bytes afterwards. A report whose length the server declared is read at any offset while it
+//! arrives, so validation takes it in segments on two threads (hrdata/segmented.rs), which
+//! costs less processor time than the stream path and leaves more of it to the download.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -46,6 +48,12 @@ impl Progress {
     }
 }
 
+/// Bytes received before they are written and the readers told: a body comes in pieces of a
+/// TLS record (16 KiB) or less, and a write and a wake-up for each piece slowed the downloading
+/// thread, the slowest part of a download validated as it arrives (BENCHMARKS.md, "Report
+/// URLs"). Readers ask for segments of this size anyway.
+const FLUSH: usize = 256 << 10;
+
 /// The downloader's side.
 pub(super) struct Body {
     pub source: HttpsSource,
@@ -60,13 +68,35 @@ impl Body {
     /// from where it stopped (a range request, `If-Range` the version it started with), under
     /// the retry policy, where the server allows it.
     pub async fn stream(mut self, mut response: reqwest::Response) {
-        let end = self.write_all(&mut response).await;
+        let mut pending = Vec::with_capacity(FLUSH);
+        let mut end = self.write_all(&mut response, &mut pending).await;
+        if end.is_ok() {
+            end = self.flush(&mut pending);
+        }
         self.progress.end(end);
     }
 
+    /// Writes what was received and not written yet, and tells the readers.
+    fn flush(&mut self, pending: &mut Vec<u8>) -> Result<(), HttpsSourceError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        self.file
+            .write_all(pending)
+            .map_err(|e| HttpsSourceError::Disk {
+                name: self.source.name.clone(),
+                detail: e.to_string(),
+            })?;
+        self.progress.grew(pending.len() as u64);
+        pending.clear();
+        Ok(())
+    }
+
+    /// Receives the body into `pending`, written to the file [`FLUSH`] bytes at a time.
     async fn write_all(
         &mut self,
         response: &mut reqwest::Response,
+        pending: &mut Vec<u8>,
     ) -> Result<(), HttpsSourceError> {
         let name = self.source.name.clone();
         let limit = self.source.config.max_bytes;
@@ -80,6 +110,8 @@ impl Body {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => return Ok(()),
                 Err(e) => {
+                    // What came before the break is good: readers may have it.
+                    self.flush(pending)?;
                     let Some(if_range) = self.validators.if_range().map(str::to_owned) else {
                         return Err(HttpsSourceError::BrokenOff {
                             name,
@@ -106,13 +138,10 @@ impl Body {
             if written > limit {
                 return Err(HttpsSourceError::TooLarge { name, limit });
             }
-            self.file
-                .write_all(&chunk)
-                .map_err(|e| HttpsSourceError::Disk {
-                    name: name.clone(),
-                    detail: e.to_string(),
-                })?;
-            self.progress.grew(chunk.len() as u64);
+            pending.extend_from_slice(&chunk);
+            if pending.len() >= FLUSH {
+                self.flush(pending)?;
+            }
         }
     }
 }
@@ -125,6 +154,8 @@ pub(super) struct Download {
     pub progress: Arc<Progress>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    /// The body's length as the server declared it (`Content-Length`), within the size limit.
+    pub declared: Option<u64>,
 }
 
 impl Drop for Download {
@@ -197,14 +228,64 @@ impl CsvSource for PinnedReport {
         Ok(Arc::new(self.clone()))
     }
 
-    /// Once the whole report is in, it is a file like any other: validation reads it in
-    /// segments on two threads. While it is still arriving, it is read as a stream.
+    /// Once the whole report is in, it is a file like any other. While it is still arriving, it
+    /// can be read at any offset if the server declared its length (each read waits for its
+    /// bytes); without a declared length it is read as a stream.
     fn ranged(&self) -> Option<io::Result<Arc<dyn ReadAt>>> {
-        let size = self.complete()?;
-        Some(Ok(Arc::new(FileAt {
-            file: self.inner.file.clone(),
+        let file = self.inner.file.clone();
+        if let Some(size) = self.complete() {
+            return Some(Ok(Arc::new(FileAt { file, size })));
+        }
+        let size = self.inner.declared?;
+        Some(Ok(Arc::new(GrowingAt {
+            report: self.clone(),
             size,
         })))
+    }
+}
+
+/// The report of a declared length, read at any offset while it arrives.
+struct GrowingAt {
+    report: PinnedReport,
+    size: u64,
+}
+
+impl ReadAt for GrowingAt {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Waits until the bytes asked for are in; a read that reaches the declared end waits for
+    /// the whole body, which must be exactly that long (what was validated is what is sent).
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let end = offset
+            .saturating_add(buf.len() as u64)
+            .min(self.size)
+            .max(offset);
+        let progress = &self.report.inner.progress;
+        let mut state = progress.lock();
+        loop {
+            match &state.end {
+                Some(Err(e)) => return Err(e.clone().into_io()),
+                Some(Ok(())) if state.written != self.size => {
+                    return Err(io::Error::other(format!(
+                        "{}: the body was {} bytes, not the {} its Content-Length declared",
+                        self.report.inner.name, state.written, self.size
+                    )));
+                }
+                Some(Ok(())) => break,
+                None if end < self.size && state.written >= end => break,
+                None => {
+                    state = progress
+                        .grown
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner)
+                }
+            }
+        }
+        drop(state);
+        let want = (end - offset) as usize;
+        self.report.inner.file.read_at(&mut buf[..want], offset)
     }
 }
 

@@ -184,6 +184,9 @@ impl HttpsSource {
             return Ok(report);
         }
         let validators = Validators::of(&response);
+        let declared = response
+            .content_length()
+            .filter(|&len| len <= self.config.max_bytes);
         let disk = |e: io::Error| HttpsSourceError::Disk {
             name: self.name.clone(),
             detail: e.to_string(),
@@ -207,6 +210,7 @@ impl HttpsSource {
             progress,
             etag: validators.etag,
             last_modified: validators.last_modified,
+            declared,
         });
         if let Some(cache) = &self.config.cache {
             cache.keep(&self.config.url, &report);
