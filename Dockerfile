@@ -29,6 +29,8 @@ RUN if [ "$FEATURES" = "fips" ]; then \
     fi
 # Only what the build reads (see .dockerignore); the demo embeds examples/employee_termination_data.csv.
 COPY Cargo.toml Cargo.lock ./
+# Build settings (aws-lc's entropy sources): the same as any other build of the repository.
+COPY .cargo/config.toml ./.cargo/config.toml
 COPY src ./src
 # Cargo.toml declares the benchmarks; cargo refuses a manifest whose targets are missing.
 COPY benches ./benches
