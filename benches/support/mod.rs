@@ -239,3 +239,20 @@ pub fn under_cargo_bench() -> bool {
     }
     yes
 }
+
+/// Processor time (user + system) of this process's threads and of its waited-for children so
+/// far, from `getrusage`: (self, children).
+pub fn processor_times() -> (Duration, Duration) {
+    fn of(who: libc::c_int) -> Duration {
+        // SAFETY: getrusage only writes the struct it is given.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(who, &mut usage) } != 0 {
+            return Duration::ZERO;
+        }
+        let tv = |t: libc::timeval| {
+            Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+        };
+        tv(usage.ru_utime) + tv(usage.ru_stime)
+    }
+    (of(libc::RUSAGE_SELF), of(libc::RUSAGE_CHILDREN))
+}
