@@ -459,16 +459,15 @@ fn read_csv(
             let batch = batch?;
             // Borrows from this batch only; one allocation per batch.
             let mut texts: Vec<&str> = Vec::with_capacity(16);
-            // A Windows-1252 record's fields decoded back to back, and where each is.
-            let (mut scratch, mut spans) = (String::new(), Vec::new());
             for record in &batch {
                 let line = record.line();
                 if raw_1252 && !record.as_slice().is_ascii() {
-                    decode_1252(record, &mut scratch, &mut spans);
-                    let values: Vec<&str> = spans
+                    // Field by field: a character's bytes never span a delimiter here.
+                    let decoded: Vec<std::borrow::Cow<'_, str>> = record
                         .iter()
-                        .map(|span| scratch.get(span.clone()).unwrap_or_default())
+                        .map(|f| encoding_rs::WINDOWS_1252.decode_without_bom_handling(f).0)
                         .collect();
+                    let values: Vec<&str> = decoded.iter().map(AsRef::as_ref).collect();
                     stage.row(line, &values, &mut writer.buf);
                     writer.spill().map_err(io_err)?;
                     continue;
@@ -522,30 +521,6 @@ fn read_csv(
             e.to_string()
         });
     Ok(format!("csv ({encoding}, {delimiter})"))
-}
-
-/// Decodes the fields of a Windows-1252 record back to back into `text`, noting where each is
-/// in `spans`: a character is one byte there, so a field's bytes decode alone.
-fn decode_1252(record: &Record, text: &mut String, spans: &mut Vec<std::ops::Range<usize>>) {
-    text.clear();
-    spans.clear();
-    for field in record.iter() {
-        let start = text.len();
-        if field.is_ascii()
-            && let Ok(ascii) = std::str::from_utf8(field)
-        {
-            text.push_str(ascii);
-        } else {
-            let mut decoder = encoding_rs::WINDOWS_1252.new_decoder_without_bom_handling();
-            if let Some(room) = decoder.max_utf8_buffer_length(field.len()) {
-                text.reserve(room);
-            }
-            // Every byte maps to a character in Windows-1252: nothing is replaced, and the room
-            // reserved holds it all.
-            let _ = decoder.decode_to_string(field, text, true);
-        }
-        spans.push(start..text.len());
-    }
 }
 
 /// The reader thread: fills batches of records (reused once the converting thread hands them
