@@ -169,8 +169,7 @@ pub fn convert(
         error,
     };
     let mut prefix = [0u8; 8];
-    let prefix_len =
-        read_prefix(&mut *source.open().map_err(io_err)?, &mut prefix).map_err(io_err)?;
+    let prefix_len = read_prefix(source.open().map_err(io_err)?, &mut prefix).map_err(io_err)?;
     let prefix = &prefix[..prefix_len];
     let is_workbook = match input.format {
         InputFormat::Auto => workbook::is_workbook(prefix),
@@ -241,7 +240,7 @@ fn output_columns(input: &InputOptions) -> ColumnNames {
     names
 }
 
-fn read_prefix(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+fn read_prefix(mut reader: Box<dyn Read + Send>, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match reader.read(&mut buf[filled..])? {
@@ -387,33 +386,15 @@ fn read_csv(
         Encoding::Utf16 => Some(encoding_rs::UTF_16LE),
         Encoding::Windows1252 => Some(encoding_rs::WINDOWS_1252),
     };
-    let mut opened = source.open().map_err(io_err)?;
-    let mut first = [0u8; 3];
-    let got = read_prefix(&mut *opened, &mut first).map_err(io_err)?;
-    let first = first[..got].to_vec();
-    let has_bom = [&b"\xEF\xBB\xBF"[..], b"\xFF\xFE", b"\xFE\xFF"]
-        .iter()
-        .any(|bom| first.starts_with(bom));
-    let opened: Box<dyn Read + Send> = Box::new(io::Cursor::new(first).chain(opened));
-    // Windows-1252 writes ASCII as ASCII, and the delimiters, quotes and line breaks are ASCII:
-    // its records are split from the bytes as they are, and only a record with a byte of 0x80
-    // or more is decoded (a pass decoding every byte cost an eighth of the conversion).
-    let raw_1252 = encoding == Encoding::Windows1252 && !has_bom;
-    let decoded: Box<dyn Read + Send> = if raw_1252 {
-        opened
-    } else {
-        // A byte-order mark always wins: UTF-8 and UTF-16 files say what they are.
-        Box::new(
-            encoding_rs_io::DecodeReaderBytesBuilder::new()
-                .encoding(label)
-                .bom_override(true)
-                .utf8_passthru(true)
-                // Its default 8 KiB made every read small, and a record across reads takes the
-                // reader's slow path.
-                .build_with_buffer(opened, vec![0; 256 * 1024])
-                .map_err(io_err)?,
-        )
-    };
+    // A byte-order mark always wins: UTF-8 and UTF-16 files say what they are.
+    let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+        .encoding(label)
+        .bom_override(true)
+        .utf8_passthru(true)
+        // Its default 8 KiB made every read small, and a record across reads takes the
+        // reader's slow path.
+        .build_with_buffer(source.open().map_err(io_err)?, vec![0; 256 * 1024])
+        .map_err(io_err)?;
     let mut decoded = io::BufReader::with_capacity(256 * 1024, decoded);
     // `auto` reads the header line first (at most 1 MiB of it), then hands it back in front of
     // the rest.
@@ -461,17 +442,6 @@ fn read_csv(
             let mut texts: Vec<&str> = Vec::with_capacity(16);
             for record in &batch {
                 let line = record.line();
-                if raw_1252 && !record.as_slice().is_ascii() {
-                    // Field by field: a character's bytes never span a delimiter here.
-                    let decoded: Vec<std::borrow::Cow<'_, str>> = record
-                        .iter()
-                        .map(|f| encoding_rs::WINDOWS_1252.decode_without_bom_handling(f).0)
-                        .collect();
-                    let values: Vec<&str> = decoded.iter().map(AsRef::as_ref).collect();
-                    stage.row(line, &values, &mut writer.buf);
-                    writer.spill().map_err(io_err)?;
-                    continue;
-                }
                 texts.clear();
                 let not_utf8 = |column: usize| ConvertError::Input {
                     name: name.to_owned(),
@@ -820,53 +790,6 @@ fn push_field(out: &mut Vec<u8>, value: &[u8]) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    /// The converted file of `export` read as `input` says.
-    fn converted(export: &[u8], input: &InputOptions) -> Vec<u8> {
-        let source = Arc::new(crate::source::BytesSource::new("hr.csv", export.to_vec()));
-        let conversion = convert(source, input, &ValidationOptions::default()).expect("converts");
-        let mut out = Vec::new();
-        conversion
-            .source
-            .open()
-            .expect("converted file")
-            .read_to_end(&mut out)
-            .expect("reads");
-        out
-    }
-
-    proptest! {
-        /// A Windows-1252 export split from its own bytes (records of ASCII as they are, others
-        /// decoded field by field) converts to the bytes of the same export decoded whole first
-        /// and read as UTF-8: also where a record's bytes happen to be valid UTF-8 (`Ã©`).
-        #[test]
-        fn windows_1252_split_raw_is_the_export_decoded_whole(
-            notes in proptest::collection::vec("[a-z; \"\r\néÃ©€]{0,8}", 1..12),
-        ) {
-            let mut text = String::from("EmailAddress;TerminationDate;LastWorkingDate;Note\r\n");
-            for (i, note) in notes.iter().enumerate() {
-                text.push_str(&format!(
-                    "e{i}@contoso.com;2026-11-30T08:00:00Z;2026-11-30T17:00:00Z;\"{}\"\r\n",
-                    note.replace('"', "\"\"")
-                ));
-            }
-            let (export, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&text);
-            prop_assert!(!unmappable);
-            let raw = converted(&export, &InputOptions {
-                encoding: Some(Encoding::Windows1252),
-                delimiter: Some(Delimiter::Semicolon),
-                ..InputOptions::default()
-            });
-            let decoded_whole = converted(text.as_bytes(), &InputOptions {
-                delimiter: Some(Delimiter::Semicolon),
-                ..InputOptions::default()
-            });
-            prop_assert_eq!(
-                String::from_utf8_lossy(&raw),
-                String::from_utf8_lossy(&decoded_whole)
-            );
-        }
-    }
 
     proptest! {
         /// The hand-written writer puts out the bytes the csv crate's writer does (RFC 4180,
