@@ -142,11 +142,10 @@ pub struct DateConverter {
 /// once, at that offset (offsets of one zone differ by less than the margin).
 #[derive(Debug, Clone, Copy)]
 struct Period {
-    /// The stretch's bounds as local times at `offset`, packed ([`Civil::key`], whole seconds,
-    /// the stretch shrunk to them): comparing two integers is cheaper than making an instant of
-    /// each value, or comparing civil times field by field.
-    from: i64,
-    until: i64,
+    /// The stretch's bounds as local times at `offset`: comparing civil times is cheaper than
+    /// making an instant of each value.
+    from: DateTime,
+    until: DateTime,
     offset: Offset,
 }
 
@@ -154,86 +153,6 @@ const PERIOD_MARGIN: SignedDuration = SignedDuration::from_hours(48);
 
 /// Stretches kept.
 const PERIODS: usize = 4;
-
-/// A local date and time as parsed, before it is known to exist: integers, so that the common
-/// case (a valid time inside a kept stretch) needs no calendar type at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Civil {
-    year: i16,
-    month: i8,
-    day: i8,
-    hour: i8,
-    minute: i8,
-    second: i8,
-}
-
-impl Civil {
-    fn midnight(year: i16, month: i8, day: i8) -> Self {
-        Civil {
-            year,
-            month,
-            day,
-            hour: 0,
-            minute: 0,
-            second: 0,
-        }
-    }
-
-    /// Ordered as the civil times are (for valid ones): years, then months, ... then seconds.
-    fn key(&self) -> i64 {
-        ((((i64::from(self.year) * 16 + i64::from(self.month)) * 32 + i64::from(self.day)) * 32
-            + i64::from(self.hour))
-            * 64
-            + i64::from(self.minute))
-            * 64
-            + i64::from(self.second)
-    }
-
-    /// The packed key of a civil time, rounded up to the next whole second (`ceil`) or down.
-    fn key_of(dt: DateTime, ceil: bool) -> i64 {
-        let key = Civil {
-            year: dt.year(),
-            month: dt.month(),
-            day: dt.day(),
-            hour: dt.hour(),
-            minute: dt.minute(),
-            second: dt.second(),
-        }
-        .key();
-        // The next whole second's key may skip (59 s + 1 is not a valid second), which only
-        // shrinks the stretch.
-        key + i64::from(ceil && dt.subsec_nanosecond() > 0)
-    }
-
-    /// A real date of the years 1 to 9999 and a time of day: such a value inside a kept stretch
-    /// needs no more checks.
-    fn is_valid(&self) -> bool {
-        (1..=9999).contains(&self.year)
-            && (1..=12).contains(&self.month)
-            && self.day >= 1
-            && self.day <= days_in_month(self.year, self.month)
-            && (0..24).contains(&self.hour)
-            && (0..60).contains(&self.minute)
-            && (0..60).contains(&self.second)
-    }
-
-    /// The calendar's value; `None` for a date or time that does not exist.
-    fn to_datetime(self) -> Option<DateTime> {
-        let date = Date::new(self.year, self.month, self.day).ok()?;
-        let time = Time::new(self.hour, self.minute, self.second, 0).ok()?;
-        Some(date.to_datetime(time))
-    }
-}
-
-/// Days in `month` of `year` (proleptic Gregorian, as jiff's calendar).
-fn days_in_month(year: i16, month: i8) -> i8 {
-    match month {
-        4 | 6 | 9 | 11 => 30,
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        _ => 31,
-    }
-}
 
 /// Why a parser gave up; turned into a [`DateError`] by the converter, which knows the format.
 enum Bad {
@@ -288,13 +207,13 @@ impl DateConverter {
                 }
                 Err(_) => Err(self.error(Bad::Format)),
             },
-            DateFormat::Date => match parse_ymd_civil(bytes) {
-                Some((civil, [])) => self.local_civil(civil, out),
+            DateFormat::Date => match parse_ymd(bytes) {
+                Some((date, [])) => self.local(date.to_datetime(Time::midnight()), None, out),
                 _ => Err(self.error(Bad::Format)),
             },
             DateFormat::Us => {
-                let civil = parse_us(bytes).ok_or_else(|| self.error(Bad::Format))?;
-                self.local_civil(civil, out)
+                let dt = parse_us(bytes).ok_or_else(|| self.error(Bad::Format))?;
+                self.local(dt, None, out)
             }
             DateFormat::Workday => {
                 let (date, offset) = parse_workday(bytes).ok_or_else(|| self.error(Bad::Format))?;
@@ -335,40 +254,6 @@ impl DateConverter {
         }
     }
 
-    /// The offset of the kept stretch that holds the local time of packed `key`, if any.
-    fn kept_offset(&self, key: i64) -> Option<Offset> {
-        self.periods
-            .iter()
-            .filter_map(Cell::get)
-            .find(|p| p.from <= key && key < p.until)
-            .map(|p| p.offset)
-    }
-
-    /// [`DateConverter::local`] of a parsed local time in the converter's zone: a valid one in
-    /// a kept stretch is written straight from its integers.
-    fn local_civil(&self, civil: Civil, out: &mut Vec<u8>) -> Result<bool, DateError> {
-        if civil.is_valid()
-            && let Some(offset) = self.kept_offset(civil.key())
-        {
-            push_fields(
-                out,
-                [
-                    civil.year.into(),
-                    civil.month.into(),
-                    civil.day.into(),
-                    civil.hour.into(),
-                    civil.minute.into(),
-                    civil.second.into(),
-                ],
-                0,
-                offset,
-            );
-            return Ok(false);
-        }
-        let dt = civil.to_datetime().ok_or_else(|| self.error(Bad::Format))?;
-        self.local(dt, None, out)
-    }
-
     /// Resolves a local time in `zone` (the converter's own when `None`): an error in a
     /// spring-forward gap, the earlier instant in a fall-back overlap.
     fn local(
@@ -377,12 +262,15 @@ impl DateConverter {
         zone: Option<&TimeZone>,
         out: &mut Vec<u8>,
     ) -> Result<bool, DateError> {
-        // A fraction of a second does not move a time across a stretch's whole-second bounds.
         if zone.is_none()
-            && let Some(offset) = self.kept_offset(Civil::key_of(dt, false))
+            && let Some(p) = self
+                .periods
+                .iter()
+                .filter_map(Cell::get)
+                .find(|p| p.from <= dt && dt < p.until)
         {
             // Inside a kept stretch the instant exists and the offset is representable.
-            return self.render_civil(dt, offset, false, out);
+            return self.render_civil(dt, p.offset, false, out);
         }
         let (offset, earlier_of_two) = match zone {
             Some(zone) => Self::offset_in(zone, dt)?,
@@ -429,8 +317,8 @@ impl DateConverter {
             None => Timestamp::MAX,
         };
         (from <= ts && ts < until).then(|| Period {
-            from: Civil::key_of(offset.to_datetime(from), true),
-            until: Civil::key_of(offset.to_datetime(until), false),
+            from: offset.to_datetime(from),
+            until: offset.to_datetime(until),
             offset,
         })
     }
@@ -507,23 +395,6 @@ fn representable(offset: Offset) -> bool {
 /// was most of a conversion's time). The fraction has at most 7 digits (100 ns), as .NET
 /// writes them, truncated so that the second and date never change, trailing zeros dropped.
 fn push_datetime(out: &mut Vec<u8>, dt: DateTime, offset: Offset) {
-    push_fields(
-        out,
-        [
-            dt.year().into(),
-            dt.month().into(),
-            dt.day().into(),
-            dt.hour().into(),
-            dt.minute().into(),
-            dt.second().into(),
-        ],
-        dt.subsec_nanosecond(),
-        offset,
-    );
-}
-
-/// [`push_datetime`] of a civil time's fields: year, month, day, hour, minute, second.
-fn push_fields(out: &mut Vec<u8>, fields: [i32; 6], subsec_nanosecond: i32, offset: Offset) {
     // Filled on the stack and appended once: a push per byte cost as much as the rest.
     let mut text = *b"0000-00-00T00:00:00.0000000+00:00";
     /// `00` to `99`, so that a pair of digits is one copy.
@@ -539,16 +410,16 @@ fn push_fields(out: &mut Vec<u8>, fields: [i32; 6], subsec_nanosecond: i32, offs
     fn two(at: &mut [u8], n: i32) {
         at[..2].copy_from_slice(&PAIRS[n.unsigned_abs() as usize % 100]);
     }
-    let [year, month, day, hour, minute, second] = fields;
+    let year = i32::from(dt.year());
     two(&mut text[0..2], year / 100);
     two(&mut text[2..4], year % 100);
-    two(&mut text[5..7], month);
-    two(&mut text[8..10], day);
-    two(&mut text[11..13], hour);
-    two(&mut text[14..16], minute);
-    two(&mut text[17..19], second);
+    two(&mut text[5..7], i32::from(dt.month()));
+    two(&mut text[8..10], i32::from(dt.day()));
+    two(&mut text[11..13], i32::from(dt.hour()));
+    two(&mut text[14..16], i32::from(dt.minute()));
+    two(&mut text[17..19], i32::from(dt.second()));
     let mut len = 19;
-    let mut ticks = subsec_nanosecond / 100;
+    let mut ticks = dt.subsec_nanosecond() / 100;
     if ticks != 0 {
         for d in text[20..27].iter_mut().rev() {
             *d = b'0' + (ticks % 10) as u8;
@@ -595,29 +466,21 @@ fn digits(s: &[u8], min: usize, max: usize) -> Option<(i16, &[u8])> {
 
 /// `yyyy-mm-dd` at the start of `s`, a real calendar date.
 fn parse_ymd(s: &[u8]) -> Option<(Date, &[u8])> {
-    let (civil, s) = parse_ymd_civil(s)?;
-    let date = Date::new(civil.year, civil.month, civil.day).ok()?;
-    Some((date, s))
-}
-
-/// `yyyy-mm-dd` at the start of `s`, as numbers (not yet known to be a real date).
-fn parse_ymd_civil(s: &[u8]) -> Option<(Civil, &[u8])> {
     let (year, s) = digits(s, 4, 4)?;
     let (month, s) = digits(s.strip_prefix(b"-")?, 2, 2)?;
     let (day, s) = digits(s.strip_prefix(b"-")?, 2, 2)?;
-    let civil = Civil::midnight(year, i8::try_from(month).ok()?, i8::try_from(day).ok()?);
-    Some((civil, s))
+    let date = Date::new(year, i8::try_from(month).ok()?, i8::try_from(day).ok()?).ok()?;
+    Some((date, s))
 }
 
-/// `M/d/yyyy`, optionally followed by ` h:mm[:ss]` and ` AM`/` PM`, as numbers (not yet known
-/// to be a real date and time).
-fn parse_us(s: &[u8]) -> Option<Civil> {
+/// `M/d/yyyy`, optionally followed by ` h:mm[:ss]` and ` AM`/` PM`.
+fn parse_us(s: &[u8]) -> Option<DateTime> {
     let (month, s) = digits(s, 1, 2)?;
     let (day, s) = digits(s.strip_prefix(b"/")?, 1, 2)?;
     let (year, s) = digits(s.strip_prefix(b"/")?, 4, 4)?;
-    let date = Civil::midnight(year, i8::try_from(month).ok()?, i8::try_from(day).ok()?);
+    let date = Date::new(year, i8::try_from(month).ok()?, i8::try_from(day).ok()?).ok()?;
     if s.is_empty() {
-        return Some(date);
+        return Some(date.to_datetime(Time::midnight()));
     }
     let (hour, s) = digits(s.strip_prefix(b" ")?, 1, 2)?;
     let (minute, s) = digits(s.strip_prefix(b":")?, 2, 2)?;
@@ -636,12 +499,14 @@ fn parse_us(s: &[u8]) -> Option<Civil> {
         }
         _ => return None,
     };
-    Some(Civil {
-        hour: i8::try_from(hour).ok()?,
-        minute: i8::try_from(minute).ok()?,
-        second: i8::try_from(second).ok()?,
-        ..date
-    })
+    let time = Time::new(
+        i8::try_from(hour).ok()?,
+        i8::try_from(minute).ok()?,
+        i8::try_from(second).ok()?,
+        0,
+    )
+    .ok()?;
+    Some(date.to_datetime(time))
 }
 
 /// `yyyy-mm-dd` followed by `Z` or `±hh:mm`.
