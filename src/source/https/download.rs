@@ -268,9 +268,10 @@ impl ReadAt for GrowingAt {
             match &state.end {
                 Some(Err(e)) => return Err(e.clone().into_io()),
                 Some(Ok(())) if state.written != self.size => {
+                    // The reader's error names the report.
                     return Err(io::Error::other(format!(
-                        "{}: the body was {} bytes, not the {} its Content-Length declared",
-                        self.report.inner.name, state.written, self.size
+                        "the body was {} bytes, not the {} its Content-Length declared",
+                        state.written, self.size
                     )));
                 }
                 Some(Ok(())) => break,
