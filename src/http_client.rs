@@ -348,12 +348,8 @@ fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, HttpClientE
 pub fn proxy_for(url: &reqwest::Url) -> Option<String> {
     let uri: axum::http::Uri = url.as_str().parse().ok()?;
     let intercept = hyper_util::client::proxy::matcher::Matcher::from_env().intercept(&uri)?;
-    let proxy = intercept.uri();
-    let host = proxy.host()?;
-    Some(match proxy.port_u16() {
-        Some(port) => format!("{}://{host}:{port}", proxy.scheme_str().unwrap_or("http")),
-        None => format!("{}://{host}", proxy.scheme_str().unwrap_or("http")),
-    })
+    intercept.uri().host()?;
+    Some(crate::net::tunnel::display(intercept.uri()))
 }
 
 /// A server certificate this client does not trust, worded for the person who must fix it.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use common::cli::*;
+use common::proxy::Tinyproxy;
 use common::sshd::{PASSWORD_USER, Sshd, keygen, password_user};
 use common::*;
 use hrconnector::source::{
@@ -47,9 +48,13 @@ impl Setup {
     }
 
     async fn validate(&self, url: &str, extra: &[String]) -> Run {
+        self.validate_with_env(url, extra, &[]).await
+    }
+
+    async fn validate_with_env(&self, url: &str, extra: &[String], env: &[(&str, &str)]) -> Run {
         let mut args = vec!["validate", "--source", url];
         args.extend(extra.iter().map(String::as_str));
-        let run = hrconnector(&args, &[]).await;
+        let run = hrconnector(&args, env).await;
         assert_no_secret(&run);
         run
     }
@@ -426,4 +431,54 @@ async fn a_connection_dropped_mid_transfer_is_opened_again_and_read_on() {
     assert!(bytes == expected, "the bytes read are the file's");
     // The login that found the version was read through, then one more after the drop.
     assert_eq!(s.sshd.logins() - logins, 1, "one login after the drop");
+}
+
+/// Agencies reach outside hosts through an HTTP proxy: an SFTP connection goes through the
+/// proxy of `HTTPS_PROXY` as a CONNECT tunnel (a real tinyproxy), a host `NO_PROXY` lists is
+/// reached directly, and a proxy that refuses the tunnel is named with its answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn sftp_goes_through_the_https_proxy_unless_no_proxy_lists_the_host() {
+    let s = Setup::new();
+    let url = s.sshd.url(&s.sshd.user, "terminations.csv");
+    let proxy = Tinyproxy::start(s.sshd.port).await;
+    let through = [("HTTPS_PROXY", proxy.url.as_str())];
+    let run = s.validate_with_env(&url, &s.key_args(), &through).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("25 records, valid"), "{}", run.stdout);
+    let tunnel = format!("127.0.0.1:{}", s.sshd.port);
+    assert_eq!(
+        proxy.connects(),
+        std::slice::from_ref(&tunnel),
+        "{}",
+        proxy.log_text()
+    );
+
+    let direct = [
+        ("HTTPS_PROXY", proxy.url.as_str()),
+        ("NO_PROXY", "127.0.0.1"),
+    ];
+    let run = s.validate_with_env(&url, &s.key_args(), &direct).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(proxy.connects(), [tunnel], "NO_PROXY: no second tunnel");
+
+    // A proxy that tunnels to another port only, given with a login.
+    let strict = Tinyproxy::start(1).await;
+    let with_login = strict.url.replace("http://", "http://hr:proxy-pa55@");
+    let refused = [("HTTPS_PROXY", with_login.as_str())];
+    let run = s.validate_with_env(&url, &s.key_args(), &refused).await;
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        !run.printed("proxy-pa55"),
+        "the proxy's password was printed"
+    );
+    // The proxy's policy: named, with its answer, and not asked again.
+    assert!(
+        run.stderr.contains(&format!(
+            "the proxy {} from HTTPS_PROXY will not tunnel to it",
+            strict.url
+        )) && run.stderr.contains(" 403 "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(strict.connects().len(), 1, "{}", strict.log_text());
 }

@@ -164,10 +164,31 @@ pub(super) async fn connect(config: &SftpSourceConfig) -> Result<Connection, Sft
         maximum_packet_size: 64 << 10,
         ..client::Config::default()
     });
+    // Through the proxy the environment names for this host, as every HTTPS request goes.
+    let proxy = crate::net::tunnel::Proxy::for_host(&location.host, location.port);
     let handshake = async {
-        let stream = tokio::net::TcpStream::connect((location.host.as_str(), location.port))
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
+        let stream =
+            match &proxy {
+                Some(proxy) => proxy
+                    .connect(&location.host, location.port)
+                    .await
+                    .map_err(|e| match e.is_refusal() {
+                        // The proxy's policy or login: no retry helps.
+                        true => SftpSourceError::ProxyRefused {
+                            name: name.clone(),
+                            proxy: proxy.display(),
+                            why: e.to_string(),
+                        },
+                        false => unreachable(format!(
+                            "through the proxy {} from HTTPS_PROXY (NO_PROXY lists hosts to reach \
+                         directly): {e}",
+                            proxy.display()
+                        )),
+                    })?,
+                None => tokio::net::TcpStream::connect((location.host.as_str(), location.port))
+                    .await
+                    .map_err(|e| unreachable(e.to_string()))?,
+            };
         client::connect_stream(ssh_config, stream, check)
             .await
             .map_err(|e| match e {

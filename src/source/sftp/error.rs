@@ -44,6 +44,15 @@ pub enum SftpSourceError {
         user: String,
         credential: &'static str,
     },
+    #[error(
+        "cannot reach {name}: the proxy {proxy} from HTTPS_PROXY will not tunnel to it: {why} \
+         (allow the tunnel on the proxy, or list the host in NO_PROXY to connect directly)"
+    )]
+    ProxyRefused {
+        name: String,
+        proxy: String,
+        why: String,
+    },
     #[error("cannot reach {name} after {attempts} attempt(s): {detail}")]
     Unreachable {
         name: String,
@@ -87,9 +96,9 @@ impl SftpSourceError {
                 // crd::conditions::reason::HOST_KEY_NOT_TRUSTED (the crd layer is above this one).
                 "HostKeyNotTrusted"
             }
-            SftpSourceError::Refused { .. } | SftpSourceError::PermissionDenied { .. } => {
-                "SourceAccessDenied"
-            }
+            SftpSourceError::Refused { .. }
+            | SftpSourceError::PermissionDenied { .. }
+            | SftpSourceError::ProxyRefused { .. } => "SourceAccessDenied",
             SftpSourceError::NotFound { .. } | SftpSourceError::NoMatch(_) => "SourceNotFound",
             SftpSourceError::Unreachable { .. } => "SourceUnreachable",
             SftpSourceError::NotAFile { .. } | SftpSourceError::Server { .. } => "SourceUnreadable",
@@ -104,6 +113,7 @@ impl SftpSourceError {
             }
             SftpSourceError::PermissionDenied { .. }
             | SftpSourceError::Refused { .. }
+            | SftpSourceError::ProxyRefused { .. }
             | SftpSourceError::HostKey { .. }
             | SftpSourceError::HostCertificate { .. }
             | SftpSourceError::EndpointNotAllowed { .. } => io::ErrorKind::PermissionDenied,
