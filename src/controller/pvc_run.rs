@@ -174,6 +174,17 @@ pub async fn upload_with_job(
     }
 }
 
+/// The file the upload Job chose for a path pattern, named as `spec` names files: relative to
+/// the claim's root. The pod names it where it mounted the claim; a pattern matches in its own
+/// directory only, so the choice is that directory and the file's name.
+fn in_claim(pattern: &str, chosen_in_pod: &str) -> String {
+    let file = chosen_in_pod.rsplit('/').next().unwrap_or(chosen_in_pod);
+    match pattern.trim_start_matches("./").rsplit_once('/') {
+        Some((dir, _)) => format!("{dir}/{file}"),
+        None => file.to_owned(),
+    }
+}
+
 /// Records the pod's checkpoint in status and turns its report into the run's outcome.
 async fn finish(status: &RunStatus, hrjob: &HrConnectorJob, pod: PodReport) -> UploadReport {
     let name = hrjob.metadata.name.clone().unwrap_or_default();
@@ -184,8 +195,9 @@ async fn finish(status: &RunStatus, hrjob: &HrConnectorJob, pod: PodReport) -> U
     }
     // The file a path pattern chose, with the digest of what was read.
     if let Some(chosen) = &pod.source {
+        let pattern = (hrjob.spec.source.persistent_volume_claim.as_ref()).map(|p| p.path.as_str());
         let seen = crate::crd::ObjectSourceStatus {
-            chosen: Some(chosen.clone()),
+            chosen: Some(in_claim(pattern.unwrap_or_default(), chosen)),
             sha256: (!pod.source_sha256.is_empty()).then(|| pod.source_sha256.clone()),
             etag: None,
             last_modified: None,
@@ -234,4 +246,26 @@ fn known_reason(r: &str) -> &'static str {
         ])
         .find(|k| *k == r)
         .unwrap_or(reason::UPLOAD_FAILED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_claim;
+
+    #[test]
+    fn the_chosen_file_is_named_relative_to_the_claim() {
+        let pod = "/data/drops/terminations_2026-11-30.csv";
+        assert_eq!(
+            in_claim("drops/terminations_*.csv", pod),
+            "drops/terminations_2026-11-30.csv"
+        );
+        assert_eq!(
+            in_claim("./drops/terminations_*.csv", pod),
+            "drops/terminations_2026-11-30.csv"
+        );
+        assert_eq!(
+            in_claim("terminations_*.csv", "/data/terminations_2026-11-30.csv"),
+            "terminations_2026-11-30.csv"
+        );
+    }
 }

@@ -97,8 +97,8 @@ pub struct HrConnectorJobStatus {
 #[serde(rename_all = "camelCase")]
 pub struct ObjectSourceStatus {
     /// The object or file the source's pattern chose (the newest match; for a
-    /// persistentVolumeClaim, its path in the upload Job's pod); absent when the source names
-    /// one.
+    /// persistentVolumeClaim, its path relative to the claim's root, as `spec` names it); absent
+    /// when the source names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chosen: Option<String>,
     /// SHA-256 (hex) of what the last validation of this version read: the object's bytes, or
