@@ -265,6 +265,16 @@ check_fails "rbac check rejects a chart that may list Secrets" \
 check_fails "rbac check rejects a ClusterRole where Roles were asked for" \
   "$PY" scripts/deploy_checks/rbac_check.py "$OUT/rbac-table.yaml" "$OUT/helm4-cluster.yaml" \
   --watch-namespace hr,payroll --release-namespace "$RELEASE_NS"
+"$PY" -c '
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+for d in docs:
+    if (d["metadata"].get("labels") or {}).get("rbac.authorization.k8s.io/aggregate-to-view") == "true":
+        d["rules"][0]["verbs"].append("delete")
+yaml.safe_dump_all(docs, open(sys.argv[2], "w"))' "$OUT/helm4-default.yaml" "$OUT/rbac-view-tampered.yaml"
+check_fails "rbac check rejects a view role that may delete" \
+  "$PY" scripts/deploy_checks/rbac_check.py "$OUT/rbac-table.yaml" "$OUT/rbac-view-tampered.yaml" \
+  --watch-namespace "$RELEASE_NS" --release-namespace "$RELEASE_NS"
 
 section "Pod Security Standard \"restricted\" (psa_restricted.py), OpenShift mode too"
 for hv in helm3 helm4; do

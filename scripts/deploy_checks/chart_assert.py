@@ -24,6 +24,9 @@ def main() -> int:
         if not cond:
             problems.append(what)
 
+    aggregated = [r for r in by_kind.get("ClusterRole", []) if any(
+        k.startswith("rbac.authorization.k8s.io/aggregate-to-") for k in (r["metadata"].get("labels") or {}))]
+    operator_cluster_roles = [r for r in by_kind.get("ClusterRole", []) if r not in aggregated]
     (deploy,) = by_kind["Deployment"]
     pod = deploy["spec"]["template"]["spec"]
     (c,) = pod["containers"]
@@ -137,11 +140,18 @@ def main() -> int:
         expect(watched == "hr,payroll", f"HRCONNECTOR_WATCH_NAMESPACE is the list: {watched!r}")
     elif mode == "cluster":
         expect("HRCONNECTOR_WATCH_NAMESPACE" not in env, "clusterWide: every namespace")
-        expect("ClusterRole" in by_kind, "clusterWide: a ClusterRole")
+        expect(operator_cluster_roles, "clusterWide: a ClusterRole")
     else:
         release_ns = deploy["metadata"]["namespace"]
         expect(watched == release_ns, f"least privilege by default: the release namespace only ({watched!r})")
-        expect("ClusterRole" not in by_kind, "no ClusterRole by default")
+        expect(not operator_cluster_roles, "no ClusterRole of the operator's by default")
+    # People's roles: reading in view, writing in edit (and so admin), by default.
+    view = [r for r in aggregated if r["metadata"]["labels"].get("rbac.authorization.k8s.io/aggregate-to-view") == "true"]
+    edit = [r for r in aggregated if r["metadata"]["labels"].get("rbac.authorization.k8s.io/aggregate-to-edit") == "true"]
+    expect(len(view) == 1 and view[0]["rules"][0]["verbs"] == ["get", "list", "watch"],
+           f"an aggregated view ClusterRole reading hrconnectorjobs: {view}")
+    expect(len(edit) == 1 and "patch" in edit[0]["rules"][0]["verbs"],
+           f"an aggregated edit ClusterRole that may patch hrconnectorjobs (the plugin's run-now, suspend): {edit}")
     audiences = [a.split("=", 1)[1] for a in args if a.startswith("--allow-token-audience=")]
     if mode == "all":
         expect(audiences == ["api://AzureADTokenExchange"], f"allowTokenAudiences passed on: {audiences}")
