@@ -74,13 +74,12 @@ impl Connected {
             })
     }
 
-    /// A JSON merge patch of `name` (after a get, so a missing job is named as such).
+    /// A JSON merge patch of `name`: one request; a missing job is named as such.
     pub async fn merge_patch(
         &self,
         name: &str,
         patch: serde_json::Value,
     ) -> Result<HrConnectorJob, PluginError> {
-        self.get_job(name).await?;
         self.jobs()
             .patch(
                 name,
@@ -91,7 +90,13 @@ impl Connected {
                 &Patch::Merge(&patch),
             )
             .await
-            .map_err(|e| PluginError::from_kube(self.what("patch", name), e))
+            .map_err(|e| match e {
+                kube::Error::Api(status) if status.code == 404 => PluginError::NotFound {
+                    namespace: self.namespace.clone(),
+                    name: name.to_string(),
+                },
+                other => PluginError::from_kube(self.what("patch", name), other),
+            })
     }
 
     pub fn what(&self, verb: &str, name: &str) -> String {
