@@ -29,7 +29,11 @@ pub enum TunnelError {
     #[error("the tunnel broke while it was being set up: {0}")]
     Io(std::io::Error),
     #[error("it answered CONNECT {target} with `{status}`")]
-    Refused { target: String, status: String },
+    Refused {
+        target: String,
+        status: String,
+        code: u16,
+    },
     #[error("it closed the connection instead of answering CONNECT")]
     Closed,
     #[error("its answer to CONNECT is not HTTP, or longer than 16 KiB")]
@@ -42,10 +46,7 @@ impl TunnelError {
     pub fn is_refusal(&self) -> bool {
         match self {
             TunnelError::Scheme => true,
-            TunnelError::Refused { status, .. } => status
-                .split_whitespace()
-                .nth(1)
-                .is_some_and(|c| c.starts_with('4')),
+            TunnelError::Refused { code, .. } => (400..500).contains(code),
             _ => false,
         }
     }
@@ -55,12 +56,7 @@ impl Proxy {
     /// The proxy the environment routes connections to `host:port` through: `HTTPS_PROXY` (or
     /// `https_proxy`, `ALL_PROXY`) unless `NO_PROXY` lists the host, as for every HTTPS request.
     pub fn for_host(host: &str, port: u16) -> Option<Proxy> {
-        let host = if host.contains(':') {
-            format!("[{host}]")
-        } else {
-            host.to_owned()
-        };
-        let target: Uri = format!("https://{host}:{port}/").parse().ok()?;
+        let target: Uri = format!("https://{}/", authority(host, port)).parse().ok()?;
         let intercept =
             hyper_util::client::proxy::matcher::Matcher::from_env().intercept(&target)?;
         Some(Proxy {
@@ -85,11 +81,7 @@ impl Proxy {
         let mut stream = TcpStream::connect((proxy_host, self.uri.port_u16().unwrap_or(80)))
             .await
             .map_err(TunnelError::Connect)?;
-        let target = if host.contains(':') {
-            format!("[{host}]:{port}")
-        } else {
-            format!("{host}:{port}")
-        };
+        let target = authority(host, port);
         let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n").into_bytes();
         if let Some(auth) = &self.authorization {
             request.extend_from_slice(b"Proxy-Authorization: ");
@@ -99,14 +91,29 @@ impl Proxy {
         request.extend_from_slice(b"\r\n");
         stream.write_all(&request).await.map_err(TunnelError::Io)?;
         let status = read_answer(&mut stream).await?;
-        let code = status.split_whitespace().nth(1).unwrap_or_default();
-        if !status.starts_with("HTTP/1.") || code.len() != 3 {
-            return Err(TunnelError::Garbled);
-        }
-        if !code.starts_with('2') {
-            return Err(TunnelError::Refused { target, status });
+        let code = status
+            .split_whitespace()
+            .nth(1)
+            .filter(|c| c.len() == 3 && status.starts_with("HTTP/1."))
+            .and_then(|c| c.parse::<u16>().ok())
+            .ok_or(TunnelError::Garbled)?;
+        if !(200..300).contains(&code) {
+            return Err(TunnelError::Refused {
+                target,
+                status,
+                code,
+            });
         }
         Ok(stream)
+    }
+}
+
+/// `host:port`, an IPv6 address in brackets.
+fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }
 
