@@ -309,7 +309,7 @@ fn cpu_time() -> Duration {
 fn convert_and_validate(path: &Path, input: &InputOptions, records: u64) -> Timed {
     let opts = ValidationOptions::default();
     let (t, cpu) = (Instant::now(), cpu_time());
-    let conversion = convert::convert(Arc::new(FileSource::new(path)), input, &opts)
+    let conversion = convert::convert(Arc::new(FileSource::new(path)), input, &opts, 1)
         .unwrap_or_else(|e| panic!("converts: {e}"));
     let (convert, convert_cpu) = (t.elapsed(), cpu_time().saturating_sub(cpu));
     assert!(conversion.report.converted);
@@ -352,7 +352,7 @@ fn child(kind: &str) {
     };
     let opts = ValidationOptions::default();
     let t = Instant::now();
-    let conversion = convert::convert(Arc::new(FileSource::new(&path)), &input, &opts)
+    let conversion = convert::convert(Arc::new(FileSource::new(&path)), &input, &opts, 1)
         .unwrap_or_else(|e| panic!("converts: {e}"));
     let convert = t.elapsed();
     let hwm_convert = vm_hwm_kib();

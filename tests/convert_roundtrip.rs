@@ -55,7 +55,7 @@ proptest! {
         let source: Arc<dyn CsvSource> = Arc::new(BytesSource::new("canonical.csv", bytes));
         // A time zone asked for puts the stage to work on a file that needs nothing.
         let input = InputOptions { time_zone: Some("America/New_York".into()), ..InputOptions::default() };
-        let conversion = convert(source, &input, &ValidationOptions::default()).unwrap();
+        let conversion = convert(source, &input, &ValidationOptions::default(), 1).unwrap();
         prop_assert!(conversion.report.converted);
         let mut reader = csv::Reader::from_reader(conversion.source.open().unwrap());
         let converted: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();

@@ -34,7 +34,7 @@ fn an_export_refused_mid_way_leaves_no_writer_thread_running() {
     bytes.extend_from_slice(b"bad\xff@contoso.com,2026-03-01T09:00:00Z,2026-03-02T09:00:00Z\n");
     for round in 0..20 {
         let source: Arc<dyn CsvSource> = Arc::new(BytesSource::new("export.csv", bytes.clone()));
-        let error = convert(source, &input, &ValidationOptions::default())
+        let error = convert(source, &input, &ValidationOptions::default(), 1)
             .err()
             .expect("not UTF-8 is refused");
         assert!(error.to_string().contains("not UTF-8"), "{error}");

@@ -78,7 +78,7 @@ fn check(data: &[u8]) {
         ..ValidationOptions::default()
     };
     let source: Arc<dyn CsvSource> = Arc::new(BytesSource::new("fuzz", body.to_vec()));
-    if let Ok(conversion) = convert(source, &input, &validation) {
+    if let Ok(conversion) = convert(source, &input, &validation, 1) {
         let mut report = match validate(conversion.source.as_ref(), &conversion.validation) {
             Ok(report) => report,
             Err(_) => return,

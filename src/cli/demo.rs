@@ -160,7 +160,12 @@ async fn european_export(
         ..InputOptions::default()
     };
     let conversion = tokio::task::spawn_blocking(move || {
-        crate::convert::convert(export, &input, &ValidationOptions::default())
+        crate::convert::convert(
+            export,
+            &input,
+            &ValidationOptions::default(),
+            crate::upload::DEFAULT_RECORDS_PER_CALL,
+        )
     })
     .await??;
     if output == OutputFormat::Text {

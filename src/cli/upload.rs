@@ -217,7 +217,12 @@ pub fn run(args: UploadArgs) -> ExitCode {
     };
     let chosen_name = source.name();
     // The conversion reads on this thread, outside the runtime, which serves an object's reads.
-    let conversion = match crate::convert::convert(source, &input, &validation) {
+    let conversion = match crate::convert::convert(
+        source,
+        &input,
+        &validation,
+        args.records_per_call as usize,
+    ) {
         Ok(conversion) => conversion,
         Err(e) => {
             let message = e.to_string();

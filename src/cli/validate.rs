@@ -76,7 +76,7 @@ pub fn run(args: ValidateArgs) -> ExitCode {
         source,
         validation: opts,
         report: conversion,
-    } = match crate::convert::convert(source, &input, &opts) {
+    } = match crate::convert::convert(source, &input, &opts, 1) {
         Ok(c) => c,
         Err(e) => {
             let status = match e {

@@ -73,6 +73,7 @@ pub fn converted(
         source,
         &job.spec.input_options(),
         &validation_options(job, ceiling),
+        job.spec.records_per_call as usize,
     )
 }
 

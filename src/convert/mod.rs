@@ -4,6 +4,7 @@
 pub mod dates;
 pub mod options;
 mod pipeline;
+mod segmented;
 pub mod workbook;
 
 pub use options::InputOptions;

@@ -13,8 +13,11 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
+use sha2::{Digest, Sha256};
+
 use super::dates::DateConverter;
 use super::options::{Delimiter, Encoding, InputFormat, InputOptions, is_date_field};
+use super::segmented;
 use super::workbook::{self, SheetRows};
 use crate::hrdata::{
     ColumnNames, CsvError, CsvSource, Field, Record, RecordError, RecordReader, ValidationOptions,
@@ -67,7 +70,19 @@ pub struct LineMap {
 
 impl LineMap {
     fn record(&mut self, record: u64, export_line: u64, converted_line: u64) {
-        let shift = export_line as i64 - converted_line as i64;
+        self.push(record, export_line as i64 - converted_line as i64);
+    }
+
+    /// Adds the shifts of a part whose records come after `records` records, its lines after
+    /// lines whose difference is `shift`: its first record at the part's difference, 0.
+    fn append(&mut self, part: &LineMap, records: u64, shift: i64) {
+        self.push(records + 1, shift);
+        for &(record, part_shift) in &part.shifts {
+            self.push(records + record, shift + part_shift);
+        }
+    }
+
+    fn push(&mut self, record: u64, shift: i64) {
         if self.shifts.last().map_or(0, |s| s.1) != shift {
             self.shifts.push((record, shift));
         }
@@ -152,10 +167,33 @@ pub enum ConvertError {
 /// Converts `source` as `input` declares; `validation` names the file's columns. Nothing is
 /// converted (the source is returned pinned, as it is) unless `input` asks for it or the file
 /// is a workbook.
+///
+/// The converted file is validated as it is written (with [`Conversion::validation`], chunks
+/// planned for `records_per_call` records), so that validating it afterwards with those options
+/// does not read it again.
 pub fn convert(
     source: Arc<dyn CsvSource>,
     input: &InputOptions,
     validation: &ValidationOptions,
+    records_per_call: usize,
+) -> Result<Conversion, ConvertError> {
+    convert_in(
+        source,
+        input,
+        validation,
+        records_per_call,
+        crate::hrdata::SEGMENT,
+    )
+}
+
+/// [`convert`], a CSV export cut into segments of `segment` bytes when it is converted in
+/// segments (tests cut it small).
+pub(super) fn convert_in(
+    source: Arc<dyn CsvSource>,
+    input: &InputOptions,
+    validation: &ValidationOptions,
+    records_per_call: usize,
+    segment: u64,
 ) -> Result<Conversion, ConvertError> {
     // Read once, as one version (for a pattern, one match; a report URL, one download): what
     // is converted, validated and sent is that version.
@@ -198,7 +236,13 @@ pub fn convert(
     let out = tempfile::NamedTempFile::new().map_err(io_err)?;
     let (file, path) = out.into_parts();
     let mut writer = Output::new(file).map_err(io_err)?;
+    let output_validation = ValidationOptions {
+        columns: output_columns(input),
+        ..validation.clone()
+    };
     let mut stage = Stage::new(input, validation, zone);
+    // Validated as written when converted in segments.
+    let mut checked = None;
     let described = if is_workbook {
         let local = local_copy(source.as_ref()).map_err(io_err)?;
         let mut rows = SheetRows::open(local.path(), input.sheet.as_deref())?;
@@ -210,23 +254,29 @@ pub fn convert(
             }
             let texts: Vec<String> = cells.iter().map(|c| c.to_text()).collect();
             let values: Vec<&str> = texts.iter().map(String::as_str).collect();
-            stage.row(u64::from(row), &values, &mut writer.buf);
+            stage.row(u64::from(row), &values, &mut writer.buf, writer.flushed);
             writer.spill().map_err(io_err)?;
         }
+        described
+    } else if let Some(csv) = segmented::SegmentedCsv::of(source.as_ref(), input, prefix, segment) {
+        let csv = csv.map_err(io_err)?;
+        let check = (name.clone(), &output_validation, records_per_call);
+        let (described, check) = csv.convert(&mut stage, &mut writer, check)?;
+        checked = check;
         described
     } else {
         read_csv(source.as_ref(), input, &mut stage, &mut writer, &name)?
     };
-    writer.finish().map_err(io_err)?;
+    let (sha256, len) = writer.finish().map_err(io_err)?;
     let mut report = stage.finish();
     report.input = described;
-    let validation = ValidationOptions {
-        columns: output_columns(input),
-        ..validation.clone()
+    let source = match checked {
+        Some(check) => TempFileSource::validated(name, path, check.finish(sha256, len)),
+        None => TempFileSource::new(name, path),
     };
     Ok(Conversion {
-        source: Arc::new(TempFileSource::new(name, path)),
-        validation,
+        source: Arc::new(source),
+        validation: output_validation,
         report,
     })
 }
@@ -265,11 +315,13 @@ fn local_copy(source: &dyn CsvSource) -> io::Result<tempfile::NamedTempFile> {
 /// writes to the file whenever it holds [`SPILL`] bytes (writing to the page cache was a fifth
 /// of the converting thread's time). [`BUFFERS`] buffers go round, never more, so memory is the
 /// same for any file (a writer slowed by the kernel's writeback makes the converter wait).
-struct Output {
-    buf: Vec<u8>,
+pub(super) struct Output {
+    pub(super) buf: Vec<u8>,
+    /// Bytes handed to the writer so far: where `buf` starts in the file.
+    pub(super) flushed: u64,
     full: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
     empty: std::sync::mpsc::Receiver<Vec<u8>>,
-    writer: Option<std::thread::JoinHandle<io::Result<std::fs::File>>>,
+    writer: Option<std::thread::JoinHandle<io::Result<(std::fs::File, Sha256)>>>,
 }
 
 const SPILL: usize = 256 * 1024;
@@ -290,16 +342,20 @@ impl Output {
         let writer = std::thread::Builder::new()
             .name("convert-writer".into())
             .spawn(move || {
+                // The file's SHA-256, for its validation as written.
+                let mut hasher = Sha256::new();
                 for mut buf in full_rx {
+                    hasher.update(&buf);
                     file.write_all(&buf)?;
                     buf.clear();
                     // The converting thread may be done; the buffer is then dropped.
                     let _ = empty_tx.send(buf);
                 }
-                Ok(file)
+                Ok((file, hasher))
             })?;
         Ok(Output {
             buf: output_buffer(),
+            flushed: 0,
             full: Some(full),
             empty,
             writer: Some(writer),
@@ -310,21 +366,38 @@ impl Output {
         if self.buf.len() < SPILL {
             return Ok(());
         }
+        let full = std::mem::take(&mut self.buf);
+        self.buf = self.hand_over(full)?;
+        Ok(())
+    }
+
+    /// Hands a part of the file (whole records, converted elsewhere) to the writer, after what
+    /// `buf` holds; returns an empty buffer for another part.
+    pub(super) fn write_part(&mut self, part: Vec<u8>) -> io::Result<Vec<u8>> {
+        if !self.buf.is_empty() {
+            let held = std::mem::take(&mut self.buf);
+            self.buf = self.hand_over(held)?;
+        }
+        self.hand_over(part)
+    }
+
+    /// Sends `full` to the writer and takes an empty buffer back.
+    fn hand_over(&mut self, full: Vec<u8>) -> io::Result<Vec<u8>> {
+        self.flushed += full.len() as u64;
         let sent = self
             .full
             .as_ref()
-            .is_some_and(|full| full.send(std::mem::take(&mut self.buf)).is_ok());
+            .is_some_and(|channel| channel.send(full).is_ok());
         match self.empty.recv() {
-            Ok(next) if sent => {
-                self.buf = next;
-                Ok(())
-            }
+            Ok(next) if sent => Ok(next),
             // The writer stopped: its error says why.
-            _ => self.join().map(|_| ()),
+            _ => self.join().and(Err(io::Error::other(
+                "the converted file's writer has stopped",
+            ))),
         }
     }
 
-    fn join(&mut self) -> io::Result<std::fs::File> {
+    fn join(&mut self) -> io::Result<(std::fs::File, Sha256)> {
         self.full = None;
         match self.writer.take().map(std::thread::JoinHandle::join) {
             Some(Ok(result)) => result,
@@ -335,15 +408,20 @@ impl Output {
         }
     }
 
-    fn finish(mut self) -> io::Result<()> {
+    /// Writes the rest; the file's SHA-256 (hex) and length.
+    fn finish(mut self) -> io::Result<(String, u64)> {
         let buf = std::mem::take(&mut self.buf);
+        let len = self.flushed + buf.len() as u64;
         if let Some(full) = &self.full
             && full.send(buf).is_err()
         {
-            return self.join().map(|_| ());
+            return self.join().and(Err(io::Error::other(
+                "the converted file's writer has stopped",
+            )));
         }
-        let mut file = self.join()?;
-        file.flush()
+        let (mut file, hasher) = self.join()?;
+        file.flush()?;
+        Ok((hex::encode(hasher.finalize()), len))
     }
 }
 
@@ -445,11 +523,7 @@ fn read_csv(
                 texts.clear();
                 let not_utf8 = |column: usize| ConvertError::Input {
                     name: name.to_owned(),
-                    message: format!(
-                        "line {line}, column {column}: not UTF-8; if the file was saved by Excel \
-                         in a Western European locale, declare --encoding windows-1252 \
-                         (spec.input.encoding)"
-                    ),
+                    message: not_utf8(line, column),
                 };
                 // One check of the whole record; a field is then a slice of it, unless the
                 // record's bytes were only UTF-8 once joined (a character cut by a delimiter).
@@ -472,7 +546,7 @@ fn read_csv(
                         }
                     }
                 }
-                stage.row(line, &texts, &mut writer.buf);
+                stage.row(line, &texts, &mut writer.buf, writer.flushed);
                 writer.spill().map_err(io_err)?;
             }
             drop(texts);
@@ -491,6 +565,14 @@ fn read_csv(
             e.to_string()
         });
     Ok(format!("csv ({encoding}, {delimiter})"))
+}
+
+/// The error of a field of the export that is not UTF-8.
+pub(super) fn not_utf8(line: u64, column: usize) -> String {
+    format!(
+        "line {line}, column {column}: not UTF-8; if the file was saved by Excel in a Western \
+         European locale, declare --encoding windows-1252 (spec.input.encoding)"
+    )
 }
 
 /// The reader thread: fills batches of records (reused once the converting thread hands them
@@ -538,7 +620,7 @@ fn split_records<R: io::BufRead>(
 }
 
 /// The delimiter of the header line: the one of `,` `;` tab `|` it holds outside quotes.
-fn detect_delimiter(buf: &[u8]) -> Result<u8, String> {
+pub(super) fn detect_delimiter(buf: &[u8]) -> Result<u8, String> {
     let mut counts: BTreeMap<u8, usize> = BTreeMap::new();
     let mut quoted = false;
     for &b in buf {
@@ -578,6 +660,7 @@ fn detect_delimiter(buf: &[u8]) -> Result<u8, String> {
 }
 
 /// One date-time column being converted.
+#[derive(Clone)]
 struct DateColumn {
     field: Field,
     converter: DateConverter,
@@ -586,9 +669,10 @@ struct DateColumn {
 
 /// The row-by-row part shared by CSV and workbooks: the header mapped to fields, values
 /// trimmed and dates converted, rows written or (a value that cannot be converted) left out.
-struct Stage<'a> {
+#[derive(Clone)]
+pub(super) struct Stage<'a> {
     input: &'a InputOptions,
-    validation: &'a ValidationOptions,
+    pub(super) validation: &'a ValidationOptions,
     zone: jiff::tz::TimeZone,
     header: Option<Vec<String>>,
     dates: Vec<DateColumn>,
@@ -599,6 +683,10 @@ struct Stage<'a> {
     /// The converted file's line that the next row starts on.
     converted_line: u64,
     lines: LineMap,
+    /// The row written last, as a parse of the converted file reads it (when `fields`).
+    pub(super) record: Record,
+    /// Whether rows are also put into `record`, to be checked as written.
+    fields: bool,
 }
 
 impl<'a> Stage<'a> {
@@ -617,6 +705,8 @@ impl<'a> Stage<'a> {
             records: 0,
             converted_line: 1,
             lines: LineMap::default(),
+            record: Record::default(),
+            fields: false,
             report: ConversionReport {
                 converted: true,
                 ..ConversionReport::default()
@@ -624,10 +714,12 @@ impl<'a> Stage<'a> {
         }
     }
 
-    /// Converts one row (the first is the header) and appends it to `out`.
-    fn row(&mut self, line: u64, values: &[&str], out: &mut Vec<u8>) {
+    /// Converts one row (the first is the header) and appends it to `out`, whose first byte
+    /// is at `base` in the converted file.
+    pub(super) fn row(&mut self, line: u64, values: &[&str], out: &mut Vec<u8>, base: u64) {
         let start = out.len();
         let converted_line = self.converted_line;
+        self.record.begin(converted_line, base + start as u64);
         self.write_row(line, values, out);
         // Only a quoted value can hold a line break of its own.
         let written = &out[start..];
@@ -638,6 +730,10 @@ impl<'a> Stage<'a> {
         };
         if self.header.is_some() && self.records > 0 {
             self.lines.record(self.records, line, converted_line);
+        }
+        if self.fields && self.record.len() == 0 {
+            // Written as `""`: one empty field.
+            self.record.push_field(b"");
         }
     }
 
@@ -660,14 +756,24 @@ impl<'a> Stage<'a> {
         let record = self.records;
         let header = self.header.as_deref().unwrap_or_default();
         let mut failed = false;
+        let mut fields = self.fields.then_some(&mut self.record);
         push_record(out, values.len(), |i, out| {
             let text = value(values[i]);
             let column = match self.date_at.get(i) {
                 Some(Some(d)) if !text.is_empty() => &mut self.dates[*d],
-                _ => return push_field(out, text.as_bytes()),
+                _ => {
+                    if let Some(fields) = &mut fields {
+                        fields.push_field(text.as_bytes());
+                    }
+                    return push_field(out, text.as_bytes());
+                }
             };
+            let before = out.len();
             match column.converter.convert_into(text, out) {
                 Ok(earlier_of_two) => {
+                    if let Some(fields) = &mut fields {
+                        fields.push_field(&out[before..]);
+                    }
                     column.report.converted += 1;
                     column.report.earlier_of_two += u64::from(earlier_of_two);
                 }
@@ -687,6 +793,9 @@ impl<'a> Stage<'a> {
                             ),
                             value: Some(text.to_owned()),
                         });
+                    }
+                    if let Some(fields) = &mut fields {
+                        fields.push_field(text.as_bytes());
                     }
                     push_field(out, text.as_bytes());
                 }
@@ -733,6 +842,62 @@ impl<'a> Stage<'a> {
                 self.input.output_header(field).to_owned()
             })
             .collect()
+    }
+
+    /// A copy for converting a part of the file on another thread once the header is written:
+    /// records, lines and the report counted from the part's start, rows put into `record`.
+    pub(super) fn for_part(&self) -> Self {
+        let mut part = self.clone();
+        part.records = 0;
+        part.converted_line = 1;
+        part.lines = LineMap::default();
+        part.report = ConversionReport {
+            converted: true,
+            ..ConversionReport::default()
+        };
+        for column in &mut part.dates {
+            column.report.converted = 0;
+            column.report.earlier_of_two = 0;
+        }
+        part.fields = true;
+        part
+    }
+
+    /// Records converted since [`Stage::for_part`] (or the start).
+    pub(super) fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Lines of the converted file written since [`Stage::for_part`] (or the start).
+    pub(super) fn converted_lines(&self) -> u64 {
+        self.converted_line - 1
+    }
+
+    /// Adds what `part` converted (a copy from [`Stage::for_part`] that converted the records
+    /// after this one's): `export_lines` lines of the export come before its first record.
+    pub(super) fn merge(&mut self, part: &Stage<'_>, export_lines: u64) {
+        let (records, converted_lines) = (self.records, self.converted_line - 1);
+        let report = &mut self.report;
+        report.rejected += part.report.rejected;
+        report.error_count += part.report.error_count;
+        let room = MAX_ERRORS.saturating_sub(report.errors.len());
+        report
+            .errors
+            .extend(part.report.errors.iter().take(room).cloned().map(|mut e| {
+                e.record += records;
+                e.line += export_lines;
+                e
+            }));
+        for (total, column) in self.dates.iter_mut().zip(&part.dates) {
+            total.report.converted += column.report.converted;
+            total.report.earlier_of_two += column.report.earlier_of_two;
+        }
+        if part.records > 0 {
+            let shift = export_lines as i64 - converted_lines as i64;
+            self.lines.append(&part.lines, records, shift);
+        }
+        self.records += part.records;
+        self.converted_line += part.converted_line - 1;
     }
 
     fn finish(mut self) -> ConversionReport {

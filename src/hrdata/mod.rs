@@ -23,6 +23,7 @@ mod stream;
 mod utf8_prefix;
 mod validate;
 mod warnings;
+mod written;
 
 pub use crate::source::{BytesSource, CsvSource, FileSource};
 pub use chunk::{Chunk, ChunkReader};
@@ -30,8 +31,11 @@ pub use error::{CsvError, Limit, RecordError};
 pub use plan::ChunkPlan;
 // The conversion stage reads exports with the same reader (its delimiter, exact lines, limits).
 pub(crate) use parse::{Record, RecordReader};
+pub(crate) use segmented::{SEGMENT, SegmentInput, Whole, guess_start};
 pub(crate) use stream::read_error;
 pub use validate::{ValidationReport, validate, validate_and_plan};
+pub use written::Prevalidated;
+pub(crate) use written::{CheckedPart, WrittenCheck, WrittenRules};
 
 // API CONTRACT (filled in by the hrdata work; other modules code against these names):
 //

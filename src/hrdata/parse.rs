@@ -93,6 +93,26 @@ impl Record {
         (0..self.len).filter_map(|i| self.get(i))
     }
 
+    /// Starts a record built field by field (what a writer put out), at `line` and byte
+    /// `start` of its file.
+    pub fn begin(&mut self, line: u64, start: u64) {
+        self.data.clear();
+        self.len = 0;
+        self.line = line;
+        self.start = start;
+        self.known_utf8 = false;
+    }
+
+    /// Appends a field (unquoted) to a record started with [`Record::begin`].
+    pub fn push_field(&mut self, field: &[u8]) {
+        self.data.extend_from_slice(field);
+        if self.ends.len() == self.len {
+            self.ends.push(0);
+        }
+        self.ends[self.len] = self.data.len();
+        self.len += 1;
+    }
+
     #[cfg(test)]
     pub fn from_fields(fields: &[&[u8]], line: u64) -> Record {
         let mut r = Record {

@@ -91,7 +91,7 @@ impl Whole {
             .map(|file| file.map(|file| Whole::File(file, Pool::default())))
     }
 
-    fn len(&self) -> u64 {
+    pub fn len(&self) -> u64 {
         match self {
             Whole::Memory(data) => data.len() as u64,
             Whole::File(file, _) => file.size(),
@@ -99,7 +99,7 @@ impl Whole {
     }
 
     /// Bytes `start..end` (`end` at most the length).
-    fn range(&self, start: u64, end: u64) -> io::Result<Bytes> {
+    pub fn range(&self, start: u64, end: u64) -> io::Result<Bytes> {
         let end = end.min(self.len());
         match self {
             Whole::Memory(data) => Ok(data.slice(start as usize..end.max(start) as usize)),
@@ -141,7 +141,7 @@ impl Whole {
 
 /// The source from one offset to its end: the rest of a segment first, then pieces of
 /// [`TAIL`] bytes; each piece's UTF-8 is checked as it comes.
-struct SegmentInput {
+pub(crate) struct SegmentInput {
     whole: Whole,
     current: Bytes,
     pos: usize,
@@ -152,7 +152,7 @@ struct SegmentInput {
 }
 
 impl SegmentInput {
-    fn new(whole: Whole, first: Bytes, start: u64) -> Self {
+    pub fn new(whole: Whole, first: Bytes, start: u64) -> Self {
         let mut utf8 = Utf8Prefix::default();
         utf8.feed(&first);
         SegmentInput {
@@ -204,7 +204,7 @@ impl Read for SegmentInput {
 /// Where the first record of a segment starts, guessed from its bytes (`block`, whose first
 /// byte is the one before the segment, at `block_start`): after its first `\n` and any line
 /// breaks after that. `None`: no record starts in the segment, by that guess.
-fn guess_start(block: &[u8], block_start: u64) -> Option<u64> {
+pub(crate) fn guess_start(block: &[u8], block_start: u64) -> Option<u64> {
     let newline = memchr::memchr(b'\n', block)?;
     let run = block[newline + 1..]
         .iter()

@@ -102,6 +102,11 @@ pub fn validate(
     source: &dyn CsvSource,
     opts: &ValidationOptions,
 ) -> Result<ValidationReport, CsvError> {
+    if let Some(done) = source.prevalidated()
+        && let Some(report) = done.report(opts)
+    {
+        return Ok(report.clone());
+    }
     validate_and_plan(source, opts, 1).map(|(report, _)| report)
 }
 
@@ -113,6 +118,12 @@ pub fn validate_and_plan(
     opts: &ValidationOptions,
     records_per_call: usize,
 ) -> Result<(ValidationReport, Option<ChunkPlan>), CsvError> {
+    // Validated as it was written (written.rs), with these options.
+    if let Some(done) = source.prevalidated()
+        && let Some(planned) = done.planned(opts, records_per_call)
+    {
+        return Ok(planned);
+    }
     match Whole::of(source) {
         Some(whole) => {
             let whole = whole.map_err(|error| CsvError::io(source.name(), error))?;

@@ -48,6 +48,11 @@ pub trait CsvSource: Send + Sync {
     fn change_check(&self) -> Option<ChangeCheck> {
         None
     }
+    /// The content's validation, when it was done as the content was written (a converted
+    /// export): [`crate::hrdata::validate_and_plan`] gives it for the same options.
+    fn prevalidated(&self) -> Option<Arc<crate::hrdata::Prevalidated>> {
+        None
+    }
     /// The whole content, when it is in memory already: read in place rather than copied.
     fn bytes(&self) -> Option<::bytes::Bytes> {
         None

@@ -6,11 +6,14 @@ use std::io::{self, Read};
 use std::sync::Arc;
 
 use super::{ChangeCheck, CsvSource, FileSource, ReadAt};
+use crate::hrdata::Prevalidated;
 
 pub struct TempFileSource {
     name: String,
     inner: Arc<dyn CsvSource>,
     _path: Arc<tempfile::TempPath>,
+    /// The file's validation, when it was done as the file was written.
+    prevalidated: Option<Arc<Prevalidated>>,
 }
 
 impl TempFileSource {
@@ -19,6 +22,15 @@ impl TempFileSource {
             name,
             inner: Arc::new(FileSource::new(path.to_path_buf())),
             _path: Arc::new(path),
+            prevalidated: None,
+        }
+    }
+
+    /// The file at `path`, validated as it was written.
+    pub fn validated(name: String, path: tempfile::TempPath, validation: Prevalidated) -> Self {
+        TempFileSource {
+            prevalidated: Some(Arc::new(validation)),
+            ..TempFileSource::new(name, path)
         }
     }
 
@@ -46,6 +58,7 @@ impl CsvSource for TempFileSource {
             name: self.name.clone(),
             inner: self.inner.pin()?,
             _path: self._path.clone(),
+            prevalidated: self.prevalidated.clone(),
         }))
     }
     fn change_check(&self) -> Option<ChangeCheck> {
@@ -53,5 +66,8 @@ impl CsvSource for TempFileSource {
     }
     fn ranged(&self) -> Option<io::Result<Arc<dyn ReadAt>>> {
         self.inner.ranged()
+    }
+    fn prevalidated(&self) -> Option<Arc<Prevalidated>> {
+        self.prevalidated.clone()
     }
 }
