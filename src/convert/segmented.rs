@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 
@@ -250,8 +250,10 @@ impl SegmentedCsv {
 /// A record's fields as text: UTF-8 as it is, Windows-1252 decoded.
 struct Texts {
     text: Text,
+    decoder: encoding_rs::Decoder,
+    /// The record's fields that are not ASCII, decoded.
     decoded: String,
-    /// Where each field ends in `decoded`.
+    /// Where each field ends in `decoded`; `usize::MAX` for a field of ASCII.
     ends: Vec<usize>,
 }
 
@@ -259,6 +261,7 @@ impl Texts {
     fn new(text: Text) -> Self {
         Texts {
             text,
+            decoder: encoding_rs::WINDOWS_1252.new_decoder_without_bom_handling(),
             decoded: String::new(),
             ends: Vec::new(),
         }
@@ -275,7 +278,7 @@ impl Texts {
         if self.text == Text::Utf8 || bytes.is_ascii() {
             // One check of the whole record; a field is then a slice of it, unless the record's
             // bytes were only UTF-8 once joined (a character cut by a delimiter).
-            let whole = std::str::from_utf8(bytes).ok();
+            let whole = simdutf8::basic::from_utf8(bytes).ok();
             for i in 0..record.len() {
                 match whole.zip(record.range(i)).and_then(|(w, r)| w.get(r)) {
                     Some(text) => values.push(text),
@@ -296,49 +299,33 @@ impl Texts {
             }
             return Ok(());
         }
-        // Windows-1252: every byte is one character, so a field's end in the decoded text is
-        // its end in the record plus the extra UTF-8 bytes of the characters before it.
+        // Windows-1252: a field of ASCII is its own text; the others are decoded, one after
+        // the other into one buffer (a Windows-1252 decoder keeps no state between calls).
         self.decoded.clear();
-        self.decoded.reserve(bytes.len() * 3);
-        let (_, read) = encoding_rs::WINDOWS_1252
-            .new_decoder_without_bom_handling()
-            .decode_to_string_without_replacement(bytes, &mut self.decoded, true);
-        debug_assert_eq!(read, bytes.len());
-        let extra = extra_utf8_bytes();
         self.ends.clear();
-        let mut added = 0;
-        for i in 0..record.len() {
-            let field = record.get(i).unwrap_or_default();
-            added += field
-                .iter()
-                .filter(|&&b| b >= 0x80)
-                .map(|&b| usize::from(extra[usize::from(b - 0x80)]))
-                .sum::<usize>();
-            let end = record.range(i).map_or(0, |r| r.end) + added;
-            self.ends.push(end);
+        for field in record.iter() {
+            if field.is_ascii() {
+                self.ends.push(usize::MAX);
+                continue;
+            }
+            self.decoded.reserve(field.len() * 3);
+            let (_, read) =
+                self.decoder
+                    .decode_to_string_without_replacement(field, &mut self.decoded, false);
+            debug_assert_eq!(read, field.len());
+            self.ends.push(self.decoded.len());
         }
         let mut start = 0;
-        for &end in &self.ends {
-            values.push(self.decoded.get(start..end).unwrap_or_default());
-            start = end;
+        for (field, &end) in record.iter().zip(&self.ends) {
+            if end == usize::MAX {
+                values.push(std::str::from_utf8(field).unwrap_or_default());
+            } else {
+                values.push(self.decoded.get(start..end).unwrap_or_default());
+                start = end;
+            }
         }
         Ok(())
     }
-}
-
-/// For each byte from 0x80 on, how many more bytes than one its Windows-1252 character takes
-/// in UTF-8.
-fn extra_utf8_bytes() -> &'static [u8; 128] {
-    static EXTRA: OnceLock<[u8; 128]> = OnceLock::new();
-    EXTRA.get_or_init(|| {
-        let mut extra = [0u8; 128];
-        for (i, slot) in extra.iter_mut().enumerate() {
-            let byte = [0x80 + i as u8];
-            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&byte);
-            *slot = (text.len() - 1) as u8;
-        }
-        extra
-    })
 }
 
 /// What both threads convert with.
