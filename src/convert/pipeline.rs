@@ -525,27 +525,7 @@ fn read_csv(
                     name: name.to_owned(),
                     message: not_utf8(line, column),
                 };
-                // One check of the whole record; a field is then a slice of it, unless the
-                // record's bytes were only UTF-8 once joined (a character cut by a delimiter).
-                let whole = std::str::from_utf8(record.as_slice()).ok();
-                for i in 0..record.len() {
-                    let text = whole
-                        .zip(record.range(i))
-                        .and_then(|(whole, range)| whole.get(range));
-                    match text {
-                        Some(text) => texts.push(text),
-                        None => {
-                            let bad = (0..record.len())
-                                .find(|&j| {
-                                    record
-                                        .get(j)
-                                        .is_some_and(|f| std::str::from_utf8(f).is_err())
-                                })
-                                .unwrap_or(i);
-                            return Err(not_utf8(bad + 1));
-                        }
-                    }
-                }
+                utf8_fields(record, &mut texts).map_err(not_utf8)?;
                 stage.row(line, &texts, &mut writer.buf, writer.flushed);
                 writer.spill().map_err(io_err)?;
             }
@@ -565,6 +545,30 @@ fn read_csv(
             e.to_string()
         });
     Ok(format!("csv ({encoding}, {delimiter})"))
+}
+
+/// Puts the fields of `record` into `values` as text; `Err` with the (1-based) column of the
+/// first field that is not UTF-8.
+pub(super) fn utf8_fields<'r>(record: &'r Record, values: &mut Vec<&'r str>) -> Result<(), usize> {
+    // One check of the whole record; a field is then a slice of it, unless the record's bytes
+    // were only UTF-8 once joined (a character cut by a delimiter).
+    let whole = simdutf8::basic::from_utf8(record.as_slice()).ok();
+    for i in 0..record.len() {
+        match whole.zip(record.range(i)).and_then(|(w, r)| w.get(r)) {
+            Some(text) => values.push(text),
+            None => {
+                let bad = (0..record.len())
+                    .find(|&j| {
+                        record
+                            .get(j)
+                            .is_some_and(|f| std::str::from_utf8(f).is_err())
+                    })
+                    .unwrap_or(i);
+                return Err(bad + 1);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The error of a field of the export that is not UTF-8.

@@ -23,7 +23,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use bytes::Bytes;
 
 use super::options::{Delimiter, Encoding, InputOptions};
-use super::pipeline::{ConvertError, Output, Stage, detect_delimiter};
+use super::pipeline::{ConvertError, Output, Stage, detect_delimiter, utf8_fields};
 use crate::hrdata::{
     CheckedPart, CsvError, CsvSource, Record, RecordReader, SEGMENT, SegmentInput,
     ValidationOptions, Whole, WrittenCheck, WrittenRules, guess_start, read_error,
@@ -276,28 +276,10 @@ impl Texts {
     ) -> Result<(), Failure> {
         let bytes = record.as_slice();
         if self.text == Text::Utf8 || bytes.is_ascii() {
-            // One check of the whole record; a field is then a slice of it, unless the record's
-            // bytes were only UTF-8 once joined (a character cut by a delimiter).
-            let whole = simdutf8::basic::from_utf8(bytes).ok();
-            for i in 0..record.len() {
-                match whole.zip(record.range(i)).and_then(|(w, r)| w.get(r)) {
-                    Some(text) => values.push(text),
-                    None => {
-                        let bad = (0..record.len())
-                            .find(|&j| {
-                                record
-                                    .get(j)
-                                    .is_some_and(|f| std::str::from_utf8(f).is_err())
-                            })
-                            .unwrap_or(i);
-                        return Err(Failure::NotUtf8 {
-                            line: record.line(),
-                            column: bad + 1,
-                        });
-                    }
-                }
-            }
-            return Ok(());
+            return utf8_fields(record, values).map_err(|column| Failure::NotUtf8 {
+                line: record.line(),
+                column,
+            });
         }
         // Windows-1252: a field of ASCII is its own text; the others are decoded, one after
         // the other into one buffer (a Windows-1252 decoder keeps no state between calls).
