@@ -8,12 +8,30 @@ use std::sync::Arc;
 use hrconnector::convert::{InputOptions, convert};
 use hrconnector::hrdata::{BytesSource, CsvSource, ValidationOptions};
 
-/// Threads of this process named `name` right now.
+/// The kernel's flag of a task in its exit path (`PF_EXITING`, `include/linux/sched.h`).
+const PF_EXITING: u64 = 0x4;
+
+/// Threads of this process named `name` right now that are not exiting. A joined thread is
+/// past its exit's wake-up of the joiner but can still be listed for a moment (the kernel
+/// unlists it a little later, in the same exit): it has `PF_EXITING` set; a thread left
+/// running does not.
 fn threads_named(name: &str) -> usize {
     std::fs::read_dir("/proc/self/task")
         .expect("/proc/self/task")
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-        .filter(|comm| comm.trim_end() == name)
+        .filter_map(|task| {
+            let path = task.ok()?.path();
+            let comm = std::fs::read_to_string(path.join("comm")).ok()?;
+            let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+            // After "pid (comm)": state, ppid, pgrp, session, tty_nr, tpgid, flags.
+            let flags: u64 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(6)?
+                .parse()
+                .ok()?;
+            (comm.trim_end() == name && flags & PF_EXITING == 0).then_some(())
+        })
         .count()
 }
 
