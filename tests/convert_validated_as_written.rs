@@ -46,20 +46,19 @@ fn row() -> impl Strategy<Value = Vec<String>> {
 
 /// Writes `rows` `;`-delimited, quoting what needs it, with a blank line now and then.
 fn export(header: &[&str], rows: &[Vec<String>], blank_every: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut writer = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .flexible(true)
-        .from_writer(&mut out);
-    writer.write_record(header).expect("in memory");
-    drop(writer);
-    for (i, row) in rows.iter().enumerate() {
-        let mut writer = csv::WriterBuilder::new()
+    // One writer per record, so that blank lines can go between them.
+    fn write<I: IntoIterator<Item = T>, T: AsRef<[u8]>>(out: &mut Vec<u8>, record: I) {
+        csv::WriterBuilder::new()
             .delimiter(b';')
             .flexible(true)
-            .from_writer(&mut out);
-        writer.write_record(row).expect("in memory");
-        drop(writer);
+            .from_writer(out)
+            .write_record(record)
+            .expect("in memory");
+    }
+    let mut out = Vec::new();
+    write(&mut out, header);
+    for (i, row) in rows.iter().enumerate() {
+        write(&mut out, row);
         if blank_every > 0 && i % blank_every == 0 {
             out.extend_from_slice(b"\r\n");
         }
