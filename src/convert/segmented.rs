@@ -251,10 +251,11 @@ impl SegmentedCsv {
 struct Texts {
     text: Text,
     decoder: encoding_rs::Decoder,
-    /// The record's fields that are not ASCII, decoded.
+    /// The record decoded, when it is Windows-1252 and not ASCII.
     decoded: String,
-    /// Where each field ends in `decoded`; `usize::MAX` for a field of ASCII.
-    ends: Vec<usize>,
+    /// Where the record's bytes that are not ASCII are, each with the bytes its decoding
+    /// added to the record's so far (counting its own).
+    grown: Vec<(usize, usize)>,
 }
 
 impl Texts {
@@ -263,7 +264,7 @@ impl Texts {
             text,
             decoder: encoding_rs::WINDOWS_1252.new_decoder_without_bom_handling(),
             decoded: String::new(),
-            ends: Vec::new(),
+            grown: Vec::new(),
         }
     }
 
@@ -275,38 +276,66 @@ impl Texts {
         values: &mut Vec<&'r str>,
     ) -> Result<(), Failure> {
         let bytes = record.as_slice();
-        if self.text == Text::Utf8 || bytes.is_ascii() {
+        let ascii = encoding_rs::Encoding::ascii_valid_up_to(bytes);
+        if self.text == Text::Utf8 || ascii == bytes.len() {
             return utf8_fields(record, values).map_err(|column| Failure::NotUtf8 {
                 line: record.line(),
                 column,
             });
         }
-        // Windows-1252: a field of ASCII is its own text; the others are decoded, one after
-        // the other into one buffer (a Windows-1252 decoder keeps no state between calls).
+        // Windows-1252: the whole record decoded in one go (a Windows-1252 decoder keeps no
+        // state between calls), each field then the part of it its bytes became. Only the
+        // bytes that are not ASCII grow, by what `grown_by` says.
         self.decoded.clear();
-        self.ends.clear();
-        for field in record.iter() {
-            if field.is_ascii() {
-                self.ends.push(usize::MAX);
-                continue;
-            }
-            self.decoded.reserve(field.len() * 3);
-            let (_, read) =
-                self.decoder
-                    .decode_to_string_without_replacement(field, &mut self.decoded, false);
-            debug_assert_eq!(read, field.len());
-            self.ends.push(self.decoded.len());
+        self.decoded.reserve(bytes.len() * 3);
+        let (_, read) =
+            self.decoder
+                .decode_to_string_without_replacement(bytes, &mut self.decoded, false);
+        debug_assert_eq!(read, bytes.len());
+        self.grown.clear();
+        let (mut at, mut grown) = (ascii, 0);
+        while let Some(&byte) = bytes.get(at) {
+            grown += grown_by(byte);
+            self.grown.push((at, grown));
+            at += 1;
+            at += encoding_rs::Encoding::ascii_valid_up_to(&bytes[at..]);
         }
-        let mut start = 0;
-        for (field, &end) in record.iter().zip(&self.ends) {
-            if end == usize::MAX {
-                values.push(std::str::from_utf8(field).unwrap_or_default());
-            } else {
-                values.push(self.decoded.get(start..end).unwrap_or_default());
-                start = end;
+        let (mut start, mut next) = (0, 0);
+        for i in 0..record.len() {
+            let end = record.range(i).map_or(0, |r| r.end);
+            while self.grown.get(next).is_some_and(|&(at, _)| at < end) {
+                next += 1;
             }
+            let grown = next.checked_sub(1).map_or(0, |k| self.grown[k].1);
+            let end = end + grown;
+            values.push(self.decoded.get(start..end).unwrap_or_default());
+            start = end;
         }
         Ok(())
+    }
+}
+
+/// The bytes a byte of Windows-1252 that is not ASCII adds when decoded to UTF-8: 2 for most,
+/// 3 for the characters of `0x80..0xA0` above U+07FF (`€`, `‚`, `„`, `…`, quotes, dashes...).
+fn grown_by(byte: u8) -> usize {
+    /// Whether `0x80 + i` decodes to three bytes of UTF-8.
+    const THREE: [bool; 32] = {
+        let mut three = [false; 32];
+        let bytes = [
+            0x80u8, 0x82, 0x84, 0x85, 0x86, 0x87, 0x89, 0x8B, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96,
+            0x97, 0x99, 0x9B,
+        ];
+        let mut k = 0;
+        while k < bytes.len() {
+            three[(bytes[k] - 0x80) as usize] = true;
+            k += 1;
+        }
+        three
+    };
+    match byte {
+        0x80..0xA0 if THREE[usize::from(byte - 0x80)] => 2,
+        0x80.. => 1,
+        _ => 0,
     }
 }
 
@@ -700,6 +729,8 @@ mod tests {
         b"\n",
         b"\r",
         b"\xE9",
+        b"\x80",
+        b"\x81",
         b"\xC3\xA9",
         b" ",
         b"x",
@@ -725,6 +756,16 @@ mod tests {
             conversion.report,
             conversion.source.prevalidated()
         ))
+    }
+
+    /// The growth of every byte, against Windows-1252 as encoding_rs decodes it.
+    #[test]
+    fn every_byte_grows_as_it_decodes() {
+        for byte in 0..=u8::MAX {
+            let bytes = [byte];
+            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&bytes);
+            assert_eq!(super::grown_by(byte), text.len() - 1, "byte {byte:#04x}");
+        }
     }
 
     proptest! {
