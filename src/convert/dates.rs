@@ -191,6 +191,8 @@ impl DateConverter {
 
     /// [`DateConverter::convert`] appending the text to `out` (left as it was on an error):
     /// true when the local time fell in a fall-back overlap and the earlier instant was taken.
+    /// What it writes always passes the connector's check ([`crate::hrdata::datetime::check`];
+    /// the property tests below say so), so a record checked as written is not checked again.
     pub fn convert_into(&self, value: &str, out: &mut Vec<u8>) -> Result<bool, DateError> {
         let bytes = value.as_bytes();
         match &self.format {
