@@ -276,7 +276,11 @@ impl Texts {
         values: &mut Vec<&'r str>,
     ) -> Result<(), Failure> {
         let bytes = record.as_slice();
-        let ascii = encoding_rs::Encoding::ascii_valid_up_to(bytes);
+        // A UTF-8 export's record is not scanned for ASCII first.
+        let ascii = match self.text {
+            Text::Utf8 => 0,
+            Text::Windows1252 => encoding_rs::Encoding::ascii_valid_up_to(bytes),
+        };
         if self.text == Text::Utf8 || ascii == bytes.len() {
             return utf8_fields(record, values).map_err(|column| Failure::NotUtf8 {
                 line: record.line(),
