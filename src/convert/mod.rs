@@ -2,6 +2,7 @@
 //! workbooks, date formats and time zones) converted on the way, before strict validation.
 
 pub mod dates;
+mod memo;
 pub mod options;
 mod pipeline;
 mod segmented;

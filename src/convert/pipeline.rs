@@ -16,6 +16,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::dates::DateConverter;
+use super::memo::DateMemo;
 use super::options::{Delimiter, Encoding, InputFormat, InputOptions, is_date_field};
 use super::segmented;
 use super::workbook::{self, SheetRows};
@@ -691,6 +692,8 @@ pub(super) struct Stage<'a> {
     pub(super) record: Record,
     /// Whether rows are also put into `record`, to be checked as written.
     fields: bool,
+    /// Date-time values converted lately (a thread's, lent to each part it converts).
+    pub(super) memo: DateMemo,
 }
 
 impl<'a> Stage<'a> {
@@ -711,6 +714,7 @@ impl<'a> Stage<'a> {
             lines: LineMap::default(),
             record: Record::default(),
             fields: false,
+            memo: DateMemo::default(),
             report: ConversionReport {
                 converted: true,
                 ..ConversionReport::default()
@@ -763,8 +767,8 @@ impl<'a> Stage<'a> {
         let mut fields = self.fields.then_some(&mut self.record);
         let quoted = push_record(out, values.len(), |i, out| {
             let text = value(values[i]);
-            let column = match self.date_at.get(i) {
-                Some(Some(d)) if !text.is_empty() => &mut self.dates[*d],
+            let (d, column) = match self.date_at.get(i) {
+                Some(Some(d)) if !text.is_empty() => (*d, &mut self.dates[*d]),
                 _ => {
                     if let Some(fields) = &mut fields {
                         fields.push_field(text.as_bytes());
@@ -773,7 +777,7 @@ impl<'a> Stage<'a> {
                 }
             };
             let before = out.len();
-            match column.converter.convert_into(text, out) {
+            match self.memo.convert_into(d, &column.converter, text, out) {
                 Ok(earlier_of_two) => {
                     if let Some(fields) = &mut fields {
                         fields.push_datetime_field(&out[before..]);

@@ -22,6 +22,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 
+use super::memo::DateMemo;
 use super::options::{Delimiter, Encoding, InputOptions};
 use super::pipeline::{ConvertError, Output, Stage, detect_delimiter, utf8_fields};
 use crate::hrdata::{
@@ -374,6 +375,8 @@ struct Part<'s> {
 struct Worker {
     reader: Option<RecordReader<SegmentInput>>,
     record: Record,
+    /// Date-time values this thread converted lately, kept from segment to segment.
+    memo: DateMemo,
 }
 
 /// Converts the records that start at `start` or after, and before `before`.
@@ -406,6 +409,8 @@ fn convert_segment<'s>(
             .insert(RecordReader::with_delimiter(input, limits, cx.delimiter)),
     };
     let record = &mut worker.record;
+    let mut stage = stage;
+    stage.memo = std::mem::take(&mut worker.memo);
     let mut part = Part {
         out,
         stage,
@@ -454,6 +459,7 @@ fn convert_segment<'s>(
         }
     }
     part.export_newlines = reader.line() - 1;
+    worker.memo = std::mem::take(&mut part.stage.memo);
     Ok(part)
 }
 
