@@ -204,8 +204,9 @@ mod tests {
     fn a_column_that_repeats_is_remembered_within_its_bound() {
         let c = converter("epoch-ms");
         let mut memo = DateMemo::default();
-        // Each value three times in a row: two in three found, and more values than kept.
-        for ms in 0..3 * CAPACITY as i64 {
+        // Each value three times in a row: two in three found, and twice as many values as
+        // are kept, so that the memo starts again.
+        for ms in 0..6 * CAPACITY as i64 {
             let value = (1_700_000_000_000 + (ms / 3) * 1000).to_string();
             assert_eq!(through(&mut memo, 0, &c, &value), fresh(&c, &value));
             assert!(memo.columns[0].values.len() <= CAPACITY);

@@ -393,11 +393,12 @@ fn convert_segment<'s>(
         error,
     };
     let input = SegmentInput::new(cx.whole.clone(), first, start);
-    let stage = cx
+    let mut stage = cx
         .template
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .for_part();
+    stage.memo = std::mem::take(&mut worker.memo);
     let limits = stage.validation.limits;
     let reader = match &mut worker.reader {
         Some(reader) => {
@@ -409,8 +410,6 @@ fn convert_segment<'s>(
             .insert(RecordReader::with_delimiter(input, limits, cx.delimiter)),
     };
     let record = &mut worker.record;
-    let mut stage = stage;
-    stage.memo = std::mem::take(&mut worker.memo);
     let mut part = Part {
         out,
         stage,
