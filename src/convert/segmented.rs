@@ -778,6 +778,35 @@ mod tests {
     }
 
     proptest! {
+        /// A Windows-1252 record's fields, wherever its bytes that are not ASCII are, are the
+        /// texts encoding_rs decodes each of them to alone.
+        #[test]
+        fn windows_1252_fields_are_each_decoded(
+            fields in prop::collection::vec(
+                prop::collection::vec(
+                    prop::sample::select(&[b'a', b'1', b' ', b'@', 0x80, 0x81, 0x9F, 0xE9, 0xFF][..]),
+                    0..6,
+                ),
+                0..6,
+            ),
+        ) {
+            let mut record = crate::hrdata::Record::default();
+            record.begin(1, 0);
+            for field in &fields {
+                record.push_field(field);
+            }
+            let mut texts = super::Texts::new(super::Text::Windows1252);
+            let mut values = Vec::new();
+            prop_assert!(texts.fill(&record, &mut values).is_ok());
+            let expected: Vec<String> = fields
+                .iter()
+                .map(|f| encoding_rs::WINDOWS_1252.decode_without_bom_handling(f).0.into_owned())
+                .collect();
+            prop_assert_eq!(values, expected);
+        }
+    }
+
+    proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
         /// Any export, cut into segments of any size, converts to the bytes, report, errors and
