@@ -6,7 +6,9 @@
 //! whose values rarely repeat stops being remembered after a [`WINDOW`] of look-ups, so an
 //! export of all-distinct date-times pays for one window only.
 
-use rustc_hash::FxHashMap;
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use super::dates::{DateConverter, DateError};
 
@@ -35,19 +37,106 @@ impl Clone for DateMemo {
     }
 }
 
+/// A value's converted text, found by the value's bytes (no key is made to look it up).
+type Values = HashMap<Key, Text, BuildHasherDefault<ValueHasher>>;
+
 #[derive(Default)]
 struct ColumnMemo {
-    values: FxHashMap<Key, Text>,
+    values: Values,
     /// The values repeat too rarely to be worth remembering.
     off: bool,
     lookups: u32,
     hits: u32,
 }
 
-#[derive(PartialEq, Eq, Hash)]
 struct Key {
     len: u8,
     bytes: [u8; KEY],
+}
+
+impl Key {
+    /// `None` when `value` is too long to remember.
+    fn of(value: &str) -> Option<Key> {
+        let mut bytes = [0; KEY];
+        bytes
+            .get_mut(..value.len())?
+            .copy_from_slice(value.as_bytes());
+        Some(Key {
+            len: value.len() as u8,
+            bytes,
+        })
+    }
+}
+
+/// Looked up by the value's bytes: a key hashes and compares as its bytes do.
+impl Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        Borrow::<[u8]>::borrow(self).hash(state);
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        Borrow::<[u8]>::borrow(self) == Borrow::<[u8]>::borrow(other)
+    }
+}
+
+impl Eq for Key {}
+
+/// Hashes a value of up to [`KEY`] bytes from a few word reads of it in place (every byte is
+/// in one of them), mixed by two folded multiplications: the look-up was mostly copying the
+/// value into a key and hashing it byte by byte (perf, BENCHMARKS.md).
+#[derive(Default)]
+struct ValueHasher(u64);
+
+impl ValueHasher {
+    /// The multiplication's 128 bits folded to 64 (as foldhash and wyhash mix).
+    fn fold(a: u64, b: u64) -> u64 {
+        let product = u128::from(a).wrapping_mul(u128::from(b));
+        (product as u64) ^ ((product >> 64) as u64)
+    }
+}
+
+impl Hasher for ValueHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let word = |at: usize| {
+            bytes
+                .get(at..at + 8)
+                .and_then(|w| w.try_into().ok())
+                .map_or(0, u64::from_le_bytes)
+        };
+        let n = bytes.len();
+        // Words at 0, 8, n-16 and n-8 cover up to 32 bytes; shorter values a byte at a time.
+        let (a, b, c, d) = match n {
+            16.. => (word(0), word(8), word(n - 16), word(n - 8)),
+            8.. => (word(0), word(n - 8), 0, 0),
+            _ => (bytes.iter().fold(0, |w, &x| w << 8 | u64::from(x)), 0, 0, 0),
+        };
+        const K: [u64; 4] = [
+            0x243f_6a88_85a3_08d3,
+            0x1319_8a2e_0370_7344,
+            0xa409_3822_299f_31d0,
+            0x082e_fa98_ec4e_6c89,
+        ];
+        self.0 ^= Self::fold(a ^ K[0], b ^ K[1]) ^ Self::fold(c ^ K[2], d ^ K[3] ^ n as u64);
+    }
+
+    /// The length prefix `[u8]` hashes first: the bytes' hash already has it.
+    fn write_usize(&mut self, _: usize) {}
+
+    fn write_u8(&mut self, i: u8) {
+        self.write(&[i]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 struct Text {
@@ -70,10 +159,10 @@ impl DateMemo {
             self.columns.resize_with(column + 1, ColumnMemo::default);
         }
         let memo = &mut self.columns[column];
-        let Some(key) = memo.key(value) else {
+        if !memo.remembers(value) {
             return converter.convert_into(value, out);
-        };
-        if let Some(text) = memo.values.get(&key) {
+        }
+        if let Some(text) = memo.values.get(value.as_bytes()) {
             memo.hits += 1;
             out.extend_from_slice(&text.bytes[..usize::from(text.len)]);
             return Ok(text.earlier_of_two);
@@ -81,7 +170,7 @@ impl DateMemo {
         let before = out.len();
         let earlier_of_two = converter.convert_into(value, out)?;
         let written = &out[before..];
-        if written.len() <= TEXT {
+        if let (Some(key), true) = (Key::of(value), written.len() <= TEXT) {
             if memo.values.len() >= CAPACITY {
                 memo.values.clear();
             }
@@ -101,10 +190,10 @@ impl DateMemo {
 }
 
 impl ColumnMemo {
-    /// The key to look `value` up by; `None` when it is not to be remembered.
-    fn key(&mut self, value: &str) -> Option<Key> {
+    /// Whether `value` is looked up (and counted as a look-up).
+    fn remembers(&mut self, value: &str) -> bool {
         if self.off || value.len() > KEY {
-            return None;
+            return false;
         }
         self.lookups += 1;
         if self.lookups == WINDOW {
@@ -113,16 +202,11 @@ impl ColumnMemo {
             (self.lookups, self.hits) = (0, 0);
             if rare {
                 self.off = true;
-                self.values = FxHashMap::default();
-                return None;
+                self.values = Values::default();
+                return false;
             }
         }
-        let mut bytes = [0; KEY];
-        bytes[..value.len()].copy_from_slice(value.as_bytes());
-        Some(Key {
-            len: value.len() as u8,
-            bytes,
-        })
+        true
     }
 }
 
@@ -184,6 +268,26 @@ mod tests {
                 let c = &columns[column];
                 prop_assert_eq!(through(&mut memo, column, c, pool[pick]), fresh(c, pool[pick]));
             }
+        }
+    }
+
+    /// Every byte of a value counts in its hash (a byte left out would make values that differ
+    /// only there collide, and the memo slow).
+    #[test]
+    fn every_byte_of_a_value_changes_its_hash() {
+        let hash = |bytes: &[u8]| {
+            let mut h = ValueHasher::default();
+            bytes.hash(&mut h);
+            h.finish()
+        };
+        for len in 1..=KEY {
+            let value: Vec<u8> = (0..len).map(|i| b'0' + (i % 10) as u8).collect();
+            for at in 0..len {
+                let mut other = value.clone();
+                other[at] ^= 0x01;
+                assert_ne!(hash(&value), hash(&other), "length {len}, byte {at}");
+            }
+            assert_ne!(hash(&value), hash(&value[..len - 1]), "length {len}");
         }
     }
 
