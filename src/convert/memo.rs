@@ -130,10 +130,6 @@ impl Hasher for ValueHasher {
     /// The length prefix `[u8]` hashes first: the bytes' hash already has it.
     fn write_usize(&mut self, _: usize) {}
 
-    fn write_u8(&mut self, i: u8) {
-        self.write(&[i]);
-    }
-
     fn finish(&self) -> u64 {
         self.0
     }
